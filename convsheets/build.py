@@ -1,0 +1,165 @@
+"""spec -> plan -> checked -> workbook on disk, atomically.
+
+The plan is cheap (cells are generated lazily, row by row, while writing), so every limit is
+checked on the plan before a single byte is written; the file is written to a temporary file
+beside the target and renamed into place, so an interrupted build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LimitError, OutputError
+from .guide import add_guide
+from .layout import Block
+from .spec import LayerSpec
+from .stages import Conv
+from .tensors import random_tensors
+from .variants import VARIANTS
+from .variants.pipeline import Plan
+from .workbook import GENERATOR, METADATA_KEY, RenderStats, render
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLS = 16_384
+EXCEL_MAX_FORMULA = 8_192
+MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cells
+
+
+def make_plan(spec: LayerSpec, tensors: dict[str, np.ndarray] | None = None) -> Plan:
+    """The full plan of a workbook for `spec` (random tensors from its seed by default)."""
+    plan = Plan(spec, tensors if tensors is not None else random_tensors(spec))
+    VARIANTS[spec.variant].build(plan)
+    add_guide(plan)
+    return plan
+
+
+def check_limits(plan: Plan) -> int:
+    """Refuse plans Excel cannot hold or that are not sane to build. Returns the cell count."""
+    cells = sum(b.shape[0] * b.shape[1] for b in plan.blocks())
+    if cells > MAX_CELLS:
+        raise LimitError(f"the workbook would hold {cells:,} cells; convsheets builds at most "
+                         f"{MAX_CELLS:,} (spreadsheet applications need ~2 GB per million)")
+    for sheet in plan.sheets:
+        if sheet.max_row > EXCEL_MAX_ROWS:
+            raise LimitError(f"sheet {sheet.name} would need {sheet.max_row:,} rows; Excel "
+                             f"allows {EXCEL_MAX_ROWS:,}")
+        if sheet.max_col > EXCEL_MAX_COLS:
+            raise LimitError(f"sheet {sheet.name} would need {sheet.max_col:,} columns; Excel "
+                             f"allows {EXCEL_MAX_COLS:,}")
+        convs = [b for b in sheet.blocks if isinstance(b.content, Conv)]
+        if convs:
+            longest = _longest_formula(convs[-1])
+            if longest > EXCEL_MAX_FORMULA:
+                raise LimitError(f"sheet {sheet.name}: an output formula would be {longest:,} "
+                                 f"characters; Excel allows {EXCEL_MAX_FORMULA:,} (fewer input "
+                                 "channels per group)")
+    return cells
+
+
+def _longest_formula(block: Block) -> int:
+    """Length of the block's last row formulas (their addresses are the longest)."""
+    last: list[object] = []
+    for last in block.content.rows(block):  # noqa: B007 - only the last row is needed
+        pass
+    return max((len(str(v)) for v in last), default=0)
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    cells: int
+    formulas: int
+    size: int
+
+
+def is_convsheets_workbook(path: Path) -> bool:
+    """True when `path` is an .xlsx that convsheets wrote (its custom metadata property)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("docProps/custom.xml")
+            if info.file_size > 1_000_000:
+                return False
+            custom = zf.read(info).decode("utf-8", "replace")
+            core = zf.read("docProps/core.xml").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return False
+    return f'name="{METADATA_KEY}"' in custom and f">{GENERATOR}<" in core
+
+
+def check_target(path: Path, force: bool) -> None:
+    """Refuse to replace a file convsheets did not write, unless forced."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name ending in .xlsx")
+    if path.exists() and not force and not is_convsheets_workbook(path):
+        raise OutputError(f"{path}: exists and was not written by convsheets; refusing to "
+                          "overwrite it (use --force to replace it)")
+
+
+def build(spec: LayerSpec, path: Path, *, force: bool = False,
+          progress: Callable[[int], None] | None = None,
+          on_start: Callable[[Plan, int], None] | None = None) -> BuildResult:
+    """Build the workbook of `spec` at `path`, atomically. Nothing is touched on error."""
+    plan = make_plan(spec)
+    cells = check_limits(plan)
+    check_target(path, force)
+    if on_start is not None:
+        on_start(plan, cells)
+    stats = write_atomically(plan, path, progress)
+    return BuildResult(path, stats.cells, stats.formulas, path.stat().st_size)
+
+
+def write_atomically(plan: Plan, path: Path,
+                     progress: Callable[[int], None] | None = None) -> RenderStats:
+    """Render into a temporary file beside `path`, then rename it into place."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, _private_tempdir():
+            stats = render(plan, out, progress)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write it ({_reason(exc)})") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return stats
+
+
+@contextlib.contextmanager
+def _private_tempdir() -> Iterator[None]:
+    """openpyxl streams each sheet through a temporary file; keep those in a directory we
+    remove ourselves, so an interrupted build leaves no litter in the system temp folder."""
+    saved = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="convsheets-") as private:
+        tempfile.tempdir = private
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    return exc.strerror or str(exc)

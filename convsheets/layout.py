@@ -1,0 +1,168 @@
+"""Where each tensor block sits: sheets, positions, A1 references and defined names.
+
+A `Block` is one 2-D tensor slice (an input channel, one kernel, one output channel). Layout gives
+it a sheet and a top-left cell; everything that needs an address (formulas, defined names,
+conditional formats) asks the block, so no other module does A1 arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
+
+# Block kinds, which decide a cell's style and whether `verify` expects formulas there.
+EDIT = "edit"  # a value the learner may change (input, weights, bias)
+COMPUTED = "computed"  # a live formula
+PARAM = "param"  # a layer parameter fixed by the build (shown, not meant to be edited)
+
+
+class Content(Protocol):
+    """What fills a block: produces its rows, top to bottom, once the block is placed."""
+
+    def rows(self, block: Block) -> Iterator[list[object]]: ...
+
+
+@lru_cache(maxsize=None)
+def col_letter(n: int) -> str:
+    """1 -> A, 28 -> AB."""
+    letters = ""
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def quote_sheet(sheet: str) -> str:
+    """A sheet name as it must appear in a formula."""
+    if sheet.replace("_", "").isalnum() and not sheet[0].isdigit():
+        return sheet
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+@dataclass(eq=False)
+class Block:
+    """One named 2-D block of cells: its identity, its content and (after layout) its place."""
+
+    name: str
+    shape: tuple[int, int]
+    kind: str
+    content: Content
+    title: str = ""
+    short: str = ""  # label used when the block is too narrow for its full title
+    colour_scale: bool = True
+    sheet: str = ""
+    top: int = 0  # 1-based row of the first data cell
+    left: int = 0  # 1-based column of the first data cell
+
+    def place(self, sheet: str, top: int, left: int) -> None:
+        self.sheet, self.top, self.left = sheet, top, left
+
+    def prefix(self, from_sheet: str | None) -> str:
+        """'Sheet!' unless the reference is written on the block's own sheet."""
+        return "" if from_sheet == self.sheet else quote_sheet(self.sheet) + "!"
+
+    def ref(self, i: int, j: int, *, absolute: bool = False, from_sheet: str | None = None) -> str:
+        """A1 reference to cell (i, j) of the block (0-based within the block)."""
+        d = "$" if absolute else ""
+        return f"{self.prefix(from_sheet)}{d}{col_letter(self.left + j)}{d}{self.top + i}"
+
+    def range(
+        self, i: int, j: int, height: int, width: int, *, absolute: bool = False,
+        from_sheet: str | None = None,
+    ) -> str:
+        """A1 reference to the height x width rectangle whose top-left is (i, j)."""
+        if height == width == 1:
+            return self.ref(i, j, absolute=absolute, from_sheet=from_sheet)
+        d = "$" if absolute else ""
+        r0, c0 = self.top + i, self.left + j
+        return (f"{self.prefix(from_sheet)}{d}{col_letter(c0)}{d}{r0}:"
+                f"{d}{col_letter(c0 + width - 1)}{d}{r0 + height - 1}")
+
+    def area(self, *, from_sheet: str | None = None) -> str:
+        """Absolute reference to the whole block (defined names, conditional formats)."""
+        return self.range(0, 0, *self.shape, absolute=True, from_sheet=from_sheet)
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.shape[0] - 1
+
+    @property
+    def right(self) -> int:
+        return self.left + self.shape[1] - 1
+
+
+@dataclass
+class Label:
+    """A piece of text (or a fixed value) on a sheet, with a style name."""
+
+    row: int
+    col: int
+    value: object
+    style: str = "cs_label"
+
+
+@dataclass
+class SheetPlan:
+    """One worksheet: its blocks, labels and column widths, in reading order."""
+
+    name: str
+    blocks: list[Block] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    widths: dict[int, float] = field(default_factory=dict)  # column -> width; default below
+    default_width: float = 6.0
+    note: str = ""  # one-line explanation shown in row 1
+
+    @property
+    def max_row(self) -> int:
+        rows = [b.bottom for b in self.blocks] + [lab.row for lab in self.labels]
+        return max(rows, default=1)
+
+    @property
+    def max_col(self) -> int:
+        cols = [b.right for b in self.blocks] + [lab.col for lab in self.labels]
+        return max(cols, default=1)
+
+
+# Blocks start at column B: column A holds row labels ("filter 0") and keeps blocks off the edge.
+FIRST_COL = 2
+FIRST_ROW = 3  # row 1: the sheet's note; row 2: blank
+
+
+def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int = FIRST_ROW,
+          left: int = FIRST_COL) -> int:
+    """Place blocks one under another, each under a title row, one blank row between.
+    Returns the next free row."""
+    row = top
+    for block in blocks:
+        sheet.labels.append(Label(row, left, block.title or block.name, "cs_title"))
+        block.place(sheet.name, row + 1, left)
+        sheet.blocks.append(block)
+        row += block.shape[0] + 2
+    return row
+
+
+def grid(sheet: SheetPlan, blocks: Sequence[Sequence[Block]], row_labels: Sequence[str], *,
+         top: int = FIRST_ROW, left: int = FIRST_COL) -> int:
+    """Place a 2-D arrangement of equally shaped blocks (kernels: one grid row per filter).
+    Narrow (1-column) blocks sit side by side with no gap, so 1x1 kernels read as a matrix.
+    Returns the next free row."""
+    height, width = blocks[0][0].shape
+    gap = 0 if width == 1 else 1
+    row = top
+    for label, line in zip(row_labels, blocks, strict=True):
+        sheet.labels.append(Label(row + 1, 1, label, "cs_title"))
+        for k, block in enumerate(line):
+            col = left + k * (width + gap)
+            text = block.short if width == 1 and block.short else block.title or block.name
+            sheet.labels.append(Label(row, col, text, "cs_title"))
+            block.place(sheet.name, row + 1, col)
+            sheet.blocks.append(block)
+        row += height + 2
+    return row
+
+
+def row_block(sheet: SheetPlan, block: Block, *, top: int, left: int = FIRST_COL) -> int:
+    """Place a single block (e.g. the bias row) under its title. Returns the next free row."""
+    return stack(sheet, [block], top=top, left=left)

@@ -1,0 +1,168 @@
+"""The few kinds of content a block can have, and the formulas they write.
+
+Every variant is a composition of these:
+
+* `Values`  - editable numbers (input, weights, bias).
+* `Gather`  - each cell is a reference to one source cell or a structural zero. Padding,
+  zero-insertion, cropping, kernel flipping and kernel dilation are all gathers; they differ only
+  in their per-axis index maps, built by the small functions below and composable with `compose`.
+* `Conv`    - one output channel of a direct convolution: per cell, one SUMPRODUCT of equal-sized
+  rectangles per input channel of the group, plus the bias cell. Literal references only, so
+  Trace Precedents shows the receptive field. A 1x1 kernel is written as plain products.
+* `Formula` - a single cell with a hand-written formula (the guide's arithmetic).
+
+Index maps: a tuple with one entry per output position along an axis: the source index, or a
+`Zero` saying why that position is a constant zero (padding, inserted by a stride, dilation hole).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layout import Block, col_letter, quote_sheet
+
+
+@dataclass(frozen=True)
+class Zero:
+    """A structural zero: a constant 0 cell whose style says why it is there."""
+
+    why: str  # "pad" | "insert" | "hole"
+
+    @property
+    def style(self) -> str:
+        return f"cs_{self.why}"
+
+
+PAD, INSERT, HOLE = Zero("pad"), Zero("insert"), Zero("hole")
+IndexMap = tuple["int | Zero", ...]
+
+
+# ---------------------------------------------------------------------------- index maps
+def identity_map(n: int) -> IndexMap:
+    return tuple(range(n))
+
+
+def pad_map(n: int, before: int, after: int) -> IndexMap:
+    """Zeros around n items; a negative amount crops that many items from that side."""
+    core: list[int | Zero] = list(range(max(0, -before), n - max(0, -after)))
+    return (PAD,) * max(0, before) + tuple(core) + (PAD,) * max(0, after)
+
+
+def insert_map(n: int, stride: int) -> IndexMap:
+    """stride - 1 zeros between neighbours (the seed's 'add 0s at each alternate position')."""
+    out: list[int | Zero] = []
+    for i in range(n):
+        if i:
+            out.extend([INSERT] * (stride - 1))
+        out.append(i)
+    return tuple(out)
+
+
+def flip_map(n: int) -> IndexMap:
+    return tuple(range(n - 1, -1, -1))
+
+
+def dilate_map(n: int, dilation: int) -> IndexMap:
+    """The kernel with holes: dilation - 1 zeros between taps."""
+    return tuple(HOLE if isinstance(i, Zero) else i for i in insert_map(n, dilation))
+
+
+def compose(outer: IndexMap, inner: IndexMap) -> IndexMap:
+    """Apply `inner` to the source first, then `outer` to the result."""
+    return tuple(i if isinstance(i, Zero) else inner[i] for i in outer)
+
+
+# ---------------------------------------------------------------------------- contents
+@dataclass
+class Values:
+    """Editable numbers (Python ints stay ints so the sheet shows 3, not 3.0)."""
+
+    array: np.ndarray
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        yield from self.array.tolist()
+
+
+@dataclass
+class Gather:
+    """Each cell refers to one cell of `source`, or is a structural zero."""
+
+    source: Block
+    row_map: IndexMap
+    col_map: IndexMap
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        src = self.source
+        prefix = "=" + src.prefix(block.sheet)
+        cols = [c if isinstance(c, Zero) else col_letter(src.left + c) for c in self.col_map]
+        for r in self.row_map:
+            if isinstance(r, Zero):
+                # A padding column outranks an inserted-zero row: the cell is in the padding ring.
+                yield [PAD if c == PAD else r for c in cols]
+                continue
+            row = str(src.top + r)
+            yield [c if isinstance(c, Zero) else prefix + c + row for c in cols]
+
+
+@dataclass
+class Conv:
+    """One output channel: sum over the group's input channels of SUMPRODUCT(window, kernel),
+    plus the bias cell. `sources[k]` is convolved with `kernels[k]`; windows advance by stride."""
+
+    sources: Sequence[Block]
+    kernels: Sequence[Block]
+    bias: Block | None
+    bias_index: int
+    stride: tuple[int, int]
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        kh, kw = self.kernels[0].shape
+        sh, sw = self.stride
+        here = block.sheet
+        bias = ("+" + self.bias.ref(0, self.bias_index, absolute=True, from_sheet=here)
+                if self.bias is not None else "")
+        out_h, out_w = block.shape
+        if kh == kw == 1:
+            yield from self._products(block, bias)
+            return
+        terms = []  # per source: (column prefixes, column ends, kernel ref, top row)
+        for src, ker in zip(self.sources, self.kernels, strict=True):
+            lead = src.prefix(here)
+            starts = [lead + col_letter(src.left + x * sw) for x in range(out_w)]
+            ends = [":" + col_letter(src.left + x * sw + kw - 1) for x in range(out_w)]
+            terms.append((starts, ends, "," + ker.area(from_sheet=here) + ")", src.top))
+        for y in range(out_h):
+            parts = [(starts, ends, kref, str(top + y * sh), str(top + y * sh + kh - 1))
+                     for starts, ends, kref, top in terms]
+            yield ["=" + "+".join(
+                f"SUMPRODUCT({starts[x]}{r0}{ends[x]}{r1}{kref}"
+                for starts, ends, kref, r0, r1 in parts) + bias
+                for x in range(out_w)]
+
+    def _products(self, block: Block, bias: str) -> Iterator[list[object]]:
+        """1x1 kernels: the 'MLP at every pixel', written as a weighted sum of channels."""
+        sh, sw = self.stride
+        here = block.sheet
+        out_h, out_w = block.shape
+        weights = ["*" + k.ref(0, 0, absolute=True, from_sheet=here) for k in self.kernels]
+        for y in range(out_h):
+            yield ["=" + "+".join(src.ref(y * sh, x * sw, from_sheet=here) + w
+                                  for src, w in zip(self.sources, weights, strict=True)) + bias
+                   for x in range(out_w)]
+
+
+@dataclass
+class Formula:
+    """A single cell whose formula is built from other blocks' addresses once they are placed."""
+
+    make: Callable[[Block], str]
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        yield ["=" + self.make(block)]
+
+
+def sheet_ref(sheet: str) -> str:
+    return quote_sheet(sheet) + "!"

@@ -1,0 +1,17 @@
+"""One small module per variant: what it is, the seed's steps for it, and which stages it shows.
+
+`VARIANTS` is the registry the CLI, the guide sheet and the tests iterate over.
+"""
+
+from __future__ import annotations
+
+from . import basic, depthwise, dilated, grouped, pointwise, separable, transposed
+from .base import Variant
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (basic.VARIANT, pointwise.VARIANT, depthwise.VARIANT, separable.VARIANT,
+              transposed.VARIANT, dilated.VARIANT, grouped.VARIANT)
+}
+
+__all__ = ["VARIANTS", "Variant"]

@@ -1,0 +1,27 @@
+"""1x1 convolution (network in network): a small MLP applied at every pixel."""
+
+from .base import Variant, direct_conv
+from .pipeline import Plan, input_stage
+
+
+def build(plan: Plan) -> None:
+    spec = plan.spec
+    direct_conv(plan, input_stage(plan), groups=1, out_channels=spec.out_channels,
+                kernel_sheet="Kernels", out_sheet="Output", out_prefix="",
+                padding=(0, 0), stride=spec.stride, dilation=(1, 1))
+
+
+VARIANT = Variant(
+    name="pointwise",
+    torch="torch.nn.functional.conv2d(x, weight, bias, stride) with a 1x1 weight",
+    summary="1x1 convolution: a weighted sum across channels at every pixel (an MLP per pixel)",
+    steps=(
+        "Every filter is 1x1 with one weight per input channel: the Kernels sheet is a "
+        "matrix, filters by input channels.",
+        "At every pixel, each output channel is the weighted sum of that pixel's input "
+        "channels plus a bias: the same small MLP at every pixel, no flattening.",
+        "Use it to shrink or grow the number of channels (a bottleneck): see the weight "
+        "arithmetic below, live.",
+    ),
+    build=build,
+)

@@ -1,0 +1,260 @@
+"""openpyxl rendering of a `Plan`: rows, styles, colour scales, defined names, metadata.
+
+One writer mode for every size: openpyxl's `write_only` streams each sheet row by row, so a
+ResNet stem and a 5x5 toy go through the same code and produce the same kind of file. Styles are
+a handful of named styles (editable, structural zeros, titles); formula cells carry none, and
+each computed block gets one colour-scale conditional format.
+
+Output is reproducible: fixed document timestamps and zip entry times, so the same arguments
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.packaging.custom import StringProperty
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.dimensions import ColumnDimension
+from openpyxl.writer.excel import ExcelWriter
+
+from . import __version__
+from .layout import COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
+from .stages import Gather, Zero
+from .variants.pipeline import Plan
+
+GENERATOR = "convsheets"  # document creator: how a build recognises a file it may replace
+METADATA_KEY = "convsheets"  # custom document property holding the layer as JSON
+FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
+_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
+_MAX_CF_RANGES = 400  # beyond this, a block's colour scale covers it whole
+
+_THIN = Side(style="thin", color="BFBFBF")
+
+
+def _styles(number_format: str) -> list[NamedStyle]:
+    def style(name: str, fill: str | None, font: Font, border: bool = False,
+              fmt: str = "General") -> NamedStyle:
+        return NamedStyle(
+            name=name, font=font,
+            fill=PatternFill("solid", fgColor=fill) if fill else PatternFill(),
+            border=Border(_THIN, _THIN, _THIN, _THIN) if border else Border(),
+            number_format=fmt, alignment=Alignment(horizontal="center") if border else
+            Alignment())
+
+    return [
+        style("cs_edit", "FFF2CC", Font(bold=True, color="1F4E79"), True, number_format),
+        style("cs_computed", None, Font(color="000000"), True, number_format),
+        style("cs_pad", "D9D9D9", Font(color="7F7F7F", italic=True), True),
+        style("cs_insert", "FBE2D5", Font(color="C55A11", italic=True), True),
+        style("cs_hole", "DDEBF7", Font(color="2E75B6", italic=True), True),
+        style("cs_param", "EDEDED", Font(bold=True), True),
+        style("cs_title", None, Font(bold=True)),
+        style("cs_heading", None, Font(bold=True, size=14)),
+        style("cs_label", None, Font()),
+        style("cs_note", None, Font(italic=True, color="595959")),
+    ]
+
+
+@dataclass
+class RenderStats:
+    cells: int = 0
+    formulas: int = 0
+
+
+class _FixedTimeZip(zipfile.ZipFile):
+    """A ZipFile whose entries all carry one fixed timestamp: same content, same bytes."""
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[override]
+        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
+            zinfo_or_arcname = self._info(zinfo_or_arcname)
+        super().writestr(zinfo_or_arcname, data)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):  # type: ignore[override]
+        # Streams the file (a worksheet written to a temporary file) without loading it whole.
+        with open(filename, "rb") as src, self.open(self._info(arcname or filename), "w",
+                                                   force_zip64=True) as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+
+    @staticmethod
+    def _info(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(str(name), date_time=_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        return info
+
+
+def render(plan: Plan, out: IO[bytes] | Path,
+           progress: Callable[[int], None] | None = None) -> RenderStats:
+    """Write `plan` as an .xlsx to `out` (a path or a binary file object).
+
+    `progress(n)` is called with the number of rows just written, for progress bars."""
+    spec = plan.spec
+    wb = Workbook(write_only=True)
+    number_format = "General" if spec.values == "integers" else "0.000"
+    for style in _styles(number_format):
+        wb.add_named_style(style)
+    stats = RenderStats()
+    for sheet in plan.sheets:
+        ws = wb.create_sheet(sheet.name)
+        _write_sheet(ws, sheet, stats, progress)
+    for block in plan.blocks():
+        wb.defined_names[block.name] = DefinedName(block.name, attr_text=block.area())
+    _metadata(wb, plan)
+    archive = _FixedTimeZip(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    ExcelWriter(wb, archive).save()
+    return stats
+
+
+def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
+                 progress: Callable[[int], None] | None) -> None:
+    max_col = sheet.max_col
+    ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.widths.get(
+        1, _label_width(sheet)))
+    for col in range(2, max_col + 1):
+        width = sheet.widths.get(col, sheet.default_width)
+        ws.column_dimensions[col_letter(col)] = ColumnDimension(ws, index=col_letter(col),
+                                                                width=width)
+    if sheet.note:
+        ws.append([WriteOnlyCell(ws, sheet.note)])
+        ws.append([])
+    first = 3 if sheet.note else 1
+    pending = 0
+    for row in _rows(ws, sheet, first, stats):
+        ws.append(row)
+        pending += 1
+        if progress is not None and pending >= 512:
+            progress(pending)
+            pending = 0
+    if progress is not None and pending:
+        progress(pending)
+    for block in sheet.blocks:
+        if block.kind == COMPUTED and block.colour_scale:
+            ws.conditional_formatting.add(" ".join(_value_ranges(block)), _colour_scale())
+
+
+def _colour_scale() -> ColorScaleRule:
+    return ColorScaleRule(start_type="min", start_color="9BC2E6", mid_type="percentile",
+                          mid_value=50, mid_color="FFFFFF", end_type="max", end_color="F4B183")
+
+
+def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats) -> Iterator[list[object]]:
+    """Merge the rows of every block and label into sheet rows, top to bottom."""
+    pieces: list[tuple[int, int, int, Iterator[list[object]], str | None]] = []
+    for block in sheet.blocks:
+        style = {EDIT: "cs_edit", PARAM: "cs_param"}.get(block.kind)
+        if block.kind == COMPUTED and block.shape == (1, 1):
+            style = "cs_computed"
+        pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style))
+    for label in sheet.labels:
+        pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style))
+    pieces.sort(key=lambda p: (p[0], p[2]))
+    if not pieces:
+        return
+    last = max(p[1] for p in pieces)
+    if pieces[0][0] < first:
+        raise AssertionError(f"sheet {sheet.name}: content above row {first}")
+    active: list[tuple[int, int, int, Iterator[list[object]], str | None]] = []
+    nxt = 0
+    for r in range(first, last + 1):
+        while nxt < len(pieces) and pieces[nxt][0] == r:
+            active.append(pieces[nxt])
+            nxt += 1
+        if not active:
+            yield []
+            continue
+        active.sort(key=lambda p: p[2])
+        row: list[object] = []
+        for _top, _bottom, left, rows, style in active:
+            values = next(rows)
+            if len(row) < left - 1:
+                row.extend([None] * (left - 1 - len(row)))
+            elif len(row) > left - 1:
+                raise AssertionError(f"sheet {sheet.name}: overlapping content in row {r}")
+            row.extend(_cells(ws, values, style, stats))
+        active = [p for p in active if p[1] > r]
+        yield row
+
+
+def _cells(ws, values: list[object], style: str | None, stats: RenderStats) -> list[object]:
+    stats.cells += len(values)
+    if style is None:
+        out: list[object] = []
+        for v in values:
+            if isinstance(v, Zero):
+                cell = WriteOnlyCell(ws, 0)
+                cell.style = v.style
+                out.append(cell)
+            else:
+                if isinstance(v, str) and v.startswith("="):
+                    stats.formulas += 1
+                out.append(v)
+        return out
+    cells = []
+    for v in values:
+        cell = WriteOnlyCell(ws, 0 if isinstance(v, Zero) else v)
+        cell.style = v.style if isinstance(v, Zero) else style
+        if isinstance(v, str) and v.startswith("="):
+            stats.formulas += 1
+        cells.append(cell)
+    return cells
+
+
+def _value_ranges(block: Block) -> list[str]:
+    """The block's cells that hold real values (structural zeros excluded), as few rectangles
+    as possible, so the colour scale is not washed out by padding."""
+    content = block.content
+    if not isinstance(content, Gather):
+        return [block.area(from_sheet=block.sheet)]
+    rows = [i for i, r in enumerate(content.row_map) if not isinstance(r, Zero)]
+    cols = [j for j, c in enumerate(content.col_map) if not isinstance(c, Zero)]
+    row_runs, col_runs = _runs(rows), _runs(cols)
+    if len(row_runs) * len(col_runs) > _MAX_CF_RANGES:
+        return [block.area(from_sheet=block.sheet)]
+    return [block.range(r0, c0, r1 - r0 + 1, c1 - c0 + 1, absolute=False,
+                        from_sheet=block.sheet)
+            for r0, r1 in row_runs for c0, c1 in col_runs]
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _label_width(sheet: SheetPlan) -> float:
+    texts = [str(lab.value) for lab in sheet.labels if lab.col == 1]
+    return float(min(40, max([len(t) + 2 for t in texts], default=3)))
+
+
+def _metadata(wb: Workbook, plan: Plan) -> None:
+    """Record the layer machine-readably (custom property) and mark the file as ours."""
+    spec = plan.spec
+    record = {"generator": GENERATOR, "version": __version__, "format": 1,
+              "layer": spec.as_options()}
+    wb.custom_doc_props.append(StringProperty(name=METADATA_KEY,
+                                              value=json.dumps(record, sort_keys=True)))
+    props = wb.properties
+    props.creator = GENERATOR
+    props.lastModifiedBy = GENERATOR
+    props.title = f"{spec.variant} convolution (convsheets)"
+    props.subject = "CNN convolution computed by live spreadsheet formulas"
+    props.keywords = "convsheets"
+    props.description = json.dumps(spec.as_options(), sort_keys=True)
+    props.created = FIXED_TIME
+    props.modified = FIXED_TIME
