@@ -111,6 +111,35 @@ def build(variant: str | None, build_all: bool, template: Path | None, output: P
                    f"{result.size / 1024:,.1f} KiB")
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--engine", type=click.Choice(("auto", "cached", "libreoffice", "gnumeric", "all")),
+              default="auto", show_default=True,
+              help="Who computes the formulas: a spreadsheet application, or the values "
+              "cached in the file (what Excel/LibreOffice computed when it was saved). "
+              "auto: cached if every formula has a value, else libreoffice.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-9, show_default=True,
+              help="Relative tolerance (absolute below 1).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write a machine-readable report here.")
+@click.option("-q", "--quiet", is_flag=True, help="Only failing blocks and the summary.")
+def verify(files: tuple[Path, ...], engine: str, tolerance: float, json_path: Path | None,
+           quiet: bool) -> None:
+    """Recalculate workbooks in a spreadsheet application and compare every block with NumPy.
+
+    Exit status: 0 all match, 1 a mismatch, 2 a file or engine is unusable."""
+    from .verify import exit_status, format_report, verify_files, write_json
+
+    reports = verify_files(list(files), engine=engine, tolerance=tolerance)
+    click.echo(format_report(reports, tolerance, verbose=not quiet))
+    if json_path is not None:
+        write_json(reports, json_path, tolerance)
+    status = exit_status(reports)
+    if status:
+        sys.exit(status)
+
+
 def _progress_hooks() -> dict[str, object]:
     """A progress bar on stderr for big builds, only when stderr is a terminal."""
     if not sys.stderr.isatty():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Protocol
 
 # Block kinds, which decide a cell's style and whether `verify` expects formulas there.
@@ -24,7 +24,7 @@ class Content(Protocol):
     def rows(self, block: Block) -> Iterator[list[object]]: ...
 
 
-@lru_cache(maxsize=None)
+@cache
 def col_letter(n: int) -> str:
     """1 -> A, 28 -> AB."""
     letters = ""

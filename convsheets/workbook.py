@@ -106,15 +106,31 @@ def render(plan: Plan, out: IO[bytes] | Path,
     for style in _styles(number_format):
         wb.add_named_style(style)
     stats = RenderStats()
-    for sheet in plan.sheets:
-        ws = wb.create_sheet(sheet.name)
-        _write_sheet(ws, sheet, stats, progress)
+    try:
+        for sheet in plan.sheets:
+            ws = wb.create_sheet(sheet.name)
+            _write_sheet(ws, sheet, stats, progress)
+    except BaseException:
+        _discard(wb)
+        raise
     for block in plan.blocks():
         wb.defined_names[block.name] = DefinedName(block.name, attr_text=block.area())
     _metadata(wb, plan)
     archive = _FixedTimeZip(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
     ExcelWriter(wb, archive).save()
     return stats
+
+
+def _discard(wb: Workbook) -> None:
+    """Close the half-written sheets' row writers now, while their temporary files are still
+    open, instead of at interpreter exit (where they would print an ignored-exception trace)."""
+    for ws in wb.worksheets:
+        rows = getattr(ws, "_rows", None)
+        if rows is not None:
+            try:
+                rows.close()
+            except Exception:  # noqa: BLE001 - the build is being abandoned anyway
+                pass
 
 
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,

@@ -1,0 +1,365 @@
+"""Prove a workbook right: recalculate it in a real spreadsheet application and compare every
+named block with the NumPy reference.
+
+    workbook --(engine: LibreOffice / Gnumeric / cached values)--> recalculated copy
+    copy --(defined names)--> editable tensors --(expected.py)--> expected blocks
+    copy --(defined names)--> computed blocks  ---------------->  comparison report
+
+The layer comes from the metadata recorded in the file, the tensors from the (recalculated) file
+itself, so a workbook whose inputs a student edited still verifies. The file checked is never
+modified: engines work on copies.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .engines import get_engine, installed_engines
+from .engines.base import EngineError
+from .errors import SpecError, VerifyInputError
+from .expected import BOTTLENECK_INPUTS, Expected, expected_blocks
+from .spec import LayerSpec
+from .tensors import block_names
+from .workbook import METADATA_KEY
+from .xlsxread import (
+    KIND_ERROR,
+    KIND_NO_CACHED_VALUE,
+    KIND_NUMBER,
+    SheetCells,
+    WorkbookReadError,
+    XlsxFile,
+    col_letter,
+    parse_ref,
+)
+
+ENGINE_CHOICES = ("auto", "cached", "libreoffice", "gnumeric", "all")
+DEFAULT_TOLERANCE = 1e-9
+TIMEOUT_PER_FILE = 300.0
+
+
+@dataclass
+class BlockResult:
+    """One named block compared with NumPy."""
+
+    name: str
+    shape: tuple[int, int]
+    ok: bool
+    max_abs_error: float = 0.0
+    worst_cell: str = ""
+    problem: str = ""  # why it fails, naming the cell
+
+
+@dataclass
+class EngineRun:
+    """One file as computed by one engine."""
+
+    engine: str
+    ok: bool
+    blocks: list[BlockResult] = field(default_factory=list)
+    formulas: int = 0
+
+
+@dataclass
+class FileReport:
+    path: str
+    variant: str = ""
+    runs: list[EngineRun] = field(default_factory=list)
+    unusable: str = ""  # set when the file cannot be verified at all (exit 2)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unusable and bool(self.runs) and all(r.ok for r in self.runs)
+
+
+@dataclass
+class _Workbook:
+    """What verify needs from the file itself: the layer and where each block sits."""
+
+    path: Path
+    spec: LayerSpec
+    names: dict[str, tuple[str, int, int, int, int]]
+    fully_cached: bool
+
+
+def verify_files(paths: list[Path], engine: str = "auto",
+                 tolerance: float = DEFAULT_TOLERANCE) -> list[FileReport]:
+    """Verify every file; engines are run once per batch (one LibreOffice start for all)."""
+    reports = {str(p): FileReport(str(p)) for p in paths}
+    books: list[_Workbook] = []
+    for path in paths:
+        try:
+            book = _open(path)
+        except VerifyInputError as exc:
+            reports[str(path)].unusable = str(exc)
+            continue
+        reports[str(path)].variant = book.spec.variant
+        books.append(book)
+    plan: dict[str, list[_Workbook]] = {}
+    for book in books:
+        for name in _engines_for(book, engine):
+            plan.setdefault(name, []).append(book)
+    for name, batch in plan.items():
+        if name == "cached":
+            copies = {b.path: b.path for b in batch}
+            _compare_all(batch, copies, name, reports, tolerance)
+            continue
+        eng = get_engine(name)
+        with tempfile.TemporaryDirectory(prefix="convsheets-verify-") as tmp:
+            try:
+                outs = eng.recalculate([b.path for b in batch], Path(tmp),
+                                       timeout=TIMEOUT_PER_FILE * max(1, len(batch)))
+            except EngineError as exc:
+                raise VerifyInputError(str(exc)) from exc
+            copies = dict(zip([b.path for b in batch], outs, strict=True))
+            _compare_all(batch, copies, name, reports, tolerance)
+    return list(reports.values())
+
+
+def _engines_for(book: _Workbook, engine: str) -> list[str]:
+    if engine == "auto":
+        if book.fully_cached:
+            return ["cached"]
+        engine = "libreoffice"
+    if engine == "all":
+        names = installed_engines()
+        if not names:
+            raise VerifyInputError("no spreadsheet application found: install LibreOffice "
+                                   "(apt-get install libreoffice-calc) or Gnumeric "
+                                   "(apt-get install gnumeric)")
+        return names
+    if engine == "cached":
+        if not book.fully_cached:
+            raise VerifyInputError(f"{book.path}: some formulas have no cached value (the file "
+                                   "was never calculated by a spreadsheet application); use "
+                                   "--engine libreoffice")
+        return ["cached"]
+    try:
+        eng = get_engine(engine)
+    except EngineError as exc:
+        raise VerifyInputError(str(exc)) from exc
+    return [eng.name]
+
+
+def _open(path: Path) -> _Workbook:
+    """Read the layer and the block addresses; refuse anything that is not ours."""
+    if not path.exists():
+        raise VerifyInputError(f"{path}: no such file")
+    try:
+        with XlsxFile(path) as xf:
+            props = xf.custom_properties()
+            if METADATA_KEY not in props:
+                raise VerifyInputError(f"{path}: not a convsheets workbook (no '{METADATA_KEY}' "
+                                       "document property); build one with `convsheets build`")
+            try:
+                record = json.loads(props[METADATA_KEY])
+                spec = LayerSpec.from_options(record["layer"])
+            except (ValueError, KeyError, TypeError, SpecError) as exc:
+                raise VerifyInputError(f"{path}: its convsheets metadata is unreadable "
+                                       f"({exc})") from exc
+            names = {}
+            for name, text in xf.defined_names().items():
+                try:
+                    names[name] = parse_ref(text)
+                except WorkbookReadError:
+                    names[name] = ("", 0, 0, 0, 0)  # reported if the name is needed
+            fully_cached = all(
+                not np.any(xf.read_sheet(sheet).kind == KIND_NO_CACHED_VALUE)
+                for sheet in xf.sheet_names())
+    except WorkbookReadError as exc:
+        raise VerifyInputError(f"{path}: {exc}") from exc
+    return _Workbook(path, spec, names, fully_cached)
+
+
+def _compare_all(batch: list[_Workbook], copies: dict[Path, Path], engine: str,
+                 reports: dict[str, FileReport], tolerance: float) -> None:
+    for book in batch:
+        report = reports[str(book.path)]
+        try:
+            report.runs.append(_compare(book, copies[book.path], engine, tolerance))
+        except VerifyInputError as exc:
+            report.unusable = str(exc)
+
+
+class _Sheets:
+    """Reads each sheet of the computed copy once, on demand."""
+
+    def __init__(self, xf: XlsxFile) -> None:
+        self.xf, self.cache = xf, {}
+
+    def block(self, where: tuple[str, int, int, int, int]) -> SheetCells:
+        sheet, r0, c0, r1, c1 = where
+        if sheet not in self.cache:
+            if sheet not in self.xf.sheet_names():
+                raise VerifyInputError(f"a defined name points at sheet {sheet!r}, which the "
+                                       "workbook does not have")
+            self.cache[sheet] = self.xf.read_sheet(sheet)
+        return self.cache[sheet].region(r0, c0, r1, c1)
+
+
+def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float) -> EngineRun:
+    spec = book.spec
+    try:
+        with XlsxFile(copy) as xf:
+            sheets = _Sheets(xf)
+            tensors = _read_tensors(book, sheets)
+            scalars = ({n: float(_source(book, sheets, n, (1, 1))[0, 0])
+                        for n in BOTTLENECK_INPUTS} if spec.variant == "pointwise" else {})
+            try:
+                expected = expected_blocks(spec, tensors, scalars)
+            except ValueError as exc:
+                raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
+                                       f"({exc})") from exc
+            run = EngineRun(engine, True)
+            for name, exp in expected.items():
+                result = _check_block(book, sheets, name, exp, tolerance)
+                run.blocks.append(result)
+                run.ok = run.ok and result.ok
+            run.formulas = sum(r.shape[0] * r.shape[1] for r in run.blocks)
+    except WorkbookReadError as exc:
+        raise VerifyInputError(f"{book.path} ({engine} copy): {exc}") from exc
+    return run
+
+
+def _read_tensors(book: _Workbook, sheets: _Sheets) -> dict[str, np.ndarray]:
+    """The editable tensors, as the workbook now holds them."""
+    tensors = {}
+    for tensor, shape in book.spec.source_shapes().items():
+        array = np.zeros(shape)
+        for name, index in block_names(tensor, shape):
+            block_shape = (1, shape[0]) if len(shape) == 1 else shape[-2:]
+            values = _source(book, sheets, name, block_shape)
+            array[index] = values.reshape(-1) if len(shape) == 1 else values
+        tensors[tensor] = array
+    return tensors
+
+
+def _locate(book: _Workbook, name: str, shape: tuple[int, int]) -> tuple[str, int, int, int, int]:
+    where = book.names.get(name)
+    if where is None:
+        raise VerifyInputError(f"{book.path}: defined name {name!r} is missing; the workbook "
+                               "does not match the layer it records")
+    sheet, r0, c0, r1, c1 = where
+    if not sheet or (r1 - r0 + 1, c1 - c0 + 1) != tuple(shape):
+        raise VerifyInputError(f"{book.path}: defined name {name!r} does not point at a "
+                               f"{shape[0]}x{shape[1]} range on one sheet")
+    return where
+
+
+def _source(book: _Workbook, sheets: _Sheets, name: str, shape: tuple[int, int]) -> np.ndarray:
+    where = _locate(book, name, shape)
+    cells = sheets.block(where)
+    bad = np.argwhere(cells.kind != KIND_NUMBER)
+    if bad.size:
+        i, j = bad[0]
+        raise VerifyInputError(f"{book.path}: {name} cell {_addr(where, i, j)} does not hold a "
+                               "number; inputs, weights and biases must be numbers")
+    return cells.values
+
+
+def _check_block(book: _Workbook, sheets: _Sheets, name: str, exp: Expected,
+                 tolerance: float) -> BlockResult:
+    shape = exp.value.shape
+    result = BlockResult(name, (int(shape[0]), int(shape[1])), False)
+    where = book.names.get(name)
+    if where is None:
+        result.problem = "block missing from the workbook (no defined name)"
+        return result
+    sheet, r0, c0, r1, c1 = where
+    if not sheet or (r1 - r0 + 1, c1 - c0 + 1) != tuple(shape):
+        result.problem = (f"defined name points at {r1 - r0 + 1}x{c1 - c0 + 1} cells, "
+                          f"expected {shape[0]}x{shape[1]}")
+        return result
+    cells = sheets.block(where)
+    structural = exp.structural if exp.structural is not None else np.zeros(shape, bool)
+    errors = np.argwhere(cells.kind == KIND_ERROR)
+    if errors.size:
+        i, j = errors[0]
+        text = cells.errors.get((r0 + i, c0 + j), "error")
+        result.problem = f"error value {text} in {_addr(where, i, j)}"
+        result.worst_cell = _addr(where, i, j)
+        return result
+    not_live = np.argwhere(~cells.is_formula & ~structural)
+    if not_live.size:
+        i, j = not_live[0]
+        result.problem = (f"not live: {_addr(where, i, j)} holds a constant where a formula "
+                          f"belongs ({len(not_live)} such cell(s))")
+        result.worst_cell = _addr(where, i, j)
+        return result
+    not_number = np.argwhere(cells.kind != KIND_NUMBER)
+    if not_number.size:
+        i, j = not_number[0]
+        result.problem = f"{_addr(where, i, j)} has no numeric value"
+        result.worst_cell = _addr(where, i, j)
+        return result
+    diff = np.abs(cells.values - exp.value)
+    i, j = np.unravel_index(int(np.argmax(diff)), shape)
+    result.max_abs_error = float(diff[i, j])
+    result.worst_cell = _addr(where, i, j)
+    allowed = tolerance * np.maximum(1.0, np.abs(exp.value))
+    over = diff > allowed
+    if over.any():
+        i, j = np.unravel_index(int(np.argmax(np.where(over, diff, -1))), shape)
+        result.worst_cell = _addr(where, i, j)
+        result.problem = (f"{_addr(where, i, j)} is {_num(cells.values[i, j])}, NumPy says "
+                          f"{_num(exp.value[i, j])} ({int(over.sum())} cell(s) off)")
+        return result
+    result.ok = True
+    return result
+
+
+def _addr(where: tuple[str, int, int, int, int], i: int, j: int) -> str:
+    sheet, r0, c0, _r1, _c1 = where
+    return f"{sheet}!{col_letter(c0 + int(j))}{r0 + int(i)}"
+
+
+def _num(value: float) -> str:
+    return f"{value:.15g}"
+
+
+def format_report(reports: list[FileReport], tolerance: float, verbose: bool = True) -> str:
+    """One line per block (name, shape, max abs error, worst cell), then a summary line."""
+    lines = []
+    for report in reports:
+        if report.unusable:
+            lines.append(f"{report.path}: UNUSABLE: {report.unusable}")
+            continue
+        for run in report.runs:
+            lines.append(f"{report.path} [{report.variant}, engine {run.engine}]")
+            width = max((len(b.name) for b in run.blocks), default=4)
+            for b in run.blocks:
+                if b.ok and not verbose:
+                    continue
+                status = "ok  " if b.ok else "FAIL"
+                shape = f"{b.shape[0]}x{b.shape[1]}"
+                line = (f"  {status} {b.name:<{width}} {shape:>9}  max abs err "
+                        f"{b.max_abs_error:.1e}  worst {b.worst_cell}")
+                if b.problem:
+                    line += f"  -- {b.problem}"
+                lines.append(line)
+            failed = [b for b in run.blocks if not b.ok]
+            verdict = "MATCH" if run.ok else f"MISMATCH in {len(failed)} block(s)"
+            lines.append(f"  {verdict}: {len(run.blocks)} blocks, {run.formulas:,} cells "
+                         f"checked against NumPy (tolerance {tolerance:g})")
+    good = sum(r.ok for r in reports)
+    lines.append(f"{good} of {len(reports)} workbook(s) verified" +
+                 ("" if good == len(reports) else
+                  f"; {len(reports) - good} failed or unusable"))
+    return "\n".join(lines)
+
+
+def exit_status(reports: list[FileReport]) -> int:
+    """0 all match, 1 some mismatch, 2 some file unusable."""
+    if any(r.unusable for r in reports):
+        return 2
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def write_json(reports: list[FileReport], path: Path, tolerance: float) -> None:
+    data = {"tolerance": tolerance, "ok": all(r.ok for r in reports),
+            "files": [{**asdict(r), "ok": r.ok} for r in reports]}
+    path.write_text(json.dumps(data, indent=2) + "\n")
