@@ -1,0 +1,154 @@
+"""What a built workbook contains, read back with openpyxl (no formula engine needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from convsheets.build import make_plan, write_atomically
+from convsheets.layout import COMPUTED
+from convsheets.presets import preset
+from convsheets.spec import VARIANTS, LayerSpec
+
+FORBIDDEN = re.compile(r"\b(OFFSET|INDIRECT|ROW|COLUMN|LET|LAMBDA|INDEX)\s*\(", re.I)
+TERM = re.compile(r"SUMPRODUCT\((\w+)!([A-Z]+)(\d+):([A-Z]+)(\d+),(\w+)!\$([A-Z]+)\$(\d+):"
+                  r"\$([A-Z]+)\$(\d+)\)")
+
+
+def build(tmp_path: Path, variant: str, **given: object):
+    spec = LayerSpec.create(variant, given, preset(variant))
+    path = tmp_path / f"{variant}.xlsx"
+    write_atomically(make_plan(spec), path)
+    return spec, openpyxl.load_workbook(path)
+
+
+def cells(wb, name: str):
+    dest = next(iter(wb.defined_names[name].destinations))
+    ws = wb[dest[0]]
+    rng = ws[dest[1].replace("$", "")]
+    if not isinstance(rng, tuple):
+        return [[rng]]
+    if not isinstance(rng[0], tuple):
+        return [list(rng)]
+    return [list(r) for r in rng]
+
+
+def test_guide_is_first_and_metadata_records_the_layer(tmp_path):
+    spec, wb = build(tmp_path, "transposed")
+    assert wb.sheetnames[0] == "Guide"
+    record = json.loads(wb.custom_doc_props["convsheets"].value)
+    assert record["layer"] == spec.as_options()
+    assert wb.properties.creator == "convsheets"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_contract_names_exist_with_pytorch_shapes(tmp_path, variant):
+    spec, wb = build(tmp_path, variant)
+    for tensor, shape in spec.source_shapes().items():
+        if tensor == "input":
+            for c in range(shape[0]):
+                assert len(cells(wb, f"input_c{c}")) == shape[1]
+        elif len(shape) == 4:
+            for a in range(shape[0]):
+                for b in range(shape[1]):
+                    block = cells(wb, f"{tensor}_{a}_{b}")
+                    assert (len(block), len(block[0])) == shape[2:]
+        else:
+            assert len(cells(wb, tensor)[0]) == shape[0]
+    oh, ow = spec.output_size
+    for o in range(spec.out_channels):
+        block = cells(wb, f"output_c{o}")
+        assert (len(block), len(block[0])) == (oh, ow)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_computed_cell_is_a_portable_formula(tmp_path, variant):
+    spec = LayerSpec.create(variant, {}, preset(variant))
+    plan = make_plan(spec)
+    path = tmp_path / "w.xlsx"
+    write_atomically(plan, path)
+    wb = openpyxl.load_workbook(path)
+    for block in plan.blocks():
+        for row in cells(wb, block.name):
+            for cell in row:
+                value = cell.value
+                if block.kind != COMPUTED:
+                    assert isinstance(value, (int, float)), (block.name, cell.coordinate)
+                    continue
+                if isinstance(value, str):
+                    assert value.startswith("="), (block.name, value)
+                    assert not FORBIDDEN.search(value), value
+                else:  # a structural zero: constant 0, styled as such
+                    assert value == 0, (block.name, cell.coordinate, value)
+                    assert cell.style in ("cs_pad", "cs_insert", "cs_hole"), cell.style
+
+
+def test_output_formula_reads_like_the_issue(tmp_path):
+    """One SUMPRODUCT of equal-sized rectangles per input channel, plus the bias cell."""
+    spec, wb = build(tmp_path, "basic", stride=(2, 1), kernel_size=(3, 2), padding=(1, 0),
+                     input_size=(7, 5), in_channels=3, out_channels=2)
+    first = cells(wb, "output_c1")[0][0].value
+    second = cells(wb, "output_c1")[1][1].value  # one row down (stride 2), one right (1)
+    terms = TERM.findall(first)
+    assert len(terms) == 3
+    for sheet, c0, r0, c1, r1, ksheet, kc0, kr0, kc1, kr1 in terms:
+        assert sheet == "Padded" and ksheet == "Kernels"
+        assert int(r1) - int(r0) + 1 == 3 and int(kr1) - int(kr0) + 1 == 3
+        assert ord(c1) - ord(c0) + 1 == 2 and ord(kc1) - ord(kc0) + 1 == 2
+    assert first.endswith(f"+Kernels!{_abs(cells(wb, 'bias')[0][1].coordinate)}")
+    moved = TERM.findall(second)
+    for a, b in zip(terms, moved, strict=True):
+        assert int(b[2]) == int(a[2]) + 2 and ord(b[1]) == ord(a[1]) + 1
+        assert a[5:] == b[5:]  # the kernel reference does not move
+
+
+def _abs(coord: str) -> str:
+    m = re.match(r"([A-Z]+)(\d+)", coord)
+    assert m
+    return f"${m.group(1)}${m.group(2)}"
+
+
+def test_no_bias_means_no_bias_block(tmp_path):
+    _, wb = build(tmp_path, "basic", bias=False)
+    assert "bias" not in wb.defined_names
+    formula = cells(wb, "output_c0")[0][0].value
+    kernel_refs = re.findall(r"Kernels!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?", formula)
+    assert kernel_refs and all(kernel_refs), formula  # only kernel ranges, no single bias cell
+
+
+def test_grouped_filters_see_only_their_groups_channels(tmp_path):
+    _, wb = build(tmp_path, "grouped", in_channels=4, out_channels=4, groups=2)
+    rows = {name: cells(wb, name) for name in ("padded_c0", "padded_c2")}
+    sheet_rows = {name: (block[0][0].row, block[-1][0].row) for name, block in rows.items()}
+    for o, group_first in ((0, "padded_c0"), (3, "padded_c2")):
+        formula = cells(wb, f"output_c{o}")[0][0].value
+        first_rows = [int(t[2]) for t in TERM.findall(formula)]
+        lo = sheet_rows[group_first][0]
+        assert len(first_rows) == 2
+        assert first_rows[0] == lo  # the group's first channel
+
+
+def test_editable_and_structural_cells_are_styled(tmp_path):
+    _, wb = build(tmp_path, "transposed")
+    assert cells(wb, "input_c0")[0][0].style == "cs_edit"
+    assert cells(wb, "weight_1_0")[2][2].style == "cs_edit"
+    up = cells(wb, "upsampled_c0")
+    assert up[0][0].style == "cs_pad"  # padding ring
+    assert up[1][2].style == "cs_insert"  # zero inserted between two input pixels
+    assert up[1][1].value.startswith("=Input!")
+
+
+def test_every_computed_block_gets_a_colour_scale(tmp_path):
+    spec = LayerSpec.create("separable", {"padding": 1}, preset("separable"))
+    plan = make_plan(spec)
+    write_atomically(plan, tmp_path / "s.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
+    for block in plan.blocks():
+        if block.kind == COMPUTED and block.colour_scale:
+            formats = wb[block.sheet].conditional_formatting
+            first = block.ref(block.shape[0] // 2, block.shape[1] // 2)
+            assert any(first in rng for rng in formats), block.name
