@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .engines import get_engine, installed_engines
+from .engines import ENGINES, get_engine
 from .engines.base import EngineError
-from .errors import SpecError, VerifyInputError
+from .errors import VerifyInputError
 from .expected import BOTTLENECK_INPUTS, Expected, expected_blocks
-from .spec import LayerSpec
+from .spec import LayerSpec, SpecError
 from .tensors import block_names
 from .workbook import METADATA_KEY
 from .xlsxread import (
@@ -126,7 +126,7 @@ def _engines_for(book: _Workbook, engine: str) -> list[str]:
             return ["cached"]
         engine = "libreoffice"
     if engine == "all":
-        names = installed_engines()
+        names = [name for name, eng in ENGINES.items() if eng.available()]
         if not names:
             raise VerifyInputError("no spreadsheet application found: install LibreOffice "
                                    "(apt-get install libreoffice-calc) or Gnumeric "

@@ -1,0 +1,255 @@
+"""`convsheets verify`: real engines, tampered workbooks, foreign files, the JSON report.
+
+LibreOffice starts once per batch, so the tampered workbooks are prepared together and
+verified in one call (module fixture); a few CLI calls check exit codes and messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from convsheets.build import make_plan, write_atomically
+from convsheets.engines import get_engine
+from convsheets.presets import preset
+from convsheets.spec import VARIANTS, LayerSpec
+from convsheets.verify import exit_status, verify_files
+
+
+def built(directory: Path, variant: str, name: str | None = None, **given: object) -> Path:
+    spec = LayerSpec.create(variant, given, preset(variant))
+    path = directory / f"{name or variant}.xlsx"
+    write_atomically(make_plan(spec), path)
+    return path
+
+
+def cell_of(wb, name: str, i: int = 0, j: int = 0):
+    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    ws = wb[sheet]
+    first = ref.replace("$", "").split(":")[0]
+    top = ws[first]
+    return ws.cell(top.row + i, top.column + j)
+
+
+def tamper(src: Path, dst: Path, edit) -> str:
+    """Copy a workbook, change it with openpyxl (as a user's application would), return the
+    address of the changed cell."""
+    wb = openpyxl.load_workbook(src)
+    cell = edit(wb)
+    wb.save(dst)
+    return f"{cell.parent.title}!{cell.coordinate}"
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    d = tmp_path_factory.mktemp("verify")
+    files: dict[str, Path] = {v: built(d, v) for v in VARIANTS}
+    cells: dict[str, str] = {}
+
+    def plus_one(wb):
+        c = cell_of(wb, "output_c1", 2, 1)
+        c.value = c.value + "+1"
+        return c
+
+    def constant(wb):
+        c = cell_of(wb, "output_c0", 1, 1)
+        c.value = 42
+        return c
+
+    def padded_constant(wb):
+        c = cell_of(wb, "padded_c0", 2, 2)
+        c.value = 5
+        return c
+
+    def edit_input(wb):
+        c = cell_of(wb, "input_c1", 0, 2)
+        c.value = 7.25
+        return c
+
+    def edit_kernel(wb):
+        c = cell_of(wb, "weight_1_0", 1, 1)
+        c.value = -3.5
+        return c
+
+    def text_input(wb):
+        c = cell_of(wb, "input_c0", 1, 1)
+        c.value = "seven"
+        return c
+
+    def bad_name(wb):
+        c = cell_of(wb, "output_c0")
+        wb.defined_names["output_c0"].attr_text = "Nowhere!$B$4:$D$6"
+        return c
+
+    def error_value(wb):
+        c = cell_of(wb, "output_c0", 0, 0)
+        c.value = "=NOSUCHFUNCTION(1)"
+        return c
+
+    for name, source, edit in [
+        ("plus_one", "basic", plus_one), ("constant", "transposed", constant),
+        ("padded_constant", "basic", padded_constant), ("edited_input", "grouped", edit_input),
+        ("edited_kernel", "transposed", edit_kernel), ("text_input", "basic", text_input),
+        ("bad_name", "basic", bad_name), ("error_value", "dilated", error_value),
+    ]:
+        files[name] = d / f"{name}.xlsx"
+        cells[name] = tamper(files[source], files[name], edit)
+    hashes = {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in files.items()}
+    reports = verify_files(list(files.values()), engine="libreoffice")
+    by_name = {Path(r.path).stem: r for r in reports}
+    return {"files": files, "cells": cells, "reports": by_name, "hashes": hashes, "dir": d}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_preset_verifies_in_libreoffice(batch, variant):
+    report = batch["reports"][variant]
+    assert report.ok, [b for r in report.runs for b in r.blocks if not b.ok] or report.unusable
+    run = report.runs[0]
+    assert run.engine == "libreoffice"
+    names = {b.name for b in run.blocks}
+    assert "output_c0" in names and "parameter_count" in names
+
+
+def failing(report):
+    return [b for run in report.runs for b in run.blocks if not b.ok]
+
+
+def test_output_formula_plus_one_fails_naming_the_cell(batch):
+    bad = failing(batch["reports"]["plus_one"])
+    assert [b.name for b in bad] == ["output_c1"]
+    assert bad[0].worst_cell == batch["cells"]["plus_one"]
+    assert abs(bad[0].max_abs_error - 1) < 1e-9
+
+
+def test_formula_replaced_by_constant_is_not_live(batch):
+    bad = failing(batch["reports"]["constant"])
+    assert [b.name for b in bad] == ["output_c0"]
+    assert "not live" in bad[0].problem and batch["cells"]["constant"] in bad[0].problem
+
+
+def test_padding_constant_is_caught(batch):
+    bad = {b.name: b for b in failing(batch["reports"]["padded_constant"])}
+    # the padding cell is structural (may be constant) but must be 0; outputs now differ too
+    assert "padded_c0" in bad and batch["cells"]["padded_constant"] in bad["padded_c0"].problem
+
+
+@pytest.mark.parametrize("name", ["edited_input", "edited_kernel"])
+def test_edited_inputs_and_kernels_still_verify(batch, name):
+    assert batch["reports"][name].ok, failing(batch["reports"][name])
+
+
+def test_error_values_fail(batch):
+    bad = failing(batch["reports"]["error_value"])
+    assert bad and bad[0].name == "output_c0" and "error" in bad[0].problem
+
+
+@pytest.mark.parametrize("name", ["text_input", "bad_name"])
+def test_unusable_tensors_are_reported_not_raised(batch, name):
+    report = batch["reports"][name]
+    assert report.unusable and not report.ok
+    assert exit_status([report]) == 2
+
+
+def test_text_input_message_names_the_cell(batch):
+    assert batch["cells"]["text_input"] in batch["reports"]["text_input"].unusable
+
+
+def test_verify_never_modifies_the_files(batch):
+    for key, path in batch["files"].items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == batch["hashes"][key], key
+
+
+def test_libreoffice_saved_copy_verifies_with_cached_engine(batch, tmp_path):
+    copy = get_engine("libreoffice").recalculate([batch["files"]["separable"]], tmp_path,
+                                                 timeout=300)[0]
+    reports = verify_files([copy], engine="cached")
+    assert reports[0].ok and reports[0].runs[0].engine == "cached"
+    # auto picks the cached values for a file that has them
+    assert verify_files([copy], engine="auto")[0].runs[0].engine == "cached"
+
+
+def test_cached_engine_refuses_a_never_calculated_file(batch):
+    reports = _cli_verify("--engine", "cached", str(batch["files"]["basic"]))
+    assert reports.returncode == 2 and "--engine libreoffice" in reports.stderr
+
+
+def _cli_verify(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "convsheets", "verify", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_exit_codes_report_lines_and_json(batch, tmp_path):
+    report_path = tmp_path / "report.json"
+    ok = _cli_verify("--json", str(report_path), str(batch["files"]["transposed"]),
+                     str(batch["files"]["pointwise"]))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "output_c0" in ok.stdout and "2 of 2 workbook(s) verified" in ok.stdout
+    data = json.loads(report_path.read_text())
+    assert data["ok"] is True and len(data["files"]) == 2
+    blocks = data["files"][0]["runs"][0]["blocks"]
+    assert {"name", "shape", "max_abs_error", "worst_cell", "ok"} <= set(blocks[0])
+    bad = _cli_verify(str(batch["files"]["plus_one"]))
+    assert bad.returncode == 1
+    assert batch["cells"]["plus_one"] in bad.stdout and "MISMATCH" in bad.stdout
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a zip", b"PK\x03\x04broken"],
+                         ids=["empty", "text", "corrupt-zip"])
+def test_corrupt_files_exit_2_with_one_line(tmp_path, content):
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(content)
+    result = _cli_verify(str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "bad.xlsx" in result.stdout + result.stderr
+
+
+def test_foreign_workbook_and_missing_file_exit_2(tmp_path):
+    foreign = tmp_path / "foreign.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "=1+1"
+    wb.save(foreign)
+    result = _cli_verify(str(foreign))
+    assert result.returncode == 2 and "not a convsheets workbook" in result.stdout
+    missing = _cli_verify(str(tmp_path / "nope.xlsx"))
+    assert missing.returncode == 2 and "nope.xlsx" in missing.stdout + missing.stderr
+
+
+def test_verify_missing_libreoffice_says_how_to_install(tmp_path):
+    path = built(tmp_path, "basic")
+    env = {"PATH": str(tmp_path / "empty-bin"), "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "convsheets", "verify", "--engine",
+                             "libreoffice", str(path)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "apt-get install libreoffice-calc" in lines[0]
+
+
+def test_gnumeric_agrees(batch):
+    files = [batch["files"][v] for v in ("transposed", "separable", "grouped")]
+    files.append(batch["files"]["plus_one"])
+    reports = verify_files(files, engine="gnumeric")
+    assert [r.ok for r in reports] == [True, True, True, False]
+    assert reports[0].runs[0].engine == "gnumeric"
+
+
+def test_engine_all_runs_every_installed_engine(batch):
+    reports = verify_files([batch["files"]["dilated"]], engine="all")
+    assert sorted(r.engine for r in reports[0].runs) == ["gnumeric", "libreoffice"]
+    assert reports[0].ok
+
+
+def test_copy_of_output_dir_workbook_verifies(batch, tmp_path):
+    # a workbook moved elsewhere (the name collision case: two files called basic.xlsx)
+    other = tmp_path / "basic.xlsx"
+    shutil.copy(batch["files"]["basic"], other)
+    reports = verify_files([batch["files"]["basic"], other], engine="libreoffice")
+    assert all(r.ok for r in reports)
