@@ -1,0 +1,76 @@
+"""Property-based sweep: random valid layers of every variant, built and verified in batches by
+every installed spreadsheet application (LibreOffice and Gnumeric in CI)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from convsheets.build import make_plan, write_atomically
+from convsheets.errors import ConvsheetsError
+from convsheets.presets import preset
+from convsheets.spec import HONOURED, VARIANTS, LayerSpec
+
+BATCH = 21  # layers per spreadsheet-application start
+
+
+@st.composite
+def layers(draw: st.DrawFn) -> LayerSpec:
+    variant = draw(st.sampled_from(VARIANTS))
+    pair = st.tuples
+    k = draw(pair(st.integers(1, 4), st.integers(1, 4)))
+    d = draw(pair(st.integers(1, 3), st.integers(1, 3)))
+    p = draw(pair(st.integers(0, 2), st.integers(0, 2)))
+    s = draw(pair(st.integers(1, 3), st.integers(1, 3)))
+    groups = draw(st.sampled_from([1, 2]))
+    given_ = {
+        "kernel_size": k, "dilation": d, "padding": p, "stride": s, "groups": groups,
+        "in_channels": groups * draw(st.integers(1, 2)),
+        "out_channels": groups * draw(st.integers(1, 2)),
+        "depth_multiplier": draw(st.integers(1, 2)),
+        "output_padding": (draw(st.integers(0, max(s[0], d[0]) - 1)),
+                           draw(st.integers(0, max(s[1], d[1]) - 1))),
+        "bias": draw(st.booleans()),
+        "values": draw(st.sampled_from(["integers", "normal"])),
+        "seed": draw(st.integers(0, 10_000)),
+    }
+    if variant != "transposed":  # make the (dilated) kernel fit the padded input
+        given_["input_size"] = tuple(
+            max(1, d[a] * (k[a] - 1) + 1 - 2 * p[a]) + draw(st.integers(0, 4)) for a in (0, 1))
+    else:
+        given_["input_size"] = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    honoured = {key: v for key, v in given_.items() if key in HONOURED[variant]}
+    try:
+        return LayerSpec.create(variant, honoured, preset(variant))
+    except ConvsheetsError:
+        assume(False)
+        raise
+
+
+@settings(max_examples=4, deadline=None, derandomize=False, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.filter_too_much])
+@given(st.lists(layers(), min_size=BATCH, max_size=BATCH))
+def test_random_layers_verify_in_every_engine(specs: list[LayerSpec]) -> None:
+    from convsheets.verify import verify_files
+
+    with tempfile.TemporaryDirectory(prefix="convsheets-sweep-") as tmp:
+        paths = []
+        for n, spec in enumerate(specs):
+            path = Path(tmp) / f"{n:02d}-{spec.variant}.xlsx"
+            write_atomically(make_plan(spec), path)
+            paths.append(path)
+        reports = verify_files(paths, engine="all")
+    failures = []
+    for spec, report in zip(specs, reports, strict=True):
+        engines = sorted(run.engine for run in report.runs)
+        if engines != ["gnumeric", "libreoffice"]:
+            failures.append((spec, f"engines that ran: {engines}; {report.unusable}"))
+        for run in report.runs:
+            bad = [(b.name, b.problem) for b in run.blocks if not b.ok]
+            if bad:
+                failures.append((spec, run.engine, bad[:3]))
+    assert not failures, failures
