@@ -7,6 +7,7 @@ blocks like any other, so `verify` checks them too.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 import numpy as np
@@ -18,6 +19,7 @@ from .variants import VARIANTS
 from .variants.pipeline import Plan
 
 COL_TEXT, COL_VALUE = 2, 3  # text in B, values in C (and D for the width axis of pairs)
+TEXT_WIDTH = 110  # characters per guide line
 
 # The seed's 1x1 bottleneck example (editable on the pointwise guide).
 BOTTLENECK = (("bottleneck_input_height", "input height", 128),
@@ -42,9 +44,12 @@ class _Cursor:
     def __init__(self, sheet: SheetPlan) -> None:
         self.sheet, self.row = sheet, 1
 
-    def text(self, value: str, style: str = "cs_label", col: int = COL_TEXT) -> None:
-        self.sheet.labels.append(Label(self.row, col, value, style))
-        self.row += 1
+    def text(self, value: str, style: str = "cs_label", col: int = COL_TEXT,
+             width: int = TEXT_WIDTH) -> None:
+        """Write a paragraph, wrapped so it stays inside the printed page."""
+        for line in textwrap.wrap(value, width) or [""]:
+            self.sheet.labels.append(Label(self.row, col, line, style))
+            self.row += 1
 
     def gap(self) -> None:
         self.row += 1
@@ -63,8 +68,8 @@ def add_guide(plan: Plan) -> None:
     """Insert the guide as the first sheet of `plan` (the other sheets must already exist)."""
     spec = plan.spec
     variant = VARIANTS[spec.variant]
-    sheet = SheetPlan("Guide", widths={1: 2, COL_TEXT: 44, COL_VALUE: 10, 4: 10}, note="")
-    sheet.default_width = 10
+    sheet = SheetPlan("Guide", widths={1: 2, COL_TEXT: 34, COL_VALUE: 9, 4: 9}, note="")
+    sheet.default_width = 12
     plan.sheets.insert(0, sheet)
     cur = _Cursor(sheet)
     cur.text(f"convsheets: {spec.variant} convolution", "cs_heading")
@@ -87,12 +92,12 @@ def add_guide(plan: Plan) -> None:
     cur.text("Colours", "cs_title")
     for style, value, meaning in LEGEND:
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
-        cur.text(meaning)
+        cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
     cur.gap()
     cur.text("Sheets", "cs_title")
     for other in plan.sheets[1:]:
-        sheet.labels.append(Label(cur.row, COL_VALUE, other.note, "cs_label"))
-        cur.text(other.name)
+        sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
+        cur.text(other.note, col=COL_VALUE, width=TEXT_WIDTH - 34)
     cur.gap()
     cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
              "input_c0, weight_0_0, output_c0. `convsheets verify FILE` recomputes everything in "

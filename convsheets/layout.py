@@ -7,6 +7,7 @@ conditional formats) asks the block, so no other module does A1 arithmetic.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -112,7 +113,16 @@ class SheetPlan:
     labels: list[Label] = field(default_factory=list)
     widths: dict[int, float] = field(default_factory=dict)  # column -> width; default below
     default_width: float = 6.0
-    note: str = ""  # one-line explanation shown in row 1
+    note: str = ""  # what the sheet shows, in the top rows (wrapped)
+
+    @property
+    def note_lines(self) -> list[str]:
+        return textwrap.wrap(self.note, NOTE_WIDTH) if self.note else []
+
+    @property
+    def first_row(self) -> int:
+        """First row free for blocks: below the note and one blank row."""
+        return len(self.note_lines) + 2 if self.note else 1
 
     @property
     def max_row(self) -> int:
@@ -127,14 +137,14 @@ class SheetPlan:
 
 # Blocks start at column B: column A holds row labels ("filter 0") and keeps blocks off the edge.
 FIRST_COL = 2
-FIRST_ROW = 3  # row 1: the sheet's note; row 2: blank
+NOTE_WIDTH = 90  # characters per line of a sheet's note
 
 
-def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int = FIRST_ROW,
+def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int | None = None,
           left: int = FIRST_COL) -> int:
     """Place blocks one under another, each under a title row, one blank row between.
     Returns the next free row."""
-    row = top
+    row = sheet.first_row if top is None else top
     for block in blocks:
         sheet.labels.append(Label(row, left, block.title or block.name, "cs_title"))
         block.place(sheet.name, row + 1, left)
@@ -144,13 +154,13 @@ def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int = FIRST_ROW,
 
 
 def grid(sheet: SheetPlan, blocks: Sequence[Sequence[Block]], row_labels: Sequence[str], *,
-         top: int = FIRST_ROW, left: int = FIRST_COL) -> int:
+         top: int | None = None, left: int = FIRST_COL) -> int:
     """Place a 2-D arrangement of equally shaped blocks (kernels: one grid row per filter).
     Narrow (1-column) blocks sit side by side with no gap, so 1x1 kernels read as a matrix.
     Returns the next free row."""
     height, width = blocks[0][0].shape
     gap = 0 if width == 1 else 1
-    row = top
+    row = sheet.first_row if top is None else top
     for label, line in zip(row_labels, blocks, strict=True):
         sheet.labels.append(Label(row + 1, 1, label, "cs_title"))
         for k, block in enumerate(line):

@@ -26,6 +26,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.dimensions import ColumnDimension
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
 from . import __version__
@@ -136,16 +137,24 @@ def _discard(wb: Workbook) -> None:
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                  progress: Callable[[int], None] | None) -> None:
     max_col = sheet.max_col
+    # Printing (or converting to PDF) puts each sheet's full width on one landscape page.
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
     ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.widths.get(
         1, _label_width(sheet)))
     for col in range(2, max_col + 1):
         width = sheet.widths.get(col, sheet.default_width)
         ws.column_dimensions[col_letter(col)] = ColumnDimension(ws, index=col_letter(col),
                                                                 width=width)
+    for line in sheet.note_lines:
+        note = WriteOnlyCell(ws, line)
+        note.style = "cs_note"
+        ws.append([note])
     if sheet.note:
-        ws.append([WriteOnlyCell(ws, sheet.note)])
         ws.append([])
-    first = 3 if sheet.note else 1
+    first = sheet.first_row
     pending = 0
     for row in _rows(ws, sheet, first, stats):
         ws.append(row)

@@ -204,3 +204,12 @@ def test_build_all_writes_every_variant(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.stem for p in tmp_path.glob("*.xlsx")) == sorted(VARIANTS)
     assert result.output.count("wrote ") == len(VARIANTS)
+
+
+def test_committed_output_is_identical_to_a_fresh_build(tmp_path):
+    committed = Path(__file__).resolve().parent.parent / "output"
+    assert run("build", "--all", "-o", str(tmp_path)).exit_code == 0
+    for variant in VARIANTS:
+        fresh = (tmp_path / f"{variant}.xlsx").read_bytes()
+        assert (committed / f"{variant}.xlsx").read_bytes() == fresh, (
+            f"output/{variant}.xlsx is stale: run `convsheets build --all` and commit it")

@@ -253,3 +253,13 @@ def test_copy_of_output_dir_workbook_verifies(batch, tmp_path):
     shutil.copy(batch["files"]["basic"], other)
     reports = verify_files([batch["files"]["basic"], other], engine="libreoffice")
     assert all(r.ok for r in reports)
+
+
+def test_committed_output_workbooks_verify_in_every_engine():
+    output = Path(__file__).resolve().parent.parent / "output"
+    files = sorted(output.glob("*.xlsx"))
+    assert sorted(p.stem for p in files) == sorted(VARIANTS)
+    reports = verify_files(files, engine="all")
+    for report in reports:
+        assert sorted(r.engine for r in report.runs) == ["gnumeric", "libreoffice"]
+        assert report.ok, (report.path, failing(report) or report.unusable)

@@ -14,7 +14,6 @@ import numpy as np
 from ..layout import (
     COMPUTED,
     EDIT,
-    FIRST_ROW,
     Block,
     SheetPlan,
     grid,
@@ -78,7 +77,7 @@ def weight_stage(plan: Plan, sheet_name: str, weight: str, bias: str, note: str,
     """The editable weights (one grid row per first index, PyTorch layout) and the bias row."""
     w = plan.tensors[weight]
     sheet = plan.add_sheet(sheet_name, note)
-    top = FIRST_ROW
+    top = sheet.first_row
     bias_block = None
     if bias in plan.tensors:
         b = plan.tensors[bias]
@@ -89,7 +88,7 @@ def weight_stage(plan: Plan, sheet_name: str, weight: str, bias: str, note: str,
     rows: list[list[Block]] = [[] for _ in range(w.shape[0])]
     for name, (a, b_) in block_names(weight, w.shape):
         rows[a].append(Block(name, w.shape[2:], EDIT, Values(block_of(w, (a, b_))),
-                             title=title(name, w.shape[2:]), short=col_label(b_)))
+                             title=name, short=col_label(b_)))
     grid(sheet, rows, [row_label(a) for a in range(w.shape[0])], top=top)
     return rows, bias_block
 
@@ -138,13 +137,13 @@ def upsample_stage(plan: Plan, sources: Sequence[Block], spec: LayerSpec) -> lis
 
 
 def kernel_transform_stage(plan: Plan, sheet_name: str, note: str, kernels: list[list[Block]],
-                           prefix: str, row_map: IndexMap, col_map: IndexMap, what: str,
+                           prefix: str, row_map: IndexMap, col_map: IndexMap,
                            row_label: Callable[[int], str]) -> list[list[Block]]:
     """A gather applied to every kernel (flip, dilate), laid out like the weights."""
     sheet = plan.add_sheet(sheet_name, note)
     shape = (len(row_map), len(col_map))
     rows = [[Block(f"{prefix}_{k.name}", shape, COMPUTED, Gather(k, row_map, col_map),
-                   title=title(f"{prefix}_{k.name}", shape, what), short=k.short)
+                   title=f"{prefix}_{k.name}", short=k.short)
              for k in line] for line in kernels]
     grid(sheet, rows, [row_label(a) for a in range(len(rows))])
     return rows
@@ -156,7 +155,7 @@ def flip_stage(plan: Plan, kernels: list[list[Block]],
     return kernel_transform_stage(
         plan, "Flipped", "Each kernel rotated by 180° (rows and columns reversed): a transposed "
         "convolution is a plain convolution with the flipped kernel.", kernels, "flipped",
-        flip_map(kh), flip_map(kw), "(flipped)", row_label)
+        flip_map(kh), flip_map(kw), row_label)
 
 
 def dilate_stage(plan: Plan, kernels: list[list[Block]], dilation: tuple[int, int],
@@ -169,8 +168,7 @@ def dilate_stage(plan: Plan, kernels: list[list[Block]], dilation: tuple[int, in
     return kernel_transform_stage(
         plan, "Dilated", f"Each kernel with dilation {dilation[0]}x{dilation[1]}: "
         "dilation - 1 zeros (holes, blue) between taps, so it covers a spread-out window.",
-        kernels, "dilated", dilate_map(kh, dilation[0]), dilate_map(kw, dilation[1]),
-        "(dilated)", row_label)
+        kernels, "dilated", dilate_map(kh, dilation[0]), dilate_map(kw, dilation[1]), row_label)
 
 
 def conv_stage(plan: Plan, sheet_name: str, note: str, sources: Sequence[Block],
