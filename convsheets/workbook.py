@@ -79,6 +79,8 @@ class _FixedTimeZip(zipfile.ZipFile):
     def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[override]
         if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
             zinfo_or_arcname = self._info(zinfo_or_arcname)
+        if zinfo_or_arcname.filename == "docProps/custom.xml":
+            data = _portable_custom_xml(data)
         super().writestr(zinfo_or_arcname, data)
 
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None):  # type: ignore[override]
@@ -94,6 +96,21 @@ class _FixedTimeZip(zipfile.ZipFile):
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o600 << 16
         return info
+
+
+_VT = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+_CUSTOM = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+
+
+def _portable_custom_xml(data: bytes | str) -> bytes:
+    """Declare the `vt` namespace on the root element, as Excel does. openpyxl (with lxml)
+    declares it on each value instead, and Gnumeric then drops every custom property, which
+    would strip our metadata from a workbook saved in Gnumeric."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    text = text.replace(f' xmlns:vt="{_VT}"', "")
+    text = text.replace(f'<Properties xmlns="{_CUSTOM}">',
+                        f'<Properties xmlns="{_CUSTOM}" xmlns:vt="{_VT}">', 1)
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + text).encode("utf-8")
 
 
 def render(plan: Plan, out: IO[bytes] | Path,

@@ -175,6 +175,13 @@ def test_libreoffice_saved_copy_verifies_with_cached_engine(batch, tmp_path):
     assert verify_files([copy], engine="auto")[0].runs[0].engine == "cached"
 
 
+def test_gnumeric_saved_copy_keeps_metadata_and_verifies_cached(batch, tmp_path):
+    copy = get_engine("gnumeric").recalculate([batch["files"]["transposed"]], tmp_path,
+                                              timeout=300)[0]
+    reports = verify_files([copy], engine="cached")
+    assert reports[0].ok, reports[0].unusable or failing(reports[0])
+
+
 def test_cached_engine_refuses_a_never_calculated_file(batch):
     reports = _cli_verify("--engine", "cached", str(batch["files"]["basic"]))
     assert reports.returncode == 2 and "--engine libreoffice" in reports.stderr
