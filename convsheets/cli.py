@@ -131,7 +131,14 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, json_path: Pa
     Exit status: 0 all match, 1 a mismatch, 2 a file or engine is unusable."""
     from .verify import exit_status, format_report, verify_files, write_json
 
-    reports = verify_files(list(files), engine=engine, tolerance=tolerance)
+    def progress(message: str) -> None:
+        click.echo(message, err=True)
+
+    reports = verify_files(list(files), engine=engine, tolerance=tolerance,
+                           progress=progress if sys.stderr.isatty() else None)
+    for report in reports:
+        if report.unusable:
+            click.echo(f"Error: {_one_line(report.unusable)}", err=True)
     click.echo(format_report(reports, tolerance, verbose=not quiet))
     if json_path is not None:
         write_json(reports, json_path, tolerance)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -87,8 +88,12 @@ class _Workbook:
 
 
 def verify_files(paths: list[Path], engine: str = "auto",
-                 tolerance: float = DEFAULT_TOLERANCE) -> list[FileReport]:
-    """Verify every file; engines are run once per batch (one LibreOffice start for all)."""
+                 tolerance: float = DEFAULT_TOLERANCE,
+                 progress: Callable[[str], None] | None = None) -> list[FileReport]:
+    """Verify every file; engines are run once per batch (one LibreOffice start for all).
+
+    `progress(message)` hears about each long step (for a terminal)."""
+    say = progress or (lambda _message: None)
     reports = {str(p): FileReport(str(p)) for p in paths}
     books: list[_Workbook] = []
     for path in paths:
@@ -109,6 +114,7 @@ def verify_files(paths: list[Path], engine: str = "auto",
             _compare_all(batch, copies, name, reports, tolerance)
             continue
         eng = get_engine(name)
+        say(f"recalculating {len(batch)} workbook(s) in {name}...")
         with tempfile.TemporaryDirectory(prefix="convsheets-verify-") as tmp:
             try:
                 outs = eng.recalculate([b.path for b in batch], Path(tmp),
@@ -116,6 +122,7 @@ def verify_files(paths: list[Path], engine: str = "auto",
             except EngineError as exc:
                 raise VerifyInputError(str(exc)) from exc
             copies = dict(zip([b.path for b in batch], outs, strict=True))
+            say(f"comparing {len(batch)} workbook(s) with NumPy...")
             _compare_all(batch, copies, name, reports, tolerance)
     return list(reports.values())
 
@@ -326,8 +333,7 @@ def format_report(reports: list[FileReport], tolerance: float, verbose: bool = T
     lines = []
     for report in reports:
         if report.unusable:
-            lines.append(f"{report.path}: UNUSABLE: {report.unusable}")
-            continue
+            continue  # the CLI prints these as errors on stderr
         for run in report.runs:
             lines.append(f"{report.path} [{report.variant}, engine {run.engine}]")
             width = max((len(b.name) for b in run.blocks), default=4)

@@ -215,7 +215,8 @@ def test_corrupt_files_exit_2_with_one_line(tmp_path, content):
     result = _cli_verify(str(path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
-    assert "bad.xlsx" in result.stdout + result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "bad.xlsx" in errors[0] and errors[0].startswith("Error: ")
 
 
 def test_foreign_workbook_and_missing_file_exit_2(tmp_path):
@@ -224,7 +225,9 @@ def test_foreign_workbook_and_missing_file_exit_2(tmp_path):
     wb.active["A1"] = "=1+1"
     wb.save(foreign)
     result = _cli_verify(str(foreign))
-    assert result.returncode == 2 and "not a convsheets workbook" in result.stdout
+    assert result.returncode == 2
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "not a convsheets workbook" in errors[0]
     missing = _cli_verify(str(tmp_path / "nope.xlsx"))
     assert missing.returncode == 2 and "nope.xlsx" in missing.stdout + missing.stderr
 
