@@ -42,6 +42,18 @@ def make_plan(spec: LayerSpec, tensors: dict[str, np.ndarray] | None = None) -> 
     return plan
 
 
+def check_size_early(spec: LayerSpec) -> None:
+    """Refuse absurd requests from the layer's arithmetic alone, before random tensors or a plan
+    are allocated (a 100000-channel request must fail in milliseconds, not after gigabytes)."""
+    oh, ow = spec.output_size
+    cells = sum(int(np.prod(shape, dtype=object)) for shape in spec.source_shapes().values())
+    cells += spec.out_channels * oh * ow
+    if cells > MAX_CELLS:
+        raise LimitError(f"the workbook would hold at least {cells:,} cells; convsheets builds "
+                         f"at most {MAX_CELLS:,} (spreadsheet applications need ~2 GB per "
+                         "million)")
+
+
 def check_limits(plan: Plan) -> int:
     """Refuse plans Excel cannot hold or that are not sane to build. Returns the cell count."""
     cells = sum(b.shape[0] * b.shape[1] for b in plan.blocks())
@@ -108,6 +120,7 @@ def build(spec: LayerSpec, path: Path, *, force: bool = False,
           progress: Callable[[int], None] | None = None,
           on_start: Callable[[Plan, int], None] | None = None) -> BuildResult:
     """Build the workbook of `spec` at `path`, atomically. Nothing is touched on error."""
+    check_size_early(spec)
     plan = make_plan(spec)
     cells = check_limits(plan)
     check_target(path, force)

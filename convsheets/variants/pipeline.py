@@ -59,6 +59,11 @@ def title(name: str, shape: tuple[int, int], note: str = "") -> str:
     return f"{text}  {note}" if note else text
 
 
+def grid_title(name: str, shape: tuple[int, int]) -> str:
+    """Kernel titles sit side by side: add the shape only where the block is wide enough."""
+    return title(name, shape) if shape[1] >= 3 else name
+
+
 def input_stage(plan: Plan) -> list[Block]:
     """The input volume, one editable block per channel."""
     x = plan.tensors["input"]
@@ -88,7 +93,7 @@ def weight_stage(plan: Plan, sheet_name: str, weight: str, bias: str, note: str,
     rows: list[list[Block]] = [[] for _ in range(w.shape[0])]
     for name, (a, b_) in block_names(weight, w.shape):
         rows[a].append(Block(name, w.shape[2:], EDIT, Values(block_of(w, (a, b_))),
-                             title=name, short=col_label(b_)))
+                             title=grid_title(name, w.shape[2:]), short=col_label(b_)))
     grid(sheet, rows, [row_label(a) for a in range(w.shape[0])], top=top)
     return rows, bias_block
 
@@ -143,7 +148,7 @@ def kernel_transform_stage(plan: Plan, sheet_name: str, note: str, kernels: list
     sheet = plan.add_sheet(sheet_name, note)
     shape = (len(row_map), len(col_map))
     rows = [[Block(f"{prefix}_{k.name}", shape, COMPUTED, Gather(k, row_map, col_map),
-                   title=f"{prefix}_{k.name}", short=k.short)
+                   title=grid_title(f"{prefix}_{k.name}", shape), short=k.short)
              for k in line] for line in kernels]
     grid(sheet, rows, [row_label(a) for a in range(len(rows))])
     return rows
