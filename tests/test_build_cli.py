@@ -63,6 +63,8 @@ BAD = [
     (["--variant", "basic", "--values", "huge"], ["--values", "huge"]),
     (["--variant", "basic", "--input-size", "2000", "--out-channels", "64"],
      ["cells", "3,000,000"]),
+    (["--variant", "basic", "--in-channels", "100000", "--out-channels", "100000"],
+     ["at least 90,003,500,000 cells", "3,000,000"]),
     (["--variant", "basic", "--input-size", "1x20000", "--kernel-size", "1"],
      ["columns", "16,384"]),
     (["--variant", "pointwise", "--in-channels", "400", "--input-size", "2"],
