@@ -26,7 +26,7 @@ from .stages import Conv
 from .tensors import random_tensors
 from .variants import VARIANTS
 from .variants.pipeline import Plan
-from .workbook import GENERATOR, METADATA_KEY, RenderStats, render
+from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, RenderStats, render
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
@@ -42,12 +42,17 @@ def make_plan(spec: LayerSpec, tensors: dict[str, np.ndarray] | None = None) -> 
     return plan
 
 
+def minimum_cells(spec: LayerSpec) -> int:
+    """Cells a workbook of `spec` holds at least: its editable tensors and its output."""
+    oh, ow = spec.output_size
+    cells = sum(int(np.prod(shape, dtype=object)) for shape in spec.source_shapes().values())
+    return cells + spec.out_channels * oh * ow
+
+
 def check_size_early(spec: LayerSpec) -> None:
     """Refuse absurd requests from the layer's arithmetic alone, before random tensors or a plan
     are allocated (a 100000-channel request must fail in milliseconds, not after gigabytes)."""
-    oh, ow = spec.output_size
-    cells = sum(int(np.prod(shape, dtype=object)) for shape in spec.source_shapes().values())
-    cells += spec.out_channels * oh * ow
+    cells = minimum_cells(spec)
     if cells > MAX_CELLS:
         raise LimitError(f"the workbook would hold at least {cells:,} cells; convsheets builds "
                          f"at most {MAX_CELLS:,} (spreadsheet applications need ~2 GB per "
@@ -94,7 +99,9 @@ class BuildResult:
 
 
 def is_convsheets_workbook(path: Path) -> bool:
-    """True when `path` is an .xlsx that convsheets wrote (its custom metadata property)."""
+    """True when `path` is an .xlsx that convsheets wrote and nobody saved since: our metadata
+    property, our creator, and our fixed modification time (which any application that saves
+    the file rewrites, so a student's edited copy is never replaced silently)."""
     try:
         with zipfile.ZipFile(path) as zf:
             info = zf.getinfo("docProps/custom.xml")
@@ -104,7 +111,8 @@ def is_convsheets_workbook(path: Path) -> bool:
             core = zf.read("docProps/core.xml").decode("utf-8", "replace")
     except (OSError, KeyError, zipfile.BadZipFile, ValueError):
         return False
-    return f'name="{METADATA_KEY}"' in custom and f">{GENERATOR}<" in core
+    stamp = FIXED_TIME.isoformat(timespec="seconds") + "Z</dcterms:modified>"
+    return f'name="{METADATA_KEY}"' in custom and f">{GENERATOR}<" in core and stamp in core
 
 
 def check_target(path: Path, force: bool) -> None:

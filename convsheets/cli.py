@@ -6,8 +6,10 @@ exit status 2; a failed verification exits 1; success 0.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -16,6 +18,7 @@ from . import __version__
 from .errors import ConvsheetsError
 from .presets import describe, load_template, preset
 from .spec import VALUE_KINDS, VARIANTS, LayerSpec, SpecError, parse_pair
+from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE
 
 OUTPUT_DIR = Path("output")
 
@@ -35,9 +38,6 @@ class PairType(click.ParamType):
 
 
 PAIR = PairType()
-LAYER_OPTIONS = ("input_size", "in_channels", "out_channels", "kernel_size", "stride", "padding",
-                 "dilation", "output_padding", "groups", "depth_multiplier", "bias", "seed",
-                 "values")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,6 +84,7 @@ def build(variant: str | None, build_all: bool, template: Path | None, output: P
           force: bool, **options: object) -> None:
     """Build a workbook that computes one convolution layer with live formulas."""
     from .build import build as build_workbook
+    from .build import check_target
 
     given = {k: v for k, v in options.items() if v is not None}
     if build_all:
@@ -95,6 +96,8 @@ def build(variant: str | None, build_all: bool, template: Path | None, output: P
             raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
         specs = [LayerSpec.create(name, {}, preset(name)) for name in VARIANTS]
         targets = [directory / f"{spec.variant}.xlsx" for spec in specs]
+        for target in targets:  # refuse before writing any of them
+            check_target(target, force)
     else:
         from_template: dict[str, object] = load_template(template) if template else {}
         variant = variant or from_template.pop("variant", None)  # type: ignore[assignment]
@@ -103,10 +106,17 @@ def build(variant: str | None, build_all: bool, template: Path | None, output: P
             raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
                                    "), --template FILE or --all")
         spec = LayerSpec.create(variant, {**from_template, **given}, preset(variant))
+        if output is not None and output.suffix.lower() != ".xlsx":
+            raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
+                                     param_hint="'--output'")
         specs = [spec]
         targets = [output or OUTPUT_DIR / f"{variant}.xlsx"]
     for spec, target in zip(specs, targets, strict=True):
-        result = build_workbook(spec, target, force=force, **_progress_hooks())
+        hooks, finish = _progress_hooks()
+        try:
+            result = build_workbook(spec, target, force=force, **hooks)
+        finally:
+            finish()
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
 
@@ -114,27 +124,34 @@ def build(variant: str | None, build_all: bool, template: Path | None, output: P
 @cli.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--engine", type=click.Choice(("auto", "cached", "libreoffice", "gnumeric", "all")),
-              default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="auto", show_default=True,
               help="Who computes the formulas: a spreadsheet application, or the values "
               "cached in the file (what Excel/LibreOffice computed when it was saved). "
               "auto: cached if every formula has a value, else libreoffice.")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-9, show_default=True,
-              help="Relative tolerance (absolute below 1).")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE,
+              show_default=True, help="Relative tolerance (absolute below 1).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,
+              show_default=True, help="Seconds a spreadsheet application may take per workbook.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a machine-readable report here.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failing blocks and the summary.")
-def verify(files: tuple[Path, ...], engine: str, tolerance: float, json_path: Path | None,
-           quiet: bool) -> None:
+def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: float,
+           json_path: Path | None, quiet: bool) -> None:
     """Recalculate workbooks in a spreadsheet application and compare every block with NumPy.
 
     Exit status: 0 all match, 1 a mismatch, 2 a file or engine is unusable."""
     from .verify import exit_status, format_report, verify_files, write_json
 
+    if not math.isfinite(tolerance):
+        raise click.BadParameter(f"{tolerance} is not a finite number",
+                                 param_hint="'--tolerance'")
+    if json_path is not None:
+        _check_report_path(json_path, files)
+
     def progress(message: str) -> None:
         click.echo(message, err=True)
 
-    reports = verify_files(list(files), engine=engine, tolerance=tolerance,
+    reports = verify_files(list(files), engine=engine, tolerance=tolerance, timeout=timeout,
                            progress=progress if sys.stderr.isatty() else None)
     for report in reports:
         if report.unusable:
@@ -147,11 +164,31 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, json_path: Pa
         sys.exit(status)
 
 
-def _progress_hooks() -> dict[str, object]:
-    """A progress bar on stderr for big builds, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return {}
+def _check_report_path(path: Path, files: tuple[Path, ...]) -> None:
+    """Fail before the (possibly long) verification, not after it."""
+    if path.resolve() in {f.resolve() for f in files}:
+        raise click.BadParameter(f"{path} is one of the workbooks to verify",
+                                 param_hint="'--json'")
+    if path.is_dir() or not path.parent.is_dir():
+        raise click.BadParameter(f"{path}: its folder does not exist or it is a directory",
+                                 param_hint="'--json'")
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+        raise click.BadParameter(f"{path} looks like a workbook; give a .json file name",
+                                 param_hint="'--json'")
+
+
+def _progress_hooks() -> tuple[dict[str, object], Callable[[], None]]:
+    """A progress bar on stderr for big builds, only when stderr is a terminal.
+    Returns the build's hooks and a function that closes the bar."""
     state: dict[str, object] = {}
+
+    def finish() -> None:
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+    if not sys.stderr.isatty():
+        return {}, finish
 
     def on_start(plan, cells: int) -> None:  # type: ignore[no-untyped-def]
         if cells >= 200_000:
@@ -166,7 +203,7 @@ def _progress_hooks() -> dict[str, object]:
         if bar is not None:
             bar.update(n)  # type: ignore[attr-defined]
 
-    return {"on_start": on_start, "progress": progress}
+    return {"on_start": on_start, "progress": progress}, finish
 
 
 def _terminate(signum, frame):  # type: ignore[no-untyped-def]

@@ -2,9 +2,12 @@
 
 Given a layer and its editable tensors (as read back from a workbook), this computes the expected
 value of every named computed block, using only `reference` (the PyTorch-semantics NumPy ops).
-It shares block *names* with the layout (the public contract) but none of its index arithmetic:
-the final outputs come straight from `reference.conv2d` / `reference.conv_transpose2d` (the
-scatter definition), so a wrong formula anywhere upstream shows up at the output.
+It shares block *names* with the layout (the public contract). The final outputs come straight
+from `reference.conv2d` / `reference.conv_transpose2d` (the scatter definition), independent of
+the layout's index arithmetic, so a wrong formula anywhere upstream shows up at the output. (The
+expected *intermediate* upsampled block uses the same padding amounts as the layout,
+d*(k-1)-p and +output_padding, as the seed's recipe defines them; an error there would still
+show at the output.)
 
 Each entry is `Expected(value, structural)`: `structural` marks cells that are constant zeros by
 construction (padding, inserted zeros, dilation holes) and so need not be formulas.
@@ -44,8 +47,7 @@ def expected_blocks(spec: LayerSpec, t: dict[str, np.ndarray],
     elif spec.is_transposed:
         _transposed(out, spec, x, t["weight"], t.get("bias"))
     else:
-        groups = spec.in_channels if spec.variant == "depthwise" else spec.groups
-        _direct(out, spec, x, t["weight"], t.get("bias"), groups=groups, prefix="",
+        _direct(out, spec, x, t["weight"], t.get("bias"), groups=spec.conv_groups, prefix="",
                 dilation=spec.dilation, padding=spec.padding, stride=spec.stride,
                 out_prefix="")
     _guide(out, spec, t, scalars)
@@ -138,6 +140,5 @@ def _scalar(value: float) -> Expected:
     return Expected(np.array([[float(value)]]))
 
 
-BOTTLENECK_INPUTS = ("bottleneck_input_height", "bottleneck_input_width",
-                     "bottleneck_in_channels", "bottleneck_out_channels", "bottleneck_kernel",
+BOTTLENECK_INPUTS = ("bottleneck_in_channels", "bottleneck_out_channels", "bottleneck_kernel",
                      "bottleneck_mid_channels")

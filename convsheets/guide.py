@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .layout import COMPUTED, EDIT, PARAM, Block, Label, SheetPlan
-from .spec import LayerSpec, format_value
+from .spec import LayerSpec
 from .stages import Formula, Values
 from .variants import VARIANTS
 from .variants.pipeline import Plan
@@ -21,21 +21,30 @@ from .variants.pipeline import Plan
 COL_TEXT, COL_VALUE = 2, 3  # text in B, values in C (and D for the width axis of pairs)
 TEXT_WIDTH = 110  # characters per guide line
 
-# The seed's 1x1 bottleneck example (editable on the pointwise guide).
-BOTTLENECK = (("bottleneck_input_height", "input height", 128),
-              ("bottleneck_input_width", "input width", 128),
-              ("bottleneck_in_channels", "input channels", 256),
-              ("bottleneck_out_channels", "3x3 kernels (output channels)", 512),
+# The seed's 1x1 bottleneck example (a 128x128 input; editable on the pointwise guide).
+BOTTLENECK = (("bottleneck_in_channels", "input channels C", 256),
+              ("bottleneck_out_channels", "k x k kernels K (output channels)", 512),
               ("bottleneck_kernel", "kernel size k", 3),
-              ("bottleneck_mid_channels", "1x1 kernels in between", 64))
+              ("bottleneck_mid_channels", "1x1 kernels M in between", 64))
 
 LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch the sheets "
            "recompute"),
-          ("cs_computed", 7, "live formula (colour scale per block: blue low, red high)"),
+          ("cs_computed", 7, "live formula (colour scale per block: purple low, green high)"),
           ("cs_pad", 0, "padding zero"),
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
           ("cs_param", 2, "layer parameter fixed by the build (rebuild to change it)"))
+
+
+def _legend_applies(style: str, spec: LayerSpec) -> bool:
+    """Only the colours this workbook uses."""
+    if style == "cs_pad":
+        return spec.padding != (0, 0) or spec.is_transposed
+    if style == "cs_insert":
+        return spec.is_transposed and spec.stride != (1, 1)
+    if style == "cs_hole":
+        return spec.dilation != (1, 1)
+    return True
 
 
 class _Cursor:
@@ -76,7 +85,7 @@ def add_guide(plan: Plan) -> None:
     cur.text(variant.summary[0].upper() + variant.summary[1:] + ".")
     cur.text(f"PyTorch: {variant.torch}", "cs_note")
     cur.text("Edit the yellow cells on any sheet: every formula downstream recomputes. "
-             "Grey, orange and blue cells are structural zeros.", "cs_title")
+             "Grey, orange and blue cells (where present) are structural zeros.", "cs_title")
     cur.gap()
     cur.text("Steps", "cs_title")
     for n, step in enumerate(variant.steps, 1):
@@ -91,6 +100,8 @@ def add_guide(plan: Plan) -> None:
     cur.gap()
     cur.text("Colours", "cs_title")
     for style, value, meaning in LEGEND:
+        if not _legend_applies(style, spec):
+            continue
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
         cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
     cur.gap()
@@ -100,8 +111,8 @@ def add_guide(plan: Plan) -> None:
         cur.text(other.note, col=COL_VALUE, width=TEXT_WIDTH - 34)
     cur.gap()
     cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
-             "input_c0, weight_0_0, output_c0. `convsheets verify FILE` recomputes everything in "
-             "a spreadsheet application and compares it with NumPy.", "cs_note")
+             "input_c0, weight_0_0, output_c0. The command convsheets verify FILE recomputes "
+             "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
 
 
 def _parameters_table(cur: _Cursor, spec: LayerSpec) -> dict[str, Block]:
@@ -119,7 +130,7 @@ def _parameters_table(cur: _Cursor, spec: LayerSpec) -> dict[str, Block]:
     ]
     if spec.is_transposed:
         rows.append(("output_padding", "output padding", spec.output_padding))
-    groups = spec.in_channels if spec.variant in ("depthwise", "separable") else spec.groups
+    groups = spec.conv_groups
     rows.append(("groups", "groups g" + (" (depth-wise stage)" if spec.variant == "separable"
                                           else ""), groups))
     if spec.variant in ("depthwise", "separable"):
@@ -179,17 +190,21 @@ def _arithmetic(cur: _Cursor, spec: LayerSpec, p: dict[str, Block]) -> None:
     else:
         count = Formula(lambda h: f"{o(h)}*({c(h)}/{g(h)})*{kh(h)}*{kw(h)}+{b(h)}*{o(h)}")
         text = "weights O·(C/g)·kH·kW (+ O biases)"
-    cur.block("parameters (weights + biases)", _formula_block("parameter_count", count),
+    cur.block("parameters (weights + biases)",
+              _formula_block("parameter_count", count, "cs_count"),
               note=text)
     if spec.variant == "separable":
         basic = Formula(lambda h: f"{o(h)}*{c(h)}*{kh(h)}*{kw(h)}+{b(h)}*{o(h)}")
-        cur.block("a simple convolution of the same shape would need",
-                  _formula_block("basic_parameter_count", basic), note="O·C·kH·kW (+ O)")
+        cur.block("same shape as a basic conv",
+                  _formula_block("basic_parameter_count", basic, "cs_count"),
+                  note="a simple convolution of the same shape needs O·C·kH·kW (+ O)")
 
 
 def _bottleneck(cur: _Cursor) -> None:
     """The seed's arithmetic: a 1x1 bottleneck cuts 1,179,648 weights to 311,296."""
     cur.text("Bottleneck arithmetic from the seed (edit the yellow cells)", "cs_title")
+    cur.text("A 128x128 input with C channels, K kernels of k x k: weights needed directly, and "
+             "with a 1x1 convolution of M kernels first (the input size does not matter).")
     cells = {name: cur.block(label, _scalar(name, EDIT, value))
              for name, label, value in BOTTLENECK}
 
@@ -199,14 +214,14 @@ def _bottleneck(cur: _Cursor) -> None:
     cin, cout, k, mid = (r(f"bottleneck_{n}") for n in
                          ("in_channels", "out_channels", "kernel", "mid_channels"))
     formulas = (
-        ("bottleneck_direct_weights", "3x3 conv directly: k·k·C·K",
+        ("bottleneck_direct_weights", "k x k conv directly: k·k·C·K",
          lambda h: f"{k(h)}*{k(h)}*{cin(h)}*{cout(h)}"),
         ("bottleneck_reduce_weights", "1x1 conv first: 1·1·C·M",
          lambda h: f"1*1*{cin(h)}*{mid(h)}"),
-        ("bottleneck_conv_weights", "then the 3x3 conv: k·k·M·K",
+        ("bottleneck_conv_weights", "then the k x k conv: k·k·M·K",
          lambda h: f"{k(h)}*{k(h)}*{mid(h)}*{cout(h)}"),
     )
-    made = {name: cur.block(label, _formula_block(name, Formula(make)))
+    made = {name: cur.block(label, _formula_block(name, Formula(make), "cs_count"))
             for name, label, make in formulas}
 
     def m(name: str) -> Callable[[Block], str]:
@@ -215,24 +230,17 @@ def _bottleneck(cur: _Cursor) -> None:
     total = cur.block("total with the bottleneck", _formula_block(
         "bottleneck_total_weights",
         Formula(lambda h: f"{m('bottleneck_reduce_weights')(h)}+"
-                          f"{m('bottleneck_conv_weights')(h)}")))
+                          f"{m('bottleneck_conv_weights')(h)}"), "cs_count"))
     made["bottleneck_total_weights"] = total
     cur.block("reduction factor", _formula_block(
         "bottleneck_reduction",
         Formula(lambda h: f"{m('bottleneck_direct_weights')(h)}/"
-                          f"{m('bottleneck_total_weights')(h)}")))
+                          f"{m('bottleneck_total_weights')(h)}"), "cs_ratio"))
 
 
 def _scalar(name: str, kind: str, value: object) -> Block:
     return Block(name, (1, 1), kind, Values(np.array([[value]])), colour_scale=False)
 
 
-def _formula_block(name: str, formula: Formula) -> Block:
-    return Block(name, (1, 1), COMPUTED, formula, colour_scale=False)
-
-
-def describe_spec(spec: LayerSpec) -> str:
-    """One line: the layer as a user would state it."""
-    parts = [f"input {spec.in_channels}x{format_value(spec.input_size)}",
-             f"kernel {format_value(spec.kernel_size)}", f"out {spec.out_channels}"]
-    return ", ".join(parts)
+def _formula_block(name: str, formula: Formula, style: str | None = None) -> Block:
+    return Block(name, (1, 1), COMPUTED, formula, colour_scale=False, style=style)

@@ -53,6 +53,7 @@ class Block:
     title: str = ""
     short: str = ""  # label used when the block is too narrow for its full title
     colour_scale: bool = True
+    style: str | None = None  # a named style overriding the one its kind implies
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell

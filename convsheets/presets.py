@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import TemplateError
-from .spec import OPTION_FIELDS, VARIANTS
+from .spec import OPTION_FIELDS, VARIANTS, SpecError, normalise
 
 KNOWN_KEYS = ("variant",) + OPTION_FIELDS
 
@@ -42,12 +42,14 @@ def load_template(path: Path) -> dict[str, object]:
     if variant is not None and variant not in VARIANTS:
         raise TemplateError(f"--template {path}: variant {variant!r} is not one of "
                             + ", ".join(VARIANTS))
+    for key, value in values.items():
+        if key != "variant":
+            try:
+                normalise(key, value)
+            except SpecError as exc:
+                raise TemplateError(f"--template {path}: key {key!r} = {value!r} "
+                                    f"{exc.rule}") from exc
     return values
-
-
-def template_text(variant: str) -> str:
-    """The preset file's text, e.g. as a starting point for a user's own template."""
-    return resources.files("convsheets").joinpath("templates", f"{variant}.toml").read_text()
 
 
 def describe(values: dict[str, object]) -> str:

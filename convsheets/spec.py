@@ -8,7 +8,6 @@ rule. Which options a variant can honour is also a property of the layer ("a dep
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from .errors import ConvsheetsError
@@ -115,11 +114,11 @@ class LayerSpec:
         for key in given:
             if key not in OPTION_FIELDS:
                 raise SpecError(key, given[key], "is not a layer option")
-        fields = {k: _normalise(k, v) for k, v in preset.items() if k in OPTION_FIELDS}
-        fields.update({k: _normalise(k, v) for k, v in given.items()})
+        fields = {k: normalise(k, v) for k, v in preset.items() if k in OPTION_FIELDS}
+        fields.update({k: normalise(k, v) for k, v in given.items()})
         fields = _derive(variant, fields)
         for key, value in given.items():
-            if key not in HONOURED[variant] and _normalise(key, value) != fields.get(key):
+            if key not in HONOURED[variant] and normalise(key, value) != fields.get(key):
                 why = _WHY_NOT.get(key, "this variant cannot honour it").format(variant=variant)
                 raise SpecError(key, value, f"not available for --variant {variant}: {why}")
         missing = [f for f in ("input_size", "in_channels", "out_channels", "kernel_size")
@@ -130,19 +129,13 @@ class LayerSpec:
         spec.validate()
         return spec
 
-    def replace(self, **changes: object) -> LayerSpec:
-        """A validated copy with some fields changed (used by tests and sweeps)."""
-        spec = dataclasses.replace(self, **changes)
-        spec.validate()
-        return spec
-
     def validate(self) -> None:
         """Check every rule PyTorch enforces, in the order a user would fix them."""
         for name in ("input_size", "kernel_size", "stride", "dilation"):
             _check_pair(name, getattr(self, name), minimum=1)
         for name in ("padding", "output_padding"):
             _check_pair(name, getattr(self, name), minimum=0)
-        for name in ("in_channels", "out_channels", "groups", "depth_multiplier"):
+        for name in ("depth_multiplier", "groups", "in_channels", "out_channels"):
             if getattr(self, name) < 1:
                 raise SpecError(name, getattr(self, name), "must be at least 1")
         if self.seed < 0:
@@ -196,6 +189,11 @@ class LayerSpec:
             for a in (0, 1))
 
     @property
+    def conv_groups(self) -> int:
+        """Groups of the (first) convolution: a depth-wise stage has one group per channel."""
+        return self.in_channels if self.variant in ("depthwise", "separable") else self.groups
+
+    @property
     def mid_channels(self) -> int:
         """Channels after the depth-wise stage (separable / depthwise)."""
         return self.in_channels * self.depth_multiplier
@@ -219,17 +217,6 @@ class LayerSpec:
             shapes["bias"] = (self.out_channels,)
         return shapes
 
-    def parameter_count(self) -> int:
-        """Learnable parameters (weights + biases) of the layer as built."""
-        total = 0
-        for name, shape in self.source_shapes().items():
-            if name != "input":
-                n = 1
-                for d in shape:
-                    n *= d
-                total += n
-        return total
-
     def as_options(self) -> dict[str, object]:
         """The spec as a flat, JSON-ready mapping (recorded inside every workbook)."""
         out: dict[str, object] = {"variant": self.variant}
@@ -241,8 +228,13 @@ class LayerSpec:
     @classmethod
     def from_options(cls, options: dict[str, object]) -> LayerSpec:
         """Inverse of `as_options` (used by verify on what a workbook recorded)."""
+        if not isinstance(options, dict):
+            raise SpecError("layer", options, "must be a mapping of layer options")
         variant = str(options.get("variant"))
-        fields = {k: _normalise(k, v) for k, v in options.items() if k in OPTION_FIELDS}
+        fields = {k: normalise(k, v) for k, v in options.items() if k in OPTION_FIELDS}
+        missing = [f for f in OPTION_FIELDS if f not in fields]
+        if missing:
+            raise SpecError(missing[0], None, "is missing from the recorded layer")
         spec = cls(variant=variant, **fields)
         if variant not in VARIANTS:
             raise SpecError("variant", variant, "must be one of " + ", ".join(VARIANTS))
@@ -278,7 +270,7 @@ def parse_pair(text: str) -> Pair:
     return (nums[0], nums[-1])
 
 
-def _normalise(key: str, value: object) -> object:
+def normalise(key: str, value: object) -> object:
     """Accept the forms a template file or a caller may use: 3, '3x2', [3, 2]."""
     if key in PAIR_FIELDS:
         if isinstance(value, bool):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import Block, col_letter, quote_sheet
+from .layout import Block, col_letter
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ IndexMap = tuple["int | Zero", ...]
 
 
 # ---------------------------------------------------------------------------- index maps
-def identity_map(n: int) -> IndexMap:
-    return tuple(range(n))
-
-
 def pad_map(n: int, before: int, after: int) -> IndexMap:
     """Zeros around n items; a negative amount crops that many items from that side."""
     core: list[int | Zero] = list(range(max(0, -before), n - max(0, -after)))
@@ -162,7 +158,3 @@ class Formula:
 
     def rows(self, block: Block) -> Iterator[list[object]]:
         yield ["=" + self.make(block)]
-
-
-def sheet_ref(sheet: str) -> str:
-    return quote_sheet(sheet) + "!"

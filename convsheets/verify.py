@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 
+from .build import check_size_early, minimum_cells
 from .engines import ENGINES, get_engine
 from .engines.base import EngineError
-from .errors import VerifyInputError
+from .errors import LimitError, VerifyInputError
 from .expected import BOTTLENECK_INPUTS, Expected, expected_blocks
 from .spec import LayerSpec, SpecError
 from .tensors import block_names
@@ -83,48 +85,120 @@ class _Workbook:
 
     path: Path
     spec: LayerSpec
-    names: dict[str, tuple[str, int, int, int, int]]
+    names: dict[str, tuple[str, int, int, int, int] | str]  # str: why the reference is unusable
     fully_cached: bool
+    cells: int  # cells in its sheets' used ranges
 
 
 def verify_files(paths: list[Path], engine: str = "auto",
-                 tolerance: float = DEFAULT_TOLERANCE,
+                 tolerance: float = DEFAULT_TOLERANCE, timeout: float = TIMEOUT_PER_FILE,
                  progress: Callable[[str], None] | None = None) -> list[FileReport]:
-    """Verify every file; engines are run once per batch (one LibreOffice start for all).
+    """Verify every file; each engine runs once per batch (one LibreOffice start for all).
 
-    `progress(message)` hears about each long step (for a terminal)."""
+    With a real engine, each workbook is also recalculated as a *probe*: a copy whose inputs,
+    weights and biases are replaced by random non-integer values. A formula that matches NumPy
+    only by accident (a constant, a reference to the wrong cell holding the same value) fails
+    the probe. `progress(message)` hears about each long step (for a terminal)."""
     say = progress or (lambda _message: None)
     reports = {str(p): FileReport(str(p)) for p in paths}
-    books: list[_Workbook] = []
+    plan: dict[str, list[_Workbook]] = {}
     for path in paths:
         try:
             book = _open(path)
+            engines = _engines_for(book, engine)
         except VerifyInputError as exc:
             reports[str(path)].unusable = str(exc)
             continue
         reports[str(path)].variant = book.spec.variant
-        books.append(book)
-    plan: dict[str, list[_Workbook]] = {}
-    for book in books:
-        for name in _engines_for(book, engine):
+        for name in engines:
             plan.setdefault(name, []).append(book)
     for name, batch in plan.items():
         if name == "cached":
-            copies = {b.path: b.path for b in batch}
-            _compare_all(batch, copies, name, reports, tolerance)
+            for book in batch:
+                _record(reports[str(book.path)], _compare, book, book.path, name, tolerance)
             continue
         eng = get_engine(name)
-        say(f"recalculating {len(batch)} workbook(s) in {name}...")
         with tempfile.TemporaryDirectory(prefix="convsheets-verify-") as tmp:
+            probes = _write_probes(batch, Path(tmp) / "probes")
+            inputs = [b.path for b in batch] + [p for p in probes if p is not None]
+            say(f"recalculating {len(batch)} workbook(s) (+ {len(inputs) - len(batch)} probes) "
+                f"in {name}...")
             try:
-                outs = eng.recalculate([b.path for b in batch], Path(tmp),
-                                       timeout=TIMEOUT_PER_FILE * max(1, len(batch)))
+                outs = eng.recalculate(inputs, Path(tmp) / "out",
+                                       timeout=timeout * max(1, len(inputs)))
             except EngineError as exc:
-                raise VerifyInputError(str(exc)) from exc
-            copies = dict(zip([b.path for b in batch], outs, strict=True))
+                for book in batch:
+                    reports[str(book.path)].unusable = f"{book.path}: {exc}"
+                continue
+            probe_outs = iter(outs[len(batch):])
             say(f"comparing {len(batch)} workbook(s) with NumPy...")
-            _compare_all(batch, copies, name, reports, tolerance)
+            for book, copy, probe in zip(batch, outs[:len(batch)], probes, strict=True):
+                probe_copy = next(probe_outs) if probe is not None else None
+                _record(reports[str(book.path)], _compare_with_probe, book, copy, probe_copy,
+                        name, tolerance)
     return list(reports.values())
+
+
+def _record(report: FileReport, compare: Callable[..., EngineRun], *args: object) -> None:
+    """Add one engine's comparison to the report; an unusable file is noted, not raised."""
+    try:
+        report.runs.append(compare(*args))
+    except VerifyInputError as exc:
+        report.unusable = str(exc)
+
+
+PROBE_MAX_CELLS = 300_000  # beyond this, loading a copy to perturb it costs more than it tells
+
+
+def _write_probes(batch: list[_Workbook], folder: Path) -> list[Path | None]:
+    """A copy of each (small enough) workbook with random values in every editable cell."""
+    folder.mkdir()
+    probes: list[Path | None] = []
+    for n, book in enumerate(batch):
+        if book.cells > PROBE_MAX_CELLS:
+            probes.append(None)
+            continue
+        try:
+            wb = openpyxl.load_workbook(book.path)
+        except Exception:  # noqa: BLE001 - the main comparison reports what is wrong
+            probes.append(None)
+            continue
+        rng = np.random.default_rng(n + 1)
+        for name in _source_names(book.spec):
+            where = book.names.get(name)
+            if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
+                continue
+            sheet, r0, c0, r1, c1 = where
+            ws = wb[sheet]
+            for r in range(r0, r1 + 1):
+                for c in range(c0, c1 + 1):
+                    ws.cell(r, c).value = round(float(rng.uniform(-2, 2)), 4) or 0.5
+        path = folder / f"{n}-probe.xlsx"
+        wb.save(path)
+        probes.append(path)
+    return probes
+
+
+def _source_names(spec: LayerSpec) -> list[str]:
+    names = [name for tensor, shape in spec.source_shapes().items()
+             for name, _ in block_names(tensor, shape)]
+    return names + (list(BOTTLENECK_INPUTS) if spec.variant == "pointwise" else [])
+
+
+def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None, engine: str,
+                        tolerance: float) -> EngineRun:
+    run = _compare(book, copy, engine, tolerance)
+    if probe is None or not run.ok:
+        return run
+    probed = _compare(book, probe, engine, tolerance)
+    for mine, theirs in zip(run.blocks, probed.blocks, strict=True):
+        if not theirs.ok:
+            mine.ok = False
+            mine.worst_cell = theirs.worst_cell
+            mine.problem = ("does not follow its inputs: with random probe values in the "
+                            f"editable cells, {theirs.problem}")
+            run.ok = False
+    return run
 
 
 def _engines_for(book: _Workbook, engine: str) -> list[str]:
@@ -165,31 +239,22 @@ def _open(path: Path) -> _Workbook:
             try:
                 record = json.loads(props[METADATA_KEY])
                 spec = LayerSpec.from_options(record["layer"])
-            except (ValueError, KeyError, TypeError, SpecError) as exc:
-                raise VerifyInputError(f"{path}: its convsheets metadata is unreadable "
+                check_size_early(spec)  # before anything is allocated from these numbers
+            except (ValueError, KeyError, TypeError, SpecError, LimitError) as exc:
+                raise VerifyInputError(f"{path}: its convsheets metadata is unusable "
                                        f"({exc})") from exc
-            names = {}
+            names: dict[str, tuple[str, int, int, int, int] | str] = {}
             for name, text in xf.defined_names().items():
                 try:
                     names[name] = parse_ref(text)
-                except WorkbookReadError:
-                    names[name] = ("", 0, 0, 0, 0)  # reported if the name is needed
+                except WorkbookReadError as exc:
+                    names[name] = str(exc)  # reported if the name is needed
             fully_cached = all(
                 not np.any(xf.read_sheet(sheet).kind == KIND_NO_CACHED_VALUE)
                 for sheet in xf.sheet_names())
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{path}: {exc}") from exc
-    return _Workbook(path, spec, names, fully_cached)
-
-
-def _compare_all(batch: list[_Workbook], copies: dict[Path, Path], engine: str,
-                 reports: dict[str, FileReport], tolerance: float) -> None:
-    for book in batch:
-        report = reports[str(book.path)]
-        try:
-            report.runs.append(_compare(book, copies[book.path], engine, tolerance))
-        except VerifyInputError as exc:
-            report.unusable = str(exc)
+    return _Workbook(path, spec, names, fully_cached, minimum_cells(spec))
 
 
 class _Sheets:
@@ -250,6 +315,8 @@ def _locate(book: _Workbook, name: str, shape: tuple[int, int]) -> tuple[str, in
     if where is None:
         raise VerifyInputError(f"{book.path}: defined name {name!r} is missing; the workbook "
                                "does not match the layer it records")
+    if isinstance(where, str):
+        raise VerifyInputError(f"{book.path}: defined name {name!r}: {where}")
     sheet, r0, c0, r1, c1 = where
     if not sheet or (r1 - r0 + 1, c1 - c0 + 1) != tuple(shape):
         raise VerifyInputError(f"{book.path}: defined name {name!r} does not point at a "
@@ -275,6 +342,9 @@ def _check_block(book: _Workbook, sheets: _Sheets, name: str, exp: Expected,
     where = book.names.get(name)
     if where is None:
         result.problem = "block missing from the workbook (no defined name)"
+        return result
+    if isinstance(where, str):
+        result.problem = f"unusable defined name: {where}"
         return result
     sheet, r0, c0, r1, c1 = where
     if not sheet or (r1 - r0 + 1, c1 - c0 + 1) != tuple(shape):
@@ -308,7 +378,7 @@ def _check_block(book: _Workbook, sheets: _Sheets, name: str, exp: Expected,
     result.max_abs_error = float(diff[i, j])
     result.worst_cell = _addr(where, i, j)
     allowed = tolerance * np.maximum(1.0, np.abs(exp.value))
-    over = diff > allowed
+    over = ~(diff <= allowed)  # NaN never passes
     if over.any():
         i, j = np.unravel_index(int(np.argmax(np.where(over, diff, -1))), shape)
         result.worst_cell = _addr(where, i, j)
@@ -366,6 +436,13 @@ def exit_status(reports: list[FileReport]) -> int:
 
 
 def write_json(reports: list[FileReport], path: Path, tolerance: float) -> None:
+    """The machine-readable report (per file, per engine, per block), written atomically."""
     data = {"tolerance": tolerance, "ok": all(r.ok for r in reports),
             "files": [{**asdict(r), "ok": r.ok} for r in reports]}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise VerifyInputError(f"--json {path}: cannot write it ({exc.strerror})") from exc

@@ -60,6 +60,8 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_insert", "FBE2D5", Font(color="C55A11", italic=True), True),
         style("cs_hole", "DDEBF7", Font(color="2E75B6", italic=True), True),
         style("cs_param", "EDEDED", Font(bold=True), True),
+        style("cs_count", None, Font(color="000000"), True, "#,##0"),
+        style("cs_ratio", None, Font(color="000000"), True, "0.00"),
         style("cs_title", None, Font(bold=True)),
         style("cs_heading", None, Font(bold=True, size=14)),
         style("cs_label", None, Font()),
@@ -127,7 +129,7 @@ def render(plan: Plan, out: IO[bytes] | Path,
     try:
         for sheet in plan.sheets:
             ws = wb.create_sheet(sheet.name)
-            _write_sheet(ws, sheet, stats, progress)
+            _write_sheet(ws, sheet, stats, progress, style_formulas=spec.values != "integers")
     except BaseException:
         _discard(wb)
         raise
@@ -152,7 +154,7 @@ def _discard(wb: Workbook) -> None:
 
 
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None, style_formulas: bool) -> None:
     max_col = sheet.max_col
     # Printing (or converting to PDF) puts each sheet's full width on one landscape page.
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
@@ -173,7 +175,7 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
         ws.append([])
     first = sheet.first_row
     pending = 0
-    for row in _rows(ws, sheet, first, stats):
+    for row in _rows(ws, sheet, first, stats, style_formulas):
         ws.append(row)
         pending += 1
         if progress is not None and pending >= 512:
@@ -187,17 +189,24 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
 
 
 def _colour_scale() -> ColorScaleRule:
-    return ColorScaleRule(start_type="min", start_color="9BC2E6", mid_type="percentile",
-                          mid_value=50, mid_color="FFFFFF", end_type="max", end_color="F4B183")
+    # Purple (low) - white - green (high): hues no structural zero or editable cell uses.
+    return ColorScaleRule(start_type="min", start_color="B4A7D6", mid_type="percentile",
+                          mid_value=50, mid_color="FFFFFF", end_type="max", end_color="93C47D")
 
 
-def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats) -> Iterator[list[object]]:
-    """Merge the rows of every block and label into sheet rows, top to bottom."""
+def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
+          style_formulas: bool) -> Iterator[list[object]]:
+    """Merge the rows of every block and label into sheet rows, top to bottom.
+
+    Formula cells carry no style (the block's colour scale serves) unless `style_formulas`:
+    fractional values need a fixed number format (General both reads badly and, next to a
+    colour scale, makes LibreOffice's PDF export of a never-calculated file fail)."""
     pieces: list[tuple[int, int, int, Iterator[list[object]], str | None]] = []
     for block in sheet.blocks:
         style = {EDIT: "cs_edit", PARAM: "cs_param"}.get(block.kind)
-        if block.kind == COMPUTED and block.shape == (1, 1):
+        if block.kind == COMPUTED and (block.shape == (1, 1) or style_formulas):
             style = "cs_computed"
+        style = block.style or style
         pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style))
     for label in sheet.labels:
         pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style))

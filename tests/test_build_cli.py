@@ -57,6 +57,7 @@ BAD = [
     (["--variant", "basic", "--output-padding", "1"], ["--output-padding", "transposed"]),
     (["--variant", "basic", "--depth-multiplier", "2"], ["--depth-multiplier", "depthwise"]),
     (["--variant", "depthwise", "--out-channels", "5"], ["--out-channels", "depth_multiplier"]),
+    (["--variant", "depthwise", "--depth-multiplier", "0"], ["--depth-multiplier", "at least 1"]),
     (["--variant", "nope"], ["--variant", "nope"]),
     (["--in-channels", "3"], ["--variant"]),
     (["--all", "--stride", "2"], ["--all"]),
@@ -142,6 +143,34 @@ def test_replaces_its_own_workbook_and_leaves_no_litter(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx"]
 
 
+def test_a_workbook_saved_by_someone_else_is_not_replaced_silently(tmp_path):
+    target = tmp_path / "basic.xlsx"
+    assert run("build", "--variant", "basic", "-o", str(target)).exit_code == 0
+    wb = openpyxl.load_workbook(target)  # a student edits and saves it
+    wb["Input"]["C5"] = 99
+    wb.save(target)
+    before = target.read_bytes()
+    result = run_main(tmp_path, "build", "--variant", "basic", "-o", str(target))
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert target.read_bytes() == before
+
+
+def test_build_all_refuses_before_writing_any_workbook(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "transposed.xlsx").write_text("someone's file")
+    result = run_main(tmp_path, "build", "--all", "-o", "out")
+    assert result.returncode == 2 and "transposed.xlsx" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["transposed.xlsx"]
+
+
+def test_template_bad_value_names_file_and_key(tmp_path):
+    (tmp_path / "t.toml").write_text('variant = "basic"\nbias = "yes"\n')
+    result = run_main(tmp_path, "build", "--template", "t.toml", "-o", "x.xlsx")
+    assert result.returncode == 2
+    assert "t.toml" in result.stderr and "'bias'" in result.stderr
+    assert not (tmp_path / "x.xlsx").exists()
+
+
 def test_unwritable_target_is_a_clear_error(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -165,6 +194,14 @@ def test_same_arguments_same_bytes(tmp_path):
     for variant in VARIANTS:
         assert (tmp_path / "a" / f"{variant}.xlsx").read_bytes() == \
             (tmp_path / "b" / f"{variant}.xlsx").read_bytes(), variant
+
+
+def test_zip_entries_carry_one_fixed_timestamp(tmp_path):
+    assert run("build", "--variant", "grouped", "-o", str(tmp_path / "g.xlsx")).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "g.xlsx") as zf:
+        stamps = {info.date_time for info in zf.infolist()}
+    assert len(stamps) == 1
+    assert next(iter(stamps))[0] < time.gmtime().tm_year  # not the time of the build
 
 
 def test_different_seed_different_values(tmp_path):

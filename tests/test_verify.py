@@ -18,8 +18,10 @@ import pytest
 
 from convsheets.build import make_plan, write_atomically
 from convsheets.engines import get_engine
+from convsheets.expected import expected_blocks
 from convsheets.presets import preset
 from convsheets.spec import VARIANTS, LayerSpec
+from convsheets.tensors import random_tensors
 from convsheets.verify import exit_status, verify_files
 
 
@@ -63,6 +65,18 @@ def batch(tmp_path_factory):
         c.value = 42
         return c
 
+    def constant_formulas(wb):
+        # every output cell becomes a formula with the right value but no reference
+        spec = LayerSpec.create("basic", {}, preset("basic"))
+        want = expected_blocks(spec, {k: v.astype(float) for k, v in
+                                      random_tensors(spec).items()}, {})
+        for o in range(spec.out_channels):
+            value = want[f"output_c{o}"].value
+            for i in range(value.shape[0]):
+                for j in range(value.shape[1]):
+                    cell_of(wb, f"output_c{o}", i, j).value = f"={value[i, j]:g}"
+        return cell_of(wb, "output_c0")
+
     def padded_constant(wb):
         c = cell_of(wb, "padded_c0", 2, 2)
         c.value = 5
@@ -95,6 +109,7 @@ def batch(tmp_path_factory):
 
     for name, source, edit in [
         ("plus_one", "basic", plus_one), ("constant", "transposed", constant),
+        ("constant_formulas", "basic", constant_formulas),
         ("padded_constant", "basic", padded_constant), ("edited_input", "grouped", edit_input),
         ("edited_kernel", "transposed", edit_kernel), ("text_input", "basic", text_input),
         ("bad_name", "basic", bad_name), ("error_value", "dilated", error_value),
@@ -132,6 +147,12 @@ def test_formula_replaced_by_constant_is_not_live(batch):
     bad = failing(batch["reports"]["constant"])
     assert [b.name for b in bad] == ["output_c0"]
     assert "not live" in bad[0].problem and batch["cells"]["constant"] in bad[0].problem
+
+
+def test_formulas_that_ignore_their_inputs_fail_the_probe(batch):
+    bad = failing(batch["reports"]["constant_formulas"])
+    assert sorted(b.name for b in bad) == ["output_c0", "output_c1"]
+    assert "does not follow its inputs" in bad[0].problem
 
 
 def test_padding_constant_is_caught(batch):
@@ -273,3 +294,49 @@ def test_committed_output_workbooks_verify_in_every_engine():
     for report in reports:
         assert sorted(r.engine for r in report.runs) == ["gnumeric", "libreoffice"]
         assert report.ok, (report.path, failing(report) or report.unusable)
+
+
+def test_nan_tolerance_is_refused(batch):
+    result = _cli_verify("--tolerance", "nan", str(batch["files"]["basic"]))
+    assert result.returncode == 2 and "--tolerance" in result.stderr
+
+
+@pytest.mark.parametrize("record", ['{"layer": "x"}', "not json",
+                                    '{"layer": {"variant": "basic"}}'])
+def test_unusable_metadata_exits_2(tmp_path, record):
+    path = built(tmp_path, "basic")
+    wb = openpyxl.load_workbook(path)
+    wb.custom_doc_props["convsheets"].value = record
+    wb.save(path)
+    result = _cli_verify(str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "metadata" in errors[0]
+
+
+def test_metadata_claiming_a_huge_layer_is_refused_without_allocating(tmp_path):
+    path = built(tmp_path, "basic")
+    wb = openpyxl.load_workbook(path)
+    record = json.loads(wb.custom_doc_props["convsheets"].value)
+    record["layer"]["input_size"] = [200000, 200000]
+    wb.custom_doc_props["convsheets"].value = json.dumps(record)
+    wb.save(path)
+    result = _cli_verify(str(path))
+    assert result.returncode == 2 and "3,000,000" in result.stderr
+
+
+def test_json_report_path_problems_fail_before_verifying(batch, tmp_path):
+    wb_path = str(batch["files"]["basic"])
+    missing_dir = _cli_verify("--json", str(tmp_path / "no" / "r.json"), wb_path)
+    assert missing_dir.returncode == 2 and "--json" in missing_dir.stderr
+    onto_input = _cli_verify("--json", wb_path, wb_path)
+    assert onto_input.returncode == 2 and "--json" in onto_input.stderr
+    assert hashlib.sha256(Path(wb_path).read_bytes()).hexdigest() == batch["hashes"]["basic"]
+
+
+def test_one_uncalculated_file_does_not_sink_the_batch(batch, tmp_path):
+    copy = get_engine("libreoffice").recalculate([batch["files"]["dilated"]], tmp_path,
+                                                 timeout=300)[0]
+    reports = verify_files([copy, batch["files"]["basic"]], engine="cached")
+    assert reports[0].ok
+    assert "--engine libreoffice" in reports[1].unusable

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from ..layout import Block
 from ..spec import LayerSpec
-from .pipeline import Plan, channel_list, conv_stage, dilate_stage, pad_stage, weight_stage
+from .pipeline import (
+    Plan,
+    channel_list,
+    conv_stage,
+    dilate_stage,
+    input_stage,
+    pad_stage,
+    weight_stage,
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,14 @@ class Variant:
     summary: str  # one line for `convsheets list` and the guide
     steps: tuple[str, ...]  # the seed's steps, as the workbook shows them
     build: Callable[[Plan], None]  # adds this variant's sheets to the plan
+
+
+def single_conv(plan: Plan) -> None:
+    """The recipe of every variant that is one conv2d: input -> [pad] -> [dilate] -> conv."""
+    spec = plan.spec
+    direct_conv(plan, input_stage(plan), groups=spec.conv_groups,
+                out_channels=spec.out_channels, kernel_sheet="Kernels", out_sheet="Output",
+                out_prefix="", padding=spec.padding, stride=spec.stride, dilation=spec.dilation)
 
 
 def direct_conv(plan: Plan, sources: Sequence[Block], *, prefix: str = "", groups: int,

@@ -1,15 +1,6 @@
 """Simple convolution: multi-channel, strided, padded (conv2d with groups = 1)."""
 
-from .base import Variant, direct_conv
-from .pipeline import Plan, input_stage
-
-
-def build(plan: Plan) -> None:
-    spec = plan.spec
-    direct_conv(plan, input_stage(plan), groups=1, out_channels=spec.out_channels,
-                kernel_sheet="Kernels", out_sheet="Output", out_prefix="",
-                padding=spec.padding, stride=spec.stride, dilation=spec.dilation)
-
+from .base import Variant, single_conv
 
 VARIANT = Variant(
     name="basic",
@@ -23,5 +14,5 @@ VARIANT = Variant(
         "Stride s steps right if possible, else s steps down from the leftmost column.",
         "Repeat until the kernel cannot go further; each filter gives one output channel.",
     ),
-    build=build,
+    build=single_conv,
 )

@@ -1,16 +1,6 @@
 """Depth-wise convolution: one kernel of depth 1 per channel (groups = channels)."""
 
-from .base import Variant, direct_conv
-from .pipeline import Plan, input_stage
-
-
-def build(plan: Plan) -> None:
-    spec = plan.spec
-    direct_conv(plan, input_stage(plan), groups=spec.in_channels,
-                out_channels=spec.out_channels, kernel_sheet="Kernels", out_sheet="Output",
-                out_prefix="", padding=spec.padding, stride=spec.stride,
-                dilation=spec.dilation)
-
+from .base import Variant, single_conv
 
 VARIANT = Variant(
     name="depthwise",
@@ -22,5 +12,5 @@ VARIANT = Variant(
         "Every channel has its own kernel, convolved over that channel alone: 16 feature maps.",
         "Stack the feature maps: the output volume (4x4 with 16 channels in the example).",
     ),
-    build=build,
+    build=single_conv,
 )

@@ -1,15 +1,6 @@
 """Dilated (atrous) convolution: the kernel with holes covers a spread-out window."""
 
-from .base import Variant, direct_conv
-from .pipeline import Plan, input_stage
-
-
-def build(plan: Plan) -> None:
-    spec = plan.spec
-    direct_conv(plan, input_stage(plan), groups=1, out_channels=spec.out_channels,
-                kernel_sheet="Kernels", out_sheet="Output", out_prefix="",
-                padding=spec.padding, stride=spec.stride, dilation=spec.dilation)
-
+from .base import Variant, single_conv
 
 VARIANT = Variant(
     name="dilated",
@@ -22,5 +13,5 @@ VARIANT = Variant(
         " the holes skip pixels, so each output sees a spread-out window.",
         "Sum over the input channels and add the bias.",
     ),
-    build=build,
+    build=single_conv,
 )

@@ -29,7 +29,6 @@ from ..stages import (
     compose,
     dilate_map,
     flip_map,
-    identity_map,
     insert_map,
     pad_map,
 )
@@ -134,7 +133,7 @@ def upsample_stage(plan: Plan, sources: Sequence[Block], spec: LayerSpec) -> lis
         maps.append(compose(pad_map(len(inserted), edge, edge + spec.output_padding[axis]),
                             inserted))
     return gather_stage(
-        plan, "Upsampled", "Step 1 of a transposed convolution: zeros inserted between input "
+        plan, "Upsampled", "Steps 1-2 of a transposed convolution: zeros inserted between input "
         "pixels (stride - 1 per gap, orange), then padded with dilation*(k-1) - padding zeros "
         "(grey; cropped if negative), plus output_padding at the bottom/right.", sources,
         lambda src: src.name.replace("input_", "upsampled_", 1), maps[0], maps[1],
@@ -158,8 +157,9 @@ def flip_stage(plan: Plan, kernels: list[list[Block]],
                row_label: Callable[[int], str]) -> list[list[Block]]:
     kh, kw = kernels[0][0].shape
     return kernel_transform_stage(
-        plan, "Flipped", "Each kernel rotated by 180° (rows and columns reversed): a transposed "
-        "convolution is a plain convolution with the flipped kernel.", kernels, "flipped",
+        plan, "Flipped", "Step 3: each kernel rotated by 180° (rows and columns reversed): a "
+        "transposed convolution is a plain convolution with the flipped kernel.", kernels,
+        "flipped",
         flip_map(kh), flip_map(kw), row_label)
 
 
@@ -204,7 +204,3 @@ def channel_list(channels: Sequence[int]) -> str:
     if list(channels) == list(range(channels[0], channels[-1] + 1)):
         return f"channels {channels[0]}-{channels[-1]}"
     return "channels " + ", ".join(map(str, channels))
-
-
-def identity_maps(shape: tuple[int, int]) -> tuple[IndexMap, IndexMap]:
-    return identity_map(shape[0]), identity_map(shape[1])

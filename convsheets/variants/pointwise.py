@@ -1,15 +1,6 @@
 """1x1 convolution (network in network): a small MLP applied at every pixel."""
 
-from .base import Variant, direct_conv
-from .pipeline import Plan, input_stage
-
-
-def build(plan: Plan) -> None:
-    spec = plan.spec
-    direct_conv(plan, input_stage(plan), groups=1, out_channels=spec.out_channels,
-                kernel_sheet="Kernels", out_sheet="Output", out_prefix="",
-                padding=(0, 0), stride=spec.stride, dilation=(1, 1))
-
+from .base import Variant, single_conv
 
 VARIANT = Variant(
     name="pointwise",
@@ -23,5 +14,5 @@ VARIANT = Variant(
         "Use it to shrink or grow the number of channels (a bottleneck): see the weight "
         "arithmetic below, live.",
     ),
-    build=build,
+    build=single_conv,
 )

@@ -44,7 +44,7 @@ def build(plan: Plan) -> None:
     if out_size != spec.output_size:
         raise AssertionError(f"layout out of step with spec: {out_size} != {spec.output_size}")
     conv_stage(
-        plan, "Output", "Step 2: a plain convolution (stride 1) of the upsampled input with the "
+        plan, "Output", "Step 4: a plain convolution (stride 1) of the upsampled input with the "
         "flipped kernels, plus the bias. Select a cell and Trace Precedents to see its window.",
         upsampled, kernel_for, bias, out_channels=spec.out_channels, groups=groups,
         stride=(1, 1), out_size=out_size, out_name=lambda o: f"output_c{o}",
