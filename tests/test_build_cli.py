@@ -252,3 +252,19 @@ def test_committed_output_is_identical_to_a_fresh_build(tmp_path):
         fresh = (tmp_path / f"{variant}.xlsx").read_bytes()
         assert (committed / f"{variant}.xlsx").read_bytes() == fresh, (
             f"output/{variant}.xlsx is stale: run `convsheets build --all` and commit it")
+
+
+def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import convsheets.build as build_module
+
+    def no_space(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(build_module, "render", no_space)
+    result = CliRunner().invoke(cli, ["build", "--variant", "basic", "-o",
+                                      str(tmp_path / "x.xlsx")])
+    assert result.exit_code != 0
+    assert "no space left on the device" in str(result.exception)
+    assert list(tmp_path.iterdir()) == []

@@ -90,10 +90,12 @@ def prepare_outdir(outdir: Path) -> Path:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EngineError(
-            f"cannot create output folder {outdir} ({exc.strerror}): choose another --outdir"
+            f"cannot create output folder {outdir} ({exc.strerror}): "
+            "set TMPDIR to a writable folder with free space"
         ) from None
     if not os.access(outdir, os.W_OK):
-        raise EngineError(f"output folder {outdir} is not writable: choose another --outdir")
+        raise EngineError(f"output folder {outdir} is not writable: "
+                          "set TMPDIR to a writable folder")
     return outdir
 
 
