@@ -30,6 +30,8 @@ from xml.parsers import expat
 
 import numpy as np
 
+from .layout import col_letter as layout_col_letter
+
 __all__ = [
     "KIND_BOOL",
     "KIND_EMPTY",
@@ -90,11 +92,7 @@ def col_letter(n: int) -> str:
     """1 -> 'A', 27 -> 'AA'. Raises ValueError outside 1..16384 (Excel's column range)."""
     if not 1 <= n <= MAX_COL:
         raise ValueError(f"column number {n} is outside 1..{MAX_COL}")
-    letters = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    return layout_col_letter(n)
 
 
 def col_index(letters: str) -> int:
