@@ -15,10 +15,20 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .build import build as build_workbook
+from .build import check_target
 from .errors import ConvsheetsError
 from .presets import describe, load_template, preset
-from .spec import VALUE_KINDS, VARIANTS, LayerSpec, SpecError, parse_pair
-from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE
+from .spec import VALUE_KINDS, VARIANTS, LayerSpec, parse_pair
+from .verify import (
+    DEFAULT_TOLERANCE,
+    ENGINE_CHOICES,
+    TIMEOUT_PER_FILE,
+    exit_status,
+    format_report,
+    verify_files,
+    write_json,
+)
 
 OUTPUT_DIR = Path("output")
 
@@ -83,8 +93,6 @@ def list_variants() -> None:
 def build(variant: str | None, build_all: bool, template: Path | None, output: Path | None,
           force: bool, **options: object) -> None:
     """Build a workbook that computes one convolution layer with live formulas."""
-    from .build import build as build_workbook
-    from .build import check_target
 
     given = {k: v for k, v in options.items() if v is not None}
     if build_all:
@@ -140,8 +148,6 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
     """Recalculate workbooks in a spreadsheet application and compare every block with NumPy.
 
     Exit status: 0 all match, 1 a mismatch, 2 a file or engine is unusable."""
-    from .verify import exit_status, format_report, verify_files, write_json
-
     if not math.isfinite(tolerance):
         raise click.BadParameter(f"{tolerance} is not a finite number",
                                  param_hint="'--tolerance'")
@@ -234,4 +240,4 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-__all__ = ["SpecError", "cli", "main"]
+__all__ = ["cli", "main"]
