@@ -155,7 +155,7 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[Path | None]:
     folder.mkdir()
     probes: list[Path | None] = []
     for n, book in enumerate(batch):
-        if book.cells > PROBE_MAX_CELLS:
+        if book.cells > PROBE_MAX_CELLS or not _safe_to_load(book.path):
             probes.append(None)
             continue
         try:
@@ -177,6 +177,18 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[Path | None]:
         wb.save(path)
         probes.append(path)
     return probes
+
+
+def _safe_to_load(path: Path) -> bool:
+    """openpyxl is not hardened against hostile files: let the defensive reader (size, ratio,
+    DTD and depth limits) parse every sheet first, and keep the probe to small files."""
+    try:
+        with XlsxFile(path, max_cells=PROBE_MAX_CELLS * 4) as xf:
+            for sheet in xf.sheet_names():
+                xf.read_sheet(sheet)
+    except WorkbookReadError:
+        return False
+    return True
 
 
 def _source_names(spec: LayerSpec) -> list[str]:
