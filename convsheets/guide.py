@@ -174,7 +174,8 @@ def _arithmetic(cur: _Cursor, spec: LayerSpec, p: dict[str, Block]) -> None:
             n, kk, ss, pp, dd = numbers
             text = (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({n} + 2·{pp} - "
                     f"{dd}·({kk}-1) - 1) / {ss}) + 1")
-        cur.block(f"output {suffix}", _formula_block(f"output_{suffix}", formula), note=text)
+        cur.block(f"output {suffix}", _formula_block(f"output_{suffix}", formula, "cs_count"),
+                  note=text)
 
     c, o, g, kh, kw, b = (r(n) for n in ("param_in_channels", "param_out_channels",
                                           "param_groups", "param_kernel_height",
