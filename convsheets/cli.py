@@ -198,7 +198,7 @@ def _progress_hooks() -> tuple[dict[str, object], Callable[[], None]]:
 
     def on_start(plan, cells: int) -> None:  # type: ignore[no-untyped-def]
         if cells >= 200_000:
-            rows = sum(sheet.max_row for sheet in plan.sheets)
+            rows = sum(sheet.max_row - sheet.first_row + 1 for sheet in plan.sheets)
             bar = click.progressbar(length=rows, label=f"writing {cells:,} cells",
                                     file=sys.stderr)
             bar.__enter__()
