@@ -165,3 +165,21 @@ def test_progress_reporting_path_writes_the_same_bytes(tmp_path):
     wb = openpyxl.load_workbook(plain)
     total_rows = sum(ws.max_row for ws in wb.worksheets)
     assert 0.8 * total_rows < sum(rows) <= total_rows  # every row but the sheets' notes
+
+
+def test_pointwise_guide_reproduces_the_seeds_bottleneck_arithmetic():
+    """The numbers are the blog post's own (1,179,648 / 16,384 + 294,912 = 311,296)."""
+    from formula_eval import Evaluator
+
+    wb = openpyxl.load_workbook(Path(__file__).resolve().parent.parent / "output" /
+                                "pointwise.xlsx")
+    ev = Evaluator(wb)
+
+    def value(name: str) -> float:
+        return float(ev.rect(ev.name(name))[0, 0])
+
+    assert value("bottleneck_direct_weights") == 1_179_648
+    assert value("bottleneck_reduce_weights") == 16_384
+    assert value("bottleneck_conv_weights") == 294_912
+    assert value("bottleneck_total_weights") == 311_296
+    assert round(value("bottleneck_reduction"), 2) == 3.79  # "almost a factor of 4"
