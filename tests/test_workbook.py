@@ -183,3 +183,18 @@ def test_pointwise_guide_reproduces_the_seeds_bottleneck_arithmetic():
     assert value("bottleneck_conv_weights") == 294_912
     assert value("bottleneck_total_weights") == 311_296
     assert round(value("bottleneck_reduction"), 2) == 3.79  # "almost a factor of 4"
+
+
+def test_depthwise_preset_is_the_seeds_worked_example():
+    """6x6 input with 16 channels, 16 kernels of 3x3 and depth 1 -> 4x4 output, 16 channels."""
+    wb = openpyxl.load_workbook(Path(__file__).resolve().parent.parent / "output" /
+                                "depthwise.xlsx")
+    names = set(wb.defined_names)
+    assert {f"input_c{c}" for c in range(16)} <= names and "input_c16" not in names
+    assert {f"weight_{o}_0" for o in range(16)} <= names and "weight_0_1" not in names
+    assert all(len(cells(wb, f"input_c{c}")) == 6 for c in range(16))
+    assert all(len(cells(wb, f"weight_{o}_0")[0]) == 3 for o in range(16))
+    for o in range(16):
+        block = cells(wb, f"output_c{o}")
+        assert (len(block), len(block[0])) == (4, 4)
+    assert "output_c16" not in names
