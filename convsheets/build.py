@@ -183,4 +183,6 @@ def _reason(exc: OSError) -> str:
         return "permission denied"
     if exc.errno == errno.EROFS:
         return "read-only file system"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return "a folder on its path is a file"
     return exc.strerror or str(exc)

@@ -29,12 +29,13 @@ class Expected:
     structural: np.ndarray | None = None  # bool mask of constant-zero cells
 
 
-def expected_blocks(spec: LayerSpec, t: dict[str, np.ndarray],
-                    scalars: dict[str, float]) -> dict[str, Expected]:
+def expected_blocks(spec: LayerSpec, t: dict[str, np.ndarray], scalars: dict[str, float],
+                    guide_spec: LayerSpec | None = None) -> dict[str, Expected]:
     """Expected values of every computed block, by defined name.
 
     `t` holds the tensors by tensor name ("input", "weight", "bias", "depthwise_weight", ...);
-    `scalars` the editable guide cells (the pointwise bottleneck figures)."""
+    `scalars` the editable guide cells (the pointwise bottleneck figures); `guide_spec` the
+    layer whose numbers the guide's parameter cells hold, when a probe changed them."""
     x = t["input"]
     out: dict[str, Expected] = {}
     if spec.variant == "separable":
@@ -50,7 +51,7 @@ def expected_blocks(spec: LayerSpec, t: dict[str, np.ndarray],
         _direct(out, spec, x, t["weight"], t.get("bias"), groups=spec.conv_groups, prefix="",
                 dilation=spec.dilation, padding=spec.padding, stride=spec.stride,
                 out_prefix="")
-    _guide(out, spec, t, scalars)
+    _guide(out, guide_spec or spec, scalars)
     return out
 
 
@@ -105,8 +106,7 @@ def _kernels(out: dict[str, Expected], name: str, w: np.ndarray,
                                               None if structural is None else structural[a, b])
 
 
-def _guide(out: dict[str, Expected], spec: LayerSpec, t: dict[str, np.ndarray],
-           scalars: dict[str, float]) -> None:
+def _guide(out: dict[str, Expected], spec: LayerSpec, scalars: dict[str, float]) -> None:
     """The guide's live arithmetic: output size, parameter counts, bottleneck figures."""
     sizes = []
     for a in (0, 1):
@@ -120,7 +120,8 @@ def _guide(out: dict[str, Expected], spec: LayerSpec, t: dict[str, np.ndarray],
                                                 spec.dilation[a]))
     out["output_height"] = _scalar(sizes[0])
     out["output_width"] = _scalar(sizes[1])
-    out["parameter_count"] = _scalar(sum(v.size for k, v in t.items() if k != "input"))
+    out["parameter_count"] = _scalar(sum(int(np.prod(shape)) for k, shape in
+                                         spec.source_shapes().items() if k != "input"))
     if spec.variant == "separable":
         kh, kw = spec.kernel_size
         out["basic_parameter_count"] = _scalar(

@@ -115,10 +115,8 @@ def add_guide(plan: Plan) -> None:
              "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
 
 
-def _parameters_table(cur: _Cursor, spec: LayerSpec) -> dict[str, Block]:
-    """The layer parameters as named cells (height in C, width in D for pairs)."""
-    cur.text("Layer parameters (height, width)", "cs_title")
-    params: dict[str, Block] = {}
+def parameter_rows(spec: LayerSpec) -> list[tuple[str, str, object]]:
+    """(key, label, value) of the guide's parameter table; pairs are (height, width)."""
     rows: list[tuple[str, str, object]] = [
         ("in_channels", "input channels C", spec.in_channels),
         ("out_channels", "output channels O", spec.out_channels),
@@ -130,12 +128,30 @@ def _parameters_table(cur: _Cursor, spec: LayerSpec) -> dict[str, Block]:
     ]
     if spec.is_transposed:
         rows.append(("output_padding", "output padding", spec.output_padding))
-    groups = spec.conv_groups
     rows.append(("groups", "groups g" + (" (depth-wise stage)" if spec.variant == "separable"
-                                          else ""), groups))
+                                          else ""), spec.conv_groups))
     if spec.variant in ("depthwise", "separable"):
         rows.append(("depth_multiplier", "depth multiplier m", spec.depth_multiplier))
     rows.append(("bias", "bias (1 = yes, 0 = no)", int(spec.bias)))
+    return rows
+
+
+def parameter_cells(spec: LayerSpec) -> dict[str, int]:
+    """The parameter table by defined name (param_stride_height, param_bias, ...)."""
+    cells: dict[str, int] = {}
+    for key, _label, value in parameter_rows(spec):
+        if isinstance(value, tuple):
+            cells[f"param_{key}_height"], cells[f"param_{key}_width"] = value
+        else:
+            cells[f"param_{key}"] = int(value)  # type: ignore[call-overload]
+    return cells
+
+
+def _parameters_table(cur: _Cursor, spec: LayerSpec) -> dict[str, Block]:
+    """The layer parameters as named cells (height in C, width in D for pairs)."""
+    cur.text("Layer parameters (height, width)", "cs_title")
+    params: dict[str, Block] = {}
+    rows = parameter_rows(spec)
     for key, label, value in rows:
         if isinstance(value, tuple):
             cur.sheet.labels.append(Label(cur.row, COL_TEXT, label, "cs_label"))

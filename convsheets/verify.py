@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,10 +24,11 @@ import openpyxl
 
 from .build import check_size_early, minimum_cells
 from .engines import ENGINES, get_engine
-from .engines.base import EngineError
-from .errors import LimitError, VerifyInputError
+from .engines.base import Engine, EngineError
+from .errors import ConvsheetsError, LimitError, VerifyInputError
 from .expected import BOTTLENECK_INPUTS, Expected, expected_blocks
-from .spec import LayerSpec, SpecError
+from .guide import parameter_cells
+from .spec import HONOURED, LayerSpec, SpecError
 from .tensors import block_names
 from .workbook import METADATA_KEY
 from .xlsxread import (
@@ -65,6 +67,7 @@ class EngineRun:
     ok: bool
     blocks: list[BlockResult] = field(default_factory=list)
     formulas: int = 0
+    probed: bool = True  # also recalculated with random inputs (real engines, small files)
 
 
 @dataclass
@@ -96,10 +99,12 @@ def verify_files(paths: list[Path], engine: str = "auto",
     """Verify every file; each engine runs once per batch (one LibreOffice start for all).
 
     With a real engine, each workbook is also recalculated as a *probe*: a copy whose inputs,
-    weights and biases are replaced by random non-integer values. A formula that matches NumPy
-    only by accident (a constant, a reference to the wrong cell holding the same value) fails
-    the probe. `progress(message)` hears about each long step (for a terminal)."""
+    weights and biases hold random non-integer values and whose parameter table holds another
+    valid layer. A formula that matches NumPy only by accident (a constant, a reference to the
+    wrong cell holding the same value) fails the probe. `progress(message)` hears about each
+    long step (for a terminal)."""
     say = progress or (lambda _message: None)
+    paths = list(dict.fromkeys(paths))  # the same file named twice is verified once
     reports = {str(p): FileReport(str(p)) for p in paths}
     plan: dict[str, list[_Workbook]] = {}
     for path in paths:
@@ -117,26 +122,51 @@ def verify_files(paths: list[Path], engine: str = "auto",
             for book in batch:
                 _record(reports[str(book.path)], _compare, book, book.path, name, tolerance)
             continue
-        eng = get_engine(name)
         with tempfile.TemporaryDirectory(prefix="convsheets-verify-") as tmp:
             probes = _write_probes(batch, Path(tmp) / "probes")
-            inputs = [b.path for b in batch] + [p for p in probes if p is not None]
-            say(f"recalculating {len(batch)} workbook(s) (+ {len(inputs) - len(batch)} probes) "
-                f"in {name}...")
-            try:
-                outs = eng.recalculate(inputs, Path(tmp) / "out",
-                                       timeout=timeout * max(1, len(inputs)))
-            except EngineError as exc:
-                for book in batch:
-                    reports[str(book.path)].unusable = f"{book.path}: {exc}"
-                continue
-            probe_outs = iter(outs[len(batch):])
+            say(f"recalculating {len(batch)} workbook(s) (+ probes) in {name}...")
+            copies = _recalculate(get_engine(name), batch, probes, Path(tmp), timeout)
             say(f"comparing {len(batch)} workbook(s) with NumPy...")
-            for book, copy, probe in zip(batch, outs[:len(batch)], probes, strict=True):
-                probe_copy = next(probe_outs) if probe is not None else None
+            for book, probe in zip(batch, probes, strict=True):
+                result = copies[book.path]
+                if isinstance(result, str):
+                    reports[str(book.path)].unusable = f"{book.path}: {result}"
+                    continue
+                copy, probe_copy = result
                 _record(reports[str(book.path)], _compare_with_probe, book, copy, probe_copy,
-                        name, tolerance)
+                        probe[1] if probe else None, name, tolerance)
     return list(reports.values())
+
+
+_Probe = tuple[Path, LayerSpec]  # the probe copy and the layer its parameter table now shows
+
+
+def _recalculate(eng: Engine, batch: list[_Workbook], probes: list[_Probe | None], tmp: Path,
+                 timeout: float) -> dict[Path, tuple[Path, Path | None] | str]:
+    """Recalculated (copy, probe copy) per workbook, or why it failed. One call for the batch;
+    if the application rejects the batch, each workbook is retried alone, so one broken file
+    does not sink the others."""
+    def run(group: list[int], folder: Path) -> dict[Path, tuple[Path, Path | None]]:
+        inputs = [batch[k].path for k in group]
+        extra = [probes[k][0] for k in group if probes[k] is not None]  # type: ignore[index]
+        outs = eng.recalculate(inputs + extra, folder, timeout=timeout * len(inputs + extra))
+        probe_outs = iter(outs[len(inputs):])
+        return {batch[k].path: (out, next(probe_outs) if probes[k] is not None else None)
+                for k, out in zip(group, outs[:len(inputs)], strict=True)}
+
+    everything = list(range(len(batch)))
+    try:
+        return dict(run(everything, tmp / "out"))
+    except EngineError as exc:
+        if len(batch) == 1:
+            return {batch[0].path: str(exc)}
+    results: dict[Path, tuple[Path, Path | None] | str] = {}
+    for k in everything:
+        try:
+            results.update(run([k], tmp / f"out-{k}"))
+        except EngineError as exc:
+            results[batch[k].path] = str(exc)
+    return results
 
 
 def _record(report: FileReport, compare: Callable[..., EngineRun], *args: object) -> None:
@@ -150,21 +180,21 @@ def _record(report: FileReport, compare: Callable[..., EngineRun], *args: object
 PROBE_MAX_CELLS = 300_000  # beyond this, loading a copy to perturb it costs more than it tells
 
 
-def _write_probes(batch: list[_Workbook], folder: Path) -> list[Path | None]:
-    """A copy of each (small enough) workbook with random values in every editable cell."""
+def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
+    """A copy of each (small enough) workbook with random values in every editable cell and
+    another valid layer's numbers in its parameter table."""
     folder.mkdir()
-    probes: list[Path | None] = []
+    probes: list[_Probe | None] = []
     for n, book in enumerate(batch):
-        if book.cells > PROBE_MAX_CELLS or not _safe_to_load(book.path):
-            probes.append(None)
-            continue
-        try:
-            wb = openpyxl.load_workbook(book.path)
-        except Exception:  # noqa: BLE001 - the main comparison reports what is wrong
-            probes.append(None)
-            continue
         rng = np.random.default_rng(n + 1)
-        for name in _source_names(book.spec):
+        wb = _load_for_probe(book) if book.cells <= PROBE_MAX_CELLS else None
+        if wb is None:
+            probes.append(None)
+            continue
+        other = _other_layer(book.spec, rng)
+        values = {name: None for name in _source_names(book.spec)}
+        values.update(parameter_cells(other))
+        for name, value in values.items():
             where = book.names.get(name)
             if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
                 continue
@@ -172,23 +202,57 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[Path | None]:
             ws = wb[sheet]
             for r in range(r0, r1 + 1):
                 for c in range(c0, c1 + 1):
-                    ws.cell(r, c).value = round(float(rng.uniform(-2, 2)), 4) or 0.5
+                    ws.cell(r, c).value = (value if value is not None else
+                                           round(float(rng.uniform(-2, 2)), 4) or 0.5)
         path = folder / f"{n}-probe.xlsx"
         wb.save(path)
-        probes.append(path)
+        probes.append((path, other))
     return probes
 
 
-def _safe_to_load(path: Path) -> bool:
-    """openpyxl is not hardened against hostile files: let the defensive reader (size, ratio,
-    DTD and depth limits) parse every sheet first, and keep the probe to small files."""
+def _load_for_probe(book: _Workbook) -> openpyxl.Workbook | None:
+    """openpyxl is not hardened against hostile files: the defensive reader (size, ratio, DTD
+    and depth limits) parses every sheet first; files with far more content than their layer
+    needs are not loaded. Its warnings about foreign styles are not the user's business."""
     try:
-        with XlsxFile(path, max_cells=PROBE_MAX_CELLS * 4) as xf:
-            for sheet in xf.sheet_names():
-                xf.read_sheet(sheet)
+        with XlsxFile(book.path, max_cells=20_000_000) as xf:
+            filled = sum(int(np.count_nonzero(xf.read_sheet(sheet).kind))
+                         for sheet in xf.sheet_names())
     except WorkbookReadError:
-        return False
-    return True
+        return None
+    if filled > 4 * PROBE_MAX_CELLS:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return openpyxl.load_workbook(book.path)
+    except Exception:  # noqa: BLE001 - the main comparison reports what is wrong
+        return None
+
+
+def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
+    """A random valid layer of the same variant, for the probe's parameter table."""
+    base = {k: v for k, v in spec.as_options().items() if k != "variant"}
+    for _ in range(100):
+        g = int(rng.integers(1, 4))
+        s, d = (int(rng.integers(1, 4)), int(rng.integers(1, 4))), \
+            (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        wanted = {
+            "input_size": (int(rng.integers(1, 41)), int(rng.integers(1, 41))),
+            "in_channels": g * int(rng.integers(1, 6)), "out_channels": g * int(rng.integers(1, 6)),
+            "kernel_size": (int(rng.integers(1, 8)), int(rng.integers(1, 8))), "stride": s,
+            "padding": (int(rng.integers(0, 4)), int(rng.integers(0, 4))), "dilation": d,
+            "output_padding": (int(rng.integers(0, max(s[0], d[0]))),
+                               int(rng.integers(0, max(s[1], d[1])))),
+            "groups": g, "depth_multiplier": int(rng.integers(1, 4)),
+            "bias": bool(rng.integers(0, 2)),
+        }
+        given = {k: v for k, v in wanted.items() if k in HONOURED[spec.variant]}
+        try:
+            return LayerSpec.create(spec.variant, given, base)
+        except ConvsheetsError:
+            continue
+    return spec
 
 
 def _source_names(spec: LayerSpec) -> list[str]:
@@ -197,11 +261,24 @@ def _source_names(spec: LayerSpec) -> list[str]:
     return names + (list(BOTTLENECK_INPUTS) if spec.variant == "pointwise" else [])
 
 
-def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None, engine: str,
+def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
+                        probe_layer: LayerSpec | None, engine: str,
                         tolerance: float) -> EngineRun:
     run = _compare(book, copy, engine, tolerance)
-    if probe is None or not run.ok:
+    if probe is None:
+        run.probed = False
         return run
+    if not run.ok:
+        return run
+    probed = _compare(book, probe, engine, tolerance, guide_spec=probe_layer)
+    for mine, theirs in zip(run.blocks, probed.blocks, strict=True):
+        if not theirs.ok:
+            mine.ok = False
+            mine.worst_cell = theirs.worst_cell
+            mine.problem = ("does not follow its inputs: with random probe values in the "
+                            f"editable and parameter cells, {theirs.problem}")
+            run.ok = False
+    return run
     probed = _compare(book, probe, engine, tolerance)
     for mine, theirs in zip(run.blocks, probed.blocks, strict=True):
         if not theirs.ok:
@@ -242,6 +319,8 @@ def _open(path: Path) -> _Workbook:
     """Read the layer and the block addresses; refuse anything that is not ours."""
     if not path.exists():
         raise VerifyInputError(f"{path}: no such file")
+    if not path.is_file():
+        raise VerifyInputError(f"{path}: not a regular file; pass an .xlsx workbook")
     try:
         with XlsxFile(path) as xf:
             props = xf.custom_properties()
@@ -272,29 +351,30 @@ def _open(path: Path) -> _Workbook:
 class _Sheets:
     """Reads each sheet of the computed copy once, on demand."""
 
-    def __init__(self, xf: XlsxFile) -> None:
-        self.xf, self.cache = xf, {}
+    def __init__(self, xf: XlsxFile, path: Path) -> None:
+        self.xf, self.path, self.cache = xf, path, {}
 
     def block(self, where: tuple[str, int, int, int, int]) -> SheetCells:
         sheet, r0, c0, r1, c1 = where
         if sheet not in self.cache:
             if sheet not in self.xf.sheet_names():
-                raise VerifyInputError(f"a defined name points at sheet {sheet!r}, which the "
-                                       "workbook does not have")
+                raise VerifyInputError(f"{self.path}: a defined name points at sheet {sheet!r}, "
+                                       "which the workbook does not have")
             self.cache[sheet] = self.xf.read_sheet(sheet)
         return self.cache[sheet].region(r0, c0, r1, c1)
 
 
-def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float) -> EngineRun:
+def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
+             guide_spec: LayerSpec | None = None) -> EngineRun:
     spec = book.spec
     try:
         with XlsxFile(copy) as xf:
-            sheets = _Sheets(xf)
+            sheets = _Sheets(xf, book.path)
             tensors = _read_tensors(book, sheets)
             scalars = ({n: float(_source(book, sheets, n, (1, 1))[0, 0])
                         for n in BOTTLENECK_INPUTS} if spec.variant == "pointwise" else {})
             try:
-                expected = expected_blocks(spec, tensors, scalars)
+                expected = expected_blocks(spec, tensors, scalars, guide_spec)
             except ValueError as exc:
                 raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
                                        f"({exc})") from exc
@@ -431,8 +511,10 @@ def format_report(reports: list[FileReport], tolerance: float, verbose: bool = T
                 lines.append(line)
             failed = [b for b in run.blocks if not b.ok]
             verdict = "MATCH" if run.ok else f"MISMATCH in {len(failed)} block(s)"
+            probe = "" if run.probed or run.engine == "cached" else \
+                " (no random-input probe: too large)"
             lines.append(f"  {verdict}: {len(run.blocks)} blocks, {run.formulas:,} cells "
-                         f"checked against NumPy (tolerance {tolerance:g})")
+                         f"checked against NumPy (tolerance {tolerance:g}){probe}")
     good = sum(r.ok for r in reports)
     lines.append(f"{good} of {len(reports)} workbook(s) verified" +
                  ("" if good == len(reports) else

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -77,6 +78,22 @@ def batch(tmp_path_factory):
                     cell_of(wb, f"output_c{o}", i, j).value = f"={value[i, j]:g}"
         return cell_of(wb, "output_c0")
 
+    def guide_constant(wb):
+        c = cell_of(wb, "output_height")
+        c.value = "=3"  # the basic preset's output height, typed in instead of computed
+        return c
+
+    def far_stray_cell(wb):
+        # one output formula replaced by its correct value, plus a note far away that makes
+        # the sheet's used range huge (it must not switch the probe off)
+        spec = LayerSpec.create("basic", {}, preset("basic"))
+        want = expected_blocks(spec, {k: v.astype(float) for k, v in
+                                      random_tensors(spec).items()}, {})
+        c = cell_of(wb, "output_c0", 1, 1)
+        c.value = f"={want['output_c0'].value[1, 1]:g}"
+        wb["Guide"]["Z60000"] = "note"
+        return c
+
     def padded_constant(wb):
         c = cell_of(wb, "padded_c0", 2, 2)
         c.value = 5
@@ -110,6 +127,7 @@ def batch(tmp_path_factory):
     for name, source, edit in [
         ("plus_one", "basic", plus_one), ("constant", "transposed", constant),
         ("constant_formulas", "basic", constant_formulas),
+        ("guide_constant", "basic", guide_constant), ("far_stray", "basic", far_stray_cell),
         ("padded_constant", "basic", padded_constant), ("edited_input", "grouped", edit_input),
         ("edited_kernel", "transposed", edit_kernel), ("text_input", "basic", text_input),
         ("bad_name", "basic", bad_name), ("error_value", "dilated", error_value),
@@ -152,6 +170,18 @@ def test_formula_replaced_by_constant_is_not_live(batch):
 def test_formulas_that_ignore_their_inputs_fail_the_probe(batch):
     bad = failing(batch["reports"]["constant_formulas"])
     assert sorted(b.name for b in bad) == ["output_c0", "output_c1"]
+    assert "does not follow its inputs" in bad[0].problem
+
+
+def test_constant_in_the_guides_arithmetic_fails_the_probe(batch):
+    bad = failing(batch["reports"]["guide_constant"])
+    assert [b.name for b in bad] == ["output_height"]
+    assert "does not follow its inputs" in bad[0].problem
+
+
+def test_stray_far_cell_does_not_disable_the_probe(batch):
+    bad = failing(batch["reports"]["far_stray"])
+    assert [b.name for b in bad] == ["output_c0"]
     assert "does not follow its inputs" in bad[0].problem
 
 
@@ -340,3 +370,21 @@ def test_one_uncalculated_file_does_not_sink_the_batch(batch, tmp_path):
     reports = verify_files([copy, batch["files"]["basic"]], engine="cached")
     assert reports[0].ok
     assert "--engine libreoffice" in reports[1].unusable
+
+
+@pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
+def test_one_broken_file_does_not_sink_the_others(batch, tmp_path, engine):
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(batch["files"]["basic"]) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "_rels/.rels":
+                dst.writestr(info, src.read(info))
+    reports = verify_files([broken, batch["files"]["dilated"]], engine=engine)
+    assert reports[1].ok, reports[1].unusable
+    assert not reports[0].ok
+
+
+def test_the_same_file_twice_is_verified_once(batch):
+    path = batch["files"]["grouped"]
+    reports = verify_files([path, path], engine="libreoffice")
+    assert len(reports) == 1 and len(reports[0].runs) == 1 and reports[0].ok
