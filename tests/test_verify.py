@@ -50,6 +50,13 @@ def tamper(src: Path, dst: Path, edit) -> str:
     return f"{cell.parent.title}!{cell.coordinate}"
 
 
+def basic_expected():
+    """The basic preset's layer and the NumPy values of its blocks (for forging constants)."""
+    spec = LayerSpec.create("basic", {}, preset("basic"))
+    tensors = {k: v.astype(float) for k, v in random_tensors(spec).items()}
+    return spec, expected_blocks(spec, tensors, {})
+
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     d = tmp_path_factory.mktemp("verify")
@@ -68,9 +75,7 @@ def batch(tmp_path_factory):
 
     def constant_formulas(wb):
         # every output cell becomes a formula with the right value but no reference
-        spec = LayerSpec.create("basic", {}, preset("basic"))
-        want = expected_blocks(spec, {k: v.astype(float) for k, v in
-                                      random_tensors(spec).items()}, {})
+        spec, want = basic_expected()
         for o in range(spec.out_channels):
             value = want[f"output_c{o}"].value
             for i in range(value.shape[0]):
@@ -86,9 +91,7 @@ def batch(tmp_path_factory):
     def far_stray_cell(wb):
         # one output formula replaced by its correct value, plus a note far away that makes
         # the sheet's used range huge (it must not switch the probe off)
-        spec = LayerSpec.create("basic", {}, preset("basic"))
-        want = expected_blocks(spec, {k: v.astype(float) for k, v in
-                                      random_tensors(spec).items()}, {})
+        _, want = basic_expected()
         c = cell_of(wb, "output_c0", 1, 1)
         c.value = f"={want['output_c0'].value[1, 1]:g}"
         wb["Guide"]["Z60000"] = "note"
