@@ -22,10 +22,10 @@ from .errors import LimitError, OutputError
 from .guide import add_guide
 from .layout import Block
 from .spec import LayerSpec
-from .stages import Conv
+from .stages import Conv, Pool
 from .tensors import random_tensors
-from .variants import VARIANTS
-from .variants.pipeline import Plan
+from .network import Network
+from .plan import LayerContext, Plan, input_stage
 from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, RenderStats, render
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -34,25 +34,32 @@ EXCEL_MAX_FORMULA = 8_192
 MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cells
 
 
-def make_plan(spec: LayerSpec, tensors: dict[str, np.ndarray] | None = None) -> Plan:
-    """The full plan of a workbook for `spec` (random tensors from its seed by default)."""
-    plan = Plan(spec, tensors if tensors is not None else random_tensors(spec))
-    VARIANTS[spec.variant].build(plan)
+def make_plan(source: LayerSpec | Network,
+              tensors: dict[str, np.ndarray] | None = None) -> Plan:
+    """The full plan of a workbook for a variant request or a network (random tensors from
+    its seed by default): the input sheet, each layer's sheets in order, then the guide first."""
+    spec = source if isinstance(source, LayerSpec) else None
+    network = source.network() if isinstance(source, LayerSpec) else source
+    plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec)
+    blocks = input_stage(plan)
+    for layer in network.layers:
+        blocks = layer.op.build(LayerContext(plan, layer), blocks)
     add_guide(plan)
     return plan
 
 
-def minimum_cells(spec: LayerSpec) -> int:
-    """Cells a workbook of `spec` holds at least: its editable tensors and its output."""
-    oh, ow = spec.output_size
-    cells = sum(int(np.prod(shape, dtype=object)) for shape in spec.source_shapes().values())
-    return cells + spec.out_channels * oh * ow
+def minimum_cells(network: Network) -> int:
+    """Cells a workbook of `network` holds at least: its editable tensors and every layer's
+    output."""
+    cells = sum(int(np.prod(shape, dtype=object)) for shape in network.source_shapes().values())
+    return cells + sum(int(np.prod(layer.out_shape, dtype=object)) for layer in network.layers)
 
 
-def check_size_early(spec: LayerSpec) -> None:
-    """Refuse absurd requests from the layer's arithmetic alone, before random tensors or a plan
-    are allocated (a 100000-channel request must fail in milliseconds, not after gigabytes)."""
-    cells = minimum_cells(spec)
+def check_size_early(network: Network) -> None:
+    """Refuse absurd requests from the layers' arithmetic alone, before random tensors or a
+    plan are allocated (a 100000-channel request must fail in milliseconds, not after
+    gigabytes)."""
+    cells = minimum_cells(network)
     if cells > MAX_CELLS:
         raise LimitError(f"the workbook would hold at least {cells:,} cells; convsheets builds "
                          f"at most {MAX_CELLS:,} (spreadsheet applications need ~2 GB per "
@@ -72,13 +79,13 @@ def check_limits(plan: Plan) -> int:
         if sheet.max_col > EXCEL_MAX_COLS:
             raise LimitError(f"sheet {sheet.name} would need {sheet.max_col:,} columns; Excel "
                              f"allows {EXCEL_MAX_COLS:,}")
-        convs = [b for b in sheet.blocks if isinstance(b.content, Conv)]
+        convs = [b for b in sheet.blocks if isinstance(b.content, (Conv, Pool))]
         if convs:
             longest = _longest_formula(convs[-1])
             if longest > EXCEL_MAX_FORMULA:
                 raise LimitError(f"sheet {sheet.name}: an output formula would be {longest:,} "
                                  f"characters; Excel allows {EXCEL_MAX_FORMULA:,} (fewer input "
-                                 "channels per group)")
+                                 "channels per group, or a smaller window)")
     return cells
 
 
@@ -124,12 +131,13 @@ def check_target(path: Path, force: bool) -> None:
                           "overwrite it (use --force to replace it)")
 
 
-def build(spec: LayerSpec, path: Path, *, force: bool = False,
+def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
           progress: Callable[[int], None] | None = None,
           on_start: Callable[[Plan, int], None] | None = None) -> BuildResult:
-    """Build the workbook of `spec` at `path`, atomically. Nothing is touched on error."""
-    check_size_early(spec)
-    plan = make_plan(spec)
+    """Build the workbook of a variant request or a network at `path`, atomically. Nothing is
+    touched on error."""
+    check_size_early(source.network() if isinstance(source, LayerSpec) else source)
+    plan = make_plan(source)
     cells = check_limits(plan)
     check_target(path, force)
     if on_start is not None:

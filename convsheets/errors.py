@@ -1,11 +1,44 @@
 """The exception tree. Each error is caught in exactly one place (the CLI), shown as one line,
-and exits with its `exit_code`: 2 for anything the user must fix in their request or file."""
+and exits with its `exit_code`: 2 for anything the user must fix in their request or file.
+
+Every error a user can cause derives from `ConvsheetsError`, so the CLI needs one `except`
+clause and a library caller one base class; modules import their errors from here rather than
+defining private ones that another layer would have to re-wrap.
+"""
+
+from __future__ import annotations
 
 
 class ConvsheetsError(Exception):
     """Base of every error a user can cause; the message says how to fix it."""
 
     exit_code = 2
+
+
+class SpecError(ConvsheetsError):
+    """An invalid layer option: `param` names the option, `rule` states what it must be.
+
+    Where the option came from decides how it is named for the user: ``--stride=0`` on the
+    command line, ``layers[2] (maxpool1): stride=0`` in a network template. `where` is that
+    prefix (empty: a command-line option)."""
+
+    def __init__(self, param: str, value: object, rule: str, where: str = "") -> None:
+        self.param = param
+        self.value = value
+        self.rule = rule
+        self.where = where
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        from .options import format_value, option_flag
+
+        if self.where:
+            return f"{self.where}: {self.param}={format_value(self.value)}: {self.rule}"
+        return f"{option_flag(self.param)}={format_value(self.value)}: {self.rule}"
+
+    def located(self, where: str) -> SpecError:
+        """The same error, named as the option of one layer of a network."""
+        return SpecError(self.param, self.value, self.rule, where)
 
 
 class TemplateError(ConvsheetsError):
@@ -22,3 +55,11 @@ class OutputError(ConvsheetsError):
 
 class VerifyInputError(ConvsheetsError):
     """A file verify cannot use (not a convsheets workbook, corrupt, engine missing)."""
+
+
+class EngineError(VerifyInputError):
+    """Recalculation failed; the message is one line that tells the user what to do."""
+
+
+class WorkbookReadError(VerifyInputError):
+    """A workbook could not be read; the message is one line that says what to do."""

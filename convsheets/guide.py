@@ -1,8 +1,10 @@
-"""The guide sheet: what the variant is, the seed's steps, the arithmetic with this workbook's
-numbers (as live formulas), a colour legend and an index of the other sheets.
+"""The guide sheet: what the workbook computes, the seed's steps, the arithmetic with this
+workbook's numbers (as live formulas), a colour legend and an index of the other sheets.
 
-Its formula cells (output size, parameter counts, the pointwise bottleneck arithmetic) are named
-blocks like any other, so `verify` checks them too.
+Two kinds of guide, one writer: a variant's (its parameter table `param_*`, output size and
+parameter count, as the first release had them) and a network's (the chain as a table whose
+output shapes and parameter counts are live formulas down the chain). Every formula cell is a
+named block like any other, so `verify` checks the guide too.
 """
 
 from __future__ import annotations
@@ -12,20 +14,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .layout import COMPUTED, EDIT, PARAM, Block, Label, SheetPlan
+from .layout import COMPUTED, PARAM, Block, Label, SheetPlan
+from .network import Network
+from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
 from .variants import VARIANTS
-from .variants.pipeline import Plan
 
 COL_TEXT, COL_VALUE = 2, 3  # text in B, values in C (and D for the width axis of pairs)
 TEXT_WIDTH = 110  # characters per guide line
-
-# The seed's 1x1 bottleneck example (a 128x128 input; editable on the pointwise guide).
-BOTTLENECK = (("bottleneck_in_channels", "input channels C", 256),
-              ("bottleneck_out_channels", "k x k kernels K (output channels)", 512),
-              ("bottleneck_kernel", "kernel size k", 3),
-              ("bottleneck_mid_channels", "1x1 kernels M in between", 64))
 
 LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch the sheets "
            "recompute"),
@@ -34,21 +31,11 @@ LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch th
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
           ("cs_param", 2, "layer parameter fixed by the build (rebuild to change it)"))
+ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole"}
 
 
-def _legend_applies(style: str, spec: LayerSpec) -> bool:
-    """Only the colours this workbook uses."""
-    if style == "cs_pad":
-        return spec.padding != (0, 0) or spec.is_transposed
-    if style == "cs_insert":
-        return spec.is_transposed and spec.stride != (1, 1)
-    if style == "cs_hole":
-        return spec.dilation != (1, 1)
-    return True
-
-
-class _Cursor:
-    """Writes the guide top to bottom."""
+class GuideWriter:
+    """Writes the guide top to bottom: paragraphs, and named one-cell blocks beside labels."""
 
     def __init__(self, sheet: SheetPlan) -> None:
         self.sheet, self.row = sheet, 1
@@ -63,24 +50,71 @@ class _Cursor:
     def gap(self) -> None:
         self.row += 1
 
-    def block(self, label: str, block: Block, col: int = COL_VALUE, note: str = "") -> Block:
-        self.sheet.labels.append(Label(self.row, COL_TEXT, label, "cs_label"))
+    def label(self, col: int, value: object, style: str = "cs_label") -> None:
+        self.sheet.labels.append(Label(self.row, col, value, style))
+
+    def place(self, block: Block, col: int) -> Block:
         block.place(self.sheet.name, self.row, col)
         self.sheet.blocks.append(block)
+        return block
+
+    def block(self, label: str, block: Block, col: int = COL_VALUE, note: str = "") -> Block:
+        self.label(COL_TEXT, label)
+        self.place(block, col)
         if note:
-            self.sheet.labels.append(Label(self.row, col + 2, note, "cs_note"))
+            self.label(col + 2, note, "cs_note")
         self.row += 1
         return block
+
+    @staticmethod
+    def scalar(name: str, kind: str, value: object) -> Block:
+        return Block(name, (1, 1), kind, Values(np.array([[value]])), colour_scale=False)
+
+    @staticmethod
+    def formula(name: str, make: str | Callable[[Block], str], style: str | None = None,
+                ) -> Block:
+        content = Formula(make if callable(make) else (lambda _here, text=make: text))
+        return Block(name, (1, 1), COMPUTED, content, colour_scale=False, style=style)
 
 
 def add_guide(plan: Plan) -> None:
     """Insert the guide as the first sheet of `plan` (the other sheets must already exist)."""
-    spec = plan.spec
-    variant = VARIANTS[spec.variant]
+    network = plan.network
     sheet = SheetPlan("Guide", widths={1: 2, COL_TEXT: 34, COL_VALUE: 9, 4: 9}, note="")
+    if network.is_network:
+        sheet.widths = {1: 2, 2: 12, 3: 16, 4: 9, 5: 9, 6: 9, 7: 11}
     sheet.default_width = 12
     plan.sheets.insert(0, sheet)
-    cur = _Cursor(sheet)
+    cur = GuideWriter(sheet)
+    if plan.spec is not None:
+        _variant_guide(cur, plan.spec, network)
+    else:
+        _network_guide(cur, network)
+    cur.gap()
+    cur.text("Colours", "cs_title")
+    used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers))
+    for style, value, meaning in LEGEND:
+        if style in ZERO_STYLES and style not in used:
+            continue  # only the colours this workbook uses
+        sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
+        cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
+    cur.gap()
+    cur.text("Sheets", "cs_title")
+    for other in plan.sheets[1:]:
+        sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
+        cur.text(other.note, col=COL_VALUE, width=TEXT_WIDTH - 34)
+    cur.gap()
+    example = ("input_c0, weight_0_0, output_c0" if not network.is_network else
+               f"input_c0, {network.layers[0].names.tensor}weight_0_0 (or its output), "
+               "output_c0 (the last layer's output)")
+    cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
+             f"{example}. The command convsheets verify FILE recomputes "
+             "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
+
+
+# ---------------------------------------------------------------------------- variants
+def _variant_guide(cur: GuideWriter, spec: LayerSpec, network: Network) -> None:
+    variant = VARIANTS[spec.variant]
     cur.text(f"convsheets: {spec.variant} convolution", "cs_heading")
     cur.text(variant.summary[0].upper() + variant.summary[1:] + ".")
     cur.text(f"PyTorch: {variant.torch}", "cs_note")
@@ -91,32 +125,17 @@ def add_guide(plan: Plan) -> None:
     for n, step in enumerate(variant.steps, 1):
         cur.text(f"{n}. {step}")
     cur.gap()
-    params = _parameters_table(cur, spec)
+    params = _parameters_table(cur, spec, network)
     cur.gap()
-    _arithmetic(cur, spec, params)
-    if spec.variant == "pointwise":
-        cur.gap()
-        _bottleneck(cur)
-    cur.gap()
-    cur.text("Colours", "cs_title")
-    for style, value, meaning in LEGEND:
-        if not _legend_applies(style, spec):
-            continue
-        sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
-        cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
-    cur.gap()
-    cur.text("Sheets", "cs_title")
-    for other in plan.sheets[1:]:
-        sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
-        cur.text(other.note, col=COL_VALUE, width=TEXT_WIDTH - 34)
-    cur.gap()
-    cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
-             "input_c0, weight_0_0, output_c0. The command convsheets verify FILE recomputes "
-             "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
+    _arithmetic(cur, spec, network, params)
+    if variant.guide_extra is not None:
+        variant.guide_extra(cur, spec)
 
 
 def parameter_rows(spec: LayerSpec) -> list[tuple[str, str, object]]:
-    """(key, label, value) of the guide's parameter table; pairs are (height, width)."""
+    """(key, label, value) of a variant guide's parameter table; pairs are (height, width)."""
+    variant = VARIANTS[spec.variant]
+    first = spec.network().layers[0].op
     rows: list[tuple[str, str, object]] = [
         ("in_channels", "input channels C", spec.in_channels),
         ("out_channels", "output channels O", spec.out_channels),
@@ -126,11 +145,10 @@ def parameter_rows(spec: LayerSpec) -> list[tuple[str, str, object]]:
         ("padding", "padding p", spec.padding),
         ("dilation", "dilation d", spec.dilation),
     ]
-    if spec.is_transposed:
+    if "output_padding" in variant.honoured:
         rows.append(("output_padding", "output padding", spec.output_padding))
-    rows.append(("groups", "groups g" + (" (depth-wise stage)" if spec.variant == "separable"
-                                          else ""), spec.conv_groups))
-    if spec.variant in ("depthwise", "separable"):
+    rows.append(("groups", "groups g" + variant.groups_label, getattr(first, "groups", 1)))
+    if "depth_multiplier" in variant.honoured:
         rows.append(("depth_multiplier", "depth multiplier m", spec.depth_multiplier))
     rows.append(("bias", "bias (1 = yes, 0 = no)", int(spec.bias)))
     return rows
@@ -147,117 +165,143 @@ def parameter_cells(spec: LayerSpec) -> dict[str, int]:
     return cells
 
 
-def _parameters_table(cur: _Cursor, spec: LayerSpec) -> dict[str, Block]:
+def _parameters_table(cur: GuideWriter, spec: LayerSpec, network: Network) -> dict[str, Block]:
     """The layer parameters as named cells (height in C, width in D for pairs)."""
     cur.text("Layer parameters (height, width)", "cs_title")
     params: dict[str, Block] = {}
-    rows = parameter_rows(spec)
-    for key, label, value in rows:
+    for key, label, value in parameter_rows(spec):
         if isinstance(value, tuple):
-            cur.sheet.labels.append(Label(cur.row, COL_TEXT, label, "cs_label"))
+            cur.label(COL_TEXT, label)
             for axis, suffix in enumerate(("height", "width")):
                 name = f"param_{key}_{suffix}"
-                params[name] = _scalar(name, PARAM, value[axis])
-                params[name].place(cur.sheet.name, cur.row, COL_VALUE + axis)
-                cur.sheet.blocks.append(params[name])
+                params[name] = cur.place(cur.scalar(name, PARAM, value[axis]), COL_VALUE + axis)
             cur.row += 1
         else:
-            params[f"param_{key}"] = cur.block(label, _scalar(f"param_{key}", PARAM, value))
+            params[f"param_{key}"] = cur.block(label, cur.scalar(f"param_{key}", PARAM, value))
     return params
 
 
-def _arithmetic(cur: _Cursor, spec: LayerSpec, p: dict[str, Block]) -> None:
+def _arithmetic(cur: GuideWriter, spec: LayerSpec, network: Network,
+                p: dict[str, Block]) -> None:
     """Output size and parameter count as live formulas over the parameter cells."""
-    def r(name: str) -> Callable[[Block], str]:
-        return lambda here: p[name].ref(0, 0, absolute=True, from_sheet=here.sheet)
+    def ref(name: str) -> str:
+        return p[name].ref(0, 0, absolute=True, from_sheet=cur.sheet.name)
 
+    variant = VARIANTS[spec.variant]
+    first = network.layers[0].op  # the layer whose arithmetic decides the output size
     cur.text("Arithmetic (live formulas)", "cs_title")
     for axis, suffix in enumerate(("height", "width")):
-        size, k, s, pad, d = (r(f"param_{n}_{suffix}")
-                              for n in ("input", "kernel", "stride", "padding", "dilation"))
-        numbers = (spec.input_size[axis], spec.kernel_size[axis], spec.stride[axis],
-                   spec.padding[axis], spec.dilation[axis])
-        if spec.is_transposed:
-            op = r(f"param_output_padding_{suffix}")
-            formula = Formula(lambda h, size=size, k=k, s=s, pad=pad, d=d, op=op:
-                              f"({size(h)}-1)*{s(h)}-2*{pad(h)}+{d(h)}*({k(h)}-1)+{op(h)}+1")
-            n, kk, ss, pp, dd = numbers
-            text = (f"(H-1)·s - 2p + d·(k-1) + output_padding + 1 = ({n}-1)·{ss} - 2·{pp} + "
-                    f"{dd}·({kk}-1) + {spec.output_padding[axis]} + 1")
-        else:
-            formula = Formula(lambda h, size=size, k=k, s=s, pad=pad, d=d:
-                              f"INT(({size(h)}+2*{pad(h)}-{d(h)}*({k(h)}-1)-1)/{s(h)})+1")
-            n, kk, ss, pp, dd = numbers
-            text = (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({n} + 2·{pp} - "
-                    f"{dd}·({kk}-1) - 1) / {ss}) + 1")
-        cur.block(f"output {suffix}", _formula_block(f"output_{suffix}", formula, "cs_count"),
-                  note=text)
+        formula = first.size_expression(  # type: ignore[attr-defined]
+            lambda key, suffix=suffix: ref(f"param_{key}_{suffix}"))
+        cur.block(f"output {suffix}", cur.formula(f"output_{suffix}", formula, "cs_count"),
+                  note=first.size_text(axis, spec.input_size[axis]))
 
-    c, o, g, kh, kw, b = (r(n) for n in ("param_in_channels", "param_out_channels",
-                                          "param_groups", "param_kernel_height",
-                                          "param_kernel_width", "param_bias"))
-    if spec.variant == "separable":
-        m = r("param_depth_multiplier")
-        count = Formula(lambda h: f"{c(h)}*{m(h)}*{kh(h)}*{kw(h)}+{c(h)}*{m(h)}*{o(h)}"
-                        f"+{b(h)}*({c(h)}*{m(h)}+{o(h)})")
-        text = "depth-wise C·m·kH·kW + point-wise C·m·O (+ biases C·m + O)"
-    elif spec.is_transposed:
-        count = Formula(lambda h: f"{c(h)}*({o(h)}/{g(h)})*{kh(h)}*{kw(h)}+{b(h)}*{o(h)}")
-        text = "weights C·(O/g)·kH·kW (+ O biases)"
+    def count_ref(key: str) -> str:
+        return ref(f"param_{key}")
+
+    if variant.count is not None:
+        count, text = variant.count(count_ref)
     else:
-        count = Formula(lambda h: f"{o(h)}*({c(h)}/{g(h)})*{kh(h)}*{kw(h)}+{b(h)}*{o(h)}")
-        text = "weights O·(C/g)·kH·kW (+ O biases)"
-    cur.block("parameters (weights + biases)",
-              _formula_block("parameter_count", count, "cs_count"),
+        count, text = first.count_expression(count_ref), first.count_text  # type: ignore[attr-defined]
+    cur.block("parameters (weights + biases)", cur.formula("parameter_count", count, "cs_count"),
               note=text)
-    if spec.variant == "separable":
-        basic = Formula(lambda h: f"{o(h)}*{c(h)}*{kh(h)}*{kw(h)}+{b(h)}*{o(h)}")
-        cur.block("same shape as a basic conv",
-                  _formula_block("basic_parameter_count", basic, "cs_count"),
-                  note="a simple convolution of the same shape needs O·C·kH·kW (+ O)")
+    if variant.guide_more is not None:
+        variant.guide_more(cur, count_ref)
 
 
-def _bottleneck(cur: _Cursor) -> None:
-    """The seed's arithmetic: a 1x1 bottleneck cuts 1,179,648 weights to 311,296."""
-    cur.text("Bottleneck arithmetic from the seed (edit the yellow cells)", "cs_title")
-    cur.text("A 128x128 input with C channels, K kernels of k x k: weights needed directly, and "
-             "with a 1x1 convolution of M kernels first (the input size does not matter).")
-    cells = {name: cur.block(label, _scalar(name, EDIT, value))
-             for name, label, value in BOTTLENECK}
-
-    def r(name: str) -> Callable[[Block], str]:
-        return lambda h: cells[name].ref(0, 0, absolute=True, from_sheet=h.sheet)
-
-    cin, cout, k, mid = (r(f"bottleneck_{n}") for n in
-                         ("in_channels", "out_channels", "kernel", "mid_channels"))
-    formulas = (
-        ("bottleneck_direct_weights", "k x k conv directly: k·k·C·K",
-         lambda h: f"{k(h)}*{k(h)}*{cin(h)}*{cout(h)}"),
-        ("bottleneck_reduce_weights", "1x1 conv first: 1·1·C·M",
-         lambda h: f"1*1*{cin(h)}*{mid(h)}"),
-        ("bottleneck_conv_weights", "then the k x k conv: k·k·M·K",
-         lambda h: f"{k(h)}*{k(h)}*{mid(h)}*{cout(h)}"),
-    )
-    made = {name: cur.block(label, _formula_block(name, Formula(make), "cs_count"))
-            for name, label, make in formulas}
-
-    def m(name: str) -> Callable[[Block], str]:
-        return lambda h: made[name].ref(0, 0, absolute=True, from_sheet=h.sheet)
-
-    total = cur.block("total with the bottleneck", _formula_block(
-        "bottleneck_total_weights",
-        Formula(lambda h: f"{m('bottleneck_reduce_weights')(h)}+"
-                          f"{m('bottleneck_conv_weights')(h)}"), "cs_count"))
-    made["bottleneck_total_weights"] = total
-    cur.block("reduction factor", _formula_block(
-        "bottleneck_reduction",
-        Formula(lambda h: f"{m('bottleneck_direct_weights')(h)}/"
-                          f"{m('bottleneck_total_weights')(h)}"), "cs_ratio"))
+# ---------------------------------------------------------------------------- networks
+NET_COLS = {"name": 2, "op": 3, "channels": 4, "height": 5, "width": 6, "count": 7, "torch": 8}
 
 
-def _scalar(name: str, kind: str, value: object) -> Block:
-    return Block(name, (1, 1), kind, Values(np.array([[value]])), colour_scale=False)
+def _network_guide(cur: GuideWriter, network: Network) -> None:
+    c, h, w = network.input_shape
+    oc, oh, ow = network.output_shape
+    cur.text(f"convsheets: a network of {len(network.layers)} layers", "cs_heading")
+    cur.text(f"A {c}×{h}×{w} input (channels × height × width) through "
+             + " → ".join(layer.label for layer in network.layers)
+             + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
+    cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op) for layer in network.layers)
+             + ")", "cs_note", width=TEXT_WIDTH + 40)
+    cur.text("Edit the yellow cells on any sheet: every formula downstream recomputes, through "
+             "every layer. Grey, orange and blue cells (where present) are structural zeros.",
+             "cs_title")
+    cur.gap()
+    layer_table(cur, network)
+    cur.gap()
+    cur.text("Steps, layer by layer", "cs_title")
+    for layer in network.layers:
+        cur.text(f"{layer.label}: {layer.op.summary}.", "cs_title")
+        for n, step in enumerate(layer.op.steps(), 1):
+            cur.text(f"{n}. {step}")
 
 
-def _formula_block(name: str, formula: Formula, style: str | None = None) -> Block:
-    return Block(name, (1, 1), COMPUTED, formula, colour_scale=False, style=style)
+def layer_table(cur: GuideWriter, network: Network) -> None:
+    """The chain: per layer its op, its output shape (live: each row's size formula reads the
+    row above, so the input size flows down the chain) and its parameter count."""
+    cur.text("Layers (output shape and parameters are live formulas down the chain)",
+             "cs_title")
+    for key, text in (("name", "layer"), ("op", "op"), ("channels", "channels"),
+                      ("height", "height"), ("width", "width"), ("count", "parameters"),
+                      ("torch", "as PyTorch prints it")):
+        cur.label(NET_COLS[key], text, "cs_title")
+    cur.row += 1
+    cur.label(NET_COLS["name"], "input")
+    cur.label(NET_COLS["op"], "(editable size)", "cs_note")
+    above = {key: cur.place(cur.scalar(f"input_{key}", PARAM, value), NET_COLS[key])
+             for key, value in zip(("channels", "height", "width"), network.input_shape,
+                                   strict=True)}
+    cur.row += 1
+    counts: list[Block] = []
+    for layer in network.layers:
+        name = layer.label
+        here = cur.sheet.name
+
+        def ref(block: Block) -> str:
+            return block.ref(0, 0, from_sheet=here)
+
+        cur.label(NET_COLS["name"], name, "cs_title")
+        cur.label(NET_COLS["op"], layer.op.op)
+        channels = (cur.scalar(f"{name}_output_channels", PARAM, layer.out_shape[0])
+                    if layer.op.has_parameters else
+                    cur.formula(f"{name}_output_channels", f"{ref(above['channels'])}",
+                                "cs_count"))
+        row = {"channels": cur.place(channels, NET_COLS["channels"])}
+        for axis, key in enumerate(("height", "width")):
+            formula = layer.op.size_formula(axis, ref(above[key]))
+            row[key] = cur.place(cur.formula(f"{name}_output_{key}", formula, "cs_count"),
+                                 NET_COLS[key])
+        count = layer.op.parameter_count_formula(ref(above["channels"]))
+        if count is not None:
+            counts.append(cur.place(cur.formula(f"{name}_parameter_count", count, "cs_count"),
+                                    NET_COLS["count"]))
+        cur.label(NET_COLS["torch"], str(layer.op), "cs_note")
+        cur.row += 1
+        above = row
+    if counts:
+        total = "+".join(block.ref(0, 0, from_sheet=cur.sheet.name) for block in counts)
+        cur.label(NET_COLS["name"], "total")
+        cur.place(cur.formula("parameter_count", total, "cs_count"), NET_COLS["count"])
+        cur.row += 1
+
+
+def network_guide_values(network: Network, input_shape: tuple[int, int, int],
+                         ) -> dict[str, float]:
+    """Expected values of the network guide's formula cells when its input row holds
+    `input_shape`, by each op's reference size rule (not the formulas' own arithmetic)."""
+    out: dict[str, float] = {}
+    c, h, w = input_shape
+    total = 0.0
+    for layer in network.layers:
+        name = layer.label
+        if layer.op.has_parameters:
+            count = layer.op.reference_parameter_count(c)
+            out[f"{name}_parameter_count"] = count
+            total += count
+            c = layer.out_shape[0]
+        else:
+            out[f"{name}_output_channels"] = c
+        h, w = layer.op.reference_size(0, h), layer.op.reference_size(1, w)
+        out[f"{name}_output_height"], out[f"{name}_output_width"] = h, w
+    if any(layer.op.has_parameters for layer in network.layers):
+        out["parameter_count"] = total
+    return out

@@ -10,8 +10,9 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Protocol
+
+from openpyxl.utils.cell import get_column_letter
 
 # Block kinds, which decide a cell's style and whether `verify` expects formulas there.
 EDIT = "edit"  # a value the learner may change (input, weights, bias)
@@ -25,14 +26,9 @@ class Content(Protocol):
     def rows(self, block: Block) -> Iterator[list[object]]: ...
 
 
-@cache
 def col_letter(n: int) -> str:
-    """1 -> A, 28 -> AB."""
-    letters = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    """1 -> A, 28 -> AB (openpyxl's own, cached, conversion)."""
+    return get_column_letter(n)
 
 
 def quote_sheet(sheet: str) -> str:
@@ -54,6 +50,7 @@ class Block:
     short: str = ""  # label used when the block is too narrow for its full title
     colour_scale: bool = True
     style: str | None = None  # a named style overriding the one its kind implies
+    aliases: tuple[str, ...] = ()  # further defined names of the same cells (output_c0)
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell

@@ -25,7 +25,7 @@ Design notes (the *why*):
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -33,14 +33,18 @@ Pair = tuple[int, int]
 
 __all__ = [
     "Pair",
+    "avg_pool2d",
     "conv2d",
     "conv2d_output_size",
     "conv_transpose2d",
     "conv_transpose2d_output_size",
     "dilate_kernel",
     "flip_kernel",
+    "max_pool2d",
     "pad2d",
     "pad_or_crop",
+    "pool2d_output_size",
+    "relu",
     "zero_insert",
 ]
 
@@ -382,3 +386,200 @@ def conv_transpose2d(
     if b is not None:
         result = result + b[:, None, None]
     return np.ascontiguousarray(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Activation and pooling
+# --------------------------------------------------------------------------------------------
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)`` elementwise with the semantics of ``torch.nn.functional.relu``.
+
+    Written as "zero where ``x < 0``, else ``x``" rather than ``np.maximum(x, 0)`` because that
+    is exactly what PyTorch returns at the edges: NaN propagates (``NaN < 0`` is false) and
+    ``-0.0`` is passed through unchanged, whereas ``np.maximum(-0.0, 0.0)`` gives ``+0.0``.
+    Any shape is accepted -- relu is elementwise, so there is nothing to validate beyond the
+    conversion to float64.  A new array is returned so callers can't alias the input.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    return np.where(arr < 0, 0.0, arr)
+
+
+def pool2d_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output length of ``max_pool2d`` / ``avg_pool2d`` along one axis, ``ceil_mode=False``.
+
+    ``floor((size + 2*padding - dilation*(kernel-1) - 1) / stride) + 1`` (PyTorch ``MaxPool2d``
+    docs), computed with ``//`` so a too-small input floors to a value < 1 and is rejected.
+
+    Pooling additionally limits padding, which convolution does not: PyTorch 2.13 checks both
+    ``padding <= ((kernel-1)*dilation + 1) // 2`` ("pad should be at most half of effective
+    kernel size", ``pooling_output_shape`` in ATen's Pool.h) and ``padding <= kernel // 2``
+    ("pad should be smaller than or equal to half of kernel size", ``pool2d_shape_check``).
+    Since ``dilation >= 1`` the second bound is never looser, so the rule that actually holds
+    is ``padding <= kernel // 2`` whatever the dilation, and that is what is enforced here.  The
+    reason for the rule: with more padding a window could lie entirely in the padding.
+    """
+    got = (
+        f"got size={size}, kernel={kernel}, stride={stride}, padding={padding}, dilation={dilation}"
+    )
+    if size < 1 or kernel < 1 or stride < 1 or dilation < 1 or padding < 0:
+        raise ValueError(
+            "pool2d_output_size needs size, kernel, stride, dilation >= 1 and padding >= 0, " + got
+        )
+    if padding > kernel // 2:
+        raise ValueError(
+            f"pooling padding must be at most half the kernel size ({kernel} // 2 = "
+            f"{kernel // 2}), as in PyTorch; dilation does not relax this; " + got
+        )
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    if out < 1:
+        raise ValueError(
+            f"pooling output size would be {out} (< 1): padded input {size + 2 * padding} is "
+            f"smaller than the dilated kernel extent {dilation * (kernel - 1) + 1}; " + got
+        )
+    return out
+
+
+def _pool_stride(stride: int | Sequence[int] | None, kernel: Pair) -> Pair:
+    """PyTorch's pooling default: no stride (``None``, or an empty list) means stride = kernel.
+
+    Non-overlapping windows are the common case (2x2/2 downsampling), hence the default.
+    """
+    if stride is None or (
+        isinstance(stride, Sequence) and not isinstance(stride, str) and len(stride) == 0
+    ):
+        return kernel
+    return _pair(stride, "stride")
+
+
+def _pool_taps(
+    padded: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair
+) -> Iterator[np.ndarray]:
+    """Yield, for each kernel tap (i, j), the values that tap sees for every output pixel.
+
+    Tap (i, j) of output (y, x) reads padded row ``y*sh + i*dh`` and column ``x*sw + j*dw``, so
+    for all outputs at once that is one strided slice of shape ``(..., OH, OW)``.  Pooling
+    then reduces over the yielded slices (max, or sum), which keeps the Python loop at
+    ``kH * kW`` iterations however large the image is.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+        for j in range(kw):
+            cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+            yield padded[..., rows, cols]
+
+
+def max_pool2d(
+    x: np.ndarray,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+) -> np.ndarray:
+    """Max pooling with the semantics of ``torch.nn.functional.max_pool2d``, unbatched.
+
+    ``x`` is (C, H, W); returns (C, OH, OW) float64 with
+    ``out[c, y, x] = max_{i, j} xpad[c, y*sh + i*dh, x*sw + j*dw]``; ``ceil_mode=False``.
+    Arguments come in PyTorch's positional order; ``stride=None`` means ``stride=kernel_size``.
+
+    PyTorch pads with -inf, not zero, so padding never wins the max (an all-negative border
+    pixel stays the maximum of its window).  The same is done here: the input is embedded in
+    a -inf canvas.  NaN inputs propagate, like in PyTorch (``np.maximum`` propagates NaN).
+
+    With ``padding <= kernel // 2`` a window can still miss the input entirely when dilation
+    jumps over it, e.g. H=1, kernel 2, padding 1, dilation 2: the taps sit at rows -1 and 1.
+    PyTorch 2.13 accepts that and returns -inf there (and, with ``return_indices=True``, an
+    index pointing outside the input).  A spreadsheet cannot show -inf and such a layer is
+    certainly a configuration mistake, so it is rejected with a ValueError instead.  Detection
+    pools a validity mask (True on real pixels, False on padding) with the same windows, so an
+    input that genuinely contains -inf is not mistaken for padding.
+    """
+    x = _as_float_array(x, 3, "x")
+    kh, kw = _pair(kernel_size, "kernel_size")
+    _check_min((kh, kw), 1, "kernel_size")
+    sh, sw = _pool_stride(stride, (kh, kw))
+    ph, pw = _pair(padding, "padding")
+    dh, dw = _pair(dilation, "dilation")
+    _check_min((sh, sw), 1, "stride")
+    _check_min((ph, pw), 0, "padding")
+    _check_min((dh, dw), 1, "dilation")
+
+    c, h, w = x.shape
+    oh = pool2d_output_size(h, kh, sh, ph, dh)
+    ow = pool2d_output_size(w, kw, sw, pw, dw)
+
+    canvas = np.full((c, h + 2 * ph, w + 2 * pw), -np.inf, dtype=np.float64)
+    canvas[:, ph : ph + h, pw : pw + w] = x
+    real = np.zeros((h + 2 * ph, w + 2 * pw), dtype=bool)
+    real[ph : ph + h, pw : pw + w] = True
+
+    geometry = ((kh, kw), (sh, sw), (dh, dw), (oh, ow))
+    out = np.full((c, oh, ow), -np.inf, dtype=np.float64)
+    for tap in _pool_taps(canvas, *geometry):
+        np.maximum(out, tap, out=out)
+    sees_input = np.zeros((oh, ow), dtype=bool)
+    for tap in _pool_taps(real, *geometry):
+        sees_input |= tap
+
+    if not sees_input.all():
+        y, xx = (int(v) for v in np.argwhere(~sees_input)[0])
+        raise ValueError(
+            f"max_pool2d output window (row {y}, col {xx}) covers only padding (input {h}x{w}, "
+            f"kernel ({kh}, {kw}), stride ({sh}, {sw}), padding ({ph}, {pw}), dilation "
+            f"({dh}, {dw})): PyTorch returns -inf there, which a spreadsheet cannot show"
+        )
+    return out
+
+
+def avg_pool2d(
+    x: np.ndarray,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    *,
+    count_include_pad: bool = True,
+) -> np.ndarray:
+    """Average pooling with the semantics of ``torch.nn.functional.avg_pool2d``, unbatched.
+
+    ``x`` is (C, H, W); returns (C, OH, OW) float64: the sum of each zero-padded
+    ``kH x kW`` window divided by ``kH*kW`` (``count_include_pad=True``, PyTorch's default) or
+    by the number of window positions that fall on the real input (``False``).  Only
+    ``ceil_mode=False`` and ``divisor_override=None`` are covered; with ``ceil_mode=False``
+    every window lies inside the padded input, so PyTorch's "include pad" divisor is always
+    exactly ``kH*kW``.
+
+    ``count_include_pad`` is keyword-only: in PyTorch the fifth positional argument is
+    ``ceil_mode``, so a positional call copied from PyTorch must fail loudly rather than
+    silently mean something else.
+
+    The non-padding count is obtained by pooling a ones-mask (zero on the padding) with the
+    same windows instead of by a closed-form clipping formula, so it cannot disagree with the
+    windows actually summed.  It is never zero: ``padding <= kernel // 2`` guarantees every
+    window overlaps the input.
+    """
+    x = _as_float_array(x, 3, "x")
+    kh, kw = _pair(kernel_size, "kernel_size")
+    _check_min((kh, kw), 1, "kernel_size")
+    sh, sw = _pool_stride(stride, (kh, kw))
+    ph, pw = _pair(padding, "padding")
+    _check_min((sh, sw), 1, "stride")
+    _check_min((ph, pw), 0, "padding")
+    if not isinstance(count_include_pad, (bool, np.bool_)):
+        raise ValueError(f"count_include_pad must be a bool, got {count_include_pad!r}")
+
+    c, h, w = x.shape
+    oh = pool2d_output_size(h, kh, sh, ph)
+    ow = pool2d_output_size(w, kw, sw, pw)
+
+    geometry = ((kh, kw), (sh, sw), (1, 1), (oh, ow))
+    total = np.zeros((c, oh, ow), dtype=np.float64)
+    for tap in _pool_taps(pad2d(x, (ph, pw)), *geometry):
+        total += tap
+    if count_include_pad:
+        return total / float(kh * kw)
+    counts = np.zeros((oh, ow), dtype=np.float64)
+    for tap in _pool_taps(pad2d(np.ones((h, w)), (ph, pw)), *geometry):
+        counts += tap
+    return total / counts

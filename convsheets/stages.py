@@ -158,3 +158,59 @@ class Formula:
 
     def rows(self, block: Block) -> Iterator[list[object]]:
         yield ["=" + self.make(block)]
+
+
+@dataclass
+class Relu:
+    """ReLU, one cell per cell: ``=MAX(0, source cell)``."""
+
+    source: Block
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        src, here = self.source, block.sheet
+        for i in range(block.shape[0]):
+            yield [f"=MAX(0,{src.ref(i, j, from_sheet=here)})" for j in range(block.shape[1])]
+
+
+@dataclass
+class Pool:
+    """One channel of a pooling layer: per output cell, one portable function over the source
+    cells its window covers. Padding positions are left out of the arguments, which is exactly
+    PyTorch's rule for max pooling (padding never wins) and, with `divisor` = kH*kW, average
+    pooling with count_include_pad (without it: AVERAGE of the covered cells)."""
+
+    source: Block
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    function: str  # "MAX" | "SUM" | "AVERAGE"
+    divisor: int | None = None  # SUM(...)/divisor
+
+    def taps(self, axis: int, out: int) -> list[int]:
+        """Source indices of output position `out`'s window along `axis` (inside the input)."""
+        start = out * self.stride[axis] - self.padding[axis]
+        n = self.source.shape[axis]
+        return [t for t in (start + i * self.dilation[axis] for i in range(self.kernel[axis]))
+                if 0 <= t < n]
+
+    def arguments(self, rows: list[int], cols: list[int], here: str) -> list[str]:
+        """The fewest literal arguments: one rectangle if the taps are contiguous, else one
+        range per row, else single cells."""
+        src = self.source
+        if self.dilation[1] == 1:
+            if self.dilation[0] == 1:
+                return [src.range(rows[0], cols[0], len(rows), len(cols), from_sheet=here)]
+            return [src.range(r, cols[0], 1, len(cols), from_sheet=here) for r in rows]
+        return [src.ref(r, c, from_sheet=here) for r in rows for c in cols]
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        here = block.sheet
+        col_taps = [self.taps(1, x) for x in range(block.shape[1])]
+        for y in range(block.shape[0]):
+            rows = self.taps(0, y)
+            line: list[object] = []
+            for cols in col_taps:
+                call = f"{self.function}({','.join(self.arguments(rows, cols, here))})"
+                line.append("=" + call + (f"/{self.divisor}" if self.divisor else ""))
+            yield line

@@ -12,24 +12,39 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .spec import LayerSpec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .network import Network
 
 # Ranges of the default small integers: a learner can check a product in their head.
 _INTEGER_RANGES = {"input": (0, 9), "weight": (-2, 2), "bias": (-3, 3)}
 
 
-def random_tensors(spec: LayerSpec) -> dict[str, np.ndarray]:
-    """Every editable tensor of `spec`, reproducible from its seed."""
-    rng = np.random.default_rng(spec.seed)
+def random_tensors(network: Network) -> dict[str, np.ndarray]:
+    """Every editable tensor of `network`, reproducible from its seed; tensors the template
+    gave (`network.given`) replace the random ones, which are still drawn so that giving one
+    tensor does not change the others."""
+    rng = np.random.default_rng(network.seed)
     tensors: dict[str, np.ndarray] = {}
-    for name, shape in spec.source_shapes().items():
-        kind = "input" if name == "input" else "bias" if name.endswith("bias") else "weight"
-        if spec.values == "integers":
+    shapes = network.source_shapes()
+    # Drawn in a fixed order, the input, then every weight, then every bias (layer order),
+    # so the first release's workbooks keep their numbers.
+    order = sorted(shapes, key=lambda name: ("input", "weight", "bias").index(_kind(name)))
+    for name in order:
+        shape, kind = shapes[name], _kind(name)
+        if network.values == "integers":
             low, high = _INTEGER_RANGES[kind]
             tensors[name] = rng.integers(low, high + 1, size=shape).astype(np.int64)
         else:
             tensors[name] = np.round(rng.standard_normal(shape), 3)
-    return tensors
+    for name, array in network.given.items():
+        tensors[name] = array
+    return {name: tensors[name] for name in shapes}
+
+
+def _kind(name: str) -> str:
+    return "input" if name == "input" else "bias" if name.endswith("bias") else "weight"
 
 
 def block_names(tensor: str, shape: tuple[int, ...]) -> Iterator[tuple[str, tuple[int, ...]]]:

@@ -32,7 +32,7 @@ from openpyxl.writer.excel import ExcelWriter
 from . import __version__
 from .layout import COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
 from .stages import Gather, Zero
-from .variants.pipeline import Plan
+from .plan import Plan
 
 GENERATOR = "convsheets"  # document creator: how a build recognises a file it may replace
 METADATA_KEY = "convsheets"  # custom document property holding the layer as JSON
@@ -120,21 +120,22 @@ def render(plan: Plan, out: IO[bytes] | Path,
     """Write `plan` as an .xlsx to `out` (a path or a binary file object).
 
     `progress(n)` is called with the number of rows just written, for progress bars."""
-    spec = plan.spec
+    values = plan.network.values
     wb = Workbook(write_only=True)
-    number_format = "General" if spec.values == "integers" else "0.000"
+    number_format = "General" if values == "integers" else "0.000"
     for style in _styles(number_format):
         wb.add_named_style(style)
     stats = RenderStats()
     try:
         for sheet in plan.sheets:
             ws = wb.create_sheet(sheet.name)
-            _write_sheet(ws, sheet, stats, progress, style_formulas=spec.values != "integers")
+            _write_sheet(ws, sheet, stats, progress, style_formulas=values != "integers")
     except BaseException:
         _discard(wb)
         raise
     for block in plan.blocks():
-        wb.defined_names[block.name] = DefinedName(block.name, attr_text=block.area())
+        for name in (block.name, *block.aliases):
+            wb.defined_names[name] = DefinedName(name, attr_text=block.area())
     _metadata(wb, plan)
     archive = _FixedTimeZip(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
     ExcelWriter(wb, archive).save()
@@ -294,18 +295,27 @@ def _label_width(sheet: SheetPlan) -> float:
 
 
 def _metadata(wb: Workbook, plan: Plan) -> None:
-    """Record the layer machine-readably (custom property) and mark the file as ours."""
-    spec = plan.spec
-    record = {"generator": GENERATOR, "version": __version__, "format": 1,
-              "layer": spec.as_options()}
+    """Record the computation machine-readably (custom property) and mark the file as ours.
+
+    A variant's workbook records its flat request ("layer", format 1, as the first release
+    did: the variant's preset rebuilds its layers); a network's records every layer, its op,
+    options and names ("network", format 2)."""
+    network, spec = plan.network, plan.spec
+    record: dict[str, object] = {"generator": GENERATOR, "version": __version__}
+    if spec is not None:
+        record.update({"format": 1, "layer": spec.as_options()})
+    else:
+        record.update({"format": 2, "network": network.as_options()})
+    described = spec.as_options() if spec is not None else network.as_options()
     wb.custom_doc_props.append(StringProperty(name=METADATA_KEY,
                                               value=json.dumps(record, sort_keys=True)))
     props = wb.properties
     props.creator = GENERATOR
     props.lastModifiedBy = GENERATOR
-    props.title = f"{spec.variant} convolution (convsheets)"
+    props.title = (f"{spec.variant} convolution (convsheets)" if spec is not None else
+                   f"a network of {len(network.layers)} layers (convsheets)")
     props.subject = "CNN convolution computed by live spreadsheet formulas"
     props.keywords = "convsheets"
-    props.description = json.dumps(spec.as_options(), sort_keys=True)
+    props.description = json.dumps(described, sort_keys=True)
     props.created = FIXED_TIME
     props.modified = FIXED_TIME

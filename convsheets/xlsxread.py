@@ -30,7 +30,9 @@ from xml.parsers import expat
 
 import numpy as np
 
-from .layout import col_letter as layout_col_letter
+from openpyxl.utils.cell import get_column_letter
+
+from .errors import WorkbookReadError
 
 __all__ = [
     "KIND_BOOL",
@@ -84,15 +86,11 @@ _REL_CORE = "/metadata/core-properties"
 _REL_CUSTOM = "/custom-properties"
 
 
-class WorkbookReadError(Exception):
-    """A workbook could not be read; the message is one line that says what to do."""
-
-
 def col_letter(n: int) -> str:
     """1 -> 'A', 27 -> 'AA'. Raises ValueError outside 1..16384 (Excel's column range)."""
     if not 1 <= n <= MAX_COL:
         raise ValueError(f"column number {n} is outside 1..{MAX_COL}")
-    return layout_col_letter(n)
+    return get_column_letter(n)
 
 
 def col_index(letters: str) -> int:

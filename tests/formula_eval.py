@@ -3,17 +3,26 @@
 Grammar (anything else raises `FormulaError`, so a new construct cannot evaluate wrongly):
 
     formula := "=" expr
-    expr    := term (("+" | "-") term)*
-    term    := atom (("*" | "/") atom)*
+    expr    := term (("+" | "-") term)*                    left to right
+    term    := atom (("*" | "/") atom)*                    left to right, binds tighter
     atom    := NUMBER | CELL | "(" expr ")" | "INT(" expr ")"
              | "SUMPRODUCT(" RANGE "," RANGE ")"          (two rectangles of the same shape)
-    CELL    := [SHEET "!"] ["$"] COLUMN ["$"] ROW          e.g. B4, $B$4, Input!B4, 'A b'!B4
-    RANGE   := [SHEET "!"] CELL-ADDRESS ":" CELL-ADDRESS  or a single CELL (a 1x1 rectangle)
+             | ("SUM(" | "MAX(" | "AVERAGE(") ARG ("," ARG)* ")"    (1 to 255 ARGs)
+    ARG     := NUMBER | RANGE
+    CELL    := [SHEET "!"] ADDRESS                         e.g. B4, $B$4, Input!B4, 'A b'!B4
+    RANGE   := [SHEET "!"] ADDRESS ":" ADDRESS  (top-left to bottom-right) or a single CELL
+    SHEET   := [A-Za-z_][A-Za-z0-9_]* | "'" ([^'] | "''")+ "'"     ('' is an escaped quote)
+    ADDRESS := ["$"] [A-Z]{1,3} ["$"] [0-9]+
+    NUMBER  := unsigned decimal, optional exponent         e.g. 0, 9, 2.5, .5, 1.5e1
 
-Spreadsheet semantics: IEEE doubles, `INT` rounds toward minus infinity. Stricter than a
-spreadsheet on purpose: a reference to an empty, text or boolean cell, division by zero and
-circular references raise instead of silently reading 0 or an error value, because convsheets
-never writes such things. No spaces (a space is Excel's intersection operator), no unary minus.
+A range (more than one cell) is only allowed as a function argument, never as an operand.
+
+Spreadsheet semantics: IEEE doubles, `INT` rounds toward minus infinity, `AVERAGE` divides by
+the number of cells and literals. Stricter than a spreadsheet on purpose: a reference to an
+empty, text or boolean cell (also inside a range given to SUM, MAX or AVERAGE, where a
+spreadsheet would skip it), division by zero and circular references raise instead of silently
+reading 0, skipping or giving an error value, because convsheets never writes such things. No
+spaces (a space is Excel's intersection operator), no unary minus, no other function.
 
 Independent of convsheets: it reads only the workbook loaded by openpyxl. Cells are evaluated in
 dependency order with an explicit stack (no Python recursion over cell chains) and memoised.
@@ -117,7 +126,11 @@ def tokenize(formula: str, here: str) -> list[tuple[str, object]]:
 # ---------------------------------------------------------------------------- parser
 # AST nodes: ("num", float) | ("cell", Key) | ("sum", first, [(op, node), ...])
 #            | ("prod", first, [(op, node), ...]) | ("int", node) | ("sumproduct", Rect, Rect)
+#            | ("agg", "SUM" | "MAX" | "AVERAGE", (float | Rect, ...))
 Node = tuple
+
+AGGREGATES = ("SUM", "MAX", "AVERAGE")
+MAX_ARGUMENTS = 255  # Excel's limit on a function's arguments
 
 
 class _Parser:
@@ -173,7 +186,8 @@ class _Parser:
         if kind == "ref":
             assert isinstance(value, Rect)
             if value.shape != (1, 1):
-                raise self.fail("a range is only allowed inside SUMPRODUCT")
+                raise self.fail("a range is only allowed as an argument of SUMPRODUCT, SUM, "
+                                "MAX or AVERAGE")
             self.pos += 1
             return ("cell", value.keys()[0])
         if kind == "func":
@@ -191,6 +205,8 @@ class _Parser:
                     raise FormulaError(f"{self.formula!r}: SUMPRODUCT of a {a.shape} and a "
                                        f"{b.shape} range")
                 return ("sumproduct", a, b)
+            if value in AGGREGATES:
+                return ("agg", value, self.arguments(str(value)))
             raise FormulaError(f"{self.formula!r}: function {value} is outside the grammar")
         if self.take_op("("):
             node = self.expr()
@@ -205,6 +221,25 @@ class _Parser:
         self.pos += 1
         assert isinstance(tok[1], Rect)
         return tok[1]
+
+    def arguments(self, func: str) -> tuple[float | Rect, ...]:
+        """ARG ("," ARG)* ")" after `func(`: numbers and ranges (a cell is a 1x1 range)."""
+        args: list[float | Rect] = []
+        while True:
+            tok = self.peek()
+            if tok is None or tok[0] not in ("num", "ref"):
+                raise self.fail(f"{func} takes numbers and ranges")
+            assert isinstance(tok[1], float | Rect)
+            args.append(tok[1])
+            self.pos += 1
+            if self.take_op(")") is not None:
+                break
+            if self.take_op(",") is None:
+                raise self.fail("expected ',' or ')'")
+        if len(args) > MAX_ARGUMENTS:
+            raise FormulaError(f"{self.formula!r}: {func} of {len(args)} arguments, more than "
+                               f"{MAX_ARGUMENTS}")
+        return tuple(args)
 
 
 def parse(formula: str, here: str) -> Node:
@@ -229,6 +264,10 @@ def dependencies(node: Node) -> list[Key]:
             out.append(n[1])
         elif n[0] == "sumproduct":
             out += n[1].keys() + n[2].keys()
+        elif n[0] == "agg":
+            for arg in n[2]:
+                if isinstance(arg, Rect):
+                    out += arg.keys()
         elif n[0] == "int":
             stack.append(n[1])
         elif n[0] in ("sum", "prod"):
@@ -305,11 +344,16 @@ class Evaluator:
                 visiting.add(key)
                 stack.extend(missing)
                 continue
+            where = f"{key[0]}!{_col(key[2])}{key[1]}"
             try:
-                self.values[key] = self._eval(node)
+                result = self._eval(node)
             except ZeroDivisionError:
-                raise FormulaError(f"{key[0]}!{_col(key[2])}{key[1]}: division by zero "
-                                   "(#DIV/0!)") from None
+                raise FormulaError(f"{where}: division by zero (#DIV/0!)") from None
+            except (OverflowError, ValueError):  # INT or fsum of an infinity
+                raise FormulaError(f"{where}: overflow (#NUM!)") from None
+            if not math.isfinite(result):
+                raise FormulaError(f"{where}: overflow (#NUM!)")
+            self.values[key] = result
             visiting.discard(key)
             stack.pop()
         return self.values[(sheet, row, col)]
@@ -326,6 +370,17 @@ class Evaluator:
         if kind == "sumproduct":
             return math.fsum(self.values[a] * self.values[b]
                              for a, b in zip(node[1].keys(), node[2].keys(), strict=True))
+        if kind == "agg":
+            values: list[float] = []
+            for arg in node[2]:
+                if isinstance(arg, Rect):
+                    values += [self.values[k] for k in arg.keys()]
+                else:
+                    values.append(arg)
+            if node[1] == "MAX":
+                return max(values)
+            total = math.fsum(values)
+            return total if node[1] == "SUM" else total / len(values)
         acc = self._eval(node[1])
         for op, child in node[2]:
             v = self._eval(child)

@@ -213,10 +213,18 @@ def test_different_seed_different_values(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_interrupted_build_leaves_nothing(tmp_path, sig):
     # A build big enough to take a few seconds; interrupt it once its temp file exists.
+    # The child must meet `sig` the way a user's process does. A signal ignored in the parent
+    # stays ignored across exec (SIGINT is, for jobs started with `&` by a non-interactive
+    # shell), and Python then keeps it ignored instead of raising KeyboardInterrupt. So give
+    # the child the default disposition just before exec, whatever this process inherited.
+    def default_disposition() -> None:
+        signal.signal(sig, signal.SIG_DFL)
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "convsheets", "build", "--variant", "basic", "--input-size",
          "160", "--in-channels", "3", "--out-channels", "32", "--kernel-size", "5",
-         "-o", "big.xlsx"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "-o", "big.xlsx"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=default_disposition)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".big.xlsx.*")) and time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -299,6 +299,29 @@ def _book(tmp_path: Path, formulas: dict[str, object]) -> Evaluator:
     ("=1.5e1*2+.5", 30.5),
     ("='My Sheet'!A1*A2", 20.0),  # A2 is on Calc itself: =Data!B1
     ("=A2+A3", 3.0),  # same-sheet chain: A3 = A2 - 1 = 1
+    ("=8/2*4", 16.0),  # * and / left to right
+    ("=1+8/4-1*2", 1.0),  # * and / before + and -
+    ("=INT(($A$2+2*$A$3-1*(3-1)-1)/2)+1", 1.0),  # the guide's shape: INT((2+2-2-1)/2)+1
+    # ReLU: MAX of a number and a cell
+    ("=MAX(0,Data!A3)", 0.0),
+    ("=MAX(0,Data!$B$3)", 0.5),
+    ("=MAX(0,'My Sheet'!A1)", 10.0),
+    # max pooling: ranges and/or cells; Data!A2:C3 = [[7,8,9],[-1,0.5,2]]
+    ("=MAX(Data!A2:C3)", 9.0),
+    ("=MAX(Data!$A$3:$C$3)", 2.0),
+    ("=MAX(Data!A3,Data!C3,Data!D3)", 2.0),
+    ("=MAX(Data!A3:B3,Data!D3:E3)", 4.0),  # -1, 0.5 and -3, 4
+    ("=MAX(Data!D3)", -3.0),
+    ("=MAX(A2:A3)", 2.0),  # a same-sheet range of formulas
+    ("=MAX(" + ",".join(["Data!D3"] * 254 + ["Data!E3"]) + ")", 4.0),  # 255 arguments
+    # average pooling: Data!A1:C3 sums to 6 + 24 + 1.5
+    ("=SUM(Data!A1:C3)/9", 3.5),
+    ("=SUM(Data!A1:B1,Data!A3:B3)/4", 0.625),  # (1 + 2 - 1 + 0.5) / 4
+    ("=SUM(Data!A1)", 1.0),
+    ("=AVERAGE(Data!A1:B2)", 4.5),
+    ("=AVERAGE(Data!A1:B1,Data!A3:B3)", 0.625),
+    ("=AVERAGE(Data!A1,2,Data!C1:D1)", 2.5),  # a literal counts: (1 + 2 + 3 + 4) / 4
+    ("=1+SUM(Data!A1:B1)*2-MAX(Data!A1:F1)/3", 5.0),  # functions are atoms: 1 + 6 - 2
 ])
 def test_evaluator_values(tmp_path: Path, formula: str, value: float) -> None:
     ev = _book(tmp_path, {"A1": formula, "A2": "=Data!B1", "A3": "=A2-1"})
@@ -332,13 +355,41 @@ def test_evaluator_reads_defined_names(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("formula", "message"), [
-    ("=SUM(Data!A1:A3)", "function SUM is outside the grammar"),
+    ("=MIN(Data!A1)", "function MIN is outside the grammar"),
+    ("=OFFSET(Data!A1,1,1)", "function OFFSET"),
+    ("=SUMIF(Data!A1:A3,1)", "function SUMIF"),
+    ("=MAX()", "MAX takes numbers and ranges"),
+    ("=SUM(Data!A1:B2", "expected ',' or '\\)'"),
+    ("=MAX(Data!A1:B2)+\"x\"", "unexpected"),
+    ("=MAX(Data!A1:B2*2)", "expected ',' or '\\)'"),
+    ("=MAX(Data!A1,)", "MAX takes numbers and ranges"),
+    ("=MAX(,Data!A1)", "MAX takes numbers and ranges"),
+    ("=SUM((Data!A1))", "SUM takes numbers and ranges"),
+    ("=MAX(0,-Data!A1)", "MAX takes numbers and ranges"),
+    ("=AVERAGE(INT(Data!A1))", "AVERAGE takes numbers and ranges"),
+    ("=MAX(Data!A1;Data!B1)", "unexpected ';"),
+    ("=MAX(Data!A1, Data!B1)", "unexpected ' Data"),
+    ("=SUM(Data!A:A)", "unexpected"),
+    ("=SUM(Data!A1:Data!B2)", "unexpected ':Data"),
+    ("=MAX(Data!A1:B2:C3)", "unexpected ':C3"),
+    ("=MAX(" + ",".join(["Data!A1"] * 256) + ")", "MAX of 256 arguments, more than 255"),
+    ("=MAX(Data!A1:G1)", "Data!G1 is an empty cell"),  # a spreadsheet would skip it
+    ("=AVERAGE(Data!G1:H1)", "Data!G1 is an empty cell|Data!H1 is str"),
+    ("=SUM(Data!H1)", "Data!H1 is str 'text'"),
+    ("=SUM(Data!A1:B2)/(Data!A1-1)", "division by zero"),
+    ("=AVERAGE(Data!A1:A2)/0", "division by zero"),
+    ("=MAX(A1:A2)", "circular reference"),
+    ("=1e400", "overflow"),
+    ("=INT(1e300*1e300)", "overflow"),
+    ("='My Sheet!A1", "unexpected"),
+    ("='Nowhere Land'!A1", "sheet 'Nowhere Land'"),
     ("=ROUND(Data!A1,0)", "function ROUND"),
     ("=Data!A1^2", "unexpected '\\^2'"),
     ("=-Data!A1", "expected a number"),
     ("=Data!A1 + 1", "unexpected ' \\+ 1'"),
-    ("=Data!A1:A3", "a range is only allowed inside SUMPRODUCT"),
-    ("=Data!A1:A3*2", "a range is only allowed inside SUMPRODUCT"),
+    ("=Data!A1:A3", "a range is only allowed as an argument of SUMPRODUCT, SUM, MAX or"),
+    ("=Data!A1:A3*2", "a range is only allowed as an argument"),
+    ("=MAX(Data!A1:A3)*Data!A1:B1", "a range is only allowed as an argument"),
     ("=SUMPRODUCT(Data!A1:A2,Data!B1:B3)", "SUMPRODUCT of a \\(2, 1\\) and a \\(3, 1\\)"),
     ("=SUMPRODUCT(Data!A1:A2*2,Data!B1:B2)", "expected ','"),
     ("=SUMPRODUCT(Data!A1:A2,Data!B1:B2,Data!C1:C2)", "expected '\\)'"),
@@ -359,3 +410,39 @@ def test_evaluator_refuses_what_is_outside_the_grammar(tmp_path: Path, formula: 
     ev = _book(tmp_path, {"A1": formula, "A2": "=A3", "A3": "=A1"})
     with pytest.raises(FormulaError, match=message):
         ev.value("Calc", 1, 1)
+
+
+def test_evaluator_quoted_sheet_names(tmp_path: Path) -> None:
+    """Layer sheets are named like 'conv1 Output': quoted names, with spaces, '' and '!'."""
+    wb = Workbook()
+    names = ["conv1 Output", "it's", "a!b 'c'"]
+    wb.active.title = names[0]
+    for name in names[1:]:
+        wb.create_sheet(name)
+    for k, name in enumerate(names):
+        for r in range(3, 6):
+            for c in range(2, 5):
+                wb[name].cell(r, c, (k + 1) * (10 * r + c) * (-1) ** (r + c + 1))
+    # 'conv1 Output'!B3:D5 = [[32,-33,34],[-42,43,-44],[52,-53,54]]; "it's" is twice that
+    pool = wb.create_sheet("pool 1")
+    cells = {
+        "A1": ("=MAX(0,'conv1 Output'!B3)", 32.0),
+        "A2": ("=MAX(0,'conv1 Output'!C3)", 0.0),
+        "A3": ("=MAX('conv1 Output'!B3:C4)", 43.0),
+        "A4": ("=MAX('it''s'!$B$3,'it''s'!D3,'it''s'!B5,'it''s'!D5)", 108.0),
+        "A5": ("=MAX('it''s'!B3:C3,'it''s'!B5:C5)", 104.0),
+        "A6": ("=SUM('conv1 Output'!B3:D5)/9", 43.0 / 9),
+        "A7": ("=SUM('it''s'!B3:C3,'it''s'!B5:C5)/4", (64 - 66 + 104 - 106) / 4),
+        "A8": ("=AVERAGE('a!b ''c'''!B3:D4)", 3 * (32 - 33 + 34 - 42 + 43 - 44) / 6),
+        "A9": ("=AVERAGE('conv1 Output'!B3:C3,'conv1 Output'!B5:C5)", (32 - 33 + 52 - 53) / 4),
+        "A10": ("=SUMPRODUCT('conv1 Output'!B3:B4,'it''s'!C3:C4)", 32 * -66 + -42 * 86),
+        "A11": ("='pool 1'!A1+A3*'a!b ''c'''!$D$5", 32 + 43 * 162),
+        "A12": ("=MAX('pool 1'!A1:A3)", 43.0),
+    }
+    for coord, (formula, _) in cells.items():
+        pool[coord] = formula
+    wb.save(tmp_path / "quoted.xlsx")
+    ev = Evaluator(openpyxl.load_workbook(tmp_path / "quoted.xlsx"))
+    for coord, (formula, value) in cells.items():
+        assert ev.value("pool 1", int(coord[1:]), 1) == pytest.approx(value, rel=1e-15), formula
+    assert ev.evaluate_all() == len(cells)

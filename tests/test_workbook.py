@@ -121,15 +121,43 @@ def test_no_bias_means_no_bias_block(tmp_path):
 
 
 def test_grouped_filters_see_only_their_groups_channels(tmp_path):
-    _, wb = build(tmp_path, "grouped", in_channels=4, out_channels=4, groups=2)
-    rows = {name: cells(wb, name) for name in ("padded_c0", "padded_c2")}
-    sheet_rows = {name: (block[0][0].row, block[-1][0].row) for name, block in rows.items()}
-    for o, group_first in ((0, "padded_c0"), (3, "padded_c2")):
-        formula = cells(wb, f"output_c{o}")[0][0].value
-        first_rows = [int(t[2]) for t in TERM.findall(formula)]
-        lo = sheet_rows[group_first][0]
-        assert len(first_rows) == 2
-        assert first_rows[0] == lo  # the group's first channel
+    """Every output cell of every filter: one SUMPRODUCT per input channel of its group, in
+    order, of the strided window with weight[o][k], plus bias[o] -- and nothing else."""
+    c_in, c_out, groups = 6, 4, 2  # 3 input channels and 2 filters per group
+    (h, w), (kh, kw), (sh, sw), (ph, pw) = (7, 5), (3, 2), (2, 1), (1, 0)
+    _, wb = build(tmp_path, "grouped", in_channels=c_in, out_channels=c_out, groups=groups,
+                  input_size=(h, w), kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw))
+    per_in, per_out = c_in // groups, c_out // groups
+    out_h, out_w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    letter = openpyxl.utils.get_column_letter
+
+    def sheet_of(name):
+        return next(iter(wb.defined_names[name].destinations))[0]
+
+    bias = cells(wb, "bias")[0]
+    assert len(bias) == c_out
+    for o in range(c_out):
+        group = o // per_out
+        output = cells(wb, f"output_c{o}")
+        assert (len(output), len(output[0])) == (out_h, out_w)
+        bias_ref = f"{sheet_of('bias')}!{_abs(bias[o].coordinate)}"
+        for i in range(out_h):
+            for j in range(out_w):
+                terms = []
+                for k in range(per_in):
+                    channel = group * per_in + k  # the k-th input channel of o's group
+                    padded = cells(wb, f"padded_c{channel}")
+                    assert (len(padded), len(padded[0])) == (h + 2 * ph, w + 2 * pw)
+                    top, left = padded[0][0].row + i * sh, padded[0][0].column + j * sw
+                    window = (f"{sheet_of(f'padded_c{channel}')}!{letter(left)}{top}:"
+                              f"{letter(left + kw - 1)}{top + kh - 1}")
+                    weight = f"weight_{o}_{k}"  # PyTorch's weight[o][k]
+                    block = cells(wb, weight)
+                    assert (len(block), len(block[0])) == (kh, kw)
+                    terms.append(f"SUMPRODUCT({window},{wb.defined_names[weight].attr_text})")
+                want = "=" + "+".join(terms) + "+" + bias_ref
+                got = output[i][j].value
+                assert got == want, (o, i, j, got, want)
 
 
 def test_editable_and_structural_cells_are_styled(tmp_path):

@@ -361,7 +361,8 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_addressed_and_positional_cells_agree(
     scratch: Path, rows: list[list[float | None]]
 ) -> None:
-    """The vectorised reference decoder and the cell-by-cell one give identical arrays."""
+    """Both decoders, the vectorised one (cells with r="B3") and the cell-by-cell one (cells
+    without r), read back exactly the numbers written, each in its own cell."""
     addressed, positional = [], []
     for r, row in enumerate(rows, start=1):
         a_cells, p_cells = [], []
@@ -385,11 +386,29 @@ def test_addressed_and_positional_cells_agree(
         path = scratch / f"h{i}.xlsx"
         path.write_bytes(blob)
         results.append(read(path))
-    a, p = results
-    np.testing.assert_array_equal(a.values, p.values)
-    np.testing.assert_array_equal(a.kind, p.kind)
-    flat = [v for row in rows for v in row if v is not None]
-    assert np.count_nonzero(a.kind == KIND_NUMBER) == len(flat)
+    # Expected arrays from the written values alone: the used range ends at the last row and
+    # the last column holding a number; every other cell of it is empty (NaN, KIND_EMPTY).
+    written = {
+        (r, c): value
+        for r, row in enumerate(rows)
+        for c, value in enumerate(row)
+        if value is not None
+    }
+    shape = (
+        (max(r for r, _ in written) + 1, max(c for _, c in written) + 1) if written else (0, 0)
+    )
+    want_values = np.full(shape, np.nan)
+    want_kind = np.full(shape, KIND_EMPTY, dtype=np.uint8)
+    for (r, c), value in written.items():
+        want_values[r, c] = value
+        want_kind[r, c] = KIND_NUMBER
+    for decoder, cells in zip(("addressed", "positional"), results, strict=True):
+        assert cells.shape == shape, decoder
+        np.testing.assert_array_equal(cells.values, want_values, err_msg=decoder)
+        np.testing.assert_array_equal(np.signbit(cells.values), np.signbit(want_values),
+                                      err_msg=f"{decoder}: sign of zero")
+        np.testing.assert_array_equal(cells.kind, want_kind, err_msg=decoder)
+        assert not cells.is_formula.any() and cells.errors == {}, decoder
 
 
 _WORKBOOK = (

@@ -18,11 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import EngineError
+
 log = logging.getLogger("convsheets.engines")
-
-
-class EngineError(Exception):
-    """Recalculation failed; the message is one line that tells the user what to do."""
 
 
 class Engine(Protocol):

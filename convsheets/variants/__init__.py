@@ -1,4 +1,4 @@
-"""One small module per variant: what it is, the seed's steps for it, and which stages it shows.
+"""The seven variants: presets that compose ops, with the first release's block names.
 
 `VARIANTS` is the registry the CLI, the guide sheet and the tests iterate over.
 """

@@ -1,6 +1,6 @@
 """Simple convolution: multi-channel, strided, padded (conv2d with groups = 1)."""
 
-from .base import Variant, single_conv
+from .base import CONV, Variant
 
 VARIANT = Variant(
     name="basic",
@@ -14,5 +14,6 @@ VARIANT = Variant(
         "Stride s steps right if possible, else s steps down from the leftmost column.",
         "Repeat until the kernel cannot go further; each filter gives one output channel.",
     ),
-    build=single_conv,
+    honoured=CONV,
+    fixed=lambda fields: {**fields, "groups": 1},
 )

@@ -1,6 +1,16 @@
 """Depth-wise convolution: one kernel of depth 1 per channel (groups = channels)."""
 
-from .base import Variant, single_conv
+from .base import CONV, Variant
+
+
+def _fixed(fields: dict[str, object]) -> dict[str, object]:
+    """groups = channels and out_channels = channels x depth multiplier, by definition."""
+    c = fields.get("in_channels")
+    if isinstance(c, int):
+        fields["groups"] = c
+        fields["out_channels"] = c * int(fields.get("depth_multiplier", 1))  # type: ignore[call-overload]
+    return fields
+
 
 VARIANT = Variant(
     name="depthwise",
@@ -12,5 +22,8 @@ VARIANT = Variant(
         "Every channel has its own kernel, convolved over that channel alone: 16 feature maps.",
         "Stack the feature maps: the output volume (4x4 with 16 channels in the example).",
     ),
-    build=single_conv,
+    honoured=(CONV - {"out_channels"}) | {"depth_multiplier"},
+    fixed=_fixed,
+    refusals={"out_channels": "a depthwise convolution has out_channels = in_channels x "
+              "depth_multiplier; set --depth-multiplier"},
 )

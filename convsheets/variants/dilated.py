@@ -1,6 +1,6 @@
 """Dilated (atrous) convolution: the kernel with holes covers a spread-out window."""
 
-from .base import Variant, single_conv
+from .base import CONV, Variant
 
 VARIANT = Variant(
     name="dilated",
@@ -13,5 +13,6 @@ VARIANT = Variant(
         " the holes skip pixels, so each output sees a spread-out window.",
         "Sum over the input channels and add the bias.",
     ),
-    build=single_conv,
+    honoured=CONV,
+    fixed=lambda fields: {**fields, "groups": 1},
 )

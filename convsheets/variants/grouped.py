@@ -1,6 +1,6 @@
 """Grouped convolution: filters in group g see only group g's input channels."""
 
-from .base import Variant, single_conv
+from .base import CONV, Variant
 
 VARIANT = Variant(
     name="grouped",
@@ -11,5 +11,5 @@ VARIANT = Variant(
         "Each filter has depth in_channels / groups: it sees only its group's channels.",
         "Convolve each group like a simple convolution; stack the groups' outputs.",
     ),
-    build=single_conv,
+    honoured=CONV | {"groups"},
 )

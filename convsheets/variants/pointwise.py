@@ -1,6 +1,76 @@
 """1x1 convolution (network in network): a small MLP applied at every pixel."""
 
-from .base import Variant, single_conv
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..layout import EDIT
+from .base import COMMON, Variant
+
+if TYPE_CHECKING:
+    from ..guide import GuideWriter
+    from ..layout import Block
+    from ..spec import LayerSpec
+
+# The seed's 1x1 bottleneck example (a 128x128 input; editable on the pointwise guide).
+BOTTLENECK = (("bottleneck_in_channels", "input channels C", 256),
+              ("bottleneck_out_channels", "k x k kernels K (output channels)", 512),
+              ("bottleneck_kernel", "kernel size k", 3),
+              ("bottleneck_mid_channels", "1x1 kernels M in between", 64))
+BOTTLENECK_INPUTS = tuple(name for name, _label, _value in BOTTLENECK)
+
+
+def _bottleneck(cur: GuideWriter, spec: LayerSpec) -> None:
+    """The seed's arithmetic: a 1x1 bottleneck cuts 1,179,648 weights to 311,296."""
+    cur.gap()
+    cur.text("Bottleneck arithmetic from the seed (edit the yellow cells)", "cs_title")
+    cur.text("A 128x128 input with C channels, K kernels of k x k: weights needed directly, and "
+             "with a 1x1 convolution of M kernels first (the input size does not matter).")
+    cells = {name: cur.block(label, cur.scalar(name, EDIT, value))
+             for name, label, value in BOTTLENECK}
+
+    def r(name: str) -> Callable[[Block], str]:
+        return lambda h: cells[name].ref(0, 0, absolute=True, from_sheet=h.sheet)
+
+    cin, cout, k, mid = (r(f"bottleneck_{n}") for n in
+                         ("in_channels", "out_channels", "kernel", "mid_channels"))
+    formulas = (
+        ("bottleneck_direct_weights", "k x k conv directly: k·k·C·K",
+         lambda h: f"{k(h)}*{k(h)}*{cin(h)}*{cout(h)}"),
+        ("bottleneck_reduce_weights", "1x1 conv first: 1·1·C·M",
+         lambda h: f"1*1*{cin(h)}*{mid(h)}"),
+        ("bottleneck_conv_weights", "then the k x k conv: k·k·M·K",
+         lambda h: f"{k(h)}*{k(h)}*{mid(h)}*{cout(h)}"),
+    )
+    made = {name: cur.block(label, cur.formula(name, make, "cs_count"))
+            for name, label, make in formulas}
+
+    def m(name: str) -> Callable[[Block], str]:
+        return lambda h: made[name].ref(0, 0, absolute=True, from_sheet=h.sheet)
+
+    total = cur.block("total with the bottleneck", cur.formula(
+        "bottleneck_total_weights",
+        lambda h: f"{m('bottleneck_reduce_weights')(h)}+{m('bottleneck_conv_weights')(h)}",
+        "cs_count"))
+    made["bottleneck_total_weights"] = total
+    cur.block("reduction factor", cur.formula(
+        "bottleneck_reduction",
+        lambda h: f"{m('bottleneck_direct_weights')(h)}/{m('bottleneck_total_weights')(h)}",
+        "cs_ratio"))
+
+
+def _expected(spec: LayerSpec, scalars: dict[str, float]) -> dict[str, float]:
+    """The bottleneck figures from the guide's editable cells, in plain Python."""
+    if not scalars:
+        return {}
+    k, cin, cout, mid = (scalars[f"bottleneck_{n}"] for n in
+                         ("kernel", "in_channels", "out_channels", "mid_channels"))
+    direct, reduce, conv = k * k * cin * cout, cin * mid, k * k * mid * cout
+    return {"bottleneck_direct_weights": direct, "bottleneck_reduce_weights": reduce,
+            "bottleneck_conv_weights": conv, "bottleneck_total_weights": reduce + conv,
+            "bottleneck_reduction": direct / (reduce + conv)}
+
 
 VARIANT = Variant(
     name="pointwise",
@@ -14,5 +84,13 @@ VARIANT = Variant(
         "Use it to shrink or grow the number of channels (a bottleneck): see the weight "
         "arithmetic below, live.",
     ),
-    build=single_conv,
+    honoured=COMMON | {"out_channels", "stride"},
+    fixed=lambda fields: {**fields, "kernel_size": (1, 1), "padding": (0, 0),
+                          "dilation": (1, 1), "groups": 1},
+    refusals={"kernel_size": "a pointwise convolution has a 1x1 kernel by definition",
+              "padding": "a pointwise convolution has no padding (1x1 kernel)",
+              "dilation": "a pointwise convolution has no dilation (1x1 kernel)"},
+    guide_extra=_bottleneck,
+    expected_more=_expected,
+    editable_guide_cells=BOTTLENECK_INPUTS,
 )

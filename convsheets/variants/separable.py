@@ -1,20 +1,51 @@
 """Depth-wise separable convolution: depth-wise, then point-wise (1x1)."""
 
-from .base import Variant, direct_conv
-from .pipeline import Plan, input_stage
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..network import LayerNames
+from .base import CONV, Entry, Variant, conv_options
+
+if TYPE_CHECKING:
+    from ..guide import GuideWriter
+    from ..spec import LayerSpec
 
 
-def build(plan: Plan) -> None:
-    spec = plan.spec
-    depthwise = direct_conv(
-        plan, input_stage(plan), prefix="depthwise_", groups=spec.in_channels,
-        out_channels=spec.mid_channels, kernel_sheet="DepthwiseKernels",
-        out_sheet="DepthwiseOutput", out_prefix="depthwise_", padding=spec.padding,
-        stride=spec.stride, dilation=spec.dilation)
-    direct_conv(plan, depthwise, prefix="pointwise_", groups=1,
-                out_channels=spec.out_channels, kernel_sheet="PointwiseKernels",
-                out_sheet="Output", out_prefix="", padding=(0, 0), stride=(1, 1),
-                dilation=(1, 1))
+def _layers(spec: LayerSpec) -> list[Entry]:
+    """A depth-wise conv2d (groups = channels) then a 1x1 conv2d, with the first release's
+    names: depthwise_weight_*, depthwise_output_c*, pointwise_weight_*, output_c*."""
+    mid = spec.in_channels * spec.depth_multiplier
+    depthwise = LayerNames("depthwise_", "depthwise_", sheets=(
+        ("Kernels", "DepthwiseKernels"), ("Output", "DepthwiseOutput")))
+    pointwise = LayerNames("pointwise_", "", sheets=(("Kernels", "PointwiseKernels"),))
+    return [("depthwise", "conv2d", conv_options(spec, out_channels=mid, groups=spec.in_channels),
+             depthwise),
+            ("pointwise", "conv2d", {"out_channels": spec.out_channels, "kernel_size": 1,
+                                     "bias": spec.bias}, pointwise)]
+
+
+def _count(r: Callable[[str], str]) -> tuple[str, str]:
+    c, m, o, kh, kw, b = (r(k) for k in ("in_channels", "depth_multiplier", "out_channels",
+                                          "kernel_height", "kernel_width", "bias"))
+    return (f"{c}*{m}*{kh}*{kw}+{c}*{m}*{o}+{b}*({c}*{m}+{o})",
+            "depth-wise C·m·kH·kW + point-wise C·m·O (+ biases C·m + O)")
+
+
+def _basic_count(cur: GuideWriter, r: Callable[[str], str]) -> None:
+    c, o, kh, kw, b = (r(k) for k in ("in_channels", "out_channels", "kernel_height",
+                                      "kernel_width", "bias"))
+    cur.block("same shape as a basic conv",
+              cur.formula("basic_parameter_count",
+                          lambda h: f"{o}*{c}*{kh}*{kw}+{b}*{o}", "cs_count"),
+              note="a simple convolution of the same shape needs O·C·kH·kW (+ O)")
+
+
+def _expected(spec: LayerSpec, scalars: dict[str, float]) -> dict[str, float]:
+    kh, kw = spec.kernel_size
+    return {"basic_parameter_count":
+            spec.in_channels * spec.out_channels * kh * kw + spec.out_channels * spec.bias}
 
 
 VARIANT = Variant(
@@ -30,5 +61,11 @@ VARIANT = Variant(
         "applied to the depth-wise output (PointwiseKernels, Output).",
         "Far fewer weights than a simple convolution of the same shape: see the counts below.",
     ),
-    build=build,
+    honoured=CONV | {"depth_multiplier"},
+    layers=_layers,
+    fixed=lambda fields: {**fields, "groups": 1},
+    groups_label=" (depth-wise stage)",
+    count=_count,
+    guide_more=_basic_count,
+    expected_more=_expected,
 )

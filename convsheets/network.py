@@ -1,0 +1,238 @@
+"""A workbook's computation: an input volume and a chain of layers, validated once.
+
+`Network` is what a workbook computes, whether it came from a variant preset (one or two layers
+with today's block names) or from a template's ``[[layers]]``. Layers are named like PyTorch's
+own attribute names (conv1, relu1, ...); each name prefixes every block, tensor and sheet of
+its layer, so names never collide and read as the network's structure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SpecError
+from .ops import OPS, Op, Shape
+from .options import Pair, check_pair, check_positive
+
+MAX_NAME = 16  # a layer name plus " Upsampled" must fit Excel's 31-character sheet names
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_A1 = re.compile(r"([A-Za-z]{1,3})([0-9]+)\Z")
+_R1C1 = re.compile(r"[Rr]([0-9]*)([Cc]([0-9]*))?\Z|[Cc][0-9]*\Z")
+_RESERVED = {"input", "output", "param", "parameter", "bottleneck", "true", "false"}
+
+
+@dataclass(frozen=True)
+class LayerNames:
+    """How one layer names its blocks, tensors and sheets.
+
+    A network layer ``conv1`` prefixes everything with ``conv1_`` (sheets ``conv1 Kernels``);
+    the unnamed layer of a single-layer variant uses no prefix at all (``weight_0_0``,
+    ``output_c0``, sheet ``Kernels``), and separable's two layers keep the names they had
+    (``depthwise_weight_0_0``, ``padded_c0``, sheets ``DepthwiseKernels``, ...)."""
+
+    tensor: str = ""  # weight / bias: "", "depthwise_", "conv1_"
+    output: str = ""  # output blocks: "", "depthwise_", "conv1_"
+    stage: str = ""  # intermediate blocks (padded, upsampled, flipped, dilated)
+    sheet: str = ""  # sheet names: "", "conv1 "
+    sheets: tuple[tuple[str, str], ...] = ()  # role -> sheet name, overriding the prefix
+    aliases: tuple[str, ...] = ()  # extra output prefixes: the last layer is also "output_"
+
+    @classmethod
+    def of(cls, name: str, last: bool) -> LayerNames:
+        prefix = name + "_"
+        return cls(prefix, prefix, prefix, name + " ", aliases=("",) if last else ())
+
+    def sheet_name(self, role: str) -> str:
+        return dict(self.sheets).get(role, self.sheet + role)
+
+    def output_c(self, o: int) -> str:
+        return f"{self.output}output_c{o}"
+
+    def intermediate(self, kind: str, c: int) -> str:
+        """Per-channel intermediate blocks: padded_c0, conv1_upsampled_c2."""
+        return f"{self.stage}{kind}_c{c}"
+
+    def transformed(self, kind: str, kernel: str) -> str:
+        """A kernel transform's block: dilated_weight_0_0, conv1_flipped_weight_0_0."""
+        local = kernel[len(self.stage):] if kernel.startswith(self.stage) else kernel
+        return f"{self.stage}{kind}_{local}"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One op at its place in the chain."""
+
+    name: str | None  # None: the unnamed layer of a single-layer variant
+    op: Op
+    in_shape: Shape
+    names: LayerNames
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.op.output_shape(self.in_shape)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.op.op
+
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The layer's editable tensors by their full names (conv1_weight, weight, ...)."""
+        return {self.names.tensor + local: shape
+                for local, shape in self.op.tensor_shapes().items()}
+
+    def describe(self) -> str:
+        c, h, w = self.out_shape
+        return f"{self.op} -> ({c}, {h}, {w})"
+
+
+@dataclass(frozen=True)
+class Network:
+    """The input volume and the chain of layers a workbook computes."""
+
+    input_size: Pair
+    in_channels: int
+    layers: tuple[Layer, ...]
+    seed: int = 0
+    values: str = "integers"
+    variant: str | None = None  # the preset it was made from (single-layer workbooks)
+    # Tensors given by the template (network input, weights); the rest are seeded.
+    given: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def input_shape(self) -> Shape:
+        return (self.in_channels, *self.input_size)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.layers[-1].out_shape
+
+    @property
+    def is_network(self) -> bool:
+        """A chain of named layers (not one of the seven variants)."""
+        return self.variant is None
+
+    def source_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every editable tensor by name: the input, then each layer's weights and biases."""
+        shapes: dict[str, tuple[int, ...]] = {"input": self.input_shape}
+        for layer in self.layers:
+            shapes.update(layer.tensor_shapes())
+        return shapes
+
+    def parameter_count(self) -> int:
+        return sum(layer.op.parameter_count() for layer in self.layers)
+
+    def as_options(self) -> dict[str, object]:
+        """JSON-ready (recorded in every workbook; `from_options` reads it back)."""
+        return {"input_size": list(self.input_size), "in_channels": self.in_channels,
+                "seed": self.seed, "values": self.values, "variant": self.variant,
+                "layers": [{"name": layer.name, **layer.op.as_options(),
+                            "names": _names_record(layer.names)} for layer in self.layers]}
+
+    @classmethod
+    def from_options(cls, record: object) -> Network:
+        """Inverse of `as_options`, validating everything again (the file is untrusted)."""
+        if not isinstance(record, dict) or not isinstance(record.get("layers"), list):
+            raise SpecError("network", record, "must be a mapping with a list of layers")
+        size, channels = record.get("input_size"), record.get("in_channels")
+        values = {"input_size": size, "in_channels": channels}
+        start = start_shape(values)
+        layers = []
+        shape = start
+        for i, entry in enumerate(record["layers"]):
+            if not isinstance(entry, dict):
+                raise SpecError(f"layers[{i}]", entry, "must be a mapping")
+            options = {k: v for k, v in entry.items() if k not in ("op", "name", "names")}
+            op_cls = OPS.get(str(entry.get("op")))
+            if op_cls is None:
+                raise SpecError(f"layers[{i}].op", entry.get("op"), "is not a known op")
+            # recorded options are complete: pairs come back as lists
+            op = op_cls.create(options, shape)
+            names = _names_from_record(entry.get("names"))
+            name = entry.get("name")
+            if name is not None and not isinstance(name, str):
+                raise SpecError(f"layers[{i}].name", name, "must be text")
+            layers.append(Layer(name, op, shape, names))
+            shape = layers[-1].out_shape
+        if not layers:
+            raise SpecError("layers", [], "a network needs at least one layer")
+        variant = record.get("variant")
+        seed, kind = record.get("seed", 0), record.get("values", "integers")
+        return cls(start[1:], start[0], tuple(layers), seed=int(seed),  # type: ignore[call-overload]
+                   values=str(kind), variant=str(variant) if variant else None)
+
+
+def start_shape(values: dict[str, object]) -> Shape:
+    """The validated input shape (C, H, W) from input_size and in_channels."""
+    from .options import to_int, to_pair
+
+    if values.get("input_size") is None:
+        raise SpecError("input_size", None, "is required (set it in the template or option)")
+    if values.get("in_channels") is None:
+        raise SpecError("in_channels", None, "is required (set it in the template or option)")
+    size = to_pair("input_size", values["input_size"])
+    channels = to_int("in_channels", values["in_channels"])
+    check_pair("input_size", size, minimum=1)
+    check_positive("in_channels", channels)
+    return (channels, *size)
+
+
+def chain(input_shape: Shape, entries: list[tuple[str | None, str, dict[str, object], LayerNames]],
+          where: list[str]) -> tuple[Layer, ...]:
+    """Validate each (name, op, options, names) against its input shape, in order. `where[i]`
+    names the layer in messages (empty: a command-line option)."""
+    layers = []
+    shape = input_shape
+    for (name, op_name, options, names), place in zip(entries, where, strict=True):
+        op_cls = OPS[op_name]
+        try:
+            op = op_cls.create(options, shape)
+        except SpecError as exc:
+            raise (exc.located(place) if place else exc) from None
+        layers.append(Layer(name, op, shape, names))
+        shape = layers[-1].out_shape
+    return tuple(layers)
+
+
+def check_layer_name(name: object, where: str) -> str:
+    """A letter, then letters, digits or underscores; usable in every defined name and sheet
+    name built from it (so never readable as a cell reference such as C1 or R1C1)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SpecError("name", name, "must start with a letter and hold only letters, digits "
+                        "and underscores", where)
+    if len(name) > MAX_NAME:
+        raise SpecError("name", name, f"must be at most {MAX_NAME} characters (it names "
+                        "sheets, whose names Excel limits to 31)", where)
+    a1 = _A1.match(name)
+    looks_a1 = bool(a1) and _column(a1.group(1)) <= 16_384 and int(a1.group(2)) <= 1_048_576
+    if looks_a1 or _R1C1.match(name) or name.lower() in _RESERVED:
+        raise SpecError("name", name, "reads as a cell reference or a reserved word in Excel; "
+                        "choose another (e.g. conv1)", where)
+    return name
+
+
+def _column(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _names_record(names: LayerNames) -> dict[str, object]:
+    return {"tensor": names.tensor, "output": names.output, "stage": names.stage,
+            "sheet": names.sheet, "sheets": [list(p) for p in names.sheets],
+            "aliases": list(names.aliases)}
+
+
+def _names_from_record(record: object) -> LayerNames:
+    if not isinstance(record, dict):
+        raise SpecError("names", record, "must be a mapping")
+    try:
+        return LayerNames(str(record["tensor"]), str(record["output"]), str(record["stage"]),
+                          str(record["sheet"]),
+                          tuple((str(a), str(b)) for a, b in record["sheets"]),
+                          tuple(str(a) for a in record["aliases"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError("names", record, "is malformed") from exc

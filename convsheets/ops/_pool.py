@@ -1,0 +1,98 @@
+"""What max_pool2d and avg_pool2d share (PyTorch's `_MaxPoolNd` / `_AvgPoolNd`): a window that
+slides over each channel separately, stride defaulting to the window, padding at most half the
+window, and one portable formula per output cell."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..errors import SpecError
+from ..layout import Block
+from ..options import check_pair
+from ..plan import LayerContext, per_channel_stage
+from ..stages import Pool
+from .base import Op, Shape
+
+EXCEL_MAX_ARGUMENTS = 255  # a function call in Excel 2010+ takes at most 255 arguments
+
+
+def int_or_pair(value: tuple[int, int]) -> str:
+    """PyTorch prints a pooling option as it was given; a square one reads best as one int."""
+    return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
+
+
+@dataclass(frozen=True)
+class Pool2d(Op):
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+
+    # PyTorch options convsheets does not draw, and why (refused with this message)
+    unsupported: ClassVar[dict[str, str]] = {
+        "ceil_mode": "is not supported: windows that hang over the edge have no fixed cells to "
+                     "refer to; only PyTorch's default (false) is drawn",
+        "return_indices": "is not supported: a workbook shows values, not argmax indices",
+        "divisor_override": "is not supported; the divisor is the window size",
+    }
+
+    @classmethod
+    def create(cls, given: dict[str, object], in_shape: Shape) -> Op:
+        for key, why in cls.unsupported.items():
+            if key in given and given[key] not in (False, None):
+                raise SpecError(key, given[key], why)
+        given = {k: v for k, v in given.items() if k not in cls.unsupported}
+        return super().create(given, in_shape)
+
+    @classmethod
+    def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
+        if values.get("stride") is None:
+            values["stride"] = values["kernel_size"]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check(self, in_shape: Shape) -> None:
+        for name, minimum in (("kernel_size", 1), ("stride", 1), ("dilation", 1),
+                              ("padding", 0)):
+            check_pair(name, getattr(self, name), minimum)
+        for axis in (0, 1):
+            if self.padding[axis] > self.kernel_size[axis] // 2:
+                raise SpecError("padding", self.padding,
+                                "must be at most half of kernel_size "
+                                f"({self.kernel_size[0]}x{self.kernel_size[1]}), as in PyTorch")
+            padded = in_shape[1 + axis] + 2 * self.padding[axis]
+            span = self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
+            if span > padded:
+                raise SpecError("kernel_size", self.kernel_size,
+                                f"the window spans {span} along "
+                                f"{'height' if axis == 0 else 'width'} but the padded input "
+                                f"is only {padded}: the output would be empty")
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        h, w = ((in_shape[1 + a] + 2 * self.padding[a] - self.dilation[a]
+                 * (self.kernel_size[a] - 1) - 1) // self.stride[a] + 1 for a in (0, 1))
+        return (in_shape[0], h, w)
+
+    def size_formula(self, axis: int, size: str) -> str:
+        k, s, p, d = (self.kernel_size[axis], self.stride[axis], self.padding[axis],
+                      self.dilation[axis])
+        return f"INT(({size}+2*{p}-{d}*({k}-1)-1)/{s})+1"
+
+    def size_text(self, axis: int, size: int) -> str:
+        k, s, p, d = (self.kernel_size[axis], self.stride[axis], self.padding[axis],
+                      self.dilation[axis])
+        return (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({size} + 2·{p} - "
+                f"{d}·({k}-1) - 1) / {s}) + 1")
+
+    def content(self, source: Block) -> Pool:
+        raise NotImplementedError
+
+    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
+        _, h, w = self.output_shape(ctx.layer.in_shape)
+        kh, kw = self.kernel_size
+        return per_channel_stage(ctx, self.note(), sources, (h, w), self.content,
+                                 f"= {self.op} of a {kh}x{kw} window")
+
+    def note(self) -> str:
+        raise NotImplementedError

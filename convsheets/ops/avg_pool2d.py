@@ -1,0 +1,76 @@
+"""avg_pool2d: the mean of each window, channel by channel (`torch.nn.AvgPool2d`). With
+count_include_pad (PyTorch's default) padding counts as zeros in the divisor kH*kW."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .. import reference as ref
+from ..errors import SpecError
+from ..layout import Block
+from ..stages import Pool
+from ._pool import Pool2d, int_or_pair
+from .base import REQUIRED, Shape
+
+
+@dataclass(frozen=True)
+class AvgPool2d(Pool2d):
+    count_include_pad: bool = True
+
+    op: ClassVar[str] = "avg_pool2d"
+    module: ClassVar[str] = "AvgPool2d"
+    default_prefix: ClassVar[str] = "avgpool"
+    summary: ClassVar[str] = "average pooling: the mean of each window, channel by channel"
+    options: ClassVar[dict[str, tuple[str, object]]] = {
+        "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
+        "count_include_pad": ("bool", True)}
+
+    def as_options(self) -> dict[str, object]:
+        out = super().as_options()
+        out.pop("dilation")  # AvgPool2d has no dilation
+        return out
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={int_or_pair(self.kernel_size)}, "
+                f"stride={int_or_pair(self.stride)}, padding={int_or_pair(self.padding)}"
+                + ("" if self.count_include_pad else ", count_include_pad=False"))
+
+    def steps(self) -> tuple[str, ...]:
+        kh, kw = self.kernel_size
+        divisor = (f"divided by the window size {kh * kw} (padding counts as zeros)"
+                   if self.count_include_pad else
+                   "divided by the number of non-padding cells (count_include_pad=False)")
+        return (
+            f"Slide a {kh}x{kw} window over each channel separately, {self.stride[0]}x"
+            f"{self.stride[1]} cells at a time (by default the stride is the window).",
+            f"Each output cell is the sum of its window {divisor}.",
+            "The channels stay separate: as many output channels as input channels, no weights.",
+        )
+
+    def zero_styles(self, in_shape: Shape) -> set[str]:
+        return set()
+
+    def content(self, source: Block) -> Pool:
+        if self.count_include_pad:
+            kh, kw = self.kernel_size
+            return Pool(source, self.kernel_size, self.stride, self.padding, (1, 1), "SUM",
+                        kh * kw)
+        return Pool(source, self.kernel_size, self.stride, self.padding, (1, 1), "AVERAGE")
+
+    def note(self) -> str:
+        kh, kw = self.kernel_size
+        how = (f"SUM of its {kh}x{kw} window / {kh * kw}" if self.count_include_pad
+               else f"AVERAGE of the input cells of its {kh}x{kw} window")
+        return (f"Each output cell is the {how} (stride {self.stride[0]}x{self.stride[1]}). "
+                "Select a cell and Trace Precedents to see its window.")
+
+    def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        return ref.avg_pool2d(x, self.kernel_size, self.stride, self.padding,
+                              count_include_pad=self.count_include_pad)
+
+    def reference_size(self, axis: int, size: int) -> int:
+        return ref.pool2d_output_size(size, self.kernel_size[axis], self.stride[axis],
+                                      self.padding[axis], 1)

@@ -1,0 +1,141 @@
+"""What every op module declares: the contract between an op and the rest of convsheets.
+
+An op is the only place that knows itself: its options and PyTorch's defaults for them, the
+rules PyTorch enforces (as `SpecError`s naming the option), its shape arithmetic and parameter
+count, how PyTorch prints it (`extra_repr`), the guide's text and steps, the stages it draws
+and its NumPy reference. Like `torch.nn.Module`, an op instance is one configured layer; the
+workbook, the guide, `expected` and `verify` only ever talk to this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from ..errors import SpecError
+from ..options import to_bool, to_int, to_pair
+
+if TYPE_CHECKING:
+    from ..layout import Block
+    from ..plan import LayerContext
+
+Shape = tuple[int, int, int]  # (channels, height, width) of one image, as PyTorch without batch
+REQUIRED = object()  # an option PyTorch requires (no default)
+_READERS: dict[str, Callable[[str, object], object]] = {
+    "pair": to_pair, "int": to_int, "bool": to_bool}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One configured layer of one kind. Subclasses are frozen dataclasses whose fields are the
+    layer's options, PyTorch names and layout, every value resolved (no `None` left)."""
+
+    op: ClassVar[str]  # the template spelling: "conv2d"
+    module: ClassVar[str]  # the torch.nn class it equals: "Conv2d"
+    default_prefix: ClassVar[str]  # default layer names count per op: conv1, conv2, ...
+    summary: ClassVar[str]  # one line for the guide and `convsheets list`
+    # option -> (kind, PyTorch default): kinds "pair", "int", "bool"; REQUIRED has no default
+    options: ClassVar[dict[str, tuple[str, object]]]
+    has_parameters: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, given: dict[str, object], in_shape: Shape) -> Op:
+        """Validate `given` (template or preset values) against this op for an input of
+        `in_shape`; unset options take PyTorch's defaults. Raises SpecError naming the key."""
+        for key, value in given.items():
+            if key not in cls.options:
+                raise SpecError(key, value, f"is not an option of {cls.op} (its options: "
+                                + ", ".join(cls.options) + ")")
+        values: dict[str, object] = {}
+        for key, (kind, default) in cls.options.items():
+            if key in given:
+                values[key] = _READERS[kind](key, given[key])
+            elif default is REQUIRED:
+                raise SpecError(key, None, f"is required by {cls.op}")
+            else:
+                values[key] = default
+        op = cls._resolve(values, in_shape)
+        op.check(in_shape)
+        return op
+
+    @classmethod
+    def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
+        """Fill the options whose default depends on others (pooling's stride) or on the input
+        (in_channels). The default: every option is a field as given."""
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check(self, in_shape: Shape) -> None:
+        """Every rule PyTorch enforces for this op on an input of `in_shape`."""
+
+    # ------------------------------------------------------------------ what it is
+    def output_shape(self, in_shape: Shape) -> Shape:
+        raise NotImplementedError
+
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The op's editable tensors by local name ("weight", "bias"), PyTorch layout."""
+        return {}
+
+    def parameter_count(self) -> int:
+        return sum(int(np.prod(shape)) for shape in self.tensor_shapes().values())
+
+    def extra_repr(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        """As PyTorch prints the module: ``Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1))``."""
+        return f"{self.module}({self.extra_repr()})"
+
+    def as_options(self) -> dict[str, object]:
+        """JSON-ready, complete (recorded in the workbook, read back by verify)."""
+        out: dict[str, object] = {"op": self.op}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def steps(self) -> tuple[str, ...]:
+        """The seed's steps for this op, as the guide shows them."""
+        raise NotImplementedError
+
+    def zero_styles(self, in_shape: Shape) -> set[str]:
+        """Which kinds of structural zero this layer draws (for the guide's colour legend)."""
+        return set()
+
+    # ------------------------------------------------------------------ the workbook
+    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
+        """Add this layer's sheets to the plan; return its output blocks, one per channel."""
+        raise NotImplementedError
+
+    def size_formula(self, axis: int, size: str) -> str:
+        """Excel expression of the output length along `axis` from the input length `size`
+        (a cell reference); the layer's other parameters appear as numbers."""
+        raise NotImplementedError
+
+    def size_text(self, axis: int, size: int) -> str:
+        """The same arithmetic written out for a reader, with this layer's numbers."""
+        raise NotImplementedError
+
+    def parameter_count_formula(self, in_channels: str) -> str | None:
+        """Excel expression of the parameter count from the input channel count (a cell
+        reference), or None for an op without parameters."""
+        return None
+
+    # ------------------------------------------------------------------ the oracle
+    def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        """NumPy (PyTorch semantics, `reference.py`) output for input `x` of shape (C, H, W)."""
+        raise NotImplementedError
+
+    def reference_size(self, axis: int, size: int) -> int:
+        """Output length along `axis` by `reference.py`'s own size rule (not `size_formula`)."""
+        raise NotImplementedError
+
+    def reference_parameter_count(self, in_channels: float) -> float:
+        return 0.0
+
+
+def pair_repr(value: tuple[int, int]) -> str:
+    return f"({value[0]}, {value[1]})"

@@ -1,0 +1,132 @@
+"""conv2d: cross-correlation of the (zero-padded) input with one kernel per filter and input
+channel of its group, strided and dilated, plus one bias per filter (`torch.nn.Conv2d`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .. import reference as ref
+from ..errors import SpecError
+from ..layout import Block
+from ..plan import LayerContext, channel_list, conv_stage, pad_stage, weight_stage
+from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
+from .base import Shape
+
+
+@dataclass(frozen=True)
+class Conv2d(ConvNd):
+    op: ClassVar[str] = "conv2d"
+    module: ClassVar[str] = "Conv2d"
+    default_prefix: ClassVar[str] = "conv"
+    summary: ClassVar[str] = ("convolution: a kernel slides over the (padded) input; each "
+                              "output cell is the sum of window x kernel over the channels + bias")
+    options: ClassVar[dict[str, tuple[str, object]]] = CONV_OPTIONS
+
+    def check(self, in_shape: Shape) -> None:
+        super().check(in_shape)
+        for axis in (0, 1):
+            padded = in_shape[1 + axis] + 2 * self.padding[axis]
+            span = self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
+            if span > padded:
+                raise SpecError("kernel_size", self.kernel_size,
+                                f"the (dilated) kernel spans {span} along "
+                                f"{'height' if axis == 0 else 'width'} but the padded input "
+                                f"is only {padded}: the output would be empty")
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        h, w = (
+            (in_shape[1 + a] + 2 * self.padding[a] - self.dilation[a] * (self.kernel_size[a] - 1)
+             - 1) // self.stride[a] + 1 for a in (0, 1))
+        return (self.out_channels, h, w)
+
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        kh, kw = self.kernel_size
+        shapes: dict[str, tuple[int, ...]] = {
+            "weight": (self.out_channels, self.in_channels // self.groups, kh, kw)}
+        if self.bias:
+            shapes["bias"] = (self.out_channels,)
+        return shapes
+
+    def steps(self) -> tuple[str, ...]:
+        return (
+            "Start from the top left corner of the (zero-padded) input volume.",
+            "Take a slice of the input as large as the (dilated) kernel, through the "
+            "channels the filter sees (all of them unless grouped).",
+            "Multiply the slice and the kernel element-wise (one SUMPRODUCT per channel).",
+            "Add the results over the channels, and add the filter's bias.",
+            "Stride s steps right if possible, else s steps down from the leftmost column; "
+            "each filter gives one output channel.",
+        )
+
+    def zero_styles(self, in_shape: Shape) -> set[str]:
+        return super().zero_styles(in_shape) | ({"cs_pad"} if self.padding != (0, 0) else set())
+
+    # ------------------------------------------------------------------ the workbook
+    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
+        padded = pad_stage(ctx, sources, self.padding)
+        groups, per_in = self.groups, self.in_channels // self.groups
+        per_out = self.out_channels // groups
+
+        def filter_label(o: int) -> str:
+            g = o // per_out
+            seen = channel_list(range(g * per_in, (g + 1) * per_in))
+            return f"filter {o}" if groups == 1 else f"filter {o} (group {g}: {seen})"
+
+        weight = ctx.names.tensor + "weight"
+        kernels, bias = weight_stage(
+            ctx, "Kernels",
+            f"One kernel per filter and input channel it sees ({weight}[out][in/groups], "
+            "PyTorch layout), and one bias per filter. Edit the yellow cells.",
+            filter_label, lambda b: f"in {b}")
+        kernels = dilate_stage(ctx, kernels, self.dilation, filter_label)
+        height, width = padded[0].shape
+        kh, kw = kernels[0][0].shape
+        stride = self.stride
+        out_size = ((height - kh) // stride[0] + 1, (width - kw) // stride[1] + 1)
+        if (self.out_channels, *out_size) != self.output_shape(ctx.layer.in_shape):
+            raise AssertionError(f"layout out of step with the op: {out_size}")
+
+        def describe(o: int, channels: Sequence[int]) -> str:
+            return f"= Σ over input {channel_list(channels)} of SUMPRODUCT(window, kernel)" + (
+                " + bias" if bias is not None else "")
+
+        return conv_stage(
+            ctx, f"Each output cell: for every input channel its filter sees, SUMPRODUCT of "
+            f"the {kh}x{kw} window (stride {stride[0]}x{stride[1]}) with the kernel, summed, "
+            "plus the bias. Select a cell and Trace Precedents to see its window.",
+            padded, lambda o, k: kernels[o][k], bias, out_channels=self.out_channels,
+            groups=groups, stride=stride, out_size=out_size, describe=describe)
+
+    def size_expression(self, r: Callable[[str], str]) -> str:
+        return (f"INT(({r('input')}+2*{r('padding')}-{r('dilation')}*({r('kernel')}-1)-1)"
+                f"/{r('stride')})+1")
+
+    def size_text(self, axis: int, size: int) -> str:
+        k, s, p, d = (self.kernel_size[axis], self.stride[axis], self.padding[axis],
+                      self.dilation[axis])
+        return (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({size} + 2·{p} - "
+                f"{d}·({k}-1) - 1) / {s}) + 1")
+
+    def count_expression(self, r: Callable[[str], str]) -> str:
+        return (f"{r('out_channels')}*({r('in_channels')}/{r('groups')})*{r('kernel_height')}"
+                f"*{r('kernel_width')}+{r('bias')}*{r('out_channels')}")
+
+    count_text: ClassVar[str] = "weights O·(C/g)·kH·kW (+ O biases)"
+
+    # ------------------------------------------------------------------ the oracle
+    def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        return ref.conv2d(x, tensors["weight"], tensors.get("bias"), stride=self.stride,
+                          padding=self.padding, dilation=self.dilation, groups=self.groups)
+
+    def reference_size(self, axis: int, size: int) -> int:
+        return ref.conv2d_output_size(size, self.kernel_size[axis], self.stride[axis],
+                                      self.padding[axis], self.dilation[axis])
+
+    def reference_parameter_count(self, in_channels: float) -> float:
+        kh, kw = self.kernel_size
+        return self.out_channels * (in_channels / self.groups) * kh * kw + \
+            self.bias * self.out_channels

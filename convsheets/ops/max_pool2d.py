@@ -1,0 +1,76 @@
+"""max_pool2d: the largest value of each window, channel by channel (`torch.nn.MaxPool2d`).
+PyTorch pads with -inf, so padding never wins a max: the formulas leave padding out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .. import reference as ref
+from ..errors import SpecError
+from ..layout import Block
+from ..stages import Pool
+from ._pool import EXCEL_MAX_ARGUMENTS, Pool2d, int_or_pair
+from .base import REQUIRED, Shape
+
+
+@dataclass(frozen=True)
+class MaxPool2d(Pool2d):
+    op: ClassVar[str] = "max_pool2d"
+    module: ClassVar[str] = "MaxPool2d"
+    default_prefix: ClassVar[str] = "maxpool"
+    summary: ClassVar[str] = "max pooling: the largest value of each window, channel by channel"
+    options: ClassVar[dict[str, tuple[str, object]]] = {
+        "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
+        "dilation": ("pair", (1, 1))}
+
+    def check(self, in_shape: Shape) -> None:
+        super().check(in_shape)
+        if self.dilation[1] > 1 and self.kernel_size[0] * self.kernel_size[1] > \
+                EXCEL_MAX_ARGUMENTS:
+            raise SpecError("kernel_size", self.kernel_size,
+                            f"a dilated window of {self.kernel_size[0] * self.kernel_size[1]} "
+                            f"cells needs more than Excel's {EXCEL_MAX_ARGUMENTS} arguments")
+        _, oh, ow = self.output_shape(in_shape)
+        probe = Pool(Block("probe", in_shape[1:], "", None), self.kernel_size,  # type: ignore[arg-type]
+                     self.stride, self.padding, self.dilation, "MAX")
+        for axis, n in ((0, oh), (1, ow)):
+            if any(not probe.taps(axis, o) for o in range(n)):
+                raise SpecError("dilation", self.dilation,
+                                "leaves a window that covers only padding; PyTorch gives -inf "
+                                "there, which a spreadsheet cannot show (less padding or "
+                                "dilation)")
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={int_or_pair(self.kernel_size)}, "
+                f"stride={int_or_pair(self.stride)}, padding={int_or_pair(self.padding)}, "
+                f"dilation={int_or_pair(self.dilation)}, ceil_mode=False")
+
+    def steps(self) -> tuple[str, ...]:
+        kh, kw = self.kernel_size
+        return (
+            f"Slide a {kh}x{kw} window over each channel separately, {self.stride[0]}x"
+            f"{self.stride[1]} cells at a time (by default the stride is the window: windows "
+            "do not overlap).",
+            "Each output cell is the largest value in its window (MAX). Padding never wins: "
+            "PyTorch pads with -inf, so padded positions are simply left out of the formula.",
+            "The channels stay separate: as many output channels as input channels, no weights.",
+        )
+
+    def content(self, source: Block) -> Pool:
+        return Pool(source, self.kernel_size, self.stride, self.padding, self.dilation, "MAX")
+
+    def note(self) -> str:
+        kh, kw = self.kernel_size
+        return (f"Each output cell is MAX of its {kh}x{kw} window of the input (stride "
+                f"{self.stride[0]}x{self.stride[1]}); padding is left out of the window. Select "
+                "a cell and Trace Precedents to see its window.")
+
+    def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        return ref.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def reference_size(self, axis: int, size: int) -> int:
+        return ref.pool2d_output_size(size, self.kernel_size[axis], self.stride[axis],
+                                      self.padding[axis], self.dilation[axis])

@@ -1,0 +1,201 @@
+"""Everything a workbook will contain, before any file is written, and the stages ops draw.
+
+A `Plan` is the network, its tensors and its sheets. Each op's `build` adds its own sheets
+through a `LayerContext` (which knows the layer's names), using the shared stage helpers below:
+an editable input, editable weights, a gather (pad, zero-insert, crop, flip, dilate), a direct
+convolution, a per-cell map (ReLU) or a window reduction (pooling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .layout import COMPUTED, EDIT, Block, SheetPlan, grid, row_block, stack
+from .stages import Conv, Gather, IndexMap, Values, pad_map
+from .tensors import block_names, block_of
+
+if TYPE_CHECKING:
+    from .network import Layer, LayerNames, Network
+    from .spec import LayerSpec
+
+
+@dataclass
+class Plan:
+    """The network, every editable tensor by name, and the sheets in reading order."""
+
+    network: Network
+    tensors: dict[str, np.ndarray]
+    sheets: list[SheetPlan] = field(default_factory=list)
+    spec: LayerSpec | None = None  # the variant request it came from, if any (for the guide)
+
+    def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
+        sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
+        self.sheets.append(sheet)
+        return sheet
+
+    def blocks(self) -> Iterator[Block]:
+        for sheet in self.sheets:
+            yield from sheet.blocks
+
+
+@dataclass
+class LayerContext:
+    """What an op's `build` needs: the plan to add sheets to and its layer's names."""
+
+    plan: Plan
+    layer: Layer
+
+    @property
+    def names(self) -> LayerNames:
+        return self.layer.names
+
+    def tensor(self, local: str) -> np.ndarray | None:
+        return self.plan.tensors.get(self.layer.names.tensor + local)
+
+    def add_sheet(self, role: str, note: str) -> SheetPlan:
+        return self.plan.add_sheet(self.layer.names.sheet_name(role), note)
+
+    def output_names(self, o: int) -> tuple[str, tuple[str, ...]]:
+        """The output block's name and its aliases (the last layer is also output_c{o})."""
+        names = self.layer.names
+        return names.output_c(o), tuple(f"{a}output_c{o}" for a in names.aliases)
+
+
+def title(name: str, shape: tuple[int, int], note: str = "") -> str:
+    text = f"{name}  ({shape[0]}×{shape[1]})"
+    return f"{text}  {note}" if note else text
+
+
+def grid_title(name: str, shape: tuple[int, int]) -> str:
+    """Kernel titles sit side by side: add the shape only where the block is wide enough."""
+    return title(name, shape) if shape[1] >= 3 else name
+
+
+def channel_list(channels: Sequence[int]) -> str:
+    if len(channels) == 1:
+        return f"channel {channels[0]}"
+    if list(channels) == list(range(channels[0], channels[-1] + 1)):
+        return f"channels {channels[0]}-{channels[-1]}"
+    return "channels " + ", ".join(map(str, channels))
+
+
+# ---------------------------------------------------------------------------- stages
+def input_stage(plan: Plan) -> list[Block]:
+    """The network input, one editable block per channel."""
+    x = plan.tensors["input"]
+    sheet = plan.add_sheet("Input", "The input volume, one block per channel. Edit the yellow "
+                           "cells: every downstream cell recomputes.")
+    blocks = [Block(name, x.shape[1:], EDIT, Values(block_of(x, idx)),
+                    title=title(name, x.shape[1:], "(input channel)"))
+              for name, idx in block_names("input", x.shape)]
+    stack(sheet, blocks)
+    return blocks
+
+
+def weight_stage(ctx: LayerContext, role: str, note: str,
+                 row_label: Callable[[int], str], col_label: Callable[[int], str],
+                 ) -> tuple[list[list[Block]], Block | None]:
+    """The editable weights (one grid row per first index, PyTorch layout) and the bias row."""
+    weight, bias = ctx.names.tensor + "weight", ctx.names.tensor + "bias"
+    w = ctx.plan.tensors[weight]
+    sheet = ctx.add_sheet(role, note)
+    top = sheet.first_row
+    bias_block = None
+    b = ctx.tensor("bias")
+    if b is not None:
+        bias_block = Block(bias, (1, b.shape[0]), EDIT, Values(block_of(b, ())),
+                           title=title(bias, (1, b.shape[0]), "(one bias per output channel)"),
+                           colour_scale=False)
+        top = row_block(sheet, bias_block, top=top)
+    rows: list[list[Block]] = [[] for _ in range(w.shape[0])]
+    for name, (a, b_) in block_names(weight, w.shape):
+        rows[a].append(Block(name, w.shape[2:], EDIT, Values(block_of(w, (a, b_))),
+                             title=grid_title(name, w.shape[2:]), short=col_label(b_)))
+    grid(sheet, rows, [row_label(a) for a in range(w.shape[0])], top=top)
+    return rows, bias_block
+
+
+def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Block], kind: str,
+                 row_map: IndexMap, col_map: IndexMap, what: str) -> list[Block]:
+    """One gathered block per source channel (padding, upsampling), stacked like the input."""
+    sheet = ctx.add_sheet(role, note)
+    shape = (len(row_map), len(col_map))
+    blocks = []
+    for c, src in enumerate(sources):
+        name = ctx.names.intermediate(kind, c)
+        blocks.append(Block(name, shape, COMPUTED, Gather(src, row_map, col_map),
+                            title=title(name, shape, what)))
+    stack(sheet, blocks)
+    return blocks
+
+
+def pad_stage(ctx: LayerContext, sources: Sequence[Block],
+              padding: tuple[int, int]) -> list[Block]:
+    """Zero padding (skipped when there is none: the convolution then reads its input)."""
+    if padding == (0, 0):
+        return list(sources)
+    (h, w), (ph, pw) = sources[0].shape, padding
+    return gather_stage(
+        ctx, "Padded", f"The input with {ph} row(s) / {pw} column(s) of zeros around each "
+        "channel (grey cells). White cells refer to the input.", sources, "padded",
+        pad_map(h, ph, ph), pad_map(w, pw, pw), "(zero-padded)")
+
+
+def kernel_transform_stage(ctx: LayerContext, role: str, note: str,
+                           kernels: list[list[Block]], kind: str, row_map: IndexMap,
+                           col_map: IndexMap, row_label: Callable[[int], str],
+                           ) -> list[list[Block]]:
+    """A gather applied to every kernel (flip, dilate), laid out like the weights."""
+    sheet = ctx.add_sheet(role, note)
+    shape = (len(row_map), len(col_map))
+    rows = []
+    for line in kernels:
+        row = []
+        for k in line:
+            name = ctx.names.transformed(kind, k.name)
+            row.append(Block(name, shape, COMPUTED, Gather(k, row_map, col_map),
+                             title=grid_title(name, shape), short=k.short))
+        rows.append(row)
+    grid(sheet, rows, [row_label(a) for a in range(len(rows))])
+    return rows
+
+
+def conv_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
+               kernel_for: Callable[[int, int], Block], bias: Block | None, *,
+               out_channels: int, groups: int, stride: tuple[int, int],
+               out_size: tuple[int, int], describe: Callable[[int, Sequence[int]], str],
+               ) -> list[Block]:
+    """A direct (grouped, strided) convolution, one output block per output channel.
+    `kernel_for(o, k)` is the kernel convolved with the k-th input channel of o's group."""
+    sheet = ctx.add_sheet("Output", note)
+    per_group_in = len(sources) // groups
+    per_group_out = out_channels // groups
+    blocks = []
+    for o in range(out_channels):
+        g = o // per_group_out
+        channels = list(range(g * per_group_in, (g + 1) * per_group_in))
+        content = Conv([sources[c] for c in channels],
+                       [kernel_for(o, k) for k in range(per_group_in)], bias, o, stride)
+        name, aliases = ctx.output_names(o)
+        blocks.append(Block(name, out_size, COMPUTED, content, aliases=aliases,
+                            title=title(name, out_size, describe(o, channels))))
+    stack(sheet, blocks)
+    return blocks
+
+
+def per_channel_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
+                      shape: tuple[int, int], content: Callable[[Block], object],
+                      what: str) -> list[Block]:
+    """One output block per input channel (ReLU, pooling), stacked on the layer's sheet."""
+    sheet = ctx.add_sheet("Output", note)
+    blocks = []
+    for c, src in enumerate(sources):
+        name, aliases = ctx.output_names(c)
+        blocks.append(Block(name, shape, COMPUTED, content(src), aliases=aliases,  # type: ignore[arg-type]
+                            title=title(name, shape, what)))
+    stack(sheet, blocks)
+    return blocks
