@@ -21,11 +21,11 @@ import numpy as np
 from .errors import LimitError, OutputError
 from .guide import add_guide
 from .layout import Block
+from .network import Network
+from .plan import LayerContext, Plan, input_stage
 from .spec import LayerSpec
 from .stages import Conv, Pool
 from .tensors import random_tensors
-from .network import Network
-from .plan import LayerContext, Plan, input_stage
 from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, RenderStats, render
 
 EXCEL_MAX_ROWS = 1_048_576

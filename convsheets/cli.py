@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import signal
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +19,18 @@ from . import __version__
 from .build import build as build_workbook
 from .build import check_target
 from .errors import ConvsheetsError
+from .network import Network
+from .networks import (
+    OVERRIDABLE,
+    describe_network,
+    is_network,
+    network_from_template,
+    shipped_networks,
+)
+from .options import VALUE_KINDS, format_value, option_flag, parse_pair
 from .presets import describe, load_template, preset
-from .spec import VALUE_KINDS, VARIANTS, LayerSpec, parse_pair
+from .spec import VARIANTS, LayerSpec
+from .variants import VARIANTS as REGISTRY
 from .verify import (
     DEFAULT_TOLERANCE,
     ENGINE_CHOICES,
@@ -58,21 +69,23 @@ def cli() -> None:
 
 @cli.command("list")
 def list_variants() -> None:
-    """List the variants, one line each, with their presets."""
-    from .variants import VARIANTS as REGISTRY
-
-    width = max(len(name) for name in REGISTRY)
+    """List the variants with their presets, and the shipped network examples."""
+    width = max(len(name) for name in [*REGISTRY, *shipped_networks()])
     for name, variant in REGISTRY.items():
         click.echo(f"{name:<{width}}  {variant.summary}")
         click.echo(f"{'':<{width}}  preset: {describe(preset(name))}")
+    click.echo("\nnetworks (convsheets build --template NAME):")
+    for name, text in shipped_networks().items():
+        click.echo(f"{name:<{width}}  {describe_network(tomllib.loads(text))}")
 
 
 @cli.command()
 @click.option("--variant", type=click.Choice(VARIANTS), help="Which convolution to build.")
 @click.option("--all", "build_all", is_flag=True,
-              help="Build every variant's preset (into output/ or -o DIR).")
-@click.option("--template", type=click.Path(path_type=Path, dir_okay=False),
-              help="A TOML file of layer options (same keys as the presets).")
+              help="Build every variant's preset and every shipped network (into output/ or "
+              "-o DIR).")
+@click.option("--template", help="A TOML file of layer options (same keys as the presets), a "
+              "network ([[layers]] tables), or the name of a shipped network.")
 @click.option("--input-size", type=PAIR, help="Input height x width, e.g. 7x5.")
 @click.option("--in-channels", type=int)
 @click.option("--out-channels", type=int)
@@ -88,13 +101,14 @@ def list_variants() -> None:
 @click.option("--values", type=click.Choice(VALUE_KINDS),
               help="Small integers (default, checkable by head) or normal floats.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output .xlsx (default output/VARIANT.xlsx); a directory with --all.")
+              help="Output .xlsx (default output/NAME.xlsx); a directory with --all.")
 @click.option("--force", is_flag=True, help="Replace an existing file convsheets did not write.")
-def build(variant: str | None, build_all: bool, template: Path | None, output: Path | None,
+def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
           force: bool, **options: object) -> None:
-    """Build a workbook that computes one convolution layer with live formulas."""
+    """Build a workbook that computes a layer, or a small network, with live formulas."""
 
     given = {k: v for k, v in options.items() if v is not None}
+    jobs: list[tuple[LayerSpec | Network, Path, str]] = []  # (what, where, its preset)
     if build_all:
         if variant or template or given:
             raise click.UsageError("--all builds every variant's preset; give layer options "
@@ -102,31 +116,78 @@ def build(variant: str | None, build_all: bool, template: Path | None, output: P
         directory = output or OUTPUT_DIR
         if directory.exists() and not directory.is_dir():
             raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
-        specs = [LayerSpec.create(name, {}, preset(name)) for name in VARIANTS]
-        targets = [directory / f"{spec.variant}.xlsx" for spec in specs]
-        for target in targets:  # refuse before writing any of them
+        for name in VARIANTS:
+            jobs.append((LayerSpec.create(name, {}, preset(name)), directory / f"{name}.xlsx",
+                         ""))
+        for name, text in shipped_networks().items():
+            jobs.append((network_from_template(tomllib.loads(text), name),
+                         directory / f"{name}.xlsx", ""))
+        for _source, target, _preset in jobs:  # refuse before writing any of them
             check_target(target, force)
     else:
-        from_template: dict[str, object] = load_template(template) if template else {}
-        variant = variant or from_template.pop("variant", None)  # type: ignore[assignment]
-        from_template.pop("variant", None)
-        if variant is None:
-            raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
-                                   "), --template FILE or --all")
-        spec = LayerSpec.create(variant, {**from_template, **given}, preset(variant))
+        from_template, label = _template(template) if template else ({}, "")
         if output is not None and output.suffix.lower() != ".xlsx":
             raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
                                      param_hint="'--output'")
-        specs = [spec]
-        targets = [output or OUTPUT_DIR / f"{variant}.xlsx"]
-    for spec, target in zip(specs, targets, strict=True):
+        if is_network(from_template):
+            if variant:
+                raise click.UsageError("--variant builds one of the seven variants; a network "
+                                       "template defines its own layers")
+            layer_options = sorted(set(given) - set(OVERRIDABLE))
+            if layer_options:
+                raise click.UsageError(f"{option_flag(layer_options[0])}: a network's layer "
+                                       "options go in the template's [[layers]] tables (the "
+                                       "command line may set " + ", ".join(
+                                           option_flag(k) for k in OVERRIDABLE) + ")")
+            network = network_from_template(from_template, label, given)
+            stem = Path(label).stem
+            jobs.append((network, output or OUTPUT_DIR / f"{stem}.xlsx", ""))
+        else:
+            variant = variant or from_template.pop("variant", None)  # type: ignore[assignment]
+            from_template.pop("variant", None)
+            if variant is None:
+                raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
+                                       "), --template FILE or --all")
+            spec = LayerSpec.create(variant, {**from_template, **given}, preset(variant))
+            typed = {**from_template, **given}
+            from_preset = [k for k in preset(variant) if k not in typed]
+            jobs.append((spec, output or OUTPUT_DIR / f"{variant}.xlsx",
+                         _preset_note(spec, from_preset)))
+    for source, target, note in jobs:
         hooks, finish = _progress_hooks()
         try:
-            result = build_workbook(spec, target, force=force, **hooks)
+            result = build_workbook(source, target, force=force, **hooks)
         finally:
             finish()
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
+        network = source.network() if isinstance(source, LayerSpec) else source
+        c, h, w = network.input_shape
+        click.echo(f"  input ({c}, {h}, {w})")
+        for layer in network.layers:
+            click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
+        if note:
+            click.echo(f"  {note}")
+
+
+def _template(given: str) -> tuple[dict[str, object], str]:
+    """A template file, or a shipped network by name when no such file exists."""
+    path = Path(given)
+    shipped = shipped_networks()
+    if not path.exists() and given in shipped:
+        return tomllib.loads(shipped[given]), given
+    return load_template(path), str(path)
+
+
+def _preset_note(spec: LayerSpec, keys: list[str]) -> str:
+    """Which of the layer's values came from the variant's preset, not from the user."""
+    shown = [k for k in keys if k not in ("seed", "values", "variant")]
+    if not shown:
+        return ""
+    values = spec.as_options()
+    return (f"from the {spec.variant} preset (not typed): " + ", ".join(
+        f"{k}={format_value(tuple(v) if isinstance(v, list) else v)}"
+        for k, v in ((k, values[k]) for k in shown)))
 
 
 @cli.command()

@@ -1,13 +1,14 @@
 """What every computed block of a workbook should hold, from NumPy alone.
 
-Given a layer and its editable tensors (as read back from a workbook), this computes the expected
-value of every named computed block, using only `reference` (the PyTorch-semantics NumPy ops).
-It shares block *names* with the layout (the public contract). The final outputs come straight
-from `reference.conv2d` / `reference.conv_transpose2d` (the scatter definition), independent of
-the layout's index arithmetic, so a wrong formula anywhere upstream shows up at the output. (The
-expected *intermediate* upsampled block uses the same padding amounts as the layout,
-d*(k-1)-p and +output_padding, as the seed's recipe defines them; an error there would still
-show at the output.)
+Given a variant request or a network and its editable tensors (as read back from a workbook),
+this computes the expected value of every named computed block:
+
+* each layer's output comes from its op's `reference` (PyTorch semantics, `reference.py`), fed
+  the previous layer's *reference* output, never the layout's index arithmetic: a wrong formula
+  anywhere upstream shows up at every later output;
+* intermediate blocks (padded, upsampled, flipped, dilated) are gathers: their value is their
+  index maps applied to their source's expected value, found generically from the plan;
+* the guide's live arithmetic from the ops' reference size rules and parameter counts.
 
 Each entry is `Expected(value, structural)`: `structural` marks cells that are constant zeros by
 construction (padding, inserted zeros, dilation holes) and so need not be formulas.
@@ -19,8 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference as ref
+from .build import make_plan
+from .guide import network_guide_values
+from .network import Network
 from .spec import LayerSpec
+from .stages import Gather, IndexMap, Values, Zero
+from .variants import VARIANTS
 
 
 @dataclass
@@ -29,117 +34,79 @@ class Expected:
     structural: np.ndarray | None = None  # bool mask of constant-zero cells
 
 
-def expected_blocks(spec: LayerSpec, t: dict[str, np.ndarray], scalars: dict[str, float],
-                    guide_spec: LayerSpec | None = None) -> dict[str, Expected]:
-    """Expected values of every computed block, by defined name.
-
-    `t` holds the tensors by tensor name ("input", "weight", "bias", "depthwise_weight", ...);
-    `scalars` the editable guide cells (the pointwise bottleneck figures); `guide_spec` the
-    layer whose numbers the guide's parameter cells hold, when a probe changed them."""
+def layer_outputs(network: Network, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every layer's output channels by block name (and alias), by the ops' references."""
+    out: dict[str, np.ndarray] = {}
     x = t["input"]
-    out: dict[str, Expected] = {}
-    if spec.variant == "separable":
-        mid = _direct(out, spec, x, t["depthwise_weight"], t.get("depthwise_bias"),
-                      groups=spec.in_channels, prefix="depthwise_", dilation=spec.dilation,
-                      padding=spec.padding, stride=spec.stride, out_prefix="depthwise_")
-        _direct(out, spec, mid, t["pointwise_weight"], t.get("pointwise_bias"), groups=1,
-                prefix="pointwise_", dilation=(1, 1), padding=(0, 0), stride=(1, 1),
-                out_prefix="", pad_name=None)
-    elif spec.is_transposed:
-        _transposed(out, spec, x, t["weight"], t.get("bias"))
-    else:
-        _direct(out, spec, x, t["weight"], t.get("bias"), groups=spec.conv_groups, prefix="",
-                dilation=spec.dilation, padding=spec.padding, stride=spec.stride,
-                out_prefix="")
-    _guide(out, guide_spec or spec, scalars)
+    for layer in network.layers:
+        prefix = layer.names.tensor
+        local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
+        x = layer.op.reference(x, local)
+        for o in range(x.shape[0]):
+            out[layer.names.output_c(o)] = x[o]
+            for alias in layer.names.aliases:
+                out[f"{alias}output_c{o}"] = x[o]
     return out
 
 
-def _direct(out: dict[str, Expected], spec: LayerSpec, x: np.ndarray, w: np.ndarray,
-            b: np.ndarray | None, *, groups: int, prefix: str, dilation: tuple[int, int],
-            padding: tuple[int, int], stride: tuple[int, int], out_prefix: str,
-            pad_name: str | None = "padded") -> np.ndarray:
-    if padding != (0, 0) and pad_name:
-        padded = ref.pad2d(x, padding)
-        mask = ref.pad2d(np.ones_like(x), padding) == 0
-        for c in range(x.shape[0]):
-            out[f"{pad_name}_c{c}"] = Expected(padded[c], mask[c])
-    if dilation != (1, 1):
-        _kernels(out, f"dilated_{prefix}weight", ref.dilate_kernel(w, dilation),
-                 ref.dilate_kernel(np.ones_like(w), dilation) == 0)
-    y = ref.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    for o in range(y.shape[0]):
-        out[f"{out_prefix}output_c{o}"] = Expected(y[o])
-    return y
+def expected_blocks(source: LayerSpec | Network, t: dict[str, np.ndarray],
+                    scalars: dict[str, float],
+                    guide: LayerSpec | Network | None = None) -> dict[str, Expected]:
+    """Expected values of every computed block, by defined name.
+
+    `t` holds the tensors by name ("input", "weight", "conv1_bias", ...); `scalars` the
+    editable guide cells (the pointwise bottleneck figures); `guide` the request or network
+    whose numbers the guide's parameter cells hold, when a probe changed them."""
+    network = source.network() if isinstance(source, LayerSpec) else source
+    outputs = layer_outputs(network, t)
+    plan = make_plan(source, {name: np.asarray(a, dtype=float) for name, a in t.items()})
+    values: dict[str, np.ndarray] = {}
+    out: dict[str, Expected] = {}
+    for block in plan.blocks():
+        content = block.content
+        if isinstance(content, Values):
+            values[block.name] = content.array
+        elif isinstance(content, Gather):
+            value, mask = gather(values[content.source.name], content.row_map, content.col_map)
+            values[block.name] = value
+            out[block.name] = Expected(value, mask)
+        elif block.name in outputs:
+            values[block.name] = outputs[block.name]
+            for name in (block.name, *block.aliases):
+                out[name] = Expected(outputs[name])
+    for name, value in guide_values(source, guide, scalars).items():
+        out[name] = Expected(np.array([[float(value)]]))
+    return out
 
 
-def _transposed(out: dict[str, Expected], spec: LayerSpec, x: np.ndarray, w: np.ndarray,
-                b: np.ndarray | None) -> None:
-    # The upsampled volume: zeros inserted, then padded by d*(k-1)-p (+output_padding).
-    amounts = []
-    for axis in (0, 1):
-        edge = spec.dilation[axis] * (spec.kernel_size[axis] - 1) - spec.padding[axis]
-        amounts += [edge, edge + spec.output_padding[axis]]
-    top, bottom, left, right = amounts
-    up = ref.pad_or_crop(ref.zero_insert(x, spec.stride), top, bottom, left, right)
-    ones = ref.pad_or_crop(ref.zero_insert(np.ones_like(x), spec.stride), top, bottom, left,
-                           right)
-    for c in range(x.shape[0]):
-        out[f"upsampled_c{c}"] = Expected(up[c], ones[c] == 0)
-    flipped = ref.flip_kernel(w)
-    _kernels(out, "flipped_weight", flipped, None)
-    if spec.dilation != (1, 1):
-        _kernels(out, "dilated_flipped_weight", ref.dilate_kernel(flipped, spec.dilation),
-                 ref.dilate_kernel(np.ones_like(w), spec.dilation) == 0)
-    y = ref.conv_transpose2d(x, w, b, stride=spec.stride, padding=spec.padding,
-                             output_padding=spec.output_padding, groups=spec.groups,
-                             dilation=spec.dilation)
-    for o in range(y.shape[0]):
-        out[f"output_c{o}"] = Expected(y[o])
+def gather(source: np.ndarray, row_map: IndexMap, col_map: IndexMap,
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A gather block's value and structural-zero mask: its index maps applied to its source."""
+    rows = [(i, r) for i, r in enumerate(row_map) if not isinstance(r, Zero)]
+    cols = [(j, c) for j, c in enumerate(col_map) if not isinstance(c, Zero)]
+    value = np.zeros((len(row_map), len(col_map)))
+    mask = np.ones(value.shape, dtype=bool)
+    if rows and cols:
+        (ri, rs), (cj, cs) = zip(*rows, strict=True), zip(*cols, strict=True)
+        value[np.ix_(ri, cj)] = source[np.ix_(rs, cs)]
+        mask[np.ix_(ri, cj)] = False
+    return value, mask
 
 
-def _kernels(out: dict[str, Expected], name: str, w: np.ndarray,
-             structural: np.ndarray | None) -> None:
-    for a in range(w.shape[0]):
-        for b in range(w.shape[1]):
-            out[f"{name}_{a}_{b}"] = Expected(w[a, b],
-                                              None if structural is None else structural[a, b])
-
-
-def _guide(out: dict[str, Expected], spec: LayerSpec, scalars: dict[str, float]) -> None:
-    """The guide's live arithmetic: output size, parameter counts, bottleneck figures."""
-    sizes = []
-    for a in (0, 1):
-        if spec.is_transposed:
-            sizes.append(ref.conv_transpose2d_output_size(
-                spec.input_size[a], spec.kernel_size[a], spec.stride[a], spec.padding[a],
-                spec.output_padding[a], spec.dilation[a]))
-        else:
-            sizes.append(ref.conv2d_output_size(spec.input_size[a], spec.kernel_size[a],
-                                                spec.stride[a], spec.padding[a],
-                                                spec.dilation[a]))
-    out["output_height"] = _scalar(sizes[0])
-    out["output_width"] = _scalar(sizes[1])
-    out["parameter_count"] = _scalar(sum(int(np.prod(shape)) for k, shape in
-                                         spec.source_shapes().items() if k != "input"))
-    if spec.variant == "separable":
-        kh, kw = spec.kernel_size
-        out["basic_parameter_count"] = _scalar(
-            spec.in_channels * spec.out_channels * kh * kw + spec.out_channels * spec.bias)
-    if spec.variant == "pointwise" and scalars:
-        k, cin, cout, mid = (scalars[f"bottleneck_{n}"] for n in
-                             ("kernel", "in_channels", "out_channels", "mid_channels"))
-        direct, reduce, conv = k * k * cin * cout, cin * mid, k * k * mid * cout
-        out["bottleneck_direct_weights"] = _scalar(direct)
-        out["bottleneck_reduce_weights"] = _scalar(reduce)
-        out["bottleneck_conv_weights"] = _scalar(conv)
-        out["bottleneck_total_weights"] = _scalar(reduce + conv)
-        out["bottleneck_reduction"] = _scalar(direct / (reduce + conv))
-
-
-def _scalar(value: float) -> Expected:
-    return Expected(np.array([[float(value)]]))
-
-
-BOTTLENECK_INPUTS = ("bottleneck_in_channels", "bottleneck_out_channels", "bottleneck_kernel",
-                     "bottleneck_mid_channels")
+def guide_values(source: LayerSpec | Network, guide: LayerSpec | Network | None,
+                 scalars: dict[str, float]) -> dict[str, float]:
+    """The guide's formula cells: output size and parameter count of the layer its
+    parameter table shows (a variant) or the chain's shapes (a network)."""
+    shown = guide if guide is not None else source
+    if isinstance(shown, Network):
+        return network_guide_values(shown, shown.input_shape)
+    network = shown.network()
+    h, w = shown.input_size
+    for layer in network.layers:
+        h, w = layer.op.reference_size(0, h), layer.op.reference_size(1, w)
+    values: dict[str, float] = {"output_height": h, "output_width": w,
+                                "parameter_count": network.parameter_count()}
+    variant = VARIANTS[shown.variant]
+    if variant.expected_more is not None:
+        values.update(variant.expected_more(shown, scalars))
+    return values

@@ -252,13 +252,12 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
                                    strict=True)}
     cur.row += 1
     counts: list[Block] = []
+
+    def ref(block: Block) -> str:
+        return block.ref(0, 0, from_sheet=cur.sheet.name)
+
     for layer in network.layers:
         name = layer.label
-        here = cur.sheet.name
-
-        def ref(block: Block) -> str:
-            return block.ref(0, 0, from_sheet=here)
-
         cur.label(NET_COLS["name"], name, "cs_title")
         cur.label(NET_COLS["op"], layer.op.op)
         channels = (cur.scalar(f"{name}_output_channels", PARAM, layer.out_shape[0])

@@ -124,6 +124,14 @@ class Network:
     def parameter_count(self) -> int:
         return sum(layer.op.parameter_count() for layer in self.layers)
 
+    def with_input_size(self, size: Pair) -> Network:
+        """The same layers on an input of another size (validated again)."""
+        entries = [(layer.name, layer.op.op,
+                    {k: v for k, v in layer.op.as_options().items() if k != "op"}, layer.names)
+                   for layer in self.layers]
+        layers = chain((self.in_channels, *size), entries, [""] * len(entries))
+        return Network(size, self.in_channels, layers, self.seed, self.values, self.variant)
+
     def as_options(self) -> dict[str, object]:
         """JSON-ready (recorded in every workbook; `from_options` reads it back)."""
         return {"input_size": list(self.input_size), "in_channels": self.in_channels,

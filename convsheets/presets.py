@@ -10,8 +10,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from .errors import TemplateError
-from .spec import OPTION_FIELDS, VARIANTS, SpecError, normalise
+from .errors import SpecError, TemplateError
+from .spec import OPTION_FIELDS, VARIANTS, normalise
 
 KNOWN_KEYS = ("variant",) + OPTION_FIELDS
 
@@ -25,7 +25,8 @@ def preset(variant: str) -> dict[str, object]:
 
 
 def load_template(path: Path) -> dict[str, object]:
-    """Read a user template; returns its keys (including 'variant' if given)."""
+    """Read a user template; returns its keys (including 'variant' if given). A network
+    template (one with [[layers]]) is returned as read."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -34,6 +35,8 @@ def load_template(path: Path) -> dict[str, object]:
         values = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(f"--template {path}: not valid TOML ({exc})") from exc
+    if "layers" in values:
+        return values  # a network: `networks.network_from_template` validates it
     for key in values:
         if key not in KNOWN_KEYS:
             raise TemplateError(f"--template {path}: unknown key {key!r} "

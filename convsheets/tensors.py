@@ -9,10 +9,9 @@ and ``{bias}`` (one row) for a bias vector.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .network import Network

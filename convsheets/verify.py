@@ -24,19 +24,27 @@ import openpyxl
 
 from .build import check_size_early, minimum_cells
 from .engines import ENGINES, get_engine
-from .engines.base import Engine, EngineError
-from .errors import ConvsheetsError, LimitError, VerifyInputError
-from .expected import BOTTLENECK_INPUTS, Expected, expected_blocks
+from .engines.base import Engine
+from .errors import (
+    ConvsheetsError,
+    EngineError,
+    LimitError,
+    SpecError,
+    VerifyInputError,
+    WorkbookReadError,
+)
+from .expected import Expected, expected_blocks
 from .guide import parameter_cells
-from .spec import HONOURED, LayerSpec, SpecError
+from .network import Network
+from .spec import LayerSpec
 from .tensors import block_names
+from .variants import VARIANTS
 from .workbook import METADATA_KEY
 from .xlsxread import (
     KIND_ERROR,
     KIND_NO_CACHED_VALUE,
     KIND_NUMBER,
     SheetCells,
-    WorkbookReadError,
     XlsxFile,
     col_letter,
     parse_ref,
@@ -84,13 +92,29 @@ class FileReport:
 
 @dataclass
 class _Workbook:
-    """What verify needs from the file itself: the layer and where each block sits."""
+    """What verify needs from the file itself: what it computes and where each block sits."""
 
     path: Path
-    spec: LayerSpec
+    source: LayerSpec | Network  # a variant request (format 1) or a network (format 2)
     names: dict[str, tuple[str, int, int, int, int] | str]  # str: why the reference is unusable
     fully_cached: bool
     cells: int  # cells in its sheets' used ranges
+
+    @property
+    def network(self) -> Network:
+        return self.source.network() if isinstance(self.source, LayerSpec) else self.source
+
+    @property
+    def kind(self) -> str:
+        """How the report names it: the variant, or "network"."""
+        return self.source.variant if isinstance(self.source, LayerSpec) else "network"
+
+    @property
+    def guide_inputs(self) -> tuple[str, ...]:
+        """Editable guide cells the expected values depend on (pointwise's bottleneck)."""
+        if isinstance(self.source, LayerSpec):
+            return VARIANTS[self.source.variant].editable_guide_cells
+        return ()
 
 
 def verify_files(paths: list[Path], engine: str = "auto",
@@ -114,7 +138,7 @@ def verify_files(paths: list[Path], engine: str = "auto",
         except VerifyInputError as exc:
             reports[str(path)].unusable = str(exc)
             continue
-        reports[str(path)].variant = book.spec.variant
+        reports[str(path)].variant = book.kind
         for name in engines:
             plan.setdefault(name, []).append(book)
     for name, batch in plan.items():
@@ -138,7 +162,8 @@ def verify_files(paths: list[Path], engine: str = "auto",
     return list(reports.values())
 
 
-_Probe = tuple[Path, LayerSpec]  # the probe copy and the layer its parameter table now shows
+# the probe copy and the layer (or network) its parameter table now shows
+_Probe = tuple[Path, LayerSpec | Network]
 
 
 def _recalculate(eng: Engine, batch: list[_Workbook], probes: list[_Probe | None], tmp: Path,
@@ -191,9 +216,9 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
         if wb is None:
             probes.append(None)
             continue
-        other = _other_layer(book.spec, rng)
-        values = {name: None for name in _source_names(book.spec)}
-        values.update(parameter_cells(other))
+        other, cells = _other_guide(book.source, rng)
+        values: dict[str, int | None] = {name: None for name in _source_names(book)}
+        values.update(cells)
         for name, value in values.items():
             where = book.names.get(name)
             if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
@@ -230,6 +255,25 @@ def _load_for_probe(book: _Workbook) -> openpyxl.Workbook | None:
         return None
 
 
+def _other_guide(source: LayerSpec | Network, rng: np.random.Generator,
+                 ) -> tuple[LayerSpec | Network, dict[str, int]]:
+    """What the probe writes into the guide's parameter cells, and the request or network
+    those numbers describe: another valid layer of the same variant, or, for a network, a
+    larger input (which every op accepts), whose shapes then flow down the chain."""
+    if isinstance(source, LayerSpec):
+        other = _other_layer(source, rng)
+        return other, parameter_cells(other)
+    for _ in range(20):
+        size = (source.input_size[0] + int(rng.integers(1, 7)),
+                source.input_size[1] + int(rng.integers(1, 7)))
+        try:
+            bigger = source.with_input_size(size)
+        except ConvsheetsError:
+            continue
+        return bigger, {"input_height": size[0], "input_width": size[1]}
+    return source, {}
+
+
 def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
     """A random valid layer of the same variant, for the probe's parameter table."""
     base = {k: v for k, v in spec.as_options().items() if k != "variant"}
@@ -247,7 +291,7 @@ def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
             "groups": g, "depth_multiplier": int(rng.integers(1, 4)),
             "bias": bool(rng.integers(0, 2)),
         }
-        given = {k: v for k, v in wanted.items() if k in HONOURED[spec.variant]}
+        given = {k: v for k, v in wanted.items() if k in VARIANTS[spec.variant].honoured}
         try:
             return LayerSpec.create(spec.variant, given, base)
         except ConvsheetsError:
@@ -255,14 +299,14 @@ def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
     return spec
 
 
-def _source_names(spec: LayerSpec) -> list[str]:
-    names = [name for tensor, shape in spec.source_shapes().items()
+def _source_names(book: _Workbook) -> list[str]:
+    names = [name for tensor, shape in book.network.source_shapes().items()
              for name, _ in block_names(tensor, shape)]
-    return names + (list(BOTTLENECK_INPUTS) if spec.variant == "pointwise" else [])
+    return names + list(book.guide_inputs)
 
 
 def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
-                        probe_layer: LayerSpec | None, engine: str,
+                        probe_layer: LayerSpec | Network | None, engine: str,
                         tolerance: float) -> EngineRun:
     run = _compare(book, copy, engine, tolerance)
     if probe is None:
@@ -320,8 +364,11 @@ def _open(path: Path) -> _Workbook:
                                        "document property); build one with `convsheets build`")
             try:
                 record = json.loads(props[METADATA_KEY])
-                spec = LayerSpec.from_options(record["layer"])
-                check_size_early(spec)  # before anything is allocated from these numbers
+                source: LayerSpec | Network = (
+                    LayerSpec.from_options(record["layer"]) if "layer" in record
+                    else Network.from_options(record["network"]))
+                network = source.network() if isinstance(source, LayerSpec) else source
+                check_size_early(network)  # before anything is allocated from these numbers
             except (ValueError, KeyError, TypeError, SpecError, LimitError) as exc:
                 raise VerifyInputError(f"{path}: its convsheets metadata is unusable "
                                        f"({exc})") from exc
@@ -336,7 +383,7 @@ def _open(path: Path) -> _Workbook:
                 for sheet in xf.sheet_names())
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{path}: {exc}") from exc
-    return _Workbook(path, spec, names, fully_cached, minimum_cells(spec))
+    return _Workbook(path, source, names, fully_cached, minimum_cells(network))
 
 
 class _Sheets:
@@ -356,16 +403,15 @@ class _Sheets:
 
 
 def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
-             guide_spec: LayerSpec | None = None) -> EngineRun:
-    spec = book.spec
+             guide_spec: LayerSpec | Network | None = None) -> EngineRun:
     try:
         with XlsxFile(copy) as xf:
             sheets = _Sheets(xf, book.path)
             tensors = _read_tensors(book, sheets)
-            scalars = ({n: float(_source(book, sheets, n, (1, 1))[0, 0])
-                        for n in BOTTLENECK_INPUTS} if spec.variant == "pointwise" else {})
+            scalars = {n: float(_source(book, sheets, n, (1, 1))[0, 0])
+                       for n in book.guide_inputs}
             try:
-                expected = expected_blocks(spec, tensors, scalars, guide_spec)
+                expected = expected_blocks(book.source, tensors, scalars, guide_spec)
             except ValueError as exc:
                 raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
                                        f"({exc})") from exc
@@ -383,7 +429,7 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
 def _read_tensors(book: _Workbook, sheets: _Sheets) -> dict[str, np.ndarray]:
     """The editable tensors, as the workbook now holds them."""
     tensors = {}
-    for tensor, shape in book.spec.source_shapes().items():
+    for tensor, shape in book.network.source_shapes().items():
         array = np.zeros(shape)
         for name, index in block_names(tensor, shape):
             block_shape = (1, shape[0]) if len(shape) == 1 else shape[-2:]

@@ -31,8 +31,8 @@ from openpyxl.writer.excel import ExcelWriter
 
 from . import __version__
 from .layout import COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
-from .stages import Gather, Zero
 from .plan import Plan
+from .stages import Gather, Zero
 
 GENERATOR = "convsheets"  # document creator: how a build recognises a file it may replace
 METADATA_KEY = "convsheets"  # custom document property holding the layer as JSON

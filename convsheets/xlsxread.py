@@ -29,7 +29,6 @@ from urllib.parse import unquote
 from xml.parsers import expat
 
 import numpy as np
-
 from openpyxl.utils.cell import get_column_letter
 
 from .errors import WorkbookReadError

@@ -9,7 +9,6 @@ from typing import ClassVar
 import numpy as np
 
 from .. import reference as ref
-from ..errors import SpecError
 from ..layout import Block
 from ..stages import Pool
 from ._pool import Pool2d, int_or_pair

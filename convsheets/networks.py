@@ -1,0 +1,129 @@
+"""Network templates: a TOML file with ``[[layers]]`` tables, read into a validated `Network`.
+
+Keys are PyTorch's own argument names; unset options take PyTorch's defaults (not a preset's),
+so a template means what the same ``torch.nn`` modules mean. A template may also give the
+network input (``input``, C x H x W nested lists) and a conv layer's ``weight`` (PyTorch layout)
+and ``bias`` (true/false, or the values); everything else is drawn from the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from importlib import resources
+
+import numpy as np
+
+from .errors import SpecError, TemplateError
+from .network import LayerNames, Network, chain, check_layer_name, start_shape
+from .ops import OPS
+from .options import to_int, to_values
+
+TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "layers")
+LAYER_KEYS = ("op", "name", "weight")  # besides the op's own options
+OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
+
+
+def shipped_networks() -> dict[str, str]:
+    """Name -> TOML text of the network examples shipped in the package."""
+    folder = resources.files("convsheets").joinpath("templates", "networks")
+    return {entry.name.removesuffix(".toml"): entry.read_text()
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+            if entry.name.endswith(".toml")}
+
+
+def is_network(values: Mapping[str, object]) -> bool:
+    return "layers" in values
+
+
+def network_from_template(values: Mapping[str, object], source: str,
+                          overrides: Mapping[str, object] | None = None) -> Network:
+    """Validate a parsed network template (`source` names the file in every message) with
+    command-line `overrides` (input_size, in_channels, seed, values) applied."""
+    for key in values:
+        if key not in TOP_KEYS:
+            raise TemplateError(f"--template {source}: unknown key {key!r} for a network "
+                                f"(known keys: {', '.join(TOP_KEYS)}; layer options go in "
+                                "the [[layers]] tables)")
+    merged = {**values, **(overrides or {})}
+    try:
+        shape = start_shape(merged)
+        seed = to_int("seed", merged.get("seed", 0))
+        if seed < 0:
+            raise SpecError("seed", seed, "must be 0 or more")
+        kind = to_values("values", merged.get("values", "integers"))
+    except SpecError as exc:
+        raise exc.located(f"--template {source}") from None
+    layers = merged["layers"]
+    if not isinstance(layers, list) or not layers or not all(isinstance(t, dict) for t in layers):
+        raise TemplateError(f"--template {source}: layers must be one or more [[layers]] tables")
+    entries, where = _entries(layers, source)
+    layers_ = chain(shape, entries, where)
+    given: dict[str, np.ndarray] = {}
+    if "input" in merged:
+        given["input"] = _array(merged["input"], shape, "input", f"--template {source}")
+    for table, layer, place in zip(layers, layers_, where, strict=True):
+        shapes = layer.op.tensor_shapes()
+        if "weight" in table:
+            if "weight" not in shapes:
+                raise SpecError("weight", "...", f"{layer.op.op} has no weights", place)
+            given[layer.names.tensor + "weight"] = _array(table["weight"], shapes["weight"],
+                                                          "weight", place)
+        bias = table.get("bias")
+        if isinstance(bias, list):
+            given[layer.names.tensor + "bias"] = _array(bias, shapes["bias"], "bias", place)
+    return Network(shape[1:], shape[0], layers_, seed=seed, values=kind, given=given)
+
+
+def _entries(tables: list[dict[str, object]], source: str,
+             ) -> tuple[list[tuple[str | None, str, dict[str, object], LayerNames]], list[str]]:
+    """(name, op, options, names) per layer, default names counted per op (conv1, relu1)."""
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    entries, where = [], []
+    for i, table in enumerate(tables):
+        op_name = table.get("op")
+        here = f"--template {source}: layers[{i}]"
+        if op_name not in OPS:
+            raise SpecError("op", op_name, "must be one of " + ", ".join(OPS), here)
+        op_cls = OPS[str(op_name)]
+        counts[op_cls.op] = counts.get(op_cls.op, 0) + 1
+        name = table.get("name", f"{op_cls.default_prefix}{counts[op_cls.op]}")
+        check_layer_name(name, here)
+        if str(name).lower() in seen:
+            raise SpecError("name", name, "is used by an earlier layer; layer names must be "
+                            "unique", here)
+        seen.add(str(name).lower())
+        options = {k: v for k, v in table.items() if k not in LAYER_KEYS}
+        if isinstance(options.get("bias"), list):
+            options["bias"] = True
+        entries.append((str(name), op_cls.op, options,
+                        LayerNames.of(str(name), last=i == len(tables) - 1)))
+        where.append(f"{here} ({name})")
+    return entries, where
+
+
+def _array(value: object, shape: tuple[int, ...], key: str, where: str) -> np.ndarray:
+    """A nested list of numbers of exactly `shape` (ints stay ints, so cells show 3 not 3.0)."""
+    try:
+        array = np.array(value, dtype=object)
+    except ValueError:
+        array = None
+    if array is None or array.shape != tuple(shape):
+        got = "ragged lists" if array is None else f"shape {tuple(array.shape)}"
+        raise SpecError(key, "[...]", f"has {got}, the layer needs {tuple(shape)}", where)
+    flat = array.reshape(-1)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               and math.isfinite(v) for v in flat):
+        raise SpecError(key, "[...]", "must hold finite numbers only", where)
+    if all(isinstance(v, int) for v in flat):
+        return array.astype(np.int64)
+    return array.astype(float)
+
+
+def describe_network(values: Mapping[str, object]) -> str:
+    """One line for `convsheets list`: the description or the chain of ops."""
+    if isinstance(values.get("description"), str):
+        return str(values["description"])
+    layers = values.get("layers")
+    return " -> ".join(str(t.get("op")) for t in layers) if isinstance(layers, list) else ""
