@@ -98,6 +98,10 @@ class LayerSpec:
         return Network(self.input_size, self.in_channels, layers, seed=self.seed,
                        values=self.values, variant=self.variant)
 
+    def source_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The editable tensors by name, in PyTorch's layout (input, weight, bias, ...)."""
+        return self.network().source_shapes()
+
     @property
     def output_size(self) -> Pair:
         return self.network().output_shape[1:]  # type: ignore[return-value]

@@ -238,25 +238,31 @@ def test_interrupted_build_leaves_nothing(tmp_path, sig):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_list_shows_every_variant_with_its_preset():
+NETWORKS = ("edges", "encoder_decoder")  # the shipped network examples
+
+
+def test_list_shows_every_variant_with_its_preset_and_the_networks():
     result = run("list")
     assert result.exit_code == 0
     for variant in VARIANTS:
         assert re.search(rf"^{variant}\s+\S", result.output, re.M), variant
     assert result.output.count("preset:") == len(VARIANTS)
+    networks = result.output.split("networks")[1]
+    for name in NETWORKS:
+        assert re.search(rf"^{name}\s+\S", networks, re.M), name
 
 
-def test_build_all_writes_every_variant(tmp_path):
+def test_build_all_writes_every_variant_and_network(tmp_path):
     result = run("build", "--all", "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert sorted(p.stem for p in tmp_path.glob("*.xlsx")) == sorted(VARIANTS)
-    assert result.output.count("wrote ") == len(VARIANTS)
+    assert sorted(p.stem for p in tmp_path.glob("*.xlsx")) == sorted(VARIANTS + NETWORKS)
+    assert result.output.count("wrote ") == len(VARIANTS + NETWORKS)
 
 
 def test_committed_output_is_identical_to_a_fresh_build(tmp_path):
     committed = Path(__file__).resolve().parent.parent / "output"
     assert run("build", "--all", "-o", str(tmp_path)).exit_code == 0
-    for variant in VARIANTS:
+    for variant in VARIANTS + NETWORKS:
         fresh = (tmp_path / f"{variant}.xlsx").read_bytes()
         assert (committed / f"{variant}.xlsx").read_bytes() == fresh, (
             f"output/{variant}.xlsx is stale: run `convsheets build --all` and commit it")

@@ -24,18 +24,41 @@ from test_sweep import layers  # the sweep's strategy: random valid layers of ev
 
 from convsheets.build import make_plan, write_atomically
 from convsheets.errors import ConvsheetsError
-from convsheets.expected import BOTTLENECK_INPUTS, Expected, expected_blocks
+from convsheets.expected import Expected, expected_blocks
+from convsheets.network import Network
 from convsheets.presets import preset
 from convsheets.spec import VARIANTS, LayerSpec
+from convsheets.variants import VARIANTS as REGISTRY
 from convsheets.tensors import block_names
 
 TOLERANCE = 1e-9  # relative, absolute below 1 (as verify)
 
 
 # ---------------------------------------------------------------------------- the check
-def _sources(spec: LayerSpec) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...]]]:
+Source = LayerSpec | Network  # a variant request or a network
+
+
+def _network(spec: Source) -> Network:
+    return spec.network() if isinstance(spec, LayerSpec) else spec
+
+
+def _guide_inputs(spec: Source) -> tuple[str, ...]:
+    """Editable guide cells the expected values depend on (pointwise's bottleneck)."""
+    return REGISTRY[spec.variant].editable_guide_cells if isinstance(spec, LayerSpec) else ()
+
+
+def _parameter_cells(spec: Source) -> set[str]:
+    """Named cells that show a parameter fixed by the build (not editable, not computed)."""
+    if isinstance(spec, LayerSpec):
+        return set()
+    return {"input_channels", "input_height", "input_width"} | {
+        f"{layer.label}_output_channels" for layer in spec.layers if layer.op.has_parameters}
+
+
+def _sources(spec: Source) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...]]]:
     """(block name, tensor, tensor shape, index) of every editable block."""
-    return [(name, tensor, shape, index) for tensor, shape in spec.source_shapes().items()
+    return [(name, tensor, shape, index)
+            for tensor, shape in _network(spec).source_shapes().items()
             for name, index in block_names(tensor, shape)]
 
 
@@ -47,14 +70,14 @@ def _at(rect: Rect, i: int, j: int) -> str:
     return f"{rect.sheet}!{letters}{rect.r0 + i}"
 
 
-def workbook_problems(spec: LayerSpec, wb: openpyxl.Workbook) -> list[str]:
+def workbook_problems(spec: Source, wb: openpyxl.Workbook) -> list[str]:
     """Everything wrong with the loaded workbook of `spec`; empty when every block is right."""
     ev = Evaluator(wb)
     problems: list[str] = []
     try:
         ev.evaluate_all()  # every formula of the file is in the grammar and evaluates
         tensors: dict[str, np.ndarray] = {}
-        for tensor, shape in spec.source_shapes().items():
+        for tensor, shape in _network(spec).source_shapes().items():
             tensors.setdefault(tensor, np.zeros(shape))
         for name, tensor, shape, index in _sources(spec):
             rect = ev.name(name)
@@ -65,8 +88,7 @@ def workbook_problems(spec: LayerSpec, wb: openpyxl.Workbook) -> list[str]:
                 problems.append(f"{name}: an editable cell holds a formula")
             values = ev.rect(rect)
             tensors[tensor][index] = values.reshape(-1) if len(shape) == 1 else values
-        scalars = ({n: ev.rect(ev.name(n))[0, 0] for n in BOTTLENECK_INPUTS}
-                   if spec.variant == "pointwise" else {})
+        scalars = {n: ev.rect(ev.name(n))[0, 0] for n in _guide_inputs(spec)}
         expected = expected_blocks(spec, tensors, scalars)
         for name, exp in expected.items():
             problems += _block_problems(ev, name, exp)
@@ -103,9 +125,10 @@ def _block_problems(ev: Evaluator, name: str, exp: Expected) -> list[str]:
     return out
 
 
-def _unchecked(spec: LayerSpec, ev: Evaluator, expected: dict[str, Expected]) -> list[str]:
+def _unchecked(spec: Source, ev: Evaluator, expected: dict[str, Expected]) -> list[str]:
     """Defined names and formula cells that no comparison covers (so nothing escapes)."""
-    editable = {name for name, *_ in _sources(spec)} | set(BOTTLENECK_INPUTS)
+    editable = ({name for name, *_ in _sources(spec)} | set(_guide_inputs(spec))
+                | _parameter_cells(spec))
     out = [f"defined name {name!r} is neither editable nor checked"
            for name in ev.wb.defined_names
            if name not in editable and name not in expected and not name.startswith("param_")]
@@ -117,19 +140,19 @@ def _unchecked(spec: LayerSpec, ev: Evaluator, expected: dict[str, Expected]) ->
     return out
 
 
-def probe(spec: LayerSpec, wb: openpyxl.Workbook, seed: int = 0) -> None:
+def probe(spec: Source, wb: openpyxl.Workbook, seed: int = 0) -> None:
     """Random non-integer values in every editable cell (positive bottleneck figures)."""
     rng = np.random.default_rng(seed)
     ev = Evaluator(wb)
     names = [name for name, *_ in _sources(spec)]
-    for name in names + (list(BOTTLENECK_INPUTS) if spec.variant == "pointwise" else []):
+    for name in names + list(_guide_inputs(spec)):
         rect = ev.name(name)
-        low = 0.5 if name in BOTTLENECK_INPUTS else -2.0
+        low = 0.5 if name in _guide_inputs(spec) else -2.0
         for _sheet, r, c in rect.keys():
             wb[rect.sheet].cell(r, c).value = round(float(rng.uniform(low, 2.0)), 4) or 0.5
 
 
-def check_layer(spec: LayerSpec, path: Path) -> list[str]:
+def check_layer(spec: Source, path: Path) -> list[str]:
     """Build `spec` at `path`, then check it as built and as a probe."""
     write_atomically(make_plan(spec), path)
     wb = openpyxl.load_workbook(path)

@@ -53,7 +53,7 @@ def tamper(src: Path, dst: Path, edit) -> str:
 def basic_expected():
     """The basic preset's layer and the NumPy values of its blocks (for forging constants)."""
     spec = LayerSpec.create("basic", {}, preset("basic"))
-    tensors = {k: v.astype(float) for k, v in random_tensors(spec).items()}
+    tensors = {k: v.astype(float) for k, v in random_tensors(spec.network()).items()}
     return spec, expected_blocks(spec, tensors, {})
 
 
