@@ -33,9 +33,10 @@ class AvgPool2d(Pool2d):
         return out
 
     def extra_repr(self) -> str:
+        """Exactly PyTorch's `AvgPool2d.extra_repr` (which leaves count_include_pad out;
+        the guide's steps say which divisor the layer uses)."""
         return (f"kernel_size={int_or_pair(self.kernel_size)}, "
-                f"stride={int_or_pair(self.stride)}, padding={int_or_pair(self.padding)}"
-                + ("" if self.count_include_pad else ", count_include_pad=False"))
+                f"stride={int_or_pair(self.stride)}, padding={int_or_pair(self.padding)}")
 
     def steps(self) -> tuple[str, ...]:
         kh, kw = self.kernel_size
