@@ -90,8 +90,8 @@ def scaling(tmp: Path, quick: bool) -> None:
 
 
 def _count_outputs(options: list[str]) -> int:
-    from convsheets.presets import preset
     from convsheets.options import parse_pair
+    from convsheets.presets import preset
     from convsheets.spec import LayerSpec
 
     opts = dict(zip(options[::2], options[1::2], strict=True))

@@ -28,8 +28,8 @@ from convsheets.expected import Expected, expected_blocks
 from convsheets.network import Network
 from convsheets.presets import preset
 from convsheets.spec import VARIANTS, LayerSpec
-from convsheets.variants import VARIANTS as REGISTRY
 from convsheets.tensors import block_names
+from convsheets.variants import VARIANTS as REGISTRY
 
 TOLERANCE = 1e-9  # relative, absolute below 1 (as verify)
 
