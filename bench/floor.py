@@ -8,14 +8,10 @@ import sys
 
 import numpy as np
 from openpyxl import Workbook
+from openpyxl.utils.cell import get_column_letter
 
 
-def col(n: int) -> str:
-    s = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
+col = get_column_letter  # openpyxl's own: the floor uses nothing of convsheets
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from openpyxl.utils.cell import column_index_from_string
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.workbook.workbook import Workbook
 
 MAX_ROW, MAX_COL = 1_048_576, 16_384
@@ -423,8 +423,4 @@ class Evaluator:
 
 
 def _col(n: int) -> str:
-    letters = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    return get_column_letter(n)

@@ -20,6 +20,7 @@ from formula_eval import Evaluator, FormulaError, Rect
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
+from openpyxl.utils.cell import get_column_letter
 from test_sweep import layers  # the sweep's strategy: random valid layers of every variant
 
 from convsheets.build import make_plan, write_atomically
@@ -63,11 +64,7 @@ def _sources(spec: Source) -> list[tuple[str, str, tuple[int, ...], tuple[int, .
 
 
 def _at(rect: Rect, i: int, j: int) -> str:
-    col, letters = rect.c0 + j, ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{rect.sheet}!{letters}{rect.r0 + i}"
+    return f"{rect.sheet}!{get_column_letter(rect.c0 + j)}{rect.r0 + i}"
 
 
 def workbook_problems(spec: Source, wb: openpyxl.Workbook) -> list[str]:
