@@ -10,7 +10,6 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.utils.cell import get_column_letter
 
-
 col = get_column_letter  # openpyxl's own: the floor uses nothing of convsheets
 
 
