@@ -50,7 +50,8 @@ def convsheets(*args: str) -> list[str]:
 def presets(tmp: Path) -> None:
     from convsheets.build import make_plan, write_atomically
     from convsheets.presets import preset
-    from convsheets.spec import VARIANTS, LayerSpec
+    from convsheets.spec import LayerSpec
+    from convsheets.variants import VARIANTS
 
     print("## preset build times (in-process, best of 3)")
     for variant in VARIANTS:

@@ -29,8 +29,8 @@ from .networks import (
 )
 from .options import VALUE_KINDS, format_value, option_flag, parse_pair
 from .presets import describe, load_template, preset
-from .spec import VARIANTS, LayerSpec
-from .variants import VARIANTS as REGISTRY
+from .spec import LayerSpec
+from .variants import VARIANTS
 from .verify import (
     DEFAULT_TOLERANCE,
     ENGINE_CHOICES,
@@ -70,8 +70,8 @@ def cli() -> None:
 @cli.command("list")
 def list_variants() -> None:
     """List the variants with their presets, and the shipped network examples."""
-    width = max(len(name) for name in [*REGISTRY, *shipped_networks()])
-    for name, variant in REGISTRY.items():
+    width = max(len(name) for name in [*VARIANTS, *shipped_networks()])
+    for name, variant in VARIANTS.items():
         click.echo(f"{name:<{width}}  {variant.summary}")
         click.echo(f"{'':<{width}}  preset: {describe(preset(name))}")
     click.echo("\nnetworks (convsheets build --template NAME):")
@@ -80,7 +80,7 @@ def list_variants() -> None:
 
 
 @cli.command()
-@click.option("--variant", type=click.Choice(VARIANTS), help="Which convolution to build.")
+@click.option("--variant", type=click.Choice(list(VARIANTS)), help="Which convolution to build.")
 @click.option("--all", "build_all", is_flag=True,
               help="Build every variant's preset and every shipped network (into output/ or "
               "-o DIR).")

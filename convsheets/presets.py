@@ -11,7 +11,8 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import SpecError, TemplateError
-from .spec import OPTION_FIELDS, VARIANTS, normalise
+from .spec import OPTION_FIELDS, normalise
+from .variants import VARIANTS
 
 KNOWN_KEYS = ("variant",) + OPTION_FIELDS
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .errors import SpecError
 from .network import Network, chain, start_shape
 from .options import VALUE_KINDS, Pair, to_bool, to_int, to_pair, to_values
+from .variants import VARIANTS as registry
 
 PAIR_FIELDS = ("input_size", "kernel_size", "stride", "padding", "dilation", "output_padding")
 INT_FIELDS = ("in_channels", "out_channels", "groups", "depth_multiplier", "seed")
@@ -49,8 +50,6 @@ class LayerSpec:
         """Merge `preset` (the variant's defaults) with `given` (what the user asked for) and
         validate. An option in `given` that the variant cannot honour is an error, unless it
         equals the value the variant fixes anyway (e.g. ``--kernel-size 1`` for pointwise)."""
-        from .variants import VARIANTS as registry
-
         if variant not in registry:
             raise SpecError("variant", variant, "must be one of " + ", ".join(registry))
         preset_variant = registry[variant]
@@ -91,8 +90,6 @@ class LayerSpec:
 
     def network(self) -> Network:
         """The layers this variant composes, validated by their ops."""
-        from .variants import VARIANTS as registry
-
         entries = registry[self.variant].layers(self)
         layers = chain((self.in_channels, *self.input_size), entries, [""] * len(entries))
         return Network(self.input_size, self.in_channels, layers, seed=self.seed,
@@ -117,8 +114,6 @@ class LayerSpec:
     @classmethod
     def from_options(cls, options: dict[str, object]) -> LayerSpec:
         """Inverse of `as_options` (used by verify on what a workbook recorded)."""
-        from .variants import VARIANTS as registry
-
         if not isinstance(options, dict):
             raise SpecError("layer", options, "must be a mapping of layer options")
         variant = str(options.get("variant"))

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from convsheets.cli import cli
-from convsheets.spec import VARIANTS
+from convsheets.variants import VARIANTS
 
 
 def run(*args: str) -> object:
@@ -255,14 +255,14 @@ def test_list_shows_every_variant_with_its_preset_and_the_networks():
 def test_build_all_writes_every_variant_and_network(tmp_path):
     result = run("build", "--all", "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert sorted(p.stem for p in tmp_path.glob("*.xlsx")) == sorted(VARIANTS + NETWORKS)
-    assert result.output.count("wrote ") == len(VARIANTS + NETWORKS)
+    assert sorted(p.stem for p in tmp_path.glob("*.xlsx")) == sorted((*VARIANTS, *NETWORKS))
+    assert result.output.count("wrote ") == len((*VARIANTS, *NETWORKS))
 
 
 def test_committed_output_is_identical_to_a_fresh_build(tmp_path):
     committed = Path(__file__).resolve().parent.parent / "output"
     assert run("build", "--all", "-o", str(tmp_path)).exit_code == 0
-    for variant in VARIANTS + NETWORKS:
+    for variant in (*VARIANTS, *NETWORKS):
         fresh = (tmp_path / f"{variant}.xlsx").read_bytes()
         assert (committed / f"{variant}.xlsx").read_bytes() == fresh, (
             f"output/{variant}.xlsx is stale: run `convsheets build --all` and commit it")

@@ -28,9 +28,9 @@ from convsheets.errors import ConvsheetsError
 from convsheets.expected import Expected, expected_blocks
 from convsheets.network import Network
 from convsheets.presets import preset
-from convsheets.spec import VARIANTS, LayerSpec
+from convsheets.spec import LayerSpec
 from convsheets.tensors import block_names
-from convsheets.variants import VARIANTS as REGISTRY
+from convsheets.variants import VARIANTS
 
 TOLERANCE = 1e-9  # relative, absolute below 1 (as verify)
 
@@ -45,7 +45,7 @@ def _network(spec: Source) -> Network:
 
 def _guide_inputs(spec: Source) -> tuple[str, ...]:
     """Editable guide cells the expected values depend on (pointwise's bottleneck)."""
-    return REGISTRY[spec.variant].editable_guide_cells if isinstance(spec, LayerSpec) else ()
+    return VARIANTS[spec.variant].editable_guide_cells if isinstance(spec, LayerSpec) else ()
 
 
 def _parameter_cells(spec: Source) -> set[str]:

@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 from convsheets.build import make_plan, write_atomically
 from convsheets.errors import ConvsheetsError
 from convsheets.presets import preset
-from convsheets.spec import VARIANTS, LayerSpec
-from convsheets.variants import VARIANTS as REGISTRY
+from convsheets.spec import LayerSpec
+from convsheets.variants import VARIANTS
 
 BATCH = 21  # layers per spreadsheet-application start
 
 
 @st.composite
 def layers(draw: st.DrawFn) -> LayerSpec:
-    variant = draw(st.sampled_from(VARIANTS))
+    variant = draw(st.sampled_from(list(VARIANTS)))
     pair = st.tuples
     k = draw(pair(st.integers(1, 4), st.integers(1, 4)))
     d = draw(pair(st.integers(1, 3), st.integers(1, 3)))
@@ -43,7 +43,7 @@ def layers(draw: st.DrawFn) -> LayerSpec:
             max(1, d[a] * (k[a] - 1) + 1 - 2 * p[a]) + draw(st.integers(0, 4)) for a in (0, 1))
     else:
         given_["input_size"] = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
-    honoured = {key: v for key, v in given_.items() if key in REGISTRY[variant].honoured}
+    honoured = {key: v for key, v in given_.items() if key in VARIANTS[variant].honoured}
     try:
         return LayerSpec.create(variant, honoured, preset(variant))
     except ConvsheetsError:

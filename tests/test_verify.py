@@ -21,8 +21,9 @@ from convsheets.build import make_plan, write_atomically
 from convsheets.engines import get_engine
 from convsheets.expected import expected_blocks
 from convsheets.presets import preset
-from convsheets.spec import VARIANTS, LayerSpec
+from convsheets.spec import LayerSpec
 from convsheets.tensors import random_tensors
+from convsheets.variants import VARIANTS
 from convsheets.verify import exit_status, verify_files
 
 

@@ -12,7 +12,8 @@ import pytest
 from convsheets.build import make_plan, write_atomically
 from convsheets.layout import COMPUTED
 from convsheets.presets import preset
-from convsheets.spec import VARIANTS, LayerSpec
+from convsheets.spec import LayerSpec
+from convsheets.variants import VARIANTS
 
 FORBIDDEN = re.compile(r"\b(OFFSET|INDIRECT|ROW|COLUMN|LET|LAMBDA|INDEX)\s*\(", re.I)
 TERM = re.compile(r"SUMPRODUCT\((\w+)!([A-Z]+)(\d+):([A-Z]+)(\d+),(\w+)!\$([A-Z]+)\$(\d+):"
