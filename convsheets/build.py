@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LimitError, OutputError
+from .expected import stored_values
 from .guide import add_guide
 from .layout import Block
 from .network import Network
@@ -26,7 +27,7 @@ from .plan import LayerContext, Plan, input_stage
 from .spec import LayerSpec
 from .stages import Conv, Pool
 from .tensors import random_tensors
-from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, RenderStats, render
+from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, ZIP_TIME, RenderStats, render
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
@@ -107,8 +108,10 @@ class BuildResult:
 
 def is_convsheets_workbook(path: Path) -> bool:
     """True when `path` is an .xlsx that convsheets wrote and nobody saved since: our metadata
-    property, our creator, and our fixed modification time (which any application that saves
-    the file rewrites, so a student's edited copy is never replaced silently)."""
+    property, our creator, our fixed modification time and our fixed zip entry times (which
+    any application that saves the file rewrites, even a headless conversion that keeps the
+    document properties, so a student's edited copy is never replaced silently and a
+    recalculated copy is never mistaken for values convsheets stored)."""
     try:
         with zipfile.ZipFile(path) as zf:
             info = zf.getinfo("docProps/custom.xml")
@@ -116,10 +119,13 @@ def is_convsheets_workbook(path: Path) -> bool:
                 return False
             custom = zf.read(info).decode("utf-8", "replace")
             core = zf.read("docProps/core.xml").decode("utf-8", "replace")
+            # every application that saves a package writes its own entry times
+            untouched = all(entry.date_time == ZIP_TIME for entry in zf.infolist())
     except (OSError, KeyError, zipfile.BadZipFile, ValueError):
         return False
     stamp = FIXED_TIME.isoformat(timespec="seconds") + "Z</dcterms:modified>"
-    return f'name="{METADATA_KEY}"' in custom and f">{GENERATOR}<" in core and stamp in core
+    return (untouched and f'name="{METADATA_KEY}"' in custom and f">{GENERATOR}<" in core
+            and stamp in core)
 
 
 def check_target(path: Path, force: bool) -> None:
@@ -147,8 +153,11 @@ def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
 
 
 def write_atomically(plan: Plan, path: Path,
-                     progress: Callable[[int], None] | None = None) -> RenderStats:
-    """Render into a temporary file beside `path`, then rename it into place."""
+                     progress: Callable[[int], None] | None = None, *,
+                     store_values: bool = True) -> RenderStats:
+    """Render into a temporary file beside `path`, then rename it into place. Every formula
+    carries its value unless `store_values` is false (the file then shows nothing until an
+    application recalculates it; kept for measuring what stored values buy)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -157,7 +166,8 @@ def write_atomically(plan: Plan, path: Path,
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, _private_tempdir():
-            stats = render(plan, out, progress)
+            stats = render(plan, out, progress,
+                           stored=stored_values(plan) if store_values else None)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)

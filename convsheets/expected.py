@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .build import make_plan
 from .guide import network_guide_values
 from .network import Network
+from .plan import Plan
 from .spec import LayerSpec
 from .stages import Gather, IndexMap, Values, Zero
 from .variants import VARIANTS
@@ -57,9 +57,28 @@ def expected_blocks(source: LayerSpec | Network, t: dict[str, np.ndarray],
     `t` holds the tensors by name ("input", "weight", "conv1_bias", ...); `scalars` the
     editable guide cells (the pointwise bottleneck figures); `guide` the request or network
     whose numbers the guide's parameter cells hold, when a probe changed them."""
-    network = source.network() if isinstance(source, LayerSpec) else source
-    outputs = layer_outputs(network, t)
+    from .build import make_plan  # (build stores these values in every workbook it writes)
+
     plan = make_plan(source, {name: np.asarray(a, dtype=float) for name, a in t.items()})
+    return plan_expected(plan, source, t, scalars, guide)
+
+
+def stored_values(plan: Plan) -> dict[str, np.ndarray]:
+    """The value of every computed block of a plan about to be written, from its own tensors
+    and editable guide cells: what a recalculation gives, stored with each formula."""
+    source: LayerSpec | Network = plan.spec if plan.spec is not None else plan.network
+    scalars = {block.name: float(block.content.array[0, 0]) for block in plan.blocks()
+               if isinstance(block.content, Values) and block.shape == (1, 1)}
+    tensors = {name: np.asarray(a, dtype=float) for name, a in plan.tensors.items()}
+    return {name: exp.value for name, exp in
+            plan_expected(plan, source, tensors, scalars).items()}
+
+
+def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarray],
+                  scalars: dict[str, float],
+                  guide: LayerSpec | Network | None = None) -> dict[str, Expected]:
+    """`expected_blocks` for a plan already made from `source` and the tensors `t`."""
+    outputs = layer_outputs(plan.network, t)
     values: dict[str, np.ndarray] = {}
     out: dict[str, Expected] = {}
     for block in plan.blocks():

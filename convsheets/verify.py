@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 
-from .build import check_size_early, minimum_cells
+from .build import check_size_early, is_convsheets_workbook, minimum_cells
 from .engines import ENGINES, get_engine
 from .engines.base import Engine
 from .errors import (
@@ -76,6 +76,7 @@ class EngineRun:
     blocks: list[BlockResult] = field(default_factory=list)
     formulas: int = 0
     probed: bool = True  # also recalculated with random inputs (real engines, small files)
+    stored_by_convsheets: bool = False  # cached values that convsheets itself wrote (no proof)
 
 
 @dataclass
@@ -99,6 +100,7 @@ class _Workbook:
     names: dict[str, tuple[str, int, int, int, int] | str]  # str: why the reference is unusable
     fully_cached: bool
     cells: int  # cells in its sheets' used ranges
+    as_built: bool = False  # convsheets wrote it and nobody saved it since: values are ours
 
     @property
     def network(self) -> Network:
@@ -144,7 +146,10 @@ def verify_files(paths: list[Path], engine: str = "auto",
     for name, batch in plan.items():
         if name == "cached":
             for book in batch:
-                _record(reports[str(book.path)], _compare, book, book.path, name, tolerance)
+                report = reports[str(book.path)]
+                _record(report, _compare, book, book.path, name, tolerance)
+                if report.runs and book.as_built:
+                    report.runs[-1].stored_by_convsheets = True
             continue
         with tempfile.TemporaryDirectory(prefix="convsheets-verify-") as tmp:
             probes = _write_probes(batch, Path(tmp) / "probes")
@@ -309,6 +314,7 @@ def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
                         probe_layer: LayerSpec | Network | None, engine: str,
                         tolerance: float) -> EngineRun:
     run = _compare(book, copy, engine, tolerance)
+    _check_stored(book, copy, run, tolerance)
     if probe is None:
         run.probed = False
         return run
@@ -325,9 +331,39 @@ def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
     return run
 
 
+def _check_stored(book: _Workbook, copy: Path, run: EngineRun, tolerance: float) -> None:
+    """The values stored in the file (by convsheets at build time, or by the application
+    that last saved it) must equal what the engine recalculated: a stored value that
+    disagrees with its formula would show a wrong number to anyone who opens the file
+    without recalculating (Protected View, previews, pandas)."""
+    try:
+        with XlsxFile(book.path) as original, XlsxFile(copy) as computed:
+            mine, theirs = _Sheets(original, book.path), _Sheets(computed, book.path)
+            for result in run.blocks:
+                where = book.names.get(result.name)
+                if not result.ok or not isinstance(where, tuple):
+                    continue
+                stored, fresh = mine.block(where), theirs.block(where)
+                has = (stored.kind == KIND_NUMBER) & stored.is_formula
+                if not has.any():
+                    continue  # no stored values (a file from an older convsheets)
+                diff = np.where(has, np.abs(stored.values - fresh.values), 0.0)
+                allowed = tolerance * np.maximum(1.0, np.abs(fresh.values))
+                over = has & ~(diff <= allowed)
+                if over.any():
+                    i, j = np.argwhere(over)[0]
+                    result.ok, run.ok = False, False
+                    result.worst_cell = _addr(where, i, j)
+                    result.problem = (f"the value stored in the file at {_addr(where, i, j)} is "
+                                      f"{_num(stored.values[i, j])} but its formula gives "
+                                      f"{_num(fresh.values[i, j])} ({int(over.sum())} cell(s))")
+    except WorkbookReadError as exc:
+        raise VerifyInputError(f"{book.path}: {exc}") from exc
+
+
 def _engines_for(book: _Workbook, engine: str) -> list[str]:
     if engine == "auto":
-        if book.fully_cached:
+        if book.fully_cached and not book.as_built:
             return ["cached"]
         engine = "libreoffice"
     if engine == "all":
@@ -383,7 +419,8 @@ def _open(path: Path) -> _Workbook:
                 for sheet in xf.sheet_names())
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{path}: {exc}") from exc
-    return _Workbook(path, source, names, fully_cached, minimum_cells(network))
+    return _Workbook(path, source, names, fully_cached, minimum_cells(network),
+                     as_built=is_convsheets_workbook(path))
 
 
 class _Sheets:
@@ -552,6 +589,10 @@ def format_report(reports: list[FileReport], tolerance: float, verbose: bool = T
                 " (no random-input probe: too large)"
             lines.append(f"  {verdict}: {len(run.blocks)} blocks, {run.formulas:,} cells "
                          f"checked against NumPy (tolerance {tolerance:g}){probe}")
+            if run.stored_by_convsheets:
+                lines.append("  note: these values were stored by convsheets when it built the "
+                             "file, not computed by a spreadsheet application: not a proof of "
+                             "the formulas (use --engine libreoffice, gnumeric or all)")
     good = sum(r.ok for r in reports)
     lines.append(f"{good} of {len(reports)} workbook(s) verified" +
                  ("" if good == len(reports) else

@@ -14,17 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zipfile
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.properties import CalcProperties
 from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
@@ -37,7 +40,7 @@ from .stages import Gather, Zero
 GENERATOR = "convsheets"  # document creator: how a build recognises a file it may replace
 METADATA_KEY = "convsheets"  # custom document property holding the layer as JSON
 FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
-_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
+ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 _MAX_CF_RANGES = 400  # beyond this, a block's colour scale covers it whole
 
 _THIN = Side(style="thin", color="BFBFBF")
@@ -76,7 +79,13 @@ class RenderStats:
 
 
 class _FixedTimeZip(zipfile.ZipFile):
-    """A ZipFile whose entries all carry one fixed timestamp: same content, same bytes."""
+    """A ZipFile whose entries all carry one fixed timestamp: same content, same bytes.
+
+    It also stores formula values: openpyxl's write-only writer can only write an empty value
+    after each formula (``</f><v></v>``); while a worksheet is streamed into the archive, each
+    of those, in document order, receives the value the sheet's writer recorded for it."""
+
+    stored: dict[str, array] = {}  # worksheet part -> its formulas' values, in document order
 
     def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[override]
         if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
@@ -87,14 +96,19 @@ class _FixedTimeZip(zipfile.ZipFile):
 
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None):  # type: ignore[override]
         # Streams the file (a worksheet written to a temporary file) without loading it whole.
-        with open(filename, "rb") as src, self.open(self._info(arcname or filename), "w",
+        name = str(arcname or filename)
+        values = self.stored.get(name)
+        with open(filename, "rb") as src, self.open(self._info(name), "w",
                                                    force_zip64=True) as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
+            if values is None:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                return
+            _fill_values(src, dst, values, name)
 
     @staticmethod
     def _info(name: str) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(str(name), date_time=_ZIP_TIME)
+        info = zipfile.ZipInfo(str(name), date_time=ZIP_TIME)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o600 << 16
         return info
@@ -115,10 +129,46 @@ def _portable_custom_xml(data: bytes | str) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + text).encode("utf-8")
 
 
+_EMPTY_VALUE = b"</f><v></v>"
+
+
+def _fill_values(src: IO[bytes], dst: IO[bytes], values: array, part: str) -> None:
+    """Copy a worksheet, giving the n-th formula the n-th value. Formula and label text is
+    XML-escaped, so the marker cannot occur inside any text."""
+    keep = len(_EMPTY_VALUE) - 1  # a marker split by a chunk boundary starts in these bytes
+    buffer = b""
+    n = 0
+    while chunk := src.read(1 << 20):
+        pieces = (buffer + chunk).split(_EMPTY_VALUE)
+        out = []
+        for piece in pieces[:-1]:
+            out += [piece, b"</f><v>", _number(values[n]), b"</v>"]
+            n += 1
+        last = pieces[-1]
+        cut = max(0, len(last) - keep)
+        out.append(last[:cut])
+        buffer = last[cut:]
+        dst.write(b"".join(out))
+    dst.write(buffer)
+    if n != len(values):
+        raise AssertionError(f"{part}: {n} formulas but {len(values)} stored values")
+
+
+def _number(value: float) -> bytes:
+    """How a spreadsheet stores a number: whole numbers without a decimal point, the rest as
+    the shortest text that reads back as the same double."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value)).encode()
+    return repr(value).encode()
+
+
 def render(plan: Plan, out: IO[bytes] | Path,
-           progress: Callable[[int], None] | None = None) -> RenderStats:
+           progress: Callable[[int], None] | None = None,
+           stored: dict[str, np.ndarray] | None = None) -> RenderStats:
     """Write `plan` as an .xlsx to `out` (a path or a binary file object).
 
+    `stored` holds the value of every computed block by name (`expected.stored_values`): each
+    formula is written with its value, so the file shows its numbers without a recalculation.
     `progress(n)` is called with the number of rows just written, for progress bars."""
     values = plan.network.values
     wb = Workbook(write_only=True)
@@ -126,10 +176,15 @@ def render(plan: Plan, out: IO[bytes] | Path,
     for style in _styles(number_format):
         wb.add_named_style(style)
     stats = RenderStats()
+    parts: dict[str, array] = {}
     try:
-        for sheet in plan.sheets:
+        for n, sheet in enumerate(plan.sheets, 1):
             ws = wb.create_sheet(sheet.name)
-            _write_sheet(ws, sheet, stats, progress, style_formulas=values != "integers")
+            sink = array("d") if stored is not None else None
+            _write_sheet(ws, sheet, stats, progress, style_formulas=values != "integers",
+                         stored=stored, sink=sink)
+            if sink is not None:
+                parts[f"xl/worksheets/sheet{n}.xml"] = sink
     except BaseException:
         _discard(wb)
         raise
@@ -137,7 +192,12 @@ def render(plan: Plan, out: IO[bytes] | Path,
         for name in (block.name, *block.aliases):
             wb.defined_names[name] = DefinedName(name, attr_text=block.area())
     _metadata(wb, plan)
+    if stored is not None:
+        # The values are stored: an application shows them at once and recalculates only
+        # what an edit touches (no full recalculation on load).
+        wb.calculation = CalcProperties(calcId=191029, fullCalcOnLoad=False)
     archive = _FixedTimeZip(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    archive.stored = parts
     ExcelWriter(wb, archive).save()
     return stats
 
@@ -155,7 +215,9 @@ def _discard(wb: Workbook) -> None:
 
 
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
-                 progress: Callable[[int], None] | None, style_formulas: bool) -> None:
+                 progress: Callable[[int], None] | None, style_formulas: bool,
+                 stored: dict[str, np.ndarray] | None = None,
+                 sink: array | None = None) -> None:
     max_col = sheet.max_col
     # Printing (or converting to PDF) puts each sheet's full width on one landscape page.
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
@@ -176,7 +238,7 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
         ws.append([])
     first = sheet.first_row
     pending = 0
-    for row in _rows(ws, sheet, first, stats, style_formulas):
+    for row in _rows(ws, sheet, first, stats, style_formulas, stored, sink):
         ws.append(row)
         pending += 1
         if progress is not None and pending >= 512:
@@ -196,28 +258,38 @@ def _colour_scale() -> ColorScaleRule:
 
 
 def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
-          style_formulas: bool) -> Iterator[list[object]]:
+          style_formulas: bool, stored: dict[str, np.ndarray] | None = None,
+          sink: array | None = None) -> Iterator[list[object]]:
     """Merge the rows of every block and label into sheet rows, top to bottom.
 
     Formula cells carry no style (the block's colour scale serves) unless `style_formulas`:
     fractional values need a fixed number format (General both reads badly and, next to a
     colour scale, makes LibreOffice's PDF export of a never-calculated file fail)."""
-    pieces: list[tuple[int, int, int, Iterator[list[object]], str | None]] = []
+    pieces: list[tuple[int, int, int, Iterator[list[object]], str | None,
+                       Iterator[np.ndarray] | None]] = []
     for block in sheet.blocks:
         style = {EDIT: "cs_edit", PARAM: "cs_param"}.get(block.kind)
         if block.kind == COMPUTED and (block.shape == (1, 1) or style_formulas):
             style = "cs_computed"
         style = block.style or style
-        pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style))
+        known = None
+        if block.kind == COMPUTED and sink is not None:
+            if stored is None or block.name not in stored:
+                raise AssertionError(f"no stored value for block {block.name}")
+            known = iter(stored[block.name])
+        pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style,
+                       known))
     for label in sheet.labels:
-        pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style))
+        pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style,
+                       None))
     pieces.sort(key=lambda p: (p[0], p[2]))
     if not pieces:
         return
     last = max(p[1] for p in pieces)
     if pieces[0][0] < first:
         raise AssertionError(f"sheet {sheet.name}: content above row {first}")
-    active: list[tuple[int, int, int, Iterator[list[object]], str | None]] = []
+    active: list[tuple[int, int, int, Iterator[list[object]], str | None,
+                       Iterator[np.ndarray] | None]] = []
     nxt = 0
     for r in range(first, last + 1):
         while nxt < len(pieces) and pieces[nxt][0] == r:
@@ -228,8 +300,10 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
             continue
         active.sort(key=lambda p: p[2])
         row: list[object] = []
-        for _top, _bottom, left, rows, style in active:
+        for _top, _bottom, left, rows, style, known in active:
             values = next(rows)
+            if known is not None:
+                _record(values, next(known), sink)  # type: ignore[arg-type]
             if len(row) < left - 1:
                 row.extend([None] * (left - 1 - len(row)))
             elif len(row) > left - 1:
@@ -237,6 +311,12 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
             row.extend(_cells(ws, values, style, stats))
         active = [p for p in active if p[1] > r]
         yield row
+
+
+def _record(values: list[object], known: np.ndarray, sink: array) -> None:
+    """Append the value of every formula of one block row, in the order it is written."""
+    sink.extend(float(known[j]) for j, v in enumerate(values)
+                if isinstance(v, str) and v.startswith("="))
 
 
 def _cells(ws, values: list[object], style: str | None, stats: RenderStats) -> list[object]:

@@ -237,9 +237,45 @@ def test_gnumeric_saved_copy_keeps_metadata_and_verifies_cached(batch, tmp_path)
     assert reports[0].ok, reports[0].unusable or failing(reports[0])
 
 
-def test_cached_engine_refuses_a_never_calculated_file(batch):
-    reports = _cli_verify("--engine", "cached", str(batch["files"]["basic"]))
+def never_calculated(directory: Path, variant: str) -> Path:
+    """A workbook whose formulas carry no values (as openpyxl or an older convsheets writes)."""
+    path = directory / f"{variant}-bare.xlsx"
+    write_atomically(make_plan(LayerSpec.create(variant, {}, preset(variant))), path,
+                     store_values=False)
+    return path
+
+
+def test_cached_engine_refuses_a_never_calculated_file(tmp_path):
+    reports = _cli_verify("--engine", "cached", str(never_calculated(tmp_path, "basic")))
     assert reports.returncode == 2 and "--engine libreoffice" in reports.stderr
+
+
+def test_cached_engine_on_a_fresh_build_says_convsheets_stored_the_values(batch):
+    result = _cli_verify("--engine", "cached", str(batch["files"]["basic"]))
+    assert result.returncode == 0, result.stderr
+    assert "stored by convsheets" in result.stdout and "not a proof" in result.stdout
+    # auto proves a fresh build in a real application instead of trusting its own values
+    assert verify_files([batch["files"]["basic"]])[0].runs[0].engine == "libreoffice"
+
+
+def test_a_stored_value_that_disagrees_with_its_formula_fails(tmp_path):
+    """Change one stored value in the XML (the formula untouched): what a viewer that does
+    not recalculate would show is wrong, and a real engine's verify says so."""
+    path = built(tmp_path, "basic")
+    forged = tmp_path / "forged.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet5.xml":  # the Output sheet
+                text = data.decode()
+                start = text.index("<v>", text.index("<f>SUMPRODUCT")) + 3
+                end = text.index("</v>", start)
+                data = (text[:start] + str(float(text[start:end]) + 1) + text[end:]).encode()
+            dst.writestr(info, data)
+    report = verify_files([forged], engine="libreoffice")[0]
+    assert not report.ok
+    problems = [b.problem for run in report.runs for b in run.blocks if not b.ok]
+    assert any("stored in the file" in p and "Output!B6" in p for p in problems), problems
 
 
 def _cli_verify(*args: str) -> subprocess.CompletedProcess[str]:
@@ -372,7 +408,7 @@ def test_json_report_path_problems_fail_before_verifying(batch, tmp_path):
 def test_one_uncalculated_file_does_not_sink_the_batch(batch, tmp_path):
     copy = get_engine("libreoffice").recalculate([batch["files"]["dilated"]], tmp_path,
                                                  timeout=300)[0]
-    reports = verify_files([copy, batch["files"]["basic"]], engine="cached")
+    reports = verify_files([copy, never_calculated(tmp_path, "basic")], engine="cached")
     assert reports[0].ok
     assert "--engine libreoffice" in reports[1].unusable
 

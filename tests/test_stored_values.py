@@ -1,0 +1,173 @@
+"""Workbooks open with their numbers: every formula cell carries its value, written at build
+time, equal to what a spreadsheet application computes; readers that never recalculate
+(openpyxl data_only, pandas, python-calamine) see numbers; the XML follows the schema."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from python_calamine import CalamineWorkbook
+from test_sweep import layers
+
+from convsheets.build import make_plan, write_atomically
+from convsheets.engines import get_engine
+from convsheets.networks import network_from_template, shipped_networks
+from convsheets.presets import preset
+from convsheets.spec import LayerSpec
+from convsheets.variants import VARIANTS
+from convsheets.xlsxread import KIND_NUMBER, XlsxFile
+
+# CT_Worksheet's children, in the order the schema's sequence requires (ECMA-376 Part 1,
+# 18.3.1.99). Excel "repairs" a file whose children are out of this order.
+WORKSHEET_ORDER = (
+    "sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetData", "sheetCalcPr",
+    "sheetProtection", "protectedRanges", "scenarios", "autoFilter", "sortState",
+    "dataConsolidate", "customSheetViews", "mergeCells", "phoneticPr", "conditionalFormatting",
+    "dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter",
+    "rowBreaks", "colBreaks", "customProperties", "cellWatches", "ignoredErrors", "smartTags",
+    "drawing", "legacyDrawing", "legacyDrawingHF", "picture", "oleObjects", "controls",
+    "webPublishItems", "tableParts", "extLst")
+
+
+def _sources() -> dict[str, object]:
+    found: dict[str, object] = {v: LayerSpec.create(v, {}, preset(v)) for v in VARIANTS}
+    import tomllib
+
+    for name, text in shipped_networks().items():
+        found[name] = network_from_template(tomllib.loads(text), name)
+    return found
+
+
+SOURCES = _sources()
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("stored")
+    paths = {}
+    for name, source in SOURCES.items():
+        paths[name] = folder / f"{name}.xlsx"
+        write_atomically(make_plan(source), paths[name])  # type: ignore[arg-type]
+    return paths
+
+
+def _formula_cells(path: Path) -> dict[tuple[str, int, int], tuple[bool, int, float]]:
+    """(sheet, row, col) of every formula -> (has a number, kind, value), by our own reader."""
+    cells = {}
+    with XlsxFile(path) as xf:
+        for sheet in xf.sheet_names():
+            data = xf.read_sheet(sheet)
+            for i, j in np.argwhere(data.is_formula):
+                key = (sheet, data.origin[0] + int(i), data.origin[1] + int(j))
+                cells[key] = (bool(data.kind[i, j] == KIND_NUMBER), int(data.kind[i, j]),
+                              float(data.values[i, j]))
+    return cells
+
+
+def test_stored_values_equal_libreoffices_recalculation(books: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    """Every formula cell of every preset and shipped network: the value stored at build time
+    equals LibreOffice's recalculation (a private profile that recalculates on load)."""
+    names = list(books)
+    copies = get_engine("libreoffice").recalculate([books[n] for n in names], tmp_path, 600)
+    for name, copy in zip(names, copies, strict=True):
+        stored, computed = _formula_cells(books[name]), _formula_cells(copy)
+        assert stored and set(stored) == set(computed), name
+        for key, (has, _kind, value) in stored.items():
+            assert has, (name, key, "no stored number")
+            want = computed[key][2]
+            assert abs(value - want) <= 1e-9 * max(1.0, abs(want)), (name, key, value, want)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large])
+@given(specs=__import__("hypothesis").strategies.lists(layers(), min_size=6, max_size=6))
+def test_random_layers_store_what_libreoffice_computes(specs: list[LayerSpec]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for n, spec in enumerate(specs):
+            paths.append(Path(tmp) / f"{n}.xlsx")
+            write_atomically(make_plan(spec), paths[-1])
+        copies = get_engine("libreoffice").recalculate(paths, Path(tmp) / "lo", 600)
+        for spec, path, copy in zip(specs, paths, copies, strict=True):
+            stored, computed = _formula_cells(path), _formula_cells(copy)
+            for key, (has, _kind, value) in stored.items():
+                want = computed[key][2]
+                assert has and abs(value - want) <= 1e-9 * max(1.0, abs(want)), (
+                    spec, key, value, want)
+    # (few examples: each starts LibreOffice; the sweep and network tests also check stored
+    # values through verify, which compares them with every engine's recalculation)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_readers_that_never_recalculate_see_numbers(books: dict[str, Path], name: str) -> None:
+    path = books[name]
+    formulas = _formula_cells(path)
+    values = openpyxl.load_workbook(path, data_only=True)
+    calamine = CalamineWorkbook.from_path(str(path))
+    grids = {sheet: calamine.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+             for sheet in calamine.sheet_names}
+    frames = {engine: pd.read_excel(path, sheet_name=None, header=None, engine=engine)
+              for engine in ("openpyxl", "calamine")}
+    for (sheet, row, col), (_has, _kind, value) in formulas.items():
+        seen = values[sheet].cell(row, col).value
+        assert isinstance(seen, (int, float)) and seen == value, (sheet, row, col, seen)
+        assert grids[sheet][row - 1][col - 1] == value, ("calamine", sheet, row, col)
+        for engine, frame in frames.items():
+            assert frame[sheet].iat[row - 1, col - 1] == value, (engine, sheet, row, col)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_worksheet_xml_follows_the_schema(books: dict[str, Path], name: str) -> None:
+    with zipfile.ZipFile(books[name]) as zf:
+        workbook = zf.read("xl/workbook.xml").decode()
+        # values are stored: no full recalculation is needed to show them
+        assert re.search(r'<calcPr[^>]*fullCalcOnLoad="0"', workbook)
+        for part in (n for n in zf.namelist() if n.startswith("xl/worksheets/sheet")):
+            xml = zf.read(part).decode()
+            root = re.match(r"<worksheet[^>]*>(.*)</worksheet>$", xml, re.S)
+            assert root, part
+            children = re.findall(r"<(\w+)[\s/>]", _top_level(root.group(1)))
+            order = [WORKSHEET_ORDER.index(c) for c in children]
+            assert order == sorted(order), (part, children)
+            assert "<v></v>" not in xml and "<v/>" not in xml, part
+            assert xml.count("<f>") == xml.count("</f><v>"), part
+
+
+def _top_level(body: str) -> str:
+    """The opening tags of the direct children only (nested elements removed)."""
+    out, depth = [], 0
+    for tag in re.finditer(r"<(/?)(\w+)([^>]*?)(/?)>", body):
+        closing, selfclosing = tag.group(1), tag.group(4)
+        if closing:
+            depth -= 1
+            continue
+        if depth == 0:
+            out.append(f"<{tag.group(2)}>")
+        if not selfclosing:
+            depth += 1
+    return "".join(out)
+
+
+def test_stored_values_follow_edited_inputs_only_after_recalculation(tmp_path: Path) -> None:
+    """The file asks for no full recalculation on load, yet a real engine recalculates an
+    edited input's dependants: verify of an edited copy matches (LibreOffice)."""
+    from convsheets.verify import verify_files
+
+    path = tmp_path / "b.xlsx"
+    write_atomically(make_plan(SOURCES["basic"]), path)  # type: ignore[arg-type]
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Input"]
+    ws["B3"] = 7.25
+    wb.save(tmp_path / "edited.xlsx")
+    report = verify_files([tmp_path / "edited.xlsx"], engine="libreoffice")[0]
+    assert report.ok, report.unusable
