@@ -74,7 +74,40 @@ def stem(tmp: Path) -> Path:
           f"{ours['peak_mb']:6.0f} MB")
     print(f"  build / floor = {ours['seconds'] / floor['seconds']:.2f}  (target <= 1.5); "
           f"peak {ours['peak_mb']:.0f} MB (target < 400)")
+    bare = tmp / "stem-bare.xlsx"
+    measure([sys.executable, "-c", _BARE.format(path=str(bare), options=STEM)])
+    for label, path in (("with stored values", tmp / "stem.xlsx"),
+                        ("without (formulas only)", bare)):
+        print(f"  file {label:<24} {path.stat().st_size / 2**20:6.1f} MiB")
     return tmp / "stem.xlsx"
+
+
+# The same stem written with formulas only (no stored values), for the opening comparison.
+_BARE = """
+from pathlib import Path
+from convsheets.build import make_plan, write_atomically
+from convsheets.cli import build
+ctx = build.make_context("build", {options!r})
+from convsheets.presets import preset
+from convsheets.spec import LayerSpec
+given = {{k: v for k, v in ctx.params.items() if v is not None and k in (
+    "input_size", "in_channels", "out_channels", "kernel_size", "stride", "padding")}}
+spec = LayerSpec.create("basic", given, preset("basic"))
+write_atomically(make_plan(spec), Path({path!r}), store_values=False)
+"""
+
+
+def opening(tmp: Path) -> None:
+    """What a user waits for: LibreOffice with its default settings (a fresh profile) opening
+    the stem and saving it again (xlsx), with and without stored values."""
+    print("## LibreOffice opens the stem and converts it (default profile, xlsx -> xlsx)")
+    for label, path in (("with stored values", tmp / "stem.xlsx"),
+                        ("without (formulas only)", tmp / "stem-bare.xlsx")):
+        with tempfile.TemporaryDirectory() as profile, tempfile.TemporaryDirectory() as out:
+            result = measure(["soffice", f"-env:UserInstallation=file://{profile}",
+                              "--headless", "--convert-to", "xlsx", "--outdir", out,
+                              str(path)])
+        print(f"  {label:<24} {result['seconds']:6.1f} s  peak {result['peak_mb']:6.0f} MB")
 
 
 def scaling(tmp: Path, quick: bool) -> None:
@@ -132,7 +165,9 @@ def main() -> None:
         presets(tmp)
         scaling(tmp, args.quick)
         if not args.quick:
-            verify_ratio(stem(tmp))
+            path = stem(tmp)
+            opening(tmp)
+            verify_ratio(path)
 
 
 def _cpus() -> int:
