@@ -194,9 +194,10 @@ def _preset_note(spec: LayerSpec, keys: list[str]) -> str:
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="auto", show_default=True,
-              help="Who computes the formulas: a spreadsheet application, or the values "
-              "cached in the file (what Excel/LibreOffice computed when it was saved). "
-              "auto: cached if every formula has a value, else libreoffice.")
+              help="Who computes the formulas: a spreadsheet engine (libreoffice, gnumeric, "
+              "ironcalc; all: every installed one), or the values cached in the file (what "
+              "an application computed when it saved it). auto: cached values an application "
+              "computed, else the first installed engine.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE,
               show_default=True, help="Relative tolerance (absolute below 1).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,

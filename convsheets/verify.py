@@ -50,7 +50,7 @@ from .xlsxread import (
     parse_ref,
 )
 
-ENGINE_CHOICES = ("auto", "cached", "libreoffice", "gnumeric", "all")
+ENGINE_CHOICES = ("auto", "cached", *ENGINES, "all")
 DEFAULT_TOLERANCE = 1e-9
 TIMEOUT_PER_FILE = 300.0
 
@@ -101,6 +101,8 @@ class _Workbook:
     fully_cached: bool
     cells: int  # cells in its sheets' used ranges
     as_built: bool = False  # convsheets wrote it and nobody saved it since: values are ours
+    # its sheets as read when opened (their stored values are checked against the engine's)
+    original: dict[str, SheetCells] = field(default_factory=dict)
 
     @property
     def network(self) -> Network:
@@ -313,8 +315,10 @@ def _source_names(book: _Workbook) -> list[str]:
 def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
                         probe_layer: LayerSpec | Network | None, engine: str,
                         tolerance: float) -> EngineRun:
-    run = _compare(book, copy, engine, tolerance)
-    _check_stored(book, copy, run, tolerance)
+    computed: dict[str, SheetCells] = {}
+    run = _compare(book, copy, engine, tolerance, keep=computed)
+    _check_stored(book, computed, run, tolerance)
+    computed.clear()
     if probe is None:
         run.probed = False
         return run
@@ -331,47 +335,53 @@ def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
     return run
 
 
-def _check_stored(book: _Workbook, copy: Path, run: EngineRun, tolerance: float) -> None:
+_NO_ENGINE = ("no spreadsheet engine found: pip install 'convsheets[ironcalc]', or install "
+              "LibreOffice (apt-get install libreoffice-calc) or Gnumeric (apt-get install "
+              "gnumeric)")
+
+
+def _check_stored(book: _Workbook, computed: dict[str, SheetCells], run: EngineRun,
+                  tolerance: float) -> None:
     """The values stored in the file (by convsheets at build time, or by the application
-    that last saved it) must equal what the engine recalculated: a stored value that
-    disagrees with its formula would show a wrong number to anyone who opens the file
-    without recalculating (Protected View, previews, pandas)."""
-    try:
-        with XlsxFile(book.path) as original, XlsxFile(copy) as computed:
-            mine, theirs = _Sheets(original, book.path), _Sheets(computed, book.path)
-            for result in run.blocks:
-                where = book.names.get(result.name)
-                if not result.ok or not isinstance(where, tuple):
-                    continue
-                stored, fresh = mine.block(where), theirs.block(where)
-                has = (stored.kind == KIND_NUMBER) & stored.is_formula
-                if not has.any():
-                    continue  # no stored values (a file from an older convsheets)
-                diff = np.where(has, np.abs(stored.values - fresh.values), 0.0)
-                allowed = tolerance * np.maximum(1.0, np.abs(fresh.values))
-                over = has & ~(diff <= allowed)
-                if over.any():
-                    i, j = np.argwhere(over)[0]
-                    result.ok, run.ok = False, False
-                    result.worst_cell = _addr(where, i, j)
-                    result.problem = (f"the value stored in the file at {_addr(where, i, j)} is "
-                                      f"{_num(stored.values[i, j])} but its formula gives "
-                                      f"{_num(fresh.values[i, j])} ({int(over.sum())} cell(s))")
-    except WorkbookReadError as exc:
-        raise VerifyInputError(f"{book.path}: {exc}") from exc
+    that last saved it) must equal what the engine recalculated (`computed`, its sheets): a
+    stored value that disagrees with its formula would show a wrong number to anyone who
+    opens the file without recalculating (Protected View, previews, pandas)."""
+    for result in run.blocks:
+        where = book.names.get(result.name)
+        if not result.ok or not isinstance(where, tuple):
+            continue
+        sheet, r0, c0, r1, c1 = where
+        if sheet not in book.original or sheet not in computed:
+            continue
+        stored = book.original[sheet].region(r0, c0, r1, c1)
+        fresh = computed[sheet].region(r0, c0, r1, c1)
+        has = (stored.kind == KIND_NUMBER) & stored.is_formula
+        if not has.any():
+            continue  # no stored values (e.g. a file from an older convsheets)
+        diff = np.where(has, np.abs(stored.values - fresh.values), 0.0)
+        allowed = tolerance * np.maximum(1.0, np.abs(fresh.values))
+        over = has & ~(diff <= allowed)
+        if over.any():
+            i, j = np.argwhere(over)[0]
+            result.ok, run.ok = False, False
+            result.worst_cell = _addr(where, i, j)
+            result.problem = (f"the value stored in the file at {_addr(where, i, j)} is "
+                              f"{_num(stored.values[i, j])} but its formula gives "
+                              f"{_num(fresh.values[i, j])} ({int(over.sum())} cell(s))")
 
 
 def _engines_for(book: _Workbook, engine: str) -> list[str]:
     if engine == "auto":
         if book.fully_cached and not book.as_built:
-            return ["cached"]
-        engine = "libreoffice"
+            return ["cached"]  # values an application computed when it saved the file
+        installed = [name for name, eng in ENGINES.items() if eng.available()]
+        if not installed:
+            raise VerifyInputError(_NO_ENGINE)
+        return installed[:1]  # LibreOffice, else Gnumeric, else IronCalc
     if engine == "all":
         names = [name for name, eng in ENGINES.items() if eng.available()]
         if not names:
-            raise VerifyInputError("no spreadsheet application found: install LibreOffice "
-                                   "(apt-get install libreoffice-calc) or Gnumeric "
-                                   "(apt-get install gnumeric)")
+            raise VerifyInputError(_NO_ENGINE)
         return names
     if engine == "cached":
         if not book.fully_cached:
@@ -414,13 +424,13 @@ def _open(path: Path) -> _Workbook:
                     names[name] = parse_ref(text)
                 except WorkbookReadError as exc:
                     names[name] = str(exc)  # reported if the name is needed
-            fully_cached = all(
-                not np.any(xf.read_sheet(sheet).kind == KIND_NO_CACHED_VALUE)
-                for sheet in xf.sheet_names())
+            original = {sheet: xf.read_sheet(sheet) for sheet in xf.sheet_names()}
+            fully_cached = all(not np.any(cells.kind == KIND_NO_CACHED_VALUE)
+                               for cells in original.values())
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{path}: {exc}") from exc
     return _Workbook(path, source, names, fully_cached, minimum_cells(network),
-                     as_built=is_convsheets_workbook(path))
+                     as_built=is_convsheets_workbook(path), original=original)
 
 
 class _Sheets:
@@ -440,7 +450,9 @@ class _Sheets:
 
 
 def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
-             guide_spec: LayerSpec | Network | None = None) -> EngineRun:
+             guide_spec: LayerSpec | Network | None = None,
+             keep: dict[str, SheetCells] | None = None) -> EngineRun:
+    """Compare every computed block of `copy` with NumPy; `keep` receives the sheets read."""
     try:
         with XlsxFile(copy) as xf:
             sheets = _Sheets(xf, book.path)
@@ -458,6 +470,8 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
                 run.blocks.append(result)
                 run.ok = run.ok and result.ok
             run.formulas = sum(r.shape[0] * r.shape[1] for r in run.blocks)
+            if keep is not None:
+                keep.update(sheets.cache)
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{book.path} ({engine} copy): {exc}") from exc
     return run

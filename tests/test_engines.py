@@ -91,8 +91,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "a": make_book(root / "one" / "book.xlsx", 1.0),
         "b": make_book(root / "two" / "book.xlsx", 2.0),  # same basename, other folder
     }
-    # Stale workbook 1: calculated once by Gnumeric (fast), then A1 changed from 11 to 111.
-    calc = ENGINES["gnumeric"].recalculate([books["a"]], root / "seed", timeout=60)[0]
+    # Stale workbook 1: calculated once by LibreOffice (every engine reads its files; IronCalc
+    # cannot read Gnumeric's), then A1 changed from 11 to 111.
+    calc = ENGINES["libreoffice"].recalculate([books["a"]], root / "seed", timeout=120)[0]
     assert value(calc, "Data", 4, 1) == expected(1.0)[0]
     books["stale"] = with_cell_value(calc, root / "stale.xlsx", "A1", "11", "111")
     # Stale workbook 2: the openpyxl file with an invented cached value for A4.
@@ -139,7 +140,7 @@ def test_registry() -> None:
     }
     assert set(hints) >= {"name", "install_hint"}
     assert set(methods) >= {"available", "recalculate"}
-    assert set(ENGINES) == {"libreoffice", "gnumeric"}
+    assert set(ENGINES) == {"libreoffice", "gnumeric", "ironcalc"}
     for name, engine in ENGINES.items():
         assert engine.name == name
         assert engine.install_hint and "\n" not in engine.install_hint
@@ -251,6 +252,26 @@ def test_timeout_is_enforced(tmp_path: Path, inputs: dict[str, Path]) -> None:
     assert time.monotonic() - start < 15
     with pytest.raises(EngineError, match="timeout must be positive"):
         ENGINES["gnumeric"].recalculate([inputs["a"]], tmp_path, timeout=0)
+
+
+def test_ironcalc_names_a_file_it_cannot_read_and_survives_its_panic(
+        tmp_path: Path, inputs: dict[str, Path]) -> None:
+    """IronCalc panics (a BaseException) on Gnumeric-written files: the child process turns
+    that into one EngineError line naming the file, and the caller goes on."""
+    gnumeric = ENGINES["gnumeric"].recalculate([inputs["a"]], tmp_path / "gnm", timeout=60)[0]
+    with pytest.raises(EngineError) as info:
+        ENGINES["ironcalc"].recalculate([inputs["a"], gnumeric], tmp_path / "out", timeout=60)
+    message = str(info.value)
+    assert str(gnumeric) in message and "Panic" in message and "\n" not in message
+    assert not list((tmp_path / "out").glob("*"))  # all or nothing
+    # the same engine still works afterwards
+    copy = ENGINES["ironcalc"].recalculate([inputs["b"]], tmp_path / "again", timeout=60)[0]
+    assert value(copy, "Out Sheet", 1, 1) == expected(2.0)[1]
+
+
+def test_ironcalc_timeout_is_enforced(tmp_path: Path, inputs: dict[str, Path]) -> None:
+    with pytest.raises(EngineError, match="timeout|did not finish|ran out of time"):
+        ENGINES["ironcalc"].recalculate([inputs["a"]] * 3, tmp_path, timeout=0.05)
 
 
 def test_outputs_never_overwrite_inputs(tmp_path: Path) -> None:

@@ -183,7 +183,7 @@ BATCH = 10
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
 @given(st.lists(networks(), min_size=BATCH, max_size=BATCH))
-def test_random_networks_equal_pytorch_in_libreoffice_and_gnumeric(
+def test_random_networks_equal_pytorch_in_every_engine(
         batch: list[Network]) -> None:
     failures: list[object] = []
     with tempfile.TemporaryDirectory(prefix="convsheets-nets-") as tmp:
@@ -191,7 +191,7 @@ def test_random_networks_equal_pytorch_in_libreoffice_and_gnumeric(
         for n, network in enumerate(batch):
             paths.append(Path(tmp) / f"{n:02d}.xlsx")
             write_atomically(make_plan(network), paths[-1])
-        for engine in ("libreoffice", "gnumeric"):
+        for engine in ("libreoffice", "gnumeric", "ironcalc"):
             copies = get_engine(engine).recalculate(paths, Path(tmp) / engine, timeout=600)
             for network, copy in zip(batch, copies, strict=True):
                 with XlsxFile(copy) as xf:
@@ -211,7 +211,7 @@ def test_random_networks_equal_pytorch_in_libreoffice_and_gnumeric(
         # verify itself checks every layer's blocks in both engines, with the probe
         for network, report in zip(batch, verify_files(paths, engine="all"), strict=True):
             engines = sorted(run.engine for run in report.runs)
-            if engines != ["gnumeric", "libreoffice"] or not report.ok:
+            if engines != ["gnumeric", "ironcalc", "libreoffice"] or not report.ok:
                 failures.append(("verify", engines, report.unusable, [
                     (b.name, b.problem) for run in report.runs for b in run.blocks
                     if not b.ok][:3]))
@@ -380,3 +380,21 @@ def test_network_overrides_from_the_command_line(tmp_path: Path) -> None:
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "decode: ConvTranspose2d(2, 1" in result.stdout and "-> (1, 6, 10)" in result.stdout
+
+
+@settings(max_examples=1, deadline=None, derandomize=True, database=None,
+          phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.filter_too_much, HealthCheck.large_base_example])
+@given(st.lists(networks(), min_size=60, max_size=60))
+def test_many_random_networks_verify_in_ironcalc(batch: list[Network]) -> None:
+    with tempfile.TemporaryDirectory(prefix="convsheets-nets-ic-") as tmp:
+        paths = []
+        for n, network in enumerate(batch):
+            paths.append(Path(tmp) / f"{n:02d}.xlsx")
+            write_atomically(make_plan(network), paths[-1])
+        reports = verify_files(paths, engine="ironcalc")
+    bad = [(str([str(layer.op) for layer in net.layers]), r.unusable,
+            [(b.name, b.problem) for run in r.runs for b in run.blocks if not b.ok][:2])
+           for net, r in zip(batch, reports, strict=True) if not r.ok]
+    assert not bad, bad

@@ -158,6 +158,22 @@ def failing(report):
     return [b for run in report.runs for b in run.blocks if not b.ok]
 
 
+def test_ironcalc_gives_libreoffices_verdict_on_every_file(batch):
+    """Presets, tampered, edited and unusable files: IronCalc's verify agrees with
+    LibreOffice's, block by block (the failing cell named the same way)."""
+    theirs = {Path(r.path).stem: r for r in
+              verify_files(list(batch["files"].values()), engine="ironcalc")}
+    for name, lo in batch["reports"].items():
+        ic = theirs[name]
+        assert bool(ic.unusable) == bool(lo.unusable), (name, ic.unusable, lo.unusable)
+        if lo.unusable:
+            continue
+        assert [r.engine for r in ic.runs] == ["ironcalc"] and ic.runs[0].probed, name
+        assert ic.ok == lo.ok, name
+        assert [(b.name, b.worst_cell) for b in failing(ic)] == [
+            (b.name, b.worst_cell) for b in failing(lo)], name
+
+
 def test_output_formula_plus_one_fails_naming_the_cell(batch):
     bad = failing(batch["reports"]["plus_one"])
     assert [b.name for b in bad] == ["output_c1"]
@@ -344,7 +360,7 @@ def test_gnumeric_agrees(batch):
 
 def test_engine_all_runs_every_installed_engine(batch):
     reports = verify_files([batch["files"]["dilated"]], engine="all")
-    assert sorted(r.engine for r in reports[0].runs) == ["gnumeric", "libreoffice"]
+    assert sorted(r.engine for r in reports[0].runs) == ["gnumeric", "ironcalc", "libreoffice"]
     assert reports[0].ok
 
 
@@ -363,7 +379,7 @@ def test_committed_output_workbooks_verify_in_every_engine():
     assert sorted(p.stem for p in files) == sorted([*VARIANTS, *networks])
     reports = verify_files(files, engine="all")
     for report in reports:
-        assert sorted(r.engine for r in report.runs) == ["gnumeric", "libreoffice"]
+        assert sorted(r.engine for r in report.runs) == ["gnumeric", "ironcalc", "libreoffice"]
         assert report.ok, (report.path, failing(report) or report.unusable)
 
 

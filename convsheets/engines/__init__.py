@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from convsheets.engines.base import Engine, EngineError
 from convsheets.engines.gnumeric import GnumericEngine
+from convsheets.engines.ironcalc import IronCalcEngine
 from convsheets.engines.libreoffice import LibreOfficeEngine
 
 __all__ = ["ENGINES", "Engine", "EngineError", "get_engine", "installed_engines"]
@@ -15,6 +16,7 @@ __all__ = ["ENGINES", "Engine", "EngineError", "get_engine", "installed_engines"
 ENGINES: dict[str, Engine] = {
     "libreoffice": LibreOfficeEngine(),
     "gnumeric": GnumericEngine(),
+    "ironcalc": IronCalcEngine(),
 }
 
 
