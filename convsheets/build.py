@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LimitError, OutputError
+from .errors import LimitError, OutputError, SpecError
 from .expected import stored_values
 from .guide import add_guide
 from .layout import Block
@@ -43,9 +43,24 @@ def make_plan(source: LayerSpec | Network,
     network = source.network() if isinstance(source, LayerSpec) else source
     plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec)
     blocks = input_stage(plan)
+    owner = {block.name: "the input" for block in blocks}
     for layer in network.layers:
+        first = len(plan.sheets)
         blocks = layer.op.build(LayerContext(plan, layer), blocks)
+        for sheet in plan.sheets[first:]:
+            for block in sheet.blocks:
+                for name in (block.name, *block.aliases):
+                    if name in owner:
+                        raise SpecError("name", layer.label, f"its block {name} has the name of "
+                                        f"a block of {owner[name]}; rename one of the layers",
+                                        f"layer {layer.label}")
+                    owner[name] = f"layer {layer.label}"
     add_guide(plan)
+    names = [name for block in plan.blocks() for name in (block.name, *block.aliases)]
+    if len(set(names)) != len(names):
+        clash = next(name for name in names if names.count(name) > 1)
+        raise SpecError("name", clash, "two blocks of this workbook would have this defined "
+                        "name; rename a layer", "layers")
     return plan
 
 

@@ -32,9 +32,10 @@ class SpecError(ConvsheetsError):
     def _text(self) -> str:
         from .options import format_value, option_flag
 
+        shown = "" if self.value is None else "=" + format_value(self.value)
         if self.where:
-            return f"{self.where}: {self.param}={format_value(self.value)}: {self.rule}"
-        return f"{option_flag(self.param)}={format_value(self.value)}: {self.rule}"
+            return f"{self.where}: {self.param}{shown}: {self.rule}"
+        return f"{option_flag(self.param)}{shown}: {self.rule}"
 
     def located(self, where: str) -> SpecError:
         """The same error, named as the option of one layer of a network."""

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ConvsheetsError
 from .guide import network_guide_values
+from .layout import COMPUTED
 from .network import Network
 from .plan import Plan
 from .spec import LayerSpec
@@ -95,6 +97,10 @@ def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarr
                 out[name] = Expected(outputs[name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
+    unchecked = [block.name for block in plan.blocks()
+                 if block.kind == COMPUTED and block.name not in out]
+    if unchecked:  # a new kind of computed block needs its expected value here
+        raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
     return out
 
 
@@ -118,6 +124,15 @@ def guide_values(source: LayerSpec | Network, guide: LayerSpec | Network | None,
     parameter table shows (a variant) or the chain's shapes (a network)."""
     shown = guide if guide is not None else source
     if isinstance(shown, Network):
+        if "input_height" in scalars:  # the guide's what-if input size, as the file holds it
+            size = (scalars["input_height"], scalars["input_width"])
+            if not all(float(v).is_integer() for v in size):
+                raise ValueError(f"the guide's input size {size[0]}x{size[1]} is not whole")
+            try:
+                shown = shown.with_input_size((int(size[0]), int(size[1])))
+            except ConvsheetsError as exc:
+                raise ValueError(f"the guide's input size {int(size[0])}x{int(size[1])} does "
+                                 f"not fit this network ({exc})") from exc
         return network_guide_values(shown, shown.input_shape)
     network = shown.network()
     h, w = shown.input_size

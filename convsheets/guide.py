@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .layout import COMPUTED, PARAM, Block, Label, SheetPlan
+from .layout import COMPUTED, EDIT, PARAM, Block, Label, SheetPlan
 from .network import Network
 from .plan import Plan
 from .spec import LayerSpec
@@ -82,7 +82,7 @@ def add_guide(plan: Plan) -> None:
     network = plan.network
     sheet = SheetPlan("Guide", widths={1: 2, COL_TEXT: 34, COL_VALUE: 9, 4: 9}, note="")
     if network.is_network:
-        sheet.widths = {1: 2, 2: 12, 3: 16, 4: 9, 5: 9, 6: 9, 7: 11}
+        sheet.widths = {1: 2, 2: 20, 3: 18, 4: 9, 5: 9, 6: 9, 7: 11}
     sheet.default_width = 12
     plan.sheets.insert(0, sheet)
     cur = GuideWriter(sheet)
@@ -104,9 +104,10 @@ def add_guide(plan: Plan) -> None:
         sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
         cur.text(other.note, col=COL_VALUE, width=TEXT_WIDTH - 34)
     cur.gap()
+    weighted = [layer for layer in network.layers if layer.op.has_parameters]
     example = ("input_c0, weight_0_0, output_c0" if not network.is_network else
-               f"input_c0, {network.layers[0].names.tensor}weight_0_0 (or its output), "
-               "output_c0 (the last layer's output)")
+               "input_c0, " + (f"{weighted[0].names.tensor}weight_0_0, " if weighted else "")
+               + f"{network.layers[0].names.output_c(0)}, output_c0 (the last layer's output)")
     cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
              f"{example}. The command convsheets verify FILE recomputes "
              "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
@@ -191,8 +192,7 @@ def _arithmetic(cur: GuideWriter, spec: LayerSpec, network: Network,
     first = network.layers[0].op  # the layer whose arithmetic decides the output size
     cur.text("Arithmetic (live formulas)", "cs_title")
     for axis, suffix in enumerate(("height", "width")):
-        formula = first.size_expression(  # type: ignore[attr-defined]
-            lambda key, suffix=suffix: ref(f"param_{key}_{suffix}"))
+        formula = first.size_expression(lambda key, suffix=suffix: ref(f"param_{key}_{suffix}"))
         cur.block(f"output {suffix}", cur.formula(f"output_{suffix}", formula, "cs_count"),
                   note=first.size_text(axis, spec.input_size[axis]))
 
@@ -202,7 +202,7 @@ def _arithmetic(cur: GuideWriter, spec: LayerSpec, network: Network,
     if variant.count is not None:
         count, text = variant.count(count_ref)
     else:
-        count, text = first.count_expression(count_ref), first.count_text  # type: ignore[attr-defined]
+        count, text = first.count_expression(count_ref), first.count_text
     cur.block("parameters (weights + biases)", cur.formula("parameter_count", count, "cs_count"),
               note=text)
     if variant.guide_more is not None:
@@ -246,10 +246,11 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         cur.label(NET_COLS[key], text, "cs_title")
     cur.row += 1
     cur.label(NET_COLS["name"], "input")
-    cur.label(NET_COLS["op"], "(editable size)", "cs_note")
-    above = {key: cur.place(cur.scalar(f"input_{key}", PARAM, value), NET_COLS[key])
-             for key, value in zip(("channels", "height", "width"), network.input_shape,
-                                   strict=True)}
+    cur.label(NET_COLS["op"], "(what if? edit H, W)", "cs_note")
+    c, h, w = network.input_shape
+    above = {"channels": cur.place(cur.scalar("input_channels", PARAM, c), NET_COLS["channels"]),
+             "height": cur.place(cur.scalar("input_height", EDIT, h), NET_COLS["height"]),
+             "width": cur.place(cur.scalar("input_width", EDIT, w), NET_COLS["width"])}
     cur.row += 1
     counts: list[Block] = []
 

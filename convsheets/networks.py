@@ -20,6 +20,8 @@ from .ops import OPS
 from .options import to_int, to_values
 
 TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "layers")
+MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
+MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
 LAYER_KEYS = ("op", "name", "weight")  # besides the op's own options
 OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
 
@@ -45,6 +47,8 @@ def network_from_template(values: Mapping[str, object], source: str,
             raise TemplateError(f"--template {source}: unknown key {key!r} for a network "
                                 f"(known keys: {', '.join(TOP_KEYS)}; layer options go in "
                                 "the [[layers]] tables)")
+    if not isinstance(values.get("description", ""), str):
+        raise TemplateError(f"--template {source}: description must be text")
     merged = {**values, **(overrides or {})}
     try:
         shape = start_shape(merged)
@@ -57,11 +61,15 @@ def network_from_template(values: Mapping[str, object], source: str,
     layers = merged["layers"]
     if not isinstance(layers, list) or not layers or not all(isinstance(t, dict) for t in layers):
         raise TemplateError(f"--template {source}: layers must be one or more [[layers]] tables")
+    if len(layers) > MAX_LAYERS:
+        raise TemplateError(f"--template {source}: {len(layers)} layers; convsheets builds at "
+                            f"most {MAX_LAYERS} (each is a group of sheets to read)")
     entries, where = _entries(layers, source)
     layers_ = chain(shape, entries, where)
     given: dict[str, np.ndarray] = {}
     if "input" in merged:
-        given["input"] = _array(merged["input"], shape, "input", f"--template {source}")
+        given["input"] = _array(merged["input"], shape, "input", f"--template {source}",
+                                "the network input (in_channels x input_size)")
     for table, layer, place in zip(layers, layers_, where, strict=True):
         shapes = layer.op.tensor_shapes()
         if "weight" in table:
@@ -84,18 +92,21 @@ def _entries(tables: list[dict[str, object]], source: str,
     for i, table in enumerate(tables):
         op_name = table.get("op")
         here = f"--template {source}: layers[{i}]"
-        if op_name not in OPS:
-            raise SpecError("op", op_name, "must be one of " + ", ".join(OPS), here)
-        op_cls = OPS[str(op_name)]
+        if not isinstance(op_name, str) or op_name not in OPS:
+            raise SpecError("op", op_name if isinstance(op_name, str) else str(op_name),
+                            "must be one of " + ", ".join(OPS), here)
+        op_cls = OPS[op_name]
         counts[op_cls.op] = counts.get(op_cls.op, 0) + 1
+        named = "name" in table
         name = table.get("name", f"{op_cls.default_prefix}{counts[op_cls.op]}")
         check_layer_name(name, here)
         if str(name).lower() in seen:
             raise SpecError("name", name, "is used by an earlier layer; layer names must be "
-                            "unique", here)
+                            "unique" + ("" if named else " (this is the layer's default name: "
+                                        "give it a name)"), here)
         seen.add(str(name).lower())
         options = {k: v for k, v in table.items() if k not in LAYER_KEYS}
-        if isinstance(options.get("bias"), list):
+        if isinstance(options.get("bias"), list) and "bias" in op_cls.options:
             options["bias"] = True
         entries.append((str(name), op_cls.op, options,
                         LayerNames.of(str(name), last=i == len(tables) - 1)))
@@ -103,7 +114,8 @@ def _entries(tables: list[dict[str, object]], source: str,
     return entries, where
 
 
-def _array(value: object, shape: tuple[int, ...], key: str, where: str) -> np.ndarray:
+def _array(value: object, shape: tuple[int, ...], key: str, where: str,
+           what: str = "the layer") -> np.ndarray:
     """A nested list of numbers of exactly `shape` (ints stay ints, so cells show 3 not 3.0)."""
     try:
         array = np.array(value, dtype=object)
@@ -111,11 +123,12 @@ def _array(value: object, shape: tuple[int, ...], key: str, where: str) -> np.nd
         array = None
     if array is None or array.shape != tuple(shape):
         got = "ragged lists" if array is None else f"shape {tuple(array.shape)}"
-        raise SpecError(key, "[...]", f"has {got}, the layer needs {tuple(shape)}", where)
+        raise SpecError(key, "[...]", f"has {got}, {what} needs {tuple(shape)}", where)
     flat = array.reshape(-1)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-               and math.isfinite(v) for v in flat):
-        raise SpecError(key, "[...]", "must hold finite numbers only", where)
+               and math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in flat):
+        raise SpecError(key, "[...]", f"must hold numbers between -{MAX_MAGNITUDE:g} and "
+                        f"{MAX_MAGNITUDE:g} only", where)
     if all(isinstance(v, int) for v in flat):
         return array.astype(np.int64)
     return array.astype(float)

@@ -23,6 +23,8 @@ def format_value(value: object) -> str:
         return f"{value[0]}x{value[1]}"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'  # quoted: out_channels="2" is text, not the number 2
     return str(value)
 
 

@@ -19,11 +19,7 @@ PAIR_FIELDS = ("input_size", "kernel_size", "stride", "padding", "dilation", "ou
 INT_FIELDS = ("in_channels", "out_channels", "groups", "depth_multiplier", "seed")
 OPTION_FIELDS = PAIR_FIELDS + INT_FIELDS + ("bias", "values")
 
-__all__ = ["OPTION_FIELDS", "VALUE_KINDS", "VARIANTS", "LayerSpec", "SpecError", "normalise"]
-
-
-# The variant names, in the order `list` shows them (each has a module in `variants/`).
-VARIANTS = ("basic", "pointwise", "depthwise", "separable", "transposed", "dilated", "grouped")
+__all__ = ["OPTION_FIELDS", "VALUE_KINDS", "LayerSpec", "SpecError", "normalise"]
 
 
 @dataclass(frozen=True)
@@ -72,17 +68,11 @@ class LayerSpec:
         return spec
 
     def validate(self) -> None:
-        """The request's own rules; the ops check the rest when the network is built."""
+        """The request's own rules (input, depth multiplier, seed, values); the ops check
+        their options when the network is built."""
         start_shape({"input_size": self.input_size, "in_channels": self.in_channels})
-        for name in ("kernel_size", "stride", "dilation"):
-            if min(getattr(self, name)) < 1:
-                raise SpecError(name, getattr(self, name), "must be at least 1")
-        for name in ("padding", "output_padding"):
-            if min(getattr(self, name)) < 0:
-                raise SpecError(name, getattr(self, name), "must not be negative")
-        for name in ("depth_multiplier", "groups", "in_channels", "out_channels"):
-            if getattr(self, name) < 1:
-                raise SpecError(name, getattr(self, name), "must be at least 1")
+        if self.depth_multiplier < 1:
+            raise SpecError("depth_multiplier", self.depth_multiplier, "must be at least 1")
         if self.seed < 0:
             raise SpecError("seed", self.seed, "must be 0 or more")
         to_values("values", self.values)

@@ -118,7 +118,7 @@ class _Workbook:
         """Editable guide cells the expected values depend on (pointwise's bottleneck)."""
         if isinstance(self.source, LayerSpec):
             return VARIANTS[self.source.variant].editable_guide_cells
-        return ()
+        return ("input_height", "input_width")  # the layer table's what-if input size
 
 
 def verify_files(paths: list[Path], engine: str = "auto",
@@ -469,12 +469,24 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
                 result = _check_block(book, sheets, name, exp, tolerance)
                 run.blocks.append(result)
                 run.ok = run.ok and result.ok
+            for result in run.blocks:  # output_c{o} must be the last layer's own cells
+                target = _alias_targets(book).get(result.name)
+                if target and result.ok and book.names.get(result.name) != book.names.get(target):
+                    result.ok = run.ok = False
+                    result.problem = f"does not point at the last layer's output {target}"
             run.formulas = sum(r.shape[0] * r.shape[1] for r in run.blocks)
             if keep is not None:
                 keep.update(sheets.cache)
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{book.path} ({engine} copy): {exc}") from exc
     return run
+
+
+def _alias_targets(book: _Workbook) -> dict[str, str]:
+    """Further names of the last layer's output (output_c{o}) -> its own block names."""
+    last = book.network.layers[-1]
+    return {f"{alias}output_c{o}": last.names.output_c(o)
+            for alias in last.names.aliases for o in range(last.out_shape[0])}
 
 
 def _read_tensors(book: _Workbook, sheets: _Sheets) -> dict[str, np.ndarray]:

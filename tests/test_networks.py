@@ -301,7 +301,7 @@ def test_shipped_networks_match_the_issue() -> None:
 
 # (template body, words the one-line error must contain)
 BAD_TEMPLATES = [
-    ('[[layers]]\nop = "conv3d"\n', ["layers[0]", "op=conv3d", "must be one of"]),
+    ('[[layers]]\nop = "conv3d"\n', ["layers[0]", 'op="conv3d"', "must be one of"]),
     ('[[layers]]\nop = "relu"\n[[layers]]\nop = "max_pool2d"\nkernel_size = 2\nstrides = 2\n',
      ["layers[1] (maxpool1)", "strides", "not an option of max_pool2d"]),
     ('[[layers]]\nop = "max_pool2d"\nkernel_size = 2\nceil_mode = true\n',
@@ -319,12 +319,12 @@ BAD_TEMPLATES = [
      ["layers[0] (avgpool1)", "padding=2x2", "half of kernel_size"]),
     ('[[layers]]\nop = "max_pool2d"\nkernel_size = 2\npadding = 1\ndilation = 5\n',
      ["layers[0] (maxpool1)", "dilation", "only padding"]),
-    ('[[layers]]\nop = "relu"\nname = "C1"\n', ["layers[0]", "name=C1", "cell reference"]),
-    ('[[layers]]\nop = "relu"\nname = "R1C1"\n', ["name=R1C1", "cell reference"]),
-    ('[[layers]]\nop = "relu"\nname = "abc12"\n', ["name=abc12", "cell reference"]),
-    ('[[layers]]\nop = "relu"\nname = "1x"\n', ["name=1x", "start with a letter"]),
+    ('[[layers]]\nop = "relu"\nname = "C1"\n', ["layers[0]", 'name="C1"', "cell reference"]),
+    ('[[layers]]\nop = "relu"\nname = "R1C1"\n', ['name="R1C1"', "cell reference"]),
+    ('[[layers]]\nop = "relu"\nname = "abc12"\n', ['name="abc12"', "cell reference"]),
+    ('[[layers]]\nop = "relu"\nname = "1x"\n', ['name="1x"', "start with a letter"]),
     ('[[layers]]\nop = "relu"\nname = "a"\n[[layers]]\nop = "relu"\nname = "a"\n',
-     ["layers[1]", "name=a", "unique"]),
+     ["layers[1]", 'name="a"', "unique"]),
     ('[[layers]]\nop = "relu"\nname = "relu"\n[[layers]]\nop = "relu"\nname = "Relu"\n',
      ["layers[1]", "unique"]),
     ('[[layers]]\nop = "conv2d"\nout_channels = 1\nkernel_size = 2\nweight = [[[1, 2]]]\n',
@@ -333,6 +333,24 @@ BAD_TEMPLATES = [
                                                 "not an option of relu"]),
     ('layers = []\n', ["layers"]),
     ('variant = "basic"\n[[layers]]\nop = "relu"\n', ["unknown key 'variant'"]),
+    ('[[layers]]\nop = ["conv2d"]\n', ["layers[0]", "op=", "must be one of"]),
+    ('[[layers]]\nop = "conv2d"\nout_channels = "2"\nkernel_size = 1\n',
+     ["layers[0] (conv1)", 'out_channels="2"', "whole number"]),
+    ('[[layers]]\nop = "avg_pool2d"\nkernel_size = 2\ndivisor_override = 0\n',
+     ["layers[0] (avgpool1)", "divisor_override=0", "not supported"]),
+    ('[[layers]]\nop = "max_pool2d"\nkernel_size = 2\ndivisor_override = 3\n',
+     ["layers[0] (maxpool1)", "divisor_override", "not an option of max_pool2d"]),
+    ('[[layers]]\nop = "max_pool2d"\nkernel_size = "300x1"\ndilation = "2x1"\n',
+     ["layers[0] (maxpool1)", "300 arguments", "255"]),
+    ('[[layers]]\nop = "conv_transpose2d"\nname = "up"\nout_channels = 1\nkernel_size = 2\n'
+     '[[layers]]\nop = "conv2d"\nname = "up_flipped"\nout_channels = 1\nkernel_size = 2\n',
+     ["up_flipped_weight_0_0", "layer up", "rename"]),
+    ("input = " + str([[[1e300] + [0] * 3] + [[0] * 4] * 3] * 4) + '\n[[layers]]\nop = "relu"\n',
+     ["input", "between"]),
+    ('description = 5\n[[layers]]\nop = "relu"\n', ["description", "text"]),
+    ('[[layers]]\nop = "relu"\n' * 65, ["65 layers", "64"]),
+    ('[[layers]]\nop = "relu"\n[[layers]]\nop = "relu"\nname = "relu1"\n',
+     ["layers[1]", "unique"]),
 ]
 
 

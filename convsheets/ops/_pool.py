@@ -30,18 +30,16 @@ class Pool2d(Op):
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
 
-    # PyTorch options convsheets does not draw, and why (refused with this message)
-    unsupported: ClassVar[dict[str, str]] = {
-        "ceil_mode": "is not supported: windows that hang over the edge have no fixed cells to "
-                     "refer to; only PyTorch's default (false) is drawn",
-        "return_indices": "is not supported: a workbook shows values, not argmax indices",
-        "divisor_override": "is not supported; the divisor is the window size",
-    }
+    # PyTorch options this op has that convsheets does not draw: (PyTorch's default, why)
+    unsupported: ClassVar[dict[str, tuple[object, str]]] = {}
 
     @classmethod
     def create(cls, given: dict[str, object], in_shape: Shape) -> Op:
-        for key, why in cls.unsupported.items():
-            if key in given and given[key] not in (False, None):
+        """PyTorch's own default of an unsupported option may be spelled out; any other
+        value is refused with the reason."""
+        for key, (default, why) in cls.unsupported.items():
+            if key in given and not (given[key] is default or given[key] == default
+                                     and type(given[key]) is type(default)):
                 raise SpecError(key, given[key], why)
         given = {k: v for k, v in given.items() if k not in cls.unsupported}
         return super().create(given, in_shape)

@@ -23,6 +23,11 @@ class AvgPool2d(Pool2d):
     module: ClassVar[str] = "AvgPool2d"
     default_prefix: ClassVar[str] = "avgpool"
     summary: ClassVar[str] = "average pooling: the mean of each window, channel by channel"
+    unsupported: ClassVar[dict[str, tuple[object, str]]] = {
+        "ceil_mode": (False, "is not supported: windows that hang over the edge have no fixed "
+                       "cells to refer to; only PyTorch's default (false) is drawn"),
+        "divisor_override": (None, "is not supported: the divisor is the window size (or the "
+                             "non-padding cells without count_include_pad)")}
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
         "count_include_pad": ("bool", True)}

@@ -48,8 +48,9 @@ class Op:
         `in_shape`; unset options take PyTorch's defaults. Raises SpecError naming the key."""
         for key, value in given.items():
             if key not in cls.options:
-                raise SpecError(key, value, f"is not an option of {cls.op} (its options: "
-                                + ", ".join(cls.options) + ")")
+                known = (f"its options: {', '.join(cls.options)}" if cls.options
+                         else f"{cls.op} has no options")
+                raise SpecError(key, value, f"is not an option of {cls.op} ({known})")
         values: dict[str, object] = {}
         for key, (kind, default) in cls.options.items():
             if key in given:
@@ -118,6 +119,18 @@ class Op:
     def size_text(self, axis: int, size: int) -> str:
         """The same arithmetic written out for a reader, with this layer's numbers."""
         raise NotImplementedError
+
+    # Variants draw their guide's arithmetic from the op of their (first) layer: the output
+    # size and parameter count over the guide's parameter cells (keys as the guide names them).
+    def size_expression(self, r: Callable[[str], str]) -> str:
+        """The output length as an Excel expression of the parameters `r(key)` returns."""
+        raise NotImplementedError
+
+    def count_expression(self, r: Callable[[str], str]) -> str:
+        """The parameter count as an Excel expression of the parameters `r(key)` returns."""
+        raise NotImplementedError
+
+    count_text: ClassVar[str] = ""  # that count written for a reader
 
     def parameter_count_formula(self, in_channels: str) -> str | None:
         """Excel expression of the parameter count from the input channel count (a cell

@@ -68,15 +68,18 @@ class ConvTranspose2d(ConvNd):
             shapes["bias"] = (self.out_channels,)
         return shapes
 
+    # The seed's recipe; the transposed variant shows the same steps.
+    STEPS: ClassVar[tuple[str, ...]] = (
+        "Take the input volume and add stride - 1 zeros between neighbouring pixels "
+        "(for stride 2: a 0 at each alternate position). This gives a new volume.",
+        "Pad it with dilation*(k-1) - padding zeros on each side (crop if negative), plus "
+        "output_padding zeros at the bottom and right.",
+        "Flip every kernel by 180° (and insert holes if dilated).",
+        "Apply a basic convolution, stride 1, on the new volume with the flipped kernels.",
+    )
+
     def steps(self) -> tuple[str, ...]:
-        return (
-            "Take the input volume and add stride - 1 zeros between neighbouring pixels "
-            "(for stride 2: a 0 at each alternate position). This gives a new volume.",
-            "Pad it with dilation*(k-1) - padding zeros on each side (crop if negative), plus "
-            "output_padding zeros at the bottom and right.",
-            "Flip every kernel by 180° (and insert holes if dilated).",
-            "Apply a basic convolution, stride 1, on the new volume with the flipped kernels.",
-        )
+        return self.STEPS
 
     def zero_styles(self, in_shape: Shape) -> set[str]:
         return super().zero_styles(in_shape) | {"cs_pad"} | (

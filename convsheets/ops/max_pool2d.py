@@ -22,17 +22,24 @@ class MaxPool2d(Pool2d):
     module: ClassVar[str] = "MaxPool2d"
     default_prefix: ClassVar[str] = "maxpool"
     summary: ClassVar[str] = "max pooling: the largest value of each window, channel by channel"
+    unsupported: ClassVar[dict[str, tuple[object, str]]] = {
+        "ceil_mode": (False, "is not supported: windows that hang over the edge have no fixed "
+                       "cells to refer to; only PyTorch's default (false) is drawn"),
+        "return_indices": (False, "is not supported: a workbook shows values, not argmax "
+                           "indices")}
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
         "dilation": ("pair", (1, 1))}
 
     def check(self, in_shape: Shape) -> None:
-        super().check(in_shape)
-        if self.dilation[1] > 1 and self.kernel_size[0] * self.kernel_size[1] > \
-                EXCEL_MAX_ARGUMENTS:
+        kh, kw = self.kernel_size
+        # one rectangle; one range per row (dilated rows); or single cells (dilated columns)
+        arguments = 1 if self.dilation == (1, 1) else kh if self.dilation[1] == 1 else kh * kw
+        if arguments > EXCEL_MAX_ARGUMENTS:
             raise SpecError("kernel_size", self.kernel_size,
-                            f"a dilated window of {self.kernel_size[0] * self.kernel_size[1]} "
-                            f"cells needs more than Excel's {EXCEL_MAX_ARGUMENTS} arguments")
+                            f"a dilated window needs {arguments} arguments in its MAX formula; "
+                            f"Excel allows {EXCEL_MAX_ARGUMENTS}")
+        super().check(in_shape)
         _, oh, ow = self.output_shape(in_shape)
         probe = Pool(Block("probe", in_shape[1:], "", None), self.kernel_size,  # type: ignore[arg-type]
                      self.stride, self.padding, self.dilation, "MAX")
@@ -64,9 +71,11 @@ class MaxPool2d(Pool2d):
 
     def note(self) -> str:
         kh, kw = self.kernel_size
+        padding = ("; padding is left out of the window (it never wins a max)"
+                   if self.padding != (0, 0) else "")
         return (f"Each output cell is MAX of its {kh}x{kw} window of the input (stride "
-                f"{self.stride[0]}x{self.stride[1]}); padding is left out of the window. Select "
-                "a cell and Trace Precedents to see its window.")
+                f"{self.stride[0]}x{self.stride[1]}){padding}. Select a cell and Trace "
+                "Precedents to see its window.")
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return ref.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
