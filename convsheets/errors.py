@@ -46,6 +46,15 @@ class TemplateError(ConvsheetsError):
     """A --template file that cannot be read or has unknown/malformed keys (names file+key)."""
 
 
+class ImageError(ConvsheetsError):
+    """An --image that cannot be used (not an image, truncated, too large, wrong channels)."""
+
+
+class WeightsError(ConvsheetsError):
+    """A weights file (safetensors) or module that cannot be used: missing key, wrong shape,
+    pickle, corrupt file, unsupported module."""
+
+
 class LimitError(ConvsheetsError):
     """A request beyond what Excel can hold or what is sane to build (names count and limit)."""
 

@@ -14,7 +14,7 @@ from importlib import resources
 
 import numpy as np
 
-from .errors import SpecError, TemplateError
+from .errors import SpecError, TemplateError, WeightsError
 from .network import LayerNames, Network, chain, check_layer_name, start_shape
 from .ops import OPS
 from .options import to_int, to_values
@@ -22,7 +22,7 @@ from .options import to_int, to_values
 TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "layers")
 MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
 MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
-LAYER_KEYS = ("op", "name", "weight")  # besides the op's own options
+LAYER_KEYS = ("op", "name", "weight", "weights")  # besides the op's own options
 OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
 
 
@@ -39,9 +39,15 @@ def is_network(values: Mapping[str, object]) -> bool:
 
 
 def network_from_template(values: Mapping[str, object], source: str,
-                          overrides: Mapping[str, object] | None = None) -> Network:
+                          overrides: Mapping[str, object] | None = None,
+                          weights: Mapping[str, np.ndarray] | None = None,
+                          weights_source: str = "--weights") -> Network:
     """Validate a parsed network template (`source` names the file in every message) with
-    command-line `overrides` (input_size, in_channels, seed, values) applied."""
+    command-line `overrides` (input_size, in_channels, seed, values) applied.
+
+    `weights` are named tensors (a safetensors file's, as float64): a layer with
+    ``weights = "features.0"`` takes ``features.0.weight`` (and ``features.0.bias`` if it has
+    a bias) from them, shapes checked against the layer."""
     for key in values:
         if key not in TOP_KEYS:
             raise TemplateError(f"--template {source}: unknown key {key!r} for a network "
@@ -72,6 +78,10 @@ def network_from_template(values: Mapping[str, object], source: str,
                                 "the network input (in_channels x input_size)")
     for table, layer, place in zip(layers, layers_, where, strict=True):
         shapes = layer.op.tensor_shapes()
+        if "weights" in table:
+            given.update(_named_weights(table["weights"], layer, shapes, place, weights,
+                                        weights_source))
+            continue
         if "weight" in table:
             if "weight" not in shapes:
                 raise SpecError("weight", "...", f"{layer.op.op} has no weights", place)
@@ -112,6 +122,36 @@ def _entries(tables: list[dict[str, object]], source: str,
                         LayerNames.of(str(name), last=i == len(tables) - 1)))
         where.append(f"{here} ({name})")
     return entries, where
+
+
+def _named_weights(prefix: object, layer, shapes: dict[str, tuple[int, ...]],  # type: ignore[no-untyped-def]
+                   place: str, weights: Mapping[str, np.ndarray] | None,
+                   source: str) -> dict[str, np.ndarray]:
+    """A layer's tensors from a weights file, by PyTorch's state_dict names."""
+    if not isinstance(prefix, str) or not prefix:
+        raise SpecError("weights", prefix, 'must name the tensors\' prefix, e.g. "features.0"',
+                        place)
+    if "weight" not in shapes:
+        raise SpecError("weights", prefix, f"{layer.op.op} has no weights", place)
+    if weights is None:
+        raise SpecError("weights", prefix, "needs a weights file: add --weights "
+                        "FILE.safetensors", place)
+    out = {}
+    for local, need in shapes.items():
+        key = f"{prefix}.{local}"
+        if key not in weights:
+            near = sorted(k for k in weights if k.startswith(prefix))[:4]
+            raise SpecError("weights", prefix, f"{source} has no tensor {key}" + (
+                f" (it has {', '.join(near)})" if near else ""), place)
+        array = np.asarray(weights[key], dtype=float)
+        if array.shape != tuple(need):
+            raise WeightsError(f"{place}: {key} has shape {tuple(array.shape)}, the layer needs "
+                               f"{tuple(need)}")
+        if not np.all(np.isfinite(array)) or np.any(np.abs(array) > MAX_MAGNITUDE):
+            raise WeightsError(f"{place}: {key} holds values that are not finite or beyond "
+                               f"±{MAX_MAGNITUDE:g}")
+        out[layer.names.tensor + local] = array
+    return out
 
 
 def _array(value: object, shape: tuple[int, ...], key: str, where: str,
