@@ -1,3 +1,16 @@
-"""convsheets: Excel workbooks that compute every CNN convolution variant with live formulas."""
+"""convsheets: Excel workbooks that compute every CNN convolution variant with live formulas.
+
+The Python API (see `convsheets.api`) mirrors the command line::
+
+    convsheets.build(variant=None, *, template=None, weights=None, output=None, force=False,
+                     **options) -> BuildResult
+    convsheets.verify(*paths, engine="auto", tolerance=1e-9, timeout=300.0) -> list[FileReport]
+    convsheets.from_module(module, x, path, *, force=False, **build_options) -> BuildResult
+"""
 
 __version__ = "0.1.0"
+
+# after __version__: the modules these import read it
+from .api import build, from_module, verify  # noqa: E402
+
+__all__ = ["__version__", "build", "from_module", "verify"]

@@ -12,7 +12,7 @@ import errno
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .expected import stored_values
 from .guide import add_guide
 from .layout import Block
 from .network import Network
-from .plan import LayerContext, Plan, input_stage
+from .plan import VIEWS, LayerContext, Plan, input_stage
 from .spec import LayerSpec
 from .stages import Conv, Pool
 from .tensors import random_tensors
@@ -36,12 +36,15 @@ MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cel
 
 
 def make_plan(source: LayerSpec | Network,
-              tensors: dict[str, np.ndarray] | None = None) -> Plan:
+              tensors: dict[str, np.ndarray] | None = None,
+              views: Collection[str] = VIEWS) -> Plan:
     """The full plan of a workbook for a variant request or a network (random tensors from
-    its seed by default): the input sheet, each layer's sheets in order, then the guide first."""
+    its seed by default): the guide, the input, each layer's sheets in order (the seed's
+    steps), then the views (`views`: which of `plan.VIEWS`, e.g. each layer's explorer)."""
     spec = source if isinstance(source, LayerSpec) else None
     network = source.network() if isinstance(source, LayerSpec) else source
-    plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec)
+    plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec,
+                views=frozenset(views))
     blocks = input_stage(plan)
     owner = {block.name: "the input" for block in blocks}
     for layer in network.layers:
@@ -55,6 +58,8 @@ def make_plan(source: LayerSpec | Network,
                                         f"a block of {owner[name]}; rename one of the layers",
                                         f"layer {layer.label}")
                     owner[name] = f"layer {layer.label}"
+    for view in plan.later:
+        view()
     add_guide(plan)
     names = [name for block in plan.blocks() for name in (block.name, *block.aliases)]
     if len(set(names)) != len(names):
@@ -154,11 +159,12 @@ def check_target(path: Path, force: bool) -> None:
 
 def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
           progress: Callable[[int], None] | None = None,
-          on_start: Callable[[Plan, int], None] | None = None) -> BuildResult:
+          on_start: Callable[[Plan, int], None] | None = None,
+          views: Collection[str] = VIEWS) -> BuildResult:
     """Build the workbook of a variant request or a network at `path`, atomically. Nothing is
     touched on error."""
     check_size_early(source.network() if isinstance(source, LayerSpec) else source)
-    plan = make_plan(source)
+    plan = make_plan(source, views=views)
     cells = check_limits(plan)
     check_target(path, force)
     if on_start is not None:

@@ -28,6 +28,7 @@ from .networks import (
     shipped_networks,
 )
 from .options import VALUE_KINDS, format_value, option_flag, parse_pair
+from .plan import VIEWS
 from .presets import describe, load_template, preset
 from .spec import LayerSpec
 from .variants import VARIANTS
@@ -103,8 +104,10 @@ def list_variants() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output .xlsx (default output/NAME.xlsx); a directory with --all.")
 @click.option("--force", is_flag=True, help="Replace an existing file convsheets did not write.")
+@click.option("--no-explorer", is_flag=True,
+              help="Leave out the Explorer sheets (one per convolution or pooling layer).")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
-          force: bool, **options: object) -> None:
+          force: bool, no_explorer: bool, **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
 
     given = {k: v for k, v in options.items() if v is not None}
@@ -156,7 +159,8 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
     for source, target, note in jobs:
         hooks, finish = _progress_hooks()
         try:
-            result = build_workbook(source, target, force=force, **hooks)
+            result = build_workbook(source, target, force=force,
+                                    views=() if no_explorer else VIEWS, **hooks)
         finally:
             finish()
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "

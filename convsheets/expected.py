@@ -16,6 +16,7 @@ construction (padding, inserted zeros, dilation holes) and so need not be formul
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,8 @@ import numpy as np
 from .errors import ConvsheetsError
 from .guide import network_guide_values
 from .layout import COMPUTED
-from .network import Network
-from .plan import Plan
+from .network import Layer, Network
+from .plan import VIEWS, Plan
 from .spec import LayerSpec
 from .stages import Gather, IndexMap, Values, Zero
 from .variants import VARIANTS
@@ -34,6 +35,7 @@ from .variants import VARIANTS
 class Expected:
     value: np.ndarray  # 2-D, as the block shows it
     structural: np.ndarray | None = None  # bool mask of constant-zero cells
+    blank: np.ndarray | None = None  # bool mask of formula cells that show text ("" or a note)
 
 
 def layer_outputs(network: Network, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -53,7 +55,8 @@ def layer_outputs(network: Network, t: dict[str, np.ndarray]) -> dict[str, np.nd
 
 def expected_blocks(source: LayerSpec | Network, t: dict[str, np.ndarray],
                     scalars: dict[str, float],
-                    guide: LayerSpec | Network | None = None) -> dict[str, Expected]:
+                    guide: LayerSpec | Network | None = None,
+                    views: Collection[str] = VIEWS) -> dict[str, Expected]:
     """Expected values of every computed block, by defined name.
 
     `t` holds the tensors by name ("input", "weight", "conv1_bias", ...); `scalars` the
@@ -61,7 +64,8 @@ def expected_blocks(source: LayerSpec | Network, t: dict[str, np.ndarray],
     whose numbers the guide's parameter cells hold, when a probe changed them."""
     from .build import make_plan  # (build stores these values in every workbook it writes)
 
-    plan = make_plan(source, {name: np.asarray(a, dtype=float) for name, a in t.items()})
+    plan = make_plan(source, {name: np.asarray(a, dtype=float) for name, a in t.items()},
+                     views)
     return plan_expected(plan, source, t, scalars, guide)
 
 
@@ -70,10 +74,11 @@ def stored_values(plan: Plan) -> dict[str, np.ndarray]:
     and editable guide cells: what a recalculation gives, stored with each formula."""
     source: LayerSpec | Network = plan.spec if plan.spec is not None else plan.network
     scalars = {block.name: float(block.content.array[0, 0]) for block in plan.blocks()
-               if isinstance(block.content, Values) and block.shape == (1, 1)}
+               if isinstance(block.content, Values) and block.shape == (1, 1)
+               and block.content.array[0, 0] is not None}
     tensors = {name: np.asarray(a, dtype=float) for name, a in plan.tensors.items()}
-    return {name: exp.value for name, exp in
-            plan_expected(plan, source, tensors, scalars).items()}
+    return {name: exp.value if exp.blank is None else np.where(exp.blank, np.nan, exp.value)
+            for name, exp in plan_expected(plan, source, tensors, scalars).items()}
 
 
 def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarray],
@@ -97,11 +102,59 @@ def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarr
                 out[name] = Expected(outputs[name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
+    names = {block.name for block in plan.blocks()}
+    x = t["input"]
+    for layer in plan.network.layers:
+        y = _reference(layer, x, t)
+        if f"{layer.names.tensor}explore_sum" in names:
+            out.update(explorer_expected(layer, x, t, y, scalars))
+        x = y
     unchecked = [block.name for block in plan.blocks()
                  if block.kind == COMPUTED and block.name not in out]
     if unchecked:  # a new kind of computed block needs its expected value here
         raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
     return out
+
+
+def _reference(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray]) -> np.ndarray:
+    prefix = layer.names.tensor
+    return layer.op.reference(x, {name[len(prefix):]: t[name] for name in layer.tensor_shapes()})
+
+
+def selection(prefix: str, scalars: dict[str, float], out_shape: tuple[int, int, int],
+              ) -> tuple[float, float, float, bool]:
+    """The output position an explorer shows, as its formulas decide it: a step number (the
+    n-th cell in channel, row, column order) overrides the three coordinates."""
+    channels, oh, ow = out_shape
+    step = scalars.get(f"{prefix}explore_step")
+    if step is not None and step == step:
+        c, r, k = step // (oh * ow), (step % (oh * ow)) // ow, step % ow
+    else:
+        c, r, k = (scalars.get(f"{prefix}explore_{key}", 0.0) for key in ("channel", "row", "col"))
+    valid = all(float(v).is_integer() and 0 <= v < n
+                for v, n in ((c, channels), (r, oh), (k, ow)))
+    return c, r, k, valid
+
+
+def explorer_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: np.ndarray,
+                      scalars: dict[str, float]) -> dict[str, Expected]:
+    """Every explorer block of one layer for the selection the file holds; an invalid
+    selection shows blank cells and a message (not an error)."""
+    prefix = layer.names.tensor
+    c, r, k, valid = selection(prefix, scalars, y.shape)  # type: ignore[arg-type]
+    out = {f"{prefix}explore_used_channel": c, f"{prefix}explore_used_row": r,
+           f"{prefix}explore_used_col": k, f"{prefix}explore_valid": float(valid)}
+    found = {name: Expected(np.array([[float(v)]])) for name, v in out.items()}
+    local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
+    values = layer.op.explore_values(x, local, y, int(c), int(r), int(k)) if valid else None
+    template = layer.op.explore_values(x, local, y, 0, 0, 0)  # which blocks, which shapes
+    for name, shape_of in template.items():
+        value = values[name] if values is not None else np.full(shape_of.shape, np.nan)
+        value = np.asarray(value, dtype=float)
+        found[prefix + name] = Expected(np.nan_to_num(value), blank=np.isnan(value))
+    for name in ("explore_message", "explore_agree"):
+        found[prefix + name] = Expected(np.zeros((1, 1)), blank=np.ones((1, 1), bool))
+    return found
 
 
 def gather(source: np.ndarray, row_map: IndexMap, col_map: IndexMap,

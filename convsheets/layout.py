@@ -14,6 +14,8 @@ from typing import Protocol
 
 from openpyxl.utils.cell import get_column_letter
 
+from .errors import LimitError
+
 # Block kinds, which decide a cell's style and whether `verify` expects formulas there.
 EDIT = "edit"  # a value the learner may change (input, weights, bias)
 COMPUTED = "computed"  # a live formula
@@ -26,8 +28,15 @@ class Content(Protocol):
     def rows(self, block: Block) -> Iterator[list[object]]: ...
 
 
+EXCEL_MAX_COLS = 16_384
+
+
 def col_letter(n: int) -> str:
-    """1 -> A, 28 -> AB (openpyxl's own, cached, conversion)."""
+    """1 -> A, 28 -> AB (openpyxl's own, cached, conversion); beyond Excel's last column a
+    LimitError, since a reference there could never be written."""
+    if n > EXCEL_MAX_COLS:
+        raise LimitError(f"the workbook would need {n:,} columns; Excel allows "
+                         f"{EXCEL_MAX_COLS:,}")
     return get_column_letter(n)
 
 
@@ -51,6 +60,7 @@ class Block:
     colour_scale: bool = True
     style: str | None = None  # a named style overriding the one its kind implies
     aliases: tuple[str, ...] = ()  # further defined names of the same cells (output_c0)
+    highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell

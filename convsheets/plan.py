@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .spec import LayerSpec
 
 
+VIEWS = ("explorer",)  # optional views a workbook can show (all by default)
+
+
 @dataclass
 class Plan:
     """The network, every editable tensor by name, and the sheets in reading order."""
@@ -31,6 +34,8 @@ class Plan:
     tensors: dict[str, np.ndarray]
     sheets: list[SheetPlan] = field(default_factory=list)
     spec: LayerSpec | None = None  # the variant request it came from, if any (for the guide)
+    views: frozenset[str] = frozenset(VIEWS)  # the optional views this workbook shows
+    later: list[Callable[[], None]] = field(default_factory=list)  # views, after every layer
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]

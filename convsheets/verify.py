@@ -36,11 +36,13 @@ from .errors import (
 from .expected import Expected, expected_blocks
 from .guide import parameter_cells
 from .network import Network
+from .plan import VIEWS
 from .spec import LayerSpec
 from .tensors import block_names
 from .variants import VARIANTS
 from .workbook import METADATA_KEY
 from .xlsxread import (
+    KIND_EMPTY,
     KIND_ERROR,
     KIND_NO_CACHED_VALUE,
     KIND_NUMBER,
@@ -103,6 +105,8 @@ class _Workbook:
     as_built: bool = False  # convsheets wrote it and nobody saved it since: values are ours
     # its sheets as read when opened (their stored values are checked against the engine's)
     original: dict[str, SheetCells] = field(default_factory=dict)
+    views: tuple[str, ...] = ()  # the optional views it was built with (explorer)
+    stored_values: bool = False  # convsheets stored every formula's value when it built it
 
     @property
     def network(self) -> Network:
@@ -115,10 +119,13 @@ class _Workbook:
 
     @property
     def guide_inputs(self) -> tuple[str, ...]:
-        """Editable guide cells the expected values depend on (pointwise's bottleneck)."""
+        """Editable cells besides the tensors that expected values depend on: pointwise's
+        bottleneck figures, a network's what-if input size, each explorer's selection."""
+        selection = tuple(f"{prefix}explore_{key}" for prefix, _ in _explorers(self)
+                          for key in ("channel", "row", "col", "step"))
         if isinstance(self.source, LayerSpec):
-            return VARIANTS[self.source.variant].editable_guide_cells
-        return ("input_height", "input_width")  # the layer table's what-if input size
+            return VARIANTS[self.source.variant].editable_guide_cells + selection
+        return ("input_height", "input_width") + selection
 
 
 def verify_files(paths: list[Path], engine: str = "auto",
@@ -224,8 +231,9 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
             probes.append(None)
             continue
         other, cells = _other_guide(book.source, rng)
-        values: dict[str, int | None] = {name: None for name in _source_names(book)}
+        values: dict[str, int | str | None] = {name: None for name in _source_names(book)}
         values.update(cells)
+        values.update(_other_selection(book, rng))
         for name, value in values.items():
             where = book.names.get(name)
             if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
@@ -234,8 +242,9 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
             ws = wb[sheet]
             for r in range(r0, r1 + 1):
                 for c in range(c0, c1 + 1):
-                    ws.cell(r, c).value = (value if value is not None else
-                                           round(float(rng.uniform(-2, 2)), 4) or 0.5)
+                    ws.cell(r, c).value = (
+                        None if value == CLEAR else value if value is not None else
+                        round(float(rng.uniform(-2, 2)), 4) or 0.5)
         path = folder / f"{n}-probe.xlsx"
         wb.save(path)
         probes.append((path, other))
@@ -260,6 +269,25 @@ def _load_for_probe(book: _Workbook) -> openpyxl.Workbook | None:
             return openpyxl.load_workbook(book.path)
     except Exception:  # noqa: BLE001 - the main comparison reports what is wrong
         return None
+
+
+CLEAR = "clear"  # a probe value: empty the cell
+
+
+def _explorers(book: _Workbook) -> list[tuple[str, tuple[int, int, int]]]:
+    """(name prefix, output shape) of every layer whose explorer the file has."""
+    return [(layer.names.tensor, layer.out_shape) for layer in book.network.layers
+            if f"{layer.names.tensor}explore_sum" in book.names]
+
+
+def _other_selection(book: _Workbook, rng: np.random.Generator) -> dict[str, int | str]:
+    """The probe moves every explorer to a random output cell (step cleared)."""
+    cells: dict[str, int | str] = {}
+    for prefix, shape in _explorers(book):
+        for key, n in zip(("channel", "row", "col"), shape, strict=True):
+            cells[f"{prefix}explore_{key}"] = int(rng.integers(0, n))
+        cells[f"{prefix}explore_step"] = CLEAR
+    return cells
 
 
 def _other_guide(source: LayerSpec | Network, rng: np.random.Generator,
@@ -384,7 +412,8 @@ def _engines_for(book: _Workbook, engine: str) -> list[str]:
             raise VerifyInputError(_NO_ENGINE)
         return names
     if engine == "cached":
-        if not book.fully_cached:
+        # (a build with stored values: every numeric formula has one; text cells carry none)
+        if not book.fully_cached and not (book.as_built and book.stored_values):
             raise VerifyInputError(f"{book.path}: some formulas have no cached value (the file "
                                    "was never calculated by a spreadsheet application); use "
                                    "--engine libreoffice")
@@ -415,6 +444,8 @@ def _open(path: Path) -> _Workbook:
                     else Network.from_options(record["network"]))
                 network = source.network() if isinstance(source, LayerSpec) else source
                 check_size_early(network)  # before anything is allocated from these numbers
+                views = tuple(v for v in record.get("views", []) if v in VIEWS)
+                stored = record.get("stored_values") is True
             except (ValueError, KeyError, TypeError, SpecError, LimitError) as exc:
                 raise VerifyInputError(f"{path}: its convsheets metadata is unusable "
                                        f"({exc})") from exc
@@ -430,7 +461,8 @@ def _open(path: Path) -> _Workbook:
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{path}: {exc}") from exc
     return _Workbook(path, source, names, fully_cached, minimum_cells(network),
-                     as_built=is_convsheets_workbook(path), original=original)
+                     as_built=is_convsheets_workbook(path), original=original, views=views,
+                     stored_values=stored)
 
 
 class _Sheets:
@@ -458,9 +490,9 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
             sheets = _Sheets(xf, book.path)
             tensors = _read_tensors(book, sheets)
             scalars = {n: float(_source(book, sheets, n, (1, 1))[0, 0])
-                       for n in book.guide_inputs}
+                       for n in book.guide_inputs if not _empty(book, sheets, n)}
             try:
-                expected = expected_blocks(book.source, tensors, scalars, guide_spec)
+                expected = expected_blocks(book.source, tensors, scalars, guide_spec, book.views)
             except ValueError as exc:
                 raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
                                        f"({exc})") from exc
@@ -480,6 +512,13 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{book.path} ({engine} copy): {exc}") from exc
     return run
+
+
+def _empty(book: _Workbook, sheets: _Sheets, name: str) -> bool:
+    """An empty explorer step cell means "use the coordinates"; nothing else may be empty."""
+    if not name.endswith("explore_step"):
+        return False
+    return bool(sheets.block(_locate(book, name, (1, 1))).kind[0, 0] == KIND_EMPTY)
 
 
 def _alias_targets(book: _Workbook) -> dict[str, str]:
@@ -559,13 +598,21 @@ def _check_block(book: _Workbook, sheets: _Sheets, name: str, exp: Expected,
                           f"belongs ({len(not_live)} such cell(s))")
         result.worst_cell = _addr(where, i, j)
         return result
-    not_number = np.argwhere(cells.kind != KIND_NUMBER)
+    blank = exp.blank if exp.blank is not None else np.zeros(shape, bool)
+    shows_number = np.argwhere(blank & (cells.kind == KIND_NUMBER))
+    if shows_number.size:
+        i, j = shows_number[0]
+        result.problem = (f"{_addr(where, i, j)} shows a number where the explorer shows "
+                          "nothing for this selection")
+        result.worst_cell = _addr(where, i, j)
+        return result
+    not_number = np.argwhere((cells.kind != KIND_NUMBER) & ~blank)
     if not_number.size:
         i, j = not_number[0]
         result.problem = f"{_addr(where, i, j)} has no numeric value"
         result.worst_cell = _addr(where, i, j)
         return result
-    diff = np.abs(cells.values - exp.value)
+    diff = np.where(blank, 0.0, np.abs(cells.values - exp.value))
     i, j = np.unravel_index(int(np.argmax(diff)), shape)
     result.max_abs_error = float(diff[i, j])
     result.worst_cell = _addr(where, i, j)

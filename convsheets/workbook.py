@@ -23,7 +23,7 @@ from typing import IO
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.formatting.rule import ColorScaleRule, FormulaRule
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
@@ -44,6 +44,9 @@ ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 _MAX_CF_RANGES = 400  # beyond this, a block's colour scale covers it whole
 
 _THIN = Side(style="thin", color="BFBFBF")
+_HIGHLIGHT_FILL = PatternFill("solid", fgColor="F4B183", bgColor="F4B183")  # the explorer's pick
+_THICK = Side(style="medium", color="C00000")
+_HIGHLIGHT_BORDER = Border(_THICK, _THICK, _THICK, _THICK)
 
 
 def _styles(number_format: str) -> list[NamedStyle]:
@@ -156,7 +159,10 @@ def _fill_values(src: IO[bytes], dst: IO[bytes], values: array, part: str) -> No
 
 def _number(value: float) -> bytes:
     """How a spreadsheet stores a number: whole numbers without a decimal point, the rest as
-    the shortest text that reads back as the same double."""
+    the shortest text that reads back as the same double. NaN marks a formula whose value is
+    text (the explorer's messages, blank cells): left without a stored value."""
+    if value != value:
+        return b""
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value)).encode()
     return repr(value).encode()
@@ -191,7 +197,7 @@ def render(plan: Plan, out: IO[bytes] | Path,
     for block in plan.blocks():
         for name in (block.name, *block.aliases):
             wb.defined_names[name] = DefinedName(name, attr_text=block.area())
-    _metadata(wb, plan)
+    _metadata(wb, plan, stored=stored is not None)
     if stored is not None:
         # The values are stored: an application shows them at once and recalculates only
         # what an edit touches (no full recalculation on load).
@@ -246,6 +252,11 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
             pending = 0
     if progress is not None and pending:
         progress(pending)
+    for block in sheet.blocks:  # highlights first: they outrank the colour scales
+        for formula in block.highlights:
+            ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
+                formula=[formula], fill=_HIGHLIGHT_FILL, font=Font(bold=True),
+                border=_HIGHLIGHT_BORDER))
     for block in sheet.blocks:
         if block.kind == COMPUTED and block.colour_scale:
             ws.conditional_formatting.add(" ".join(_value_ranges(block)), _colour_scale())
@@ -317,6 +328,7 @@ def _record(values: list[object], known: np.ndarray, sink: array) -> None:
     """Append the value of every formula of one block row, in the order it is written."""
     sink.extend(float(known[j]) for j, v in enumerate(values)
                 if isinstance(v, str) and v.startswith("="))
+    # (NaN, a cell that shows text, is stored without a value: `_number`)
 
 
 def _cells(ws, values: list[object], style: str | None, stats: RenderStats) -> list[object]:
@@ -374,14 +386,15 @@ def _label_width(sheet: SheetPlan) -> float:
     return float(min(40, max([len(t) + 2 for t in texts], default=3)))
 
 
-def _metadata(wb: Workbook, plan: Plan) -> None:
+def _metadata(wb: Workbook, plan: Plan, stored: bool) -> None:
     """Record the computation machine-readably (custom property) and mark the file as ours.
 
     A variant's workbook records its flat request ("layer", format 1, as the first release
     did: the variant's preset rebuilds its layers); a network's records every layer, its op,
     options and names ("network", format 2)."""
     network, spec = plan.network, plan.spec
-    record: dict[str, object] = {"generator": GENERATOR, "version": __version__}
+    record: dict[str, object] = {"generator": GENERATOR, "version": __version__,
+                                 "views": sorted(plan.views), "stored_values": stored}
     if spec is not None:
         record.update({"format": 1, "layer": spec.as_options()})
     else:

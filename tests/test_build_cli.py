@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
@@ -271,7 +272,7 @@ def test_committed_output_is_identical_to_a_fresh_build(tmp_path):
 def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     import errno
 
-    import convsheets.build as build_module
+    build_module = importlib.import_module("convsheets.build")  # (convsheets.build: the API)
 
     def no_space(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

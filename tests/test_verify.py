@@ -188,7 +188,8 @@ def test_formula_replaced_by_constant_is_not_live(batch):
 
 
 def test_formulas_that_ignore_their_inputs_fail_the_probe(batch):
-    bad = failing(batch["reports"]["constant_formulas"])
+    bad = [b for b in failing(batch["reports"]["constant_formulas"])
+           if not b.name.startswith("explore_")]  # (the explorer shows those outputs too)
     assert sorted(b.name for b in bad) == ["output_c0", "output_c1"]
     assert "does not follow its inputs" in bad[0].problem
 

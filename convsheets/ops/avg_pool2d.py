@@ -32,6 +32,10 @@ class AvgPool2d(Pool2d):
         "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
         "count_include_pad": ("bool", True)}
 
+    @property
+    def explore_reduce(self) -> str:  # type: ignore[override]
+        return "MEAN" if self.count_include_pad else "AVERAGE"
+
     def as_options(self) -> dict[str, object]:
         out = super().as_options()
         out.pop("dilation")  # AvgPool2d has no dilation

@@ -137,6 +137,12 @@ class Op:
         reference), or None for an op without parameters."""
         return None
 
+    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
+        """The explorer's blocks at output (c, r, k) from the reference, by local name
+        (explore_window_0, ...; NaN: a blank cell). Ops without an explorer raise."""
+        raise NotImplementedError(f"{self.op} has no explorer")
+
     # ------------------------------------------------------------------ the oracle
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         """NumPy (PyTorch semantics, `reference.py`) output for input `x` of shape (C, H, W)."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import reference as ref
 from ..errors import SpecError
+from ..explorer import Exploration, explore_conv_values, explorer_stage
 from ..layout import Block
 from ..plan import LayerContext, channel_list, conv_stage, pad_stage, weight_stage
 from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
@@ -77,12 +78,12 @@ class Conv2d(ConvNd):
             return f"filter {o}" if groups == 1 else f"filter {o} (group {g}: {seen})"
 
         weight = ctx.names.tensor + "weight"
-        kernels, bias = weight_stage(
+        weights, bias = weight_stage(
             ctx, "Kernels",
             f"One kernel per filter and input channel it sees ({weight}[out][in/groups], "
             "PyTorch layout), and one bias per filter. Edit the yellow cells.",
             filter_label, lambda b: f"in {b}")
-        kernels = dilate_stage(ctx, kernels, self.dilation, filter_label)
+        kernels = dilate_stage(ctx, weights, self.dilation, filter_label)
         height, width = padded[0].shape
         kh, kw = kernels[0][0].shape
         stride = self.stride
@@ -94,12 +95,31 @@ class Conv2d(ConvNd):
             return f"= Σ over input {channel_list(channels)} of SUMPRODUCT(window, kernel)" + (
                 " + bias" if bias is not None else "")
 
-        return conv_stage(
+        outputs = conv_stage(
             ctx, f"Each output cell: for every input channel its filter sees, SUMPRODUCT of "
             f"the {kh}x{kw} window (stride {stride[0]}x{stride[1]}) with the kernel, summed, "
             "plus the bias. Select a cell and Trace Precedents to see its window.",
             padded, lambda o, k: kernels[o][k], bias, out_channels=self.out_channels,
             groups=groups, stride=stride, out_size=out_size, describe=describe)
+        if "explorer" in ctx.plan.views:
+            ctx.plan.later.append(lambda: explorer_stage(ctx, Exploration(
+                padded, self.kernel_size, stride, (0, 0), self.dilation, outputs,
+                per_in=per_in, per_out=per_out, kernels=weights,
+                kernel_cell=lambda c, j: (c, str(j)), bias=bias,
+                what="padded input" if self.padding != (0, 0) else "input")))
+        return outputs
+
+    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
+        """The explorer at output (c, r, k), from the reference: the padded input's taps
+        (PyTorch's definition of the window), the filter's kernels, their products."""
+        per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
+        padded = ref.pad2d(x, self.padding)
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        rows, cols = r * sh + dh * np.arange(kh), k * sw + dw * np.arange(kw)
+        return explore_conv_values(padded[c // per_out * per_in: (c // per_out + 1) * per_in],
+                                   tensors["weight"][c], tensors.get("bias"), rows, cols,
+                                   y, c, r, k)
 
     def size_expression(self, r: Callable[[str], str]) -> str:
         return (f"INT(({r('input')}+2*{r('padding')}-{r('dilation')}*({r('kernel')}-1)-1)"

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import reference as ref
 from ..errors import SpecError
+from ..explorer import Exploration, explore_conv_values, explorer_stage
 from ..layout import Block
 from ..options import check_pair
 from ..plan import (
@@ -120,11 +121,38 @@ class ConvTranspose2d(ConvNd):
         out_size = (height - dkh + 1, width - dkw + 1)
         if (self.out_channels, *out_size) != self.output_shape(ctx.layer.in_shape):
             raise AssertionError(f"layout out of step with the op: {out_size}")
-        return conv_stage(
+        outputs = conv_stage(
             ctx, "Step 4: a plain convolution (stride 1) of the upsampled input with the "
             "flipped kernels, plus the bias. Select a cell and Trace Precedents to see its "
             "window.", upsampled, kernel_for, bias, out_channels=self.out_channels,
             groups=groups, stride=(1, 1), out_size=out_size, describe=describe)
+        if "explorer" in ctx.plan.views:
+            def kernel_cell(c: str, j: int) -> tuple[str, str]:
+                group = f"INT({c}/{per_out})"
+                return f"{group}*{per_in}+{j}", f"{c}-{group}*{per_out}"
+
+            ctx.plan.later.append(lambda: explorer_stage(ctx, Exploration(
+                upsampled, self.kernel_size, (1, 1), (0, 0), self.dilation, outputs,
+                per_in=per_in, per_out=per_out, kernels=flipped, kernel_cell=kernel_cell,
+                bias=bias, what="upsampled", kernel_what="flipped kernel")))
+        return outputs
+
+    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
+        """The explorer at output (c, r, k): taps of the zero-inserted, padded input (the
+        seed's recipe, from the reference helpers) and the flipped kernels."""
+        per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
+        amounts = []
+        for a in (0, 1):
+            edge = self.dilation[a] * (self.kernel_size[a] - 1) - self.padding[a]
+            amounts += [edge, edge + self.output_padding[a]]
+        up = ref.pad_or_crop(ref.zero_insert(x, self.stride), *amounts)
+        g = c // per_out
+        flipped = ref.flip_kernel(tensors["weight"])[g * per_in:(g + 1) * per_in, c - g * per_out]
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation
+        rows, cols = r + dh * np.arange(kh), k + dw * np.arange(kw)
+        return explore_conv_values(up[g * per_in:(g + 1) * per_in], flipped, tensors.get("bias"),
+                                   rows, cols, y, c, r, k)
 
     def _upsample(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
         """Steps 1-2: stride - 1 zeros between input pixels, then padded by

@@ -18,8 +18,10 @@ def _layers(spec: LayerSpec) -> list[Entry]:
     names: depthwise_weight_*, depthwise_output_c*, pointwise_weight_*, output_c*."""
     mid = spec.in_channels * spec.depth_multiplier
     depthwise = LayerNames("depthwise_", "depthwise_", sheets=(
-        ("Kernels", "DepthwiseKernels"), ("Output", "DepthwiseOutput")))
-    pointwise = LayerNames("pointwise_", "", sheets=(("Kernels", "PointwiseKernels"),))
+        ("Kernels", "DepthwiseKernels"), ("Output", "DepthwiseOutput"),
+        ("Explorer", "DepthwiseExplorer")))
+    pointwise = LayerNames("pointwise_", "", sheets=(("Kernels", "PointwiseKernels"),
+                                                     ("Explorer", "PointwiseExplorer")))
     return [("depthwise", "conv2d", conv_options(spec, out_channels=mid, groups=spec.in_channels),
              depthwise),
             ("pointwise", "conv2d", {"out_channels": spec.out_channels, "kernel_size": 1,

@@ -1,0 +1,160 @@
+"""The Python API, for notebooks and scripts: what the command line does, as functions.
+
+    import convsheets
+    convsheets.build("transposed", stride=2, output="t.xlsx")     # a variant's preset + options
+    convsheets.build(template="edges", seed=4)                     # a network (shipped or file)
+    convsheets.build(template="net.toml", weights="model.safetensors", output="mine.xlsx")
+    convsheets.from_module(torch_sequential, x, "mine.xlsx")       # your own PyTorch layers
+    reports = convsheets.verify("t.xlsx", engine="libreoffice")    # recalculate and compare
+    assert all(r.ok for r in reports)
+
+Options take the command line's names with underscores (``input_size``, ``kernel_size``) and
+its forms (``3``, ``(3, 2)``, ``"3x2"``). Every error is a `ConvsheetsError` subclass with the
+one-line message the command line would show; nothing here exits the interpreter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .build import BuildResult
+from .build import build as build_workbook
+from .errors import OutputError, SpecError, TemplateError, VerifyInputError
+from .network import Network
+from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
+from .presets import KNOWN_KEYS, load_template, preset
+from .spec import LayerSpec
+from .torch_module import from_module
+from .variants import VARIANTS
+from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE, FileReport, verify_files
+from .weights import read_safetensors
+
+OUTPUT_DIR = Path("output")  # as the command line: output/NAME.xlsx when no output is given
+HERE = "convsheets.build"  # names the call in messages about its own options
+
+__all__ = ["build", "from_module", "verify"]
+
+
+def build(variant: str | None = None, *,
+          template: str | Path | Mapping[str, object] | None = None,
+          weights: str | Path | Mapping[str, np.ndarray] | None = None,
+          output: str | Path | None = None, force: bool = False,
+          **options: object) -> BuildResult:
+    """Build a workbook, as ``convsheets build`` does, and return what was written.
+
+    - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
+      them) from its preset, with layer `options` (input_size, in_channels, out_channels,
+      kernel_size, stride, padding, dilation, output_padding, groups, depth_multiplier, bias,
+      seed, values) replacing the preset's.
+    - ``build(template="net.toml")``: a template file, a shipped network's name (``"edges"``)
+      or a parsed template (a dict). A network template (``[[layers]]``) takes only
+      input_size, in_channels, seed and values as options; `weights` (a ``.safetensors``
+      path, or a mapping of name -> array) supplies the tensors its layers name with
+      ``weights = "features.0"``.
+
+    `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
+    file convsheets did not write is replaced only with ``force=True``. Options given as None
+    are ignored (as options left off the command line)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    values, label = _template(template)
+    target = Path(output) if output is not None else None
+    if target is not None and target.suffix.lower() != ".xlsx":
+        raise OutputError(f"{target}: give a file name ending in .xlsx")
+    source: LayerSpec | Network
+    if is_network(values):
+        if variant:
+            raise SpecError("variant", variant, "builds one of the seven variants; a network "
+                            "template defines its own layers", HERE)
+        layer_options = sorted(set(given) - set(OVERRIDABLE))
+        if layer_options:
+            key = layer_options[0]
+            raise SpecError(key, given[key], "a network's layer options go in the template's "
+                            "[[layers]] tables (build() may set " + ", ".join(OVERRIDABLE) + ")",
+                            HERE)
+        tensors, weights_source = _weights(weights)
+        source = network_from_template(values, label, given, weights=tensors,
+                                       weights_source=weights_source)
+        stem = "network" if isinstance(template, Mapping) else Path(label).stem
+        default = OUTPUT_DIR / f"{stem}.xlsx"
+    else:
+        if weights is not None:
+            raise SpecError("weights", str(weights) if isinstance(weights, (str, Path)) else
+                            "{...}", "needs a network template (template= with [[layers]] "
+                            'tables naming tensors with weights = "prefix")', HERE)
+        name = variant or values.pop("variant", None)
+        values.pop("variant", None)
+        if name is None:
+            raise SpecError("variant", None, "is required: give one of " + ", ".join(VARIANTS)
+                            + ", or template=", HERE)
+        try:
+            source = LayerSpec.create(str(name), {**values, **given}, preset(str(name))
+                                      if name in VARIANTS else {})
+        except SpecError as exc:
+            raise (exc.located(HERE) if not exc.where else exc) from None
+        default = OUTPUT_DIR / f"{name}.xlsx"
+    return build_workbook(source, target or default, force=force)
+
+
+def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,
+           timeout: float = TIMEOUT_PER_FILE) -> list[FileReport]:
+    """Recalculate each workbook in a spreadsheet application and compare every named block
+    with NumPy, as ``convsheets verify`` does; one report per file, in order.
+
+    `engine`: ``"libreoffice"``, ``"gnumeric"``, ``"ironcalc"``, ``"all"`` (every installed
+    one), ``"cached"`` (the values stored in the file: not a proof) or ``"auto"``. A report's
+    ``ok`` is true when every block matched (relative `tolerance`, absolute below 1); a file
+    that cannot be verified at all has ``ok`` false and says why in ``unusable``. Every
+    engine starts once for the whole batch (`timeout`: seconds per workbook)."""
+    if not paths:
+        raise VerifyInputError("convsheets.verify: give at least one workbook")
+    if engine not in ENGINE_CHOICES:
+        raise SpecError("engine", engine, "must be one of " + ", ".join(ENGINE_CHOICES),
+                        "convsheets.verify")
+    for key, value, low in (("tolerance", tolerance, 0.0), ("timeout", timeout, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value >= low):
+            raise SpecError(key, value, f"must be a finite number, at least {low:g}",
+                            "convsheets.verify")
+    return verify_files([Path(p) for p in paths], engine=engine, tolerance=float(tolerance),
+                        timeout=float(timeout))
+
+
+def _template(template: str | Path | Mapping[str, object] | None,
+              ) -> tuple[dict[str, object], str]:
+    """(its keys, how messages name it): a file, a shipped network's name or a dict."""
+    if template is None:
+        return {}, ""
+    if isinstance(template, Mapping):
+        values = dict(template)
+        if not is_network(values):
+            for key in values:
+                if key not in KNOWN_KEYS:
+                    raise TemplateError(f"template: unknown key {key!r} (known keys: "
+                                        f"{', '.join(KNOWN_KEYS)})")
+        return values, "template"
+    if not isinstance(template, (str, Path)):
+        raise TemplateError(f"template: a {type(template).__name__}; give a file path, a "
+                            "shipped network's name or a dict")
+    path = Path(template)
+    shipped = shipped_networks()
+    if not path.exists() and str(template) in shipped:
+        import tomllib
+
+        return tomllib.loads(shipped[str(template)]), str(template)
+    return load_template(path), str(path)
+
+
+def _weights(weights: str | Path | Mapping[str, np.ndarray] | None,
+             ) -> tuple[Mapping[str, np.ndarray] | None, str]:
+    if weights is None:
+        return None, "weights"
+    if isinstance(weights, (str, Path)):
+        return read_safetensors(Path(weights)), str(weights)
+    if isinstance(weights, Mapping):
+        return weights, "weights"
+    raise SpecError("weights", type(weights).__name__, "must be a .safetensors path or a "
+                    "mapping of tensor name -> array", HERE)

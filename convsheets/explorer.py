@@ -1,0 +1,326 @@
+"""The window explorer: one output cell of a convolution or pooling layer, computed on one
+screen, for the position three yellow cells (or a step number) choose.
+
+For the selected output cell it shows, for every input channel the selected filter sees, the
+window of the (padded / zero-inserted) input it reads, the kernel, their element-wise products
+and the sum per channel; then the bias and the total, beside the output cell itself. Every cell
+is a portable formula: `INDEX` into one literal rectangle (the stacked input blocks, the kernel
+grid, the stacked output blocks) with computed row and column, `IF`, `AND`, `ISNUMBER`, `MOD`,
+`INT`, `ABS`, `SUM`/`MAX`/`AVERAGE`. Conditional formats on the input, kernel and output sheets
+highlight what the explorer shows, through the workbook-scope names of its selection cells.
+
+An op describes its explorer with an `Exploration` (which blocks the windows read, how a window
+moves, which kernel a position uses) and calls `explorer_stage`; the op module also computes
+the explorer's expected values from its NumPy reference (`explore_expected`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layout import COMPUTED, EDIT, Block, Label
+from .plan import LayerContext
+from .stages import Formula, Values
+
+PANELS_PER_ROW = 6  # input-channel panels side by side before wrapping
+MESSAGE = "explore_message"
+AGREE = "explore_agree"
+
+
+@dataclass
+class Exploration:
+    """What an op's explorer reads. Window tap (i, j) of output position (r, k) along each
+    axis: source index = position * stride + offset + tap * dilation."""
+
+    sources: Sequence[Block]  # stacked blocks, one per channel the layer reads
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    offset: tuple[int, int]  # -padding for pooling (reads its raw input), 0 otherwise
+    dilation: tuple[int, int]
+    outputs: Sequence[Block]  # the layer's stacked output blocks
+    per_in: int = 1  # input channels one filter sees (pooling: 1)
+    per_out: int = 1  # output channels per group (pooling: 1)
+    kernels: Sequence[Sequence[Block]] | None = None  # grid of kernel blocks, or None (pool)
+    # (channel expression, j) -> (grid row expression, grid column expression) of the kernel
+    kernel_cell: Callable[[str, int], tuple[str, str]] | None = None
+    bias: Block | None = None
+    reduce: str = "SUM"  # how the total is made: SUM (+ bias), MAX, MEAN (SUM/kH*kW), AVERAGE
+    what: str = "input"  # what the windows are cut from, for the sheet's labels
+    kernel_what: str = "kernel"
+    highlight: list[Block] = field(default_factory=list)  # further blocks to mark (none yet)
+
+
+def explore_names(prefix: str) -> dict[str, str]:
+    """The public names of one explorer (prefix: "", "depthwise_", "conv1_")."""
+    keys = ("channel", "row", "col", "step", "used_channel", "used_row", "used_col", "valid",
+            "output", "sum", "bias", "message", "agree")
+    return {key: f"{prefix}explore_{key}" for key in keys}
+
+
+def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
+    """Add the layer's Explorer sheet and the highlight rules on the sheets it reads."""
+    names = explore_names(ctx.names.tensor)
+    out_c = len(ex.outputs)
+    oh, ow = ex.outputs[0].shape
+    sheet = ctx.add_sheet("Explorer", "Choose an output cell in the yellow cells (0-based, as "
+                          "PyTorch indexes): the window it reads, the kernel, the products and "
+                          "their sum are computed here, and highlighted on the other sheets. Or "
+                          "type a step number: step n is the n-th output cell in channel, row, "
+                          "column order (type 0, 1, 2, ... to walk through the layer); clear the "
+                          "step cell to use the three coordinates again.")
+    sheet.default_width = 7.0
+    sheet.widths = {2: 11}
+    here = sheet.name
+
+    def put(block: Block, row: int, col: int) -> Block:
+        block.place(here, row, col)
+        sheet.blocks.append(block)
+        return block
+
+    def label(row: int, col: int, text: object, style: str = "cs_label") -> None:
+        sheet.labels.append(Label(row, col, text, style))
+
+    def ref(block: Block) -> str:
+        return block.ref(0, 0, absolute=True, from_sheet=here)
+
+    row = sheet.first_row
+    label(row, 2, f"Output cell: channel 0-{out_c - 1}, row 0-{oh - 1}, column 0-{ow - 1}",
+          "cs_title")
+    row += 1
+    select = {}
+    for col, key, text in ((2, "channel", "channel"), (4, "row", "row"), (6, "col", "column"),
+                           (8, "step", "or step")):
+        label(row, col, text)
+        select[key] = put(_scalar(names[key], EDIT, None if key == "step" else 0), row, col + 1)
+    label(row, 10, "(a number in step overrides the three; clear it to use them)", "cs_note")
+    row += 1
+    step, size = ref(select["step"]), oh * ow
+    used_text = {
+        "used_channel": f"IF(ISNUMBER({step}),INT({step}/{size}),{ref(select['channel'])})",
+        "used_row": f"IF(ISNUMBER({step}),INT(MOD({step},{size})/{ow}),{ref(select['row'])})",
+        "used_col": f"IF(ISNUMBER({step}),MOD({step},{ow}),{ref(select['col'])})",
+    }
+    label(row, 2, "selected")
+    used = {key: put(_formula(names[key], text), row, col)
+            for (key, text), col in zip(used_text.items(), (3, 5, 7), strict=True)}
+    c, r, k = (ref(used[key]) for key in ("used_channel", "used_row", "used_col"))
+    checks = ",".join(f"{v}>=0,{v}<{n},INT({v})={v}" for v, n in ((c, out_c), (r, oh), (k, ow)))
+    label(row, 8, "valid")
+    valid_block = put(_formula(names["valid"], f"IF(AND({checks}),1,0)"), row, 9)
+    valid = ref(valid_block) + "=1"
+    row += 1
+    put(_formula(names["message"], f'IF({valid},"","This position is outside the output: '
+                 f'channel 0-{out_c - 1}, row 0-{oh - 1}, column 0-{ow - 1} (0-based)")'),
+        row, 2)
+    row += 1
+
+    def guarded(expr: str) -> str:
+        return f'IF({valid},{expr},"")'
+
+    out_rect = _rect(ex.outputs, here)
+    label(row, 2, "output cell", "cs_title")
+    output = put(_formula(names["output"], guarded(
+        index(out_rect, f"{c}*{oh + 2}+{r}+1", f"{k}+1"))), row, 3)
+    label(row, 4, "explorer total", "cs_title")
+    total_row, total_col = row, 6
+    row += 2
+
+    # one panel per input channel the selected filter sees
+    kh, kw = ex.kernel
+    h, w = ex.sources[0].shape
+    src_rect = _rect(ex.sources, here)
+    first_channel = f"INT({c}/{ex.per_out})*{ex.per_in}"  # of the selected filter's group
+    windows: list[Block] = []
+    sums: list[Block] = []
+    panel_height = 3 * kh + 4 if ex.kernels is not None else kh + 1
+    for j in range(ex.per_in):
+        top = row + (j // PANELS_PER_ROW) * (panel_height + 1)
+        left = 2 + (j % PANELS_PER_ROW) * (kw + 1)
+        source = f"({first_channel}+{j})"
+        label(top, left, f"{ex.what} ch. {j}" if ex.per_in > 1 else f"{ex.what} window",
+              "cs_title")
+        window = Block(f"{ctx.names.tensor}explore_window_{j}", (kh, kw), COMPUTED,
+                       _Window(ex, src_rect, source, r, k, valid, h, w), colour_scale=False,
+                       style="cs_computed")
+        windows.append(put(window, top + 1, left))
+        if ex.kernels is None:
+            continue
+        krow = top + kh + 1
+        label(krow, left, ex.kernel_what, "cs_title")
+        assert ex.kernel_cell is not None
+        grid_row, grid_col = ex.kernel_cell(c, j)
+        kernel = Block(f"{ctx.names.tensor}explore_kernel_{j}", (kh, kw), COMPUTED,
+                       _Kernel(ex, grid_row, grid_col, valid, here), colour_scale=False,
+                       style="cs_computed")
+        put(kernel, krow + 1, left)
+        prow = krow + kh + 1
+        label(prow, left, "window × kernel", "cs_title")
+        products = Block(f"{ctx.names.tensor}explore_products_{j}", (kh, kw), COMPUTED,
+                         _Products(window, kernel, valid), colour_scale=False,
+                         style="cs_computed")
+        put(products, prow + 1, left)
+        srow = prow + kh + 1
+        label(srow, left, "sum")
+        sums.append(put(_formula(f"{ctx.names.tensor}explore_channel_sum_{j}", guarded(
+            f"SUM({products.area(from_sheet=here)})")), srow, left + 1))
+
+    parts = [ref(s) for s in sums]
+    if ex.bias is not None:
+        bias_rect = ex.bias.area(from_sheet=here)
+        label(total_row, 8, "bias", "cs_title")
+        parts.append(ref(put(_formula(names["bias"], guarded(
+            index(bias_rect, "1", f"{c}+1"))), total_row, 9)))
+    areas = ",".join(b.area(from_sheet=here) for b in windows)
+    reduce = {"SUM": "+".join(parts), "MAX": f"MAX({areas})",
+              "MEAN": f"SUM({areas})/{kh * kw}", "AVERAGE": f"AVERAGE({areas})"}[ex.reduce]
+    total = put(_formula(names["sum"], guarded(reduce)), total_row, total_col)
+    put(_formula(names["agree"], f'IF({valid},IF(ABS({ref(total)}-{ref(output)})<=1E-9*(1+'
+                 f'ABS({ref(output)})),"equal","DIFFERENT"),"")'), total_row, total_col + 1)
+    _highlight(ex, names, ctx)
+
+
+@dataclass
+class _Window:
+    """Tap (i, j): INDEX into the stacked source blocks; outside the input (pooling's
+    padding) shows nothing, as padding never enters a pooled value."""
+
+    ex: Exploration
+    rect: str
+    source: str  # expression of the source channel
+    r: str
+    k: str
+    valid: str
+    h: int
+    w: int
+
+    def rows(self, block: Block) -> object:
+        ex = self.ex
+        (sh, sw), (oh_, ow_), (dh, dw) = ex.stride, ex.offset, ex.dilation
+        for i in range(block.shape[0]):
+            line = []
+            tr = f"{self.r}*{sh}+{oh_ + i * dh}"
+            for j in range(block.shape[1]):
+                tc = f"{self.k}*{sw}+{ow_ + j * dw}"
+                value = index(self.rect, f"{self.source}*{self.h + 2}+{tr}+1", f"{tc}+1")
+                if oh_ or ow_:  # pooling with padding: taps may fall outside the input
+                    value = (f'IF(AND({tr}>=0,{tr}<{self.h},{tc}>=0,{tc}<{self.w}),{value},'
+                             '"")')
+                line.append(f'=IF({self.valid},{value},"")')
+            yield line
+
+
+@dataclass
+class _Kernel:
+    ex: Exploration
+    grid_row: str
+    grid_col: str
+    valid: str
+    here: str
+
+    def rows(self, block: Block) -> object:
+        grid = self.ex.kernels
+        assert grid is not None
+        first, last = grid[0][0], grid[-1][-1]
+        kh, kw = block.shape
+        rect = _span(first, last, self.here)
+        row_step = (grid[1][0].top - first.top) if len(grid) > 1 else kh + 2
+        col_step = (grid[0][1].left - first.left) if len(grid[0]) > 1 else kw + 1
+        for i in range(kh):
+            yield [f'=IF({self.valid},' + index(rect, f"({self.grid_row})*{row_step}+{i + 1}",
+                                                f"({self.grid_col})*{col_step}+{j + 1}") + ',"")'
+                   for j in range(kw)]
+
+
+@dataclass
+class _Products:
+    window: Block
+    kernel: Block
+    valid: str
+
+    def rows(self, block: Block) -> object:
+        here = block.sheet
+        for i in range(block.shape[0]):
+            yield [f'=IF({self.valid},{self.window.ref(i, j, from_sheet=here)}*'
+                   f'{self.kernel.ref(i, j, from_sheet=here)},"")'
+                   for j in range(block.shape[1])]
+
+
+def index(rect: str, row: str, col: str) -> str:
+    """INDEX(rect, row, col); a one-cell "rectangle" is referred to directly (Gnumeric gives
+    #REF! for INDEX on a single cell, where the only valid position is 1, 1)."""
+    if ":" not in rect.split("!")[-1]:
+        return rect
+    return f"INDEX({rect},{row},{col})"
+
+
+def _rect(blocks: Sequence[Block], here: str) -> str:
+    """One literal rectangle over uniformly stacked blocks (first top-left to last
+    bottom-right)."""
+    return _span(blocks[0], blocks[-1], here)
+
+
+def _span(first: Block, last: Block, here: str) -> str:
+    box = Block("span", (last.bottom - first.top + 1, last.right - first.left + 1), "",
+                None)  # type: ignore[arg-type]
+    box.place(first.sheet, first.top, first.left)
+    return box.area(from_sheet=here)
+
+
+def _scalar(name: str, kind: str, value: object) -> Block:
+    return Block(name, (1, 1), kind, Values(np.array([[value]], dtype=object)),
+                 colour_scale=False)
+
+
+def _formula(name: str, expr: str) -> Block:
+    return Block(name, (1, 1), COMPUTED, Formula(lambda _h, t=expr: t), colour_scale=False,
+                 style="cs_computed")
+
+
+def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> None:
+    """Conditional formats (through the selection's workbook-scope names, so they work on any
+    sheet in Excel 2010+, LibreOffice and Gnumeric): the window's taps on the source blocks,
+    the kernels of the selected filter, the selected output cell."""
+    c, r, k, valid = (names[key] for key in ("used_channel", "used_row", "used_col", "valid"))
+    (sh, sw), (oh_, ow_), (dh, dw) = ex.stride, ex.offset, ex.dilation
+    kh, kw = ex.kernel
+    for index, src in enumerate(ex.sources):
+        row = f"ROW()-{src.top}-({r}*{sh}+{oh_})"
+        col = f"COLUMN()-{src.left}-({k}*{sw}+{ow_})"
+        group = f"INT({c}/{ex.per_out})*{ex.per_in}"
+        channel = f"{index}>={group},{index}<{group}+{ex.per_in}"
+        src.highlights.append(
+            f"AND({valid}=1,{channel},{row}>=0,{row}<={(kh - 1) * dh},MOD({row},{dh})=0,"
+            f"{col}>=0,{col}<={(kw - 1) * dw},MOD({col},{dw})=0)")
+    if ex.kernels is not None and ex.kernel_cell is not None:
+        for a, line in enumerate(ex.kernels):
+            for b, block in enumerate(line):
+                conditions = [f"({ex.kernel_cell(c, j)[0]})={a}" for j in range(ex.per_in)]
+                column = [f"({ex.kernel_cell(c, j)[1]})={b}" for j in range(ex.per_in)]
+                either = ",".join(f"AND({x},{y})" for x, y in zip(conditions, column,
+                                                                  strict=True))
+                block.highlights.append(f"AND({valid}=1,OR({either}))")
+    for o, out in enumerate(ex.outputs):
+        out.highlights.append(f"AND({valid}=1,{c}={o},ROW()-{out.top}={r},"
+                              f"COLUMN()-{out.left}={k})")
+
+
+def explore_conv_values(sources: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None,
+                        rows: np.ndarray, cols: np.ndarray, y: np.ndarray, c: int, r: int,
+                        k: int) -> dict[str, np.ndarray]:
+    """Expected explorer blocks of a convolution at output (c, r, k): `sources` are the input
+    channels the filter sees (padded or upsampled), `kernels` its kernels (one per source),
+    `rows`/`cols` the window's taps; the total is the reference output itself."""
+    out: dict[str, np.ndarray] = {}
+    for j in range(sources.shape[0]):
+        window = sources[j][np.ix_(rows, cols)]
+        out[f"explore_window_{j}"] = window
+        out[f"explore_kernel_{j}"] = kernels[j]
+        out[f"explore_products_{j}"] = window * kernels[j]
+        out[f"explore_channel_sum_{j}"] = np.array([[np.sum(window * kernels[j])]])
+    if bias is not None:
+        out["explore_bias"] = np.array([[bias[c]]])
+    out["explore_sum"] = out["explore_output"] = np.array([[y[c, r, k]]])
+    return out
