@@ -14,11 +14,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import numpy as np
+from PIL import Image
 
 from . import __version__
 from .build import build as build_workbook
 from .build import check_target
 from .errors import ConvsheetsError
+from .images import SAMPLES, load_image, sample_path
+from .kernels import (
+    KERNEL_NOTES,
+    KERNELS,
+    describe_kernel,
+    kernel_size_of,
+    named_weight,
+    parse_names,
+)
 from .network import Network
 from .networks import (
     OVERRIDABLE,
@@ -27,7 +38,7 @@ from .networks import (
     network_from_template,
     shipped_networks,
 )
-from .options import VALUE_KINDS, format_value, option_flag, parse_pair
+from .options import VALUE_KINDS, format_value, option_flag, parse_pair, to_pair
 from .plan import VIEWS
 from .presets import describe, load_template, preset
 from .spec import LayerSpec
@@ -41,6 +52,7 @@ from .verify import (
     verify_files,
     write_json,
 )
+from .weights import read_safetensors
 
 OUTPUT_DIR = Path("output")
 
@@ -106,14 +118,24 @@ def list_variants() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing file convsheets did not write.")
 @click.option("--no-explorer", is_flag=True,
               help="Leave out the Explorer sheets (one per convolution or pooling layer).")
+@click.option("--image", help="The input from a picture: a PNG/JPEG/GIF/BMP/WebP file or a "
+              "bundled sample (convsheets samples); grey with --in-channels 1 (the default "
+              "with an image), RGB with 3; resized to --input-size (default: its own size).")
+@click.option("--kernel", "kernel_names", help="Classic kernels by name, one per output "
+              "channel (or one for all), e.g. sobel-x,sobel-y (convsheets kernels); biases 0.")
+@click.option("--weights", "weights_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A safetensors file; network layers with weights = \"prefix\" take "
+              "prefix.weight and prefix.bias from it.")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
-          force: bool, no_explorer: bool, **options: object) -> None:
+          force: bool, no_explorer: bool, image: str | None, kernel_names: str | None,
+          weights_file: Path | None, **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
 
     given = {k: v for k, v in options.items() if v is not None}
     jobs: list[tuple[LayerSpec | Network, Path, str]] = []  # (what, where, its preset)
+    extras = image or kernel_names or weights_file
     if build_all:
-        if variant or template or given:
+        if variant or template or given or extras:
             raise click.UsageError("--all builds every variant's preset; give layer options "
                                    "with --variant instead")
         directory = output or OUTPUT_DIR
@@ -142,7 +164,15 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
                                        "options go in the template's [[layers]] tables (the "
                                        "command line may set " + ", ".join(
                                            option_flag(k) for k in OVERRIDABLE) + ")")
-            network = network_from_template(from_template, label, given)
+            if kernel_names:
+                raise click.UsageError("--kernel names the kernels of a variant's layer; in a "
+                                       "network template give a layer kernel = \"sobel-x\"")
+            if image:
+                from_template = {**from_template, "image": image}
+                from_template.pop("input", None)
+            weights = read_safetensors(weights_file) if weights_file else None
+            network = network_from_template(from_template, label, given, weights,
+                                            f"--weights {weights_file}")
             stem = Path(label).stem
             jobs.append((network, output or OUTPUT_DIR / f"{stem}.xlsx", ""))
         else:
@@ -151,8 +181,18 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             if variant is None:
                 raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
                                        "), --template FILE or --all")
-            spec = LayerSpec.create(variant, {**from_template, **given}, preset(variant))
+            if weights_file:
+                raise click.UsageError("--weights takes a network template (its layers name "
+                                       "their tensors); for one layer use --kernel or a "
+                                       "template with weight = [...]")
             typed = {**from_template, **given}
+            if image:  # a picture's input: its own size, grey unless --in-channels 3
+                typed.setdefault("in_channels", 1)
+            spec = _variant_spec(variant, typed, image, kernel_names)
+            if image:
+                typed["input_size"] = spec.input_size
+            if kernel_names:
+                typed.setdefault("kernel_size", spec.kernel_size)
             from_preset = [k for k in preset(variant) if k not in typed]
             jobs.append((spec, output or OUTPUT_DIR / f"{variant}.xlsx",
                          _preset_note(spec, from_preset)))
@@ -172,6 +212,58 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
         if note:
             click.echo(f"  {note}")
+
+
+def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
+                  kernel_names: str | None) -> LayerSpec:
+    """A variant's layer, its input from --image and its (first) weights from --kernel."""
+    typed = dict(typed)
+    tensors = {}
+    if image:
+        typed.setdefault("in_channels", 1)
+        size = parse_pair_option("input_size", typed.get("input_size"))
+        tensors["input"] = load_image(image, int(typed["in_channels"]), size)  # type: ignore[call-overload]
+        typed["input_size"] = tensors["input"].shape[1:]
+    if kernel_names:
+        names = parse_names(kernel_names)
+        typed.setdefault("kernel_size", kernel_size_of(names))
+        if len(names) > 1 and "out_channels" in VARIANTS[variant].honoured:
+            typed.setdefault("out_channels", len(names))
+    spec = LayerSpec.create(variant, typed, preset(variant), tensors)
+    if kernel_names:
+        layer = spec.network().layers[0]
+        op = layer.op
+        shapes = layer.tensor_shapes()
+        tensors[layer.names.tensor + "weight"] = named_weight(
+            kernel_names, op.out_channels, op.in_channels // op.groups,  # type: ignore[attr-defined]
+            op.kernel_size, op.op == "conv_transpose2d", op.groups)  # type: ignore[attr-defined]
+        if layer.names.tensor + "bias" in shapes:
+            tensors[layer.names.tensor + "bias"] = np.zeros(
+                shapes[layer.names.tensor + "bias"], dtype=np.int64)
+        spec = LayerSpec.create(variant, typed, preset(variant), tensors)
+    return spec
+
+
+def parse_pair_option(key: str, value: object) -> tuple[int, int] | None:
+    return None if value is None else to_pair(key, value)
+
+
+@cli.command("samples")
+def list_samples() -> None:
+    """List the bundled sample images (use them with --image NAME)."""
+    for name, text in SAMPLES.items():
+        with Image.open(sample_path(name)) as img:
+            size = f"{img.height}x{img.width} {img.mode}"
+        click.echo(f"{name:<8} {size:<10} {text}")
+
+
+@cli.command("kernels")
+def list_kernels() -> None:
+    """List the classic kernels (use them with --kernel NAME[,NAME...])."""
+    for name in KERNELS:
+        click.echo(f"{name}: {KERNEL_NOTES.get(name, '')}")
+        click.echo(describe_kernel(name))
+        click.echo()
 
 
 def _template(given: str) -> tuple[dict[str, object], str]:

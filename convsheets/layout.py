@@ -61,6 +61,7 @@ class Block:
     style: str | None = None  # a named style overriding the one its kind implies
     aliases: tuple[str, ...] = ()  # further defined names of the same cells (output_c0)
     highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
+    scale: str = ""  # colour scale: "" purple-green, "grey", "red"/"green"/"blue", "diverging"
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell

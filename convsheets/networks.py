@@ -15,14 +15,17 @@ from importlib import resources
 import numpy as np
 
 from .errors import SpecError, TemplateError, WeightsError
+from .images import load_image
+from .kernels import kernel_size_of, named_weight
 from .network import LayerNames, Network, chain, check_layer_name, start_shape
 from .ops import OPS
-from .options import to_int, to_values
+from .options import to_int, to_pair, to_values
 
-TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "layers")
+TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "image",
+            "layers")
 MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
 MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
-LAYER_KEYS = ("op", "name", "weight", "weights")  # besides the op's own options
+LAYER_KEYS = ("op", "name", "weight", "weights", "kernel")  # besides the op's own options
 OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
 
 
@@ -56,6 +59,14 @@ def network_from_template(values: Mapping[str, object], source: str,
     if not isinstance(values.get("description", ""), str):
         raise TemplateError(f"--template {source}: description must be text")
     merged = {**values, **(overrides or {})}
+    image = merged.pop("image", None)
+    if image is not None:  # the input from a picture (its own size unless one is given)
+        if not isinstance(image, str):
+            raise TemplateError(f"--template {source}: image must be a file name or a sample")
+        merged.setdefault("in_channels", 1)
+        size = to_pair("input_size", merged["input_size"]) if "input_size" in merged else None
+        merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size)
+        merged["input_size"] = list(merged["input"].shape[1:])
     try:
         shape = start_shape(merged)
         seed = to_int("seed", merged.get("seed", 0))
@@ -87,6 +98,19 @@ def network_from_template(values: Mapping[str, object], source: str,
                 raise SpecError("weight", "...", f"{layer.op.op} has no weights", place)
             given[layer.names.tensor + "weight"] = _array(table["weight"], shapes["weight"],
                                                           "weight", place)
+        if "kernel" in table:  # classic kernels by name: one per output channel, bias 0
+            if "weight" in table:
+                raise SpecError("kernel", table["kernel"], "give either kernel or weight",
+                                place)
+            op = layer.op
+            try:
+                given[layer.names.tensor + "weight"] = named_weight(
+                    table["kernel"], op.out_channels, op.in_channels // op.groups,  # type: ignore[attr-defined]
+                    op.kernel_size, op.op == "conv_transpose2d", op.groups)  # type: ignore[attr-defined]
+            except SpecError as exc:
+                raise exc.located(place) from None
+            if "bias" in shapes:
+                given[layer.names.tensor + "bias"] = np.zeros(shapes["bias"], dtype=np.int64)
         bias = table.get("bias")
         if isinstance(bias, list):
             given[layer.names.tensor + "bias"] = _array(bias, shapes["bias"], "bias", place)
@@ -116,6 +140,12 @@ def _entries(tables: list[dict[str, object]], source: str,
                                         "give it a name)"), here)
         seen.add(str(name).lower())
         options = {k: v for k, v in table.items() if k not in LAYER_KEYS}
+        if "kernel" in table and "kernel_size" not in options and op_cls.op in (
+                "conv2d", "conv_transpose2d"):
+            try:
+                options["kernel_size"] = list(kernel_size_of(table["kernel"]))  # type: ignore[arg-type]
+            except SpecError as exc:
+                raise exc.located(f"{here} ({name})") from None
         if isinstance(options.get("bias"), list) and "bias" in op_cls.options:
             options["bias"] = True
         entries.append((str(name), op_cls.op, options,

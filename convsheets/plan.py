@@ -94,8 +94,11 @@ def input_stage(plan: Plan) -> list[Block]:
     x = plan.tensors["input"]
     sheet = plan.add_sheet("Input", "The input volume, one block per channel. Edit the yellow "
                            "cells: every downstream cell recomputes.")
+    picture = "input" in plan.network.given  # a given input (an image): show it as one
+    colours = ("red", "green", "blue") if x.shape[0] == 3 else ()
     blocks = [Block(name, x.shape[1:], EDIT, Values(block_of(x, idx)),
-                    title=title(name, x.shape[1:], "(input channel)"))
+                    title=title(name, x.shape[1:], "(input channel)"),
+                    scale=(colours[idx[0]] if colours else "grey") if picture else "")
               for name, idx in block_names("input", x.shape)]
     stack(sheet, blocks)
     return blocks
@@ -187,7 +190,8 @@ def conv_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
                        [kernel_for(o, k) for k in range(per_group_in)], bias, o, stride)
         name, aliases = ctx.output_names(o)
         blocks.append(Block(name, out_size, COMPUTED, content, aliases=aliases,
-                            title=title(name, out_size, describe(o, channels))))
+                            title=title(name, out_size, describe(o, channels)),
+                            scale="diverging" if "input" in ctx.plan.network.given else ""))
     stack(sheet, blocks)
     return blocks
 

@@ -258,12 +258,26 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                 formula=[formula], fill=_HIGHLIGHT_FILL, font=Font(bold=True),
                 border=_HIGHLIGHT_BORDER))
     for block in sheet.blocks:
-        if block.kind == COMPUTED and block.colour_scale:
-            ws.conditional_formatting.add(" ".join(_value_ranges(block)), _colour_scale())
+        if block.colour_scale and (block.kind == COMPUTED or block.scale):
+            ws.conditional_formatting.add(" ".join(_value_ranges(block)),
+                                          _colour_scale(block.scale))
 
 
-def _colour_scale() -> ColorScaleRule:
-    # Purple (low) - white - green (high): hues no structural zero or editable cell uses.
+_SCALE_ENDS = {"grey": "595959", "red": "C00000", "green": "00B050", "blue": "0070C0"}
+
+
+def _colour_scale(kind: str = "") -> ColorScaleRule:
+    """Purple (low) - white - green (high) by default: hues no structural zero or editable
+    cell uses. A picture's channels: dark grey (or the channel's colour) to white, so the
+    block looks like the image and its numbers stay readable; outputs of a picture's
+    filters: red below 0, white at 0, blue above, so edges of both signs show."""
+    if kind in _SCALE_ENDS:
+        return ColorScaleRule(start_type="min", start_color=_SCALE_ENDS[kind],
+                              end_type="max", end_color="FFFFFF")
+    if kind == "diverging":
+        return ColorScaleRule(start_type="min", start_color="E06666", mid_type="num",
+                              mid_value=0, mid_color="FFFFFF", end_type="max",
+                              end_color="6FA8DC")
     return ColorScaleRule(start_type="min", start_color="B4A7D6", mid_type="percentile",
                           mid_value=50, mid_color="FFFFFF", end_type="max", end_color="93C47D")
 

@@ -376,7 +376,7 @@ def test_copy_of_output_dir_workbook_verifies(batch, tmp_path):
 def test_committed_output_workbooks_verify_in_every_engine():
     output = Path(__file__).resolve().parent.parent / "output"
     files = sorted(output.glob("*.xlsx"))
-    networks = ["edges", "encoder_decoder", "lenet"]
+    networks = ["digit_edges", "edges", "encoder_decoder", "lenet"]
     assert sorted(p.stem for p in files) == sorted([*VARIANTS, *networks])
     reports = verify_files(files, engine="all")
     for report in reports:
