@@ -48,6 +48,17 @@ def _guide_inputs(spec: Source) -> tuple[str, ...]:
     return VARIANTS[spec.variant].editable_guide_cells if isinstance(spec, LayerSpec) else ()
 
 
+def _selections(spec: Source) -> dict[str, tuple[int, int, int]]:
+    """Each explorer's name prefix -> its layer's output shape (every non-ReLU layer)."""
+    return {layer.names.tensor: layer.out_shape for layer in _network(spec).layers
+            if layer.op.op != "relu"}
+
+
+def _selection_names(spec: Source) -> list[str]:
+    return [f"{prefix}explore_{key}" for prefix in _selections(spec)
+            for key in ("channel", "row", "col", "step")]
+
+
 def _parameter_cells(spec: Source) -> set[str]:
     """Named cells that show a parameter fixed by the build (not editable, not computed)."""
     if isinstance(spec, LayerSpec):
@@ -86,6 +97,10 @@ def workbook_problems(spec: Source, wb: openpyxl.Workbook) -> list[str]:
             values = ev.rect(rect)
             tensors[tensor][index] = values.reshape(-1) if len(shape) == 1 else values
         scalars = {n: ev.rect(ev.name(n))[0, 0] for n in _guide_inputs(spec)}
+        for n in _selection_names(spec):
+            rect = ev.name(n)
+            if ev.raw((rect.sheet, rect.r0, rect.c0)) is not None:  # an empty step: coordinates
+                scalars[n] = ev.rect(rect)[0, 0]
         expected = expected_blocks(spec, tensors, scalars)
         for name, exp in expected.items():
             problems += _block_problems(ev, name, exp)
@@ -104,7 +119,13 @@ def _block_problems(ev: Evaluator, name: str, exp: Expected) -> list[str]:
         return [f"{name}: {rect.shape} cells, expected {exp.value.shape}"]
     structural = (exp.structural if exp.structural is not None
                   else np.zeros(exp.value.shape, bool))
-    got = ev.rect(rect)
+    blank = exp.blank if exp.blank is not None else np.zeros(exp.value.shape, bool)
+    shown = ev.rect_values(rect)
+    for i, j in zip(*np.nonzero(blank), strict=True):
+        if not isinstance(shown[i, j], str):
+            return [f"{name} {_at(rect, i, j)} shows {shown[i, j]!r} where text belongs"]
+    got = np.where(blank, 0.0, np.vectorize(lambda v: v if isinstance(v, float) else 0.0,
+                                            otypes=[float])(shown))
     out = []
     for i, j in np.ndindex(*rect.shape):
         key = (rect.sheet, rect.r0 + i, rect.c0 + j)
@@ -116,6 +137,8 @@ def _block_problems(ev: Evaluator, name: str, exp: Expected) -> list[str]:
         elif not live:
             out.append(f"{name} {_at(rect, i, j)}: constant {ev.raw(key)!r} where a formula "
                        "belongs")
+        elif blank[i, j]:
+            continue
         elif not abs(got[i, j] - want) <= TOLERANCE * max(1.0, abs(want)):
             out.append(f"{name} {_at(rect, i, j)} = {ev.raw(key)} evaluates to "
                        f"{float(got[i, j])!r}, NumPy says {want!r}")
@@ -125,7 +148,7 @@ def _block_problems(ev: Evaluator, name: str, exp: Expected) -> list[str]:
 def _unchecked(spec: Source, ev: Evaluator, expected: dict[str, Expected]) -> list[str]:
     """Defined names and formula cells that no comparison covers (so nothing escapes)."""
     editable = ({name for name, *_ in _sources(spec)} | set(_guide_inputs(spec))
-                | _parameter_cells(spec))
+                | _parameter_cells(spec) | set(_selection_names(spec)))
     out = [f"defined name {name!r} is neither editable nor checked"
            for name in ev.wb.defined_names
            if name not in editable and name not in expected and not name.startswith("param_")]
@@ -147,6 +170,12 @@ def probe(spec: Source, wb: openpyxl.Workbook, seed: int = 0) -> None:
         low = 0.5 if name in _guide_inputs(spec) else -2.0
         for _sheet, r, c in rect.keys():
             wb[rect.sheet].cell(r, c).value = round(float(rng.uniform(low, 2.0)), 4) or 0.5
+    for prefix, shape in _selections(spec).items():  # move every explorer; clear the step
+        for key, n in zip(("channel", "row", "col"), shape, strict=True):
+            rect = ev.name(f"{prefix}explore_{key}")
+            wb[rect.sheet].cell(rect.r0, rect.c0).value = int(rng.integers(0, n))
+        rect = ev.name(f"{prefix}explore_step")
+        wb[rect.sheet].cell(rect.r0, rect.c0).value = None
 
 
 def check_layer(spec: Source, path: Path) -> list[str]:
@@ -380,7 +409,7 @@ def test_evaluator_reads_defined_names(tmp_path: Path) -> None:
     ("=SUMIF(Data!A1:A3,1)", "function SUMIF"),
     ("=MAX()", "MAX takes numbers and ranges"),
     ("=SUM(Data!A1:B2", "expected ',' or '\\)'"),
-    ("=MAX(Data!A1:B2)+\"x\"", "unexpected"),
+    ("=MAX(Data!A1:B2)+\"x\"", "a text is only allowed as a result of IF"),
     ("=MAX(Data!A1:B2*2)", "expected ',' or '\\)'"),
     ("=MAX(Data!A1,)", "MAX takes numbers and ranges"),
     ("=MAX(,Data!A1)", "MAX takes numbers and ranges"),
@@ -405,7 +434,7 @@ def test_evaluator_reads_defined_names(tmp_path: Path) -> None:
     ("='Nowhere Land'!A1", "sheet 'Nowhere Land'"),
     ("=ROUND(Data!A1,0)", "function ROUND"),
     ("=Data!A1^2", "unexpected '\\^2'"),
-    ("=-Data!A1", "expected a number"),
+    ("=-Data!A1", "a unary minus is only allowed before a number"),
     ("=Data!A1 + 1", "unexpected ' \\+ 1'"),
     ("=Data!A1:A3", "a range is only allowed as an argument of SUMPRODUCT, SUM, MAX or"),
     ("=Data!A1:A3*2", "a range is only allowed as an argument"),
@@ -423,7 +452,7 @@ def test_evaluator_reads_defined_names(tmp_path: Path) -> None:
     ("=Data!A1/(Data!B1-2)", "division by zero"),
     ("=A2", "circular reference"),  # A2 = A3 = A1 = A2
     ("=TRUE", "function TRUE|unexpected"),
-    ("=\"x\"", "unexpected"),
+    ("=\"x\"", "a text is only allowed as a result of IF"),
 ])
 def test_evaluator_refuses_what_is_outside_the_grammar(tmp_path: Path, formula: str,
                                                        message: str) -> None:
@@ -466,3 +495,292 @@ def test_evaluator_quoted_sheet_names(tmp_path: Path) -> None:
     for coord, (formula, value) in cells.items():
         assert ev.value("pool 1", int(coord[1:]), 1) == pytest.approx(value, rel=1e-15), formula
     assert ev.evaluate_all() == len(cells)
+
+
+# Calc cells the explorer-shaped formulas below read (Data!A1:F3 as in `_book`)
+HELPERS = {
+    "A2": "=Data!B1",  # 2
+    "A3": "=A2-1",  # 1
+    "B1": '=IF(Data!A1=1,"","never")',  # the text ""
+    "B2": "=1/0",  # #DIV/0!, read only where an IF does not look
+    "B3": '=IF(Data!A1>5,1,"row 9 is outside 0-5")',  # a message
+    "B4": "=Data!A1>0",  # TRUE
+    "C1": "=Data!A1",  # C1:C3 = 1, "", 9
+    "C2": '=IF(A3=1,"",0)',
+    "C3": "=Data!C2",
+}
+
+
+@pytest.mark.parametrize(("formula", "value"), [
+    # IF: only the chosen branch is evaluated; text results
+    ("=IF(Data!A1=1,10,20)", 10.0),
+    ("=IF(Data!A1<>1,10,20)", 20.0),
+    ("=IF(0,1/0,2)", 2.0),
+    ("=IF(1,2,1/0)", 2.0),
+    ("=IF(Data!A3,\"negative\",\"zero\")", "negative"),  # a nonzero number is TRUE
+    ("=IF(Data!B2-8,\"x\",\"\")", ""),
+    ("=IF(Data!A1>5,1,\"row 9 is outside 0-5\")", "row 9 is outside 0-5"),
+    ("=IF(A3=1,\"say \"\"hi\"\"\",\"\")", 'say "hi"'),
+    ("=IF(A3=1,IF(A2=2,\"both\",\"first\"),\"none\")", "both"),
+    ("=IF(Data!A1=2,1)", False),  # two arguments: FALSE when the condition is false
+    ("=IF(Data!A1=1,Data!B2)", 8.0),
+    ("=IF(0,B2,3)", 3.0),  # the error cell is not read
+    ("=IF(0,Data!H1+1,4)", 4.0),  # nor the text constant
+    ("=IF(ISNUMBER(Data!Z9),INT(Data!Z9/36),Data!C1)", 3.0),  # the explorer's step cell
+    ("=IF(0,INDEX(Data!A1:F3,9,1),\"\")", ""),  # an INDEX beyond its range, not taken
+    ("=IF(Data!A1=1,INDEX(Data!A1:F3,1,2),\"\")", 2.0),
+    ("=B1", ""),  # a reference passes text on
+    ("=IF(1,B3,0)", "row 9 is outside 0-5"),
+    # comparisons: TRUE/FALSE, 1/0 in arithmetic, looser than + and -
+    ("=Data!A1=1", True),
+    ("=Data!A1<>1", False),
+    ("=Data!A3<0", True),
+    ("=Data!B3<=0.5", True),
+    ("=Data!B3>0.5", False),
+    ("=Data!B3>=0.5", True),
+    ("=1+1=2", True),
+    ("=2*3>5+0.5", True),
+    ("=(Data!A1>=0)*(Data!A1<5)", 1.0),
+    ("=(Data!A1>=0)*(Data!A1<1)", 0.0),
+    ("=(Data!A1>0)+(Data!A1>0)", 2.0),
+    ("=B4*3", 3.0),  # a cell holding TRUE
+    ("=INT(Data!B3)=Data!B3", False),
+    ("=INT(Data!A1)=Data!A1", True),
+    # AND, OR, NOT
+    ("=AND(Data!A1>=0,Data!A1<6,INT(Data!A1)=Data!A1)", True),
+    ("=AND(1,0)", False),
+    ("=AND(Data!A1)", True),
+    ("=AND(B4,2)", True),
+    ("=OR(0,Data!A1=1)", True),
+    ("=OR(0,0)", False),
+    ("=NOT(Data!A1=1)", False),
+    ("=NOT(0)", True),
+    ("=IF(AND(A3=1,A2=2),1,0)", 1.0),
+    # ISNUMBER: FALSE for an empty cell, text (constant or result), TRUE/FALSE, an error
+    ("=ISNUMBER(Data!A1)", True),
+    ("=ISNUMBER(A3)", True),
+    ("=ISNUMBER(Data!Z9)", False),
+    ("=ISNUMBER(Data!H1)", False),
+    ("=ISNUMBER(B1)", False),
+    ("=ISNUMBER(B2)", False),
+    ("=ISNUMBER(B4)", False),
+    # MOD takes the divisor's sign; ABS
+    ("=MOD(7,3)", 1.0),
+    ("=MOD(-7,3)", 2.0),
+    ("=MOD(7,-3)", -2.0),
+    ("=MOD(-7,-3)", -1.0),
+    ("=MOD(-6,3)", 0.0),
+    ("=MOD(5.5,2)", 1.5),
+    ("=MOD(Data!B3,0.25)", 0.0),
+    ("=INT(MOD(17,12)/4)", 1.0),
+    ("=ABS(Data!A3)", 1.0),
+    ("=ABS(2-5)*2", 6.0),
+    # INDEX: 1-based, positions truncated; only the picked cell is read
+    ("=INDEX(Data!A1:F3,2,3)", 9.0),
+    ("=INDEX(Data!$A$1:$F$3,3,6)", 0.25),
+    ("=INDEX(Data!A1:F3,1.9,2.7)", 2.0),
+    ("=INDEX(Data!A1:F3,A3+1,A2*3)", 12.0),
+    ("=INDEX(Data!A1:A3,3,1)", -1.0),
+    ("=INDEX(Data!A1:F3,1,1)+INDEX(Data!A1:F3,3,3)*2", 5.0),
+    ("=INDEX('My Sheet'!A1:B2,1,1)", 10.0),  # the rest of the range is empty
+    ("=INDEX(A2:A3,2,1)", 1.0),  # a formula cell
+    ("=INDEX(C1:C3,2,1)", ""),
+    # SUM, MAX, AVERAGE skip text produced by formulas (C1:C3 = 1, "", 9)
+    ("=SUM(C1:C3)", 10.0),
+    ("=SUM(B1,C1:C3)", 10.0),
+    ("=SUM(C2)", 0.0),
+    ("=MAX(C1:C3)", 9.0),
+    ("=MAX(C1:C2,0.5)", 1.0),
+    ("=AVERAGE(C1:C3)", 5.0),  # of the two numbers
+    ("=AVERAGE(C1:C3,2)", 4.0),
+    # a literal's sign (the explorer writes r*2+-1)
+    ("=A2+-1", 1.0),
+    ("=2*-3", -6.0),
+    ("=-1.5e1", -15.0),
+    ("=IF(Data!A1*2+-1>=0,1,0)", 1.0),
+])
+def test_evaluator_logic_values(tmp_path: Path, formula: str, value: object) -> None:
+    ev = _book(tmp_path, {"A1": formula, **HELPERS})
+    got = ev.value("Calc", 1, 1)
+    assert got == value and type(got) is type(value), (got, value)
+
+
+@pytest.mark.parametrize(("formula", "message"), [
+    # error values: raised by `value` when the cell holds one, naming where it arose
+    ("=1/0", "Calc!A1: division by zero \\(#DIV/0!\\)"),
+    ("=B1+1", "Calc!A1: arithmetic of the text \"\" \\(#VALUE!\\)"),
+    ("=B1*0", "#VALUE!"),
+    ("=INT(B1)", "INT of the text \"\" \\(#VALUE!\\)"),
+    ("=IF(1,\"\",0)+1", "#VALUE!"),
+    ("=MOD(5,0)", "MOD by zero \\(#DIV/0!\\)"),
+    ("=MOD(5,Data!B2-8)", "#DIV/0!"),
+    ("=INDEX(Data!A1:F3,4,1)", "INDEX row 4 is beyond the 3 of its range \\(#REF!\\)"),
+    ("=INDEX(Data!A1:F3,1,7)", "INDEX column 7 is beyond the 6 of its range \\(#REF!\\)"),
+    ("=INDEX(Data!A1:F3,-1,1)", "INDEX row -1.0 is negative \\(#VALUE!\\)"),
+    ("=IF(1,INDEX(Data!A1:F3,9,1),\"\")", "#REF!"),  # the branch taken
+    ("=B2+1", "Calc!A1: #DIV/0! from Calc!B2: division by zero"),  # errors propagate
+    ("=IF(B2,1,2)", "#DIV/0! from Calc!B2"),
+    ("=IF(1,B2,2)", "#DIV/0! from Calc!B2"),
+    ("=AND(1,B2)", "#DIV/0! from Calc!B2"),
+    ("=B2>0", "#DIV/0! from Calc!B2"),
+    ("=SUM(B2,1)", "#DIV/0! from Calc!B2"),
+    ("=INDEX(Data!A1:F3,B2,1)", "#DIV/0! from Calc!B2"),
+    ("=AVERAGE(C2)", "AVERAGE of no number \\(#DIV/0!\\)"),
+    # refused: where spreadsheets differ or the grammar ends
+    ("=MAX(C2)", "MAX of no number"),
+    ("=SUM(B4,1)", "SUM over TRUE in a range"),
+    ("=SUMPRODUCT(C1:C3,C1:C3)", "SUMPRODUCT over ''"),
+    ("=B3+1", "arithmetic of the text 'row 9 is outside 0-5'"),
+    ("=IF(1,\"a\",\"b\")+1", "arithmetic of the text 'a'"),
+    ("=IF(B3,1,2)", "IF of the text"),
+    ("=AND(B1)", "AND of the text"),
+    ("=B1=0", "comparison '' = 0.0: only numbers are compared"),
+    ("=B4=1", "comparison TRUE = 1.0: only numbers"),
+    ("=0.1+0.2=0.3", "numbers this close are equal to a spreadsheet"),
+    ("=1<2<3", "no chains"),
+    ("=MOD(1e10,3)", "2\\*\\*27"),
+    ("=MOD(1,0.1)", "inexact"),
+    ("=INDEX(Data!A1:F3,0,1)", "INDEX row 0 \\(a whole row\\)"),
+    ("=INDEX(Data!A1:F3,1,0.5)", "INDEX column 0 \\(a whole column\\)"),
+    ("=INDEX(Data!A1:F3,2.9999999999999996,1)", "a hair below an integer"),
+    ("=INDEX(Data!A1:Z9,9,26)", "Data!Z9 is an empty cell"),  # the picked cell
+    ("=INDEX(Data!A1:H1,1,8)", "Data!H1 is str 'text'"),
+    ("=IF(1,Data!Z9,0)", "Data!Z9 is an empty cell"),
+    ("=IF(0,Nowhere!A1,1)", "sheet 'Nowhere'"),  # every branch's sheets must exist
+    ("=IF(1,A1,0)", "circular reference"),
+    ("=INDEX(A1:A3,1,1)", "circular reference"),
+    ("=ISNUMBER(Data!A1:B2)", "ISNUMBER takes one cell"),
+    ("=ISNUMBER(1)", "ISNUMBER takes one cell"),
+    ("=ISNUMBER(A2+1)", "expected '\\)'"),
+    ("=INDEX(Data!A1:B2,1)", "INDEX takes a range, a row and a column"),
+    ("=INDEX(Data!A1,1,1)", "INDEX on one cell"),
+    ("=INDEX(1,1,1)", "INDEX takes a range first"),
+    ("=INDEX(Data!A1:B2,1,1,1)", "expected '\\)'"),
+    ("=INDEX(Data!A1:B2,Data!A1:A2,1)", "a range is only allowed"),
+    ("=VLOOKUP(1,Data!A1:B2,2,0)", "function VLOOKUP is outside the grammar"),
+    ("=OFFSET(Data!A1,1,1,1,1)", "function OFFSET"),
+    ("=INDIRECT(\"A1\")", "function INDIRECT"),
+    ("=ROW()", "function ROW"),
+    ("=IF(Data!A1)", "expected ','"),
+    ("=IF(1,2,3,4)", "expected '\\)'"),
+    ("=IF(1,,2)", "expected a number"),
+    ("=IF(1,\"a\"&\"b\",\"\")", "unexpected '&"),
+    ("=NOT(1,2)", "NOT of 2 arguments, takes 1"),
+    ("=MOD(1)", "MOD of 1 arguments, takes 2"),
+    ("=AND()", "expected a number"),
+    ("=AND(" + ",".join(["1"] * 256) + ")", "AND of 256 arguments, takes 1 to 255"),
+    ("=-(1)", "a unary minus is only allowed before a number"),
+    ("=--1", "a unary minus is only allowed before a number"),
+    ("=1=\"\"", "a text is only allowed as a result of IF"),
+    ("=IF(Data!A1=1, 2,3)", "unexpected ' 2,3"),
+])
+def test_evaluator_refuses_logic_outside_the_grammar(tmp_path: Path, formula: str,
+                                                     message: str) -> None:
+    ev = _book(tmp_path, {"A1": formula, **HELPERS})
+    with pytest.raises(FormulaError, match=message):
+        ev.value("Calc", 1, 1)
+
+
+def test_evaluator_text_results_api(tmp_path: Path) -> None:
+    """`value` gives str and bool results; `number` and `rect` refuse them clearly;
+    `rect_values` gives them all."""
+    ev = _book(tmp_path, {k: v for k, v in HELPERS.items() if k != "B2"})
+    assert ev.value("Calc", 1, 2) == ""
+    assert ev.value("Calc", 4, 2) is True
+    assert ev.number("Calc", 3, 1) == 1.0
+    with pytest.raises(FormulaError, match="Calc!B1 holds '', not a number \\(a spreadsheet "
+                                           "gives #VALUE!"):
+        ev.number("Calc", 1, 2)
+    with pytest.raises(FormulaError, match="Calc!B4 holds TRUE, not a number"):
+        ev.number("Calc", 4, 2)
+    with pytest.raises(FormulaError, match="Calc!C2 holds ''"):
+        ev.rect(Rect("Calc", 1, 3, 3, 3))
+    assert ev.rect_values(Rect("Calc", 1, 3, 3, 3)).tolist() == [[1.0], [""], [9.0]]
+    with pytest.raises(FormulaError, match="Data!Z9 is an empty cell"):
+        ev.value("Data", 9, 26)
+    assert ev.evaluate_all() == len(HELPERS) - 1
+
+
+def test_evaluator_a_mini_explorer(tmp_path: Path) -> None:
+    """The explorer's shapes: a selection by step (empty: the coordinates) or coordinates, a
+    validity check, a message, INDEX into stacked blocks, a window guarded for padding (with
+    r*1+-1), products with "" outside, their SUM; then moved and invalid selections."""
+    wb = Workbook()
+    data = wb.active
+    data.title = "In put"
+    for ch in range(2):  # two 3x3 channels stacked at B5:D7 and B10:D12 (two rows between)
+        for i in range(3):
+            for j in range(3):
+                data.cell(5 + ch * 5 + i, 2 + j, 100 * ch + 10 * i + j)
+    data["B8"] = "label between the blocks"
+    ex = wb.create_sheet("Explorer")
+    ex["B2"], ex["C2"], ex["D2"], ex["E2"] = 0, 1, 1, None  # channel, row, column, step
+    rect = "'In put'!$B$5:$D$12"
+    c, r, k, valid = "$B$3", "$C$3", "$D$3", "$E$3=1"
+    ex["B3"] = "=IF(ISNUMBER($E$2),INT($E$2/9),$B$2)"
+    ex["C3"] = "=IF(ISNUMBER($E$2),INT(MOD($E$2,9)/3),$C$2)"
+    ex["D3"] = "=IF(ISNUMBER($E$2),MOD($E$2,3),$D$2)"
+    ex["E3"] = (f"=IF(AND({c}>=0,{c}<2,INT({c})={c},{r}>=0,{r}<3,INT({r})={r},{k}>=0,{k}<3,"
+                f"INT({k})={k}),1,0)")
+    ex["B4"] = f'=IF({valid},"","This position is outside the input: channel 0-1")'
+    for i in range(2):  # a 2x2 window at (row - 1 + i, column - 1 + j), padding 1
+        for j in range(2):
+            tr, tc = f"{r}*1+-1+{i}", f"{k}*1+-1+{j}"
+            ex.cell(6 + i, 2 + j, f'=IF({valid},IF(AND({tr}>=0,{tr}<3,{tc}>=0,{tc}<3),'
+                                  f'INDEX({rect},{c}*5+{tr}+1,{tc}+1),""),"")')
+            ex.cell(6 + i, 5 + j, 2 + i - j)  # a kernel
+            ex.cell(9 + i, 2 + j, f'=IF({valid},IF(ISNUMBER({get_column_letter(2 + j)}'
+                                  f'{6 + i}),{get_column_letter(2 + j)}{6 + i}*'
+                                  f'{get_column_letter(5 + j)}{6 + i},""),"")')
+    ex["B12"] = f'=IF({valid},SUM(B9:C10),"")'
+    ex["C12"] = f'=IF({valid},MAX(B6:C7),"")'
+    ex["D12"] = f'=IF({valid},AVERAGE(B6:C7),"")'
+    path = tmp_path / "explorer.xlsx"
+    kernel = np.array([[2, 1], [3, 2]])
+
+    def expect(ch: int, row: int, col: int) -> tuple[list[list[object]], float, float, float]:
+        window: list[list[object]] = [["", ""], ["", ""]]
+        for i in range(2):
+            for j in range(2):
+                if 0 <= row - 1 + i < 3 and 0 <= col - 1 + j < 3:
+                    window[i][j] = float(100 * ch + 10 * (row - 1 + i) + col - 1 + j)
+        nums = [float(v) for line in window for v in line if v != ""]
+        total = sum(float(v) * kernel[i, j] for i, line in enumerate(window)
+                    for j, v in enumerate(line) if v != "")
+        return window, total, max(nums), sum(nums) / len(nums)
+
+    for selection, want in [((0, 1, 1, None), (0, 1, 1)), ((1, 0, 0, None), (1, 0, 0)),
+                            ((0, 0, 0, 14), (1, 1, 2)), ((0, 0, 0, 0), (0, 0, 0)),
+                            ((1, 2, 2, None), (1, 2, 2)), ((2, 0, 0, None), None),
+                            ((0, -1, 0, None), None), ((0, 0.5, 0, None), None),
+                            ((0, 0, 0, 18), None), ((0, 0, 0, 4.5), None)]:
+        for col, v in zip("BCDE", selection, strict=True):
+            ex[f"{col}2"] = v
+        wb.save(path)
+        ev = Evaluator(openpyxl.load_workbook(path))
+        assert ev.evaluate_all() == 16
+        values = ev.rect_values(Rect("Explorer", 6, 2, 7, 3)).tolist()
+        results = [ev.value("Explorer", 12, c) for c in (2, 3, 4)]
+        if want is None:
+            assert ev.value("Explorer", 3, 5) == 0.0, selection
+            assert ev.value("Explorer", 4, 2).startswith("This position is outside"), selection
+            assert values == [["", ""], ["", ""]] and results == ["", "", ""], selection
+        else:
+            assert [ev.value("Explorer", 3, c) for c in (2, 3, 4)] == list(want), selection
+            assert ev.value("Explorer", 4, 2) == ""
+            window, total, top, mean = expect(*want)
+            assert values == window, selection
+            assert results == [total, top, mean], selection
+
+
+def test_evaluator_deep_lazy_chain_needs_no_recursion(tmp_path: Path) -> None:
+    """Cells read only in IF branches or through INDEX are evaluated on the same stack."""
+    n = 3000
+    cells: dict[str, object] = {"A1": "=Data!A1", "B1": "=Data!A1"}
+    cells.update({f"A{r}": f'=IF(A{r - 1}>0,INDEX(B1:B{n},{r - 1},1)+1,"")'
+                  for r in range(2, n + 1)})
+    cells.update({f"B{r}": f'=IF(1,A{r - 1}+1,"")' for r in range(2, n + 1)})
+    ev = _book(tmp_path, cells)
+    assert ev.value("Calc", n, 1) == n
+    assert ev.value("Calc", n, 2) == n
+    assert ev.evaluate_all() == 2 * n

@@ -109,24 +109,25 @@ def test_image_kernels_and_outputs(built, name: str) -> None:
     got = np.stack([read(f"input_c{c}") for c in range(channels)])
     assert np.array_equal(got, x)  # exactly Pillow's pixels
     xt = torch.tensor(x, dtype=torch.float64)[None]
+    Z2, Z3 = (torch.zeros(n, dtype=torch.float64) for n in (2, 3))  # the kernels' biases
     if name == "basic":
         w_ = np.stack([SOBEL_X, LAPLACIAN])[:, None]
-        y = F.conv2d(xt, torch.tensor(w_, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), padding=1)
+        y = F.conv2d(xt, torch.tensor(w_, dtype=torch.float64), Z2, padding=1)
     elif name == "depthwise":
         w_ = np.stack([GAUSS] * 3)[:, None]
-        y = F.conv2d(xt, torch.tensor(w_, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), padding=1,
+        y = F.conv2d(xt, torch.tensor(w_, dtype=torch.float64), Z3, padding=1,
                      groups=3)
     elif name == "dilated":
         w_ = np.stack([SOBEL_X, LAPLACIAN])[:, None]
-        y = F.conv2d(xt, torch.tensor(w_, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), dilation=2)
+        y = F.conv2d(xt, torch.tensor(w_, dtype=torch.float64), Z2, dilation=2)
     elif name == "transposed":  # weight[c][o] = the kernel of output channel o
         w_ = np.stack([LAPLACIAN, SOBEL_X])[None]
-        y = F.conv_transpose2d(xt, torch.tensor(w_, dtype=torch.float64), torch.zeros(2, dtype=torch.float64),
+        y = F.conv_transpose2d(xt, torch.tensor(w_, dtype=torch.float64), Z2,
                                stride=2, padding=1, output_padding=1)
     else:
         w_ = np.stack([np.stack([SOBEL_X] * 3), np.stack([GAUSS] * 3)])
         y = F.avg_pool2d(F.relu(F.conv2d(xt, torch.tensor(w_, dtype=torch.float64),
-                                         torch.zeros(2, dtype=torch.float64), padding=1)), 2)
+                                         Z2, padding=1)), 2)
     prefix = "conv1_" if name == "network" else ""
     weight = np.zeros(w_.shape)
     for a in range(w_.shape[0]):
