@@ -219,7 +219,9 @@ def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
     """A variant's layer, its input from --image and its (first) weights from --kernel."""
     typed = dict(typed)
     tensors = {}
+    origins = {}
     if image:
+        origins["input"] = f"the image {image}"
         typed.setdefault("in_channels", 1)
         size = parse_pair_option("input_size", typed.get("input_size"))
         tensors["input"] = load_image(image, int(typed["in_channels"]), size)  # type: ignore[call-overload]
@@ -229,7 +231,7 @@ def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
         typed.setdefault("kernel_size", kernel_size_of(names))
         if len(names) > 1 and "out_channels" in VARIANTS[variant].honoured:
             typed.setdefault("out_channels", len(names))
-    spec = LayerSpec.create(variant, typed, preset(variant), tensors)
+    spec = LayerSpec.create(variant, typed, preset(variant), tensors, origins)
     if kernel_names:
         layer = spec.network().layers[0]
         op = layer.op
@@ -240,7 +242,8 @@ def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
         if layer.names.tensor + "bias" in shapes:
             tensors[layer.names.tensor + "bias"] = np.zeros(
                 shapes[layer.names.tensor + "bias"], dtype=np.int64)
-        spec = LayerSpec.create(variant, typed, preset(variant), tensors)
+        origins[layer.names.tensor + "weight"] = f"classic kernels {kernel_names} (biases 0)"
+        spec = LayerSpec.create(variant, typed, preset(variant), tensors, origins)
     return spec
 
 

@@ -91,10 +91,12 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
           "cs_title")
     row += 1
     select = {}
+    limits = {"channel": out_c - 1, "row": oh - 1, "col": ow - 1, "step": out_c * oh * ow - 1}
     for col, key, text in ((2, "channel", "channel"), (4, "row", "row"), (6, "col", "column"),
                            (8, "step", "or step")):
         label(row, col, text)
         select[key] = put(_scalar(names[key], EDIT, None if key == "step" else 0), row, col + 1)
+        select[key].validation = (0, limits[key])
     label(row, 10, "(a number in step overrides the three; clear it to use them)", "cs_note")
     row += 1
     step, size = ref(select["step"]), oh * ow

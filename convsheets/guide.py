@@ -90,6 +90,12 @@ def add_guide(plan: Plan) -> None:
         _variant_guide(cur, plan.spec, network)
     else:
         _network_guide(cur, network)
+    if network.origins:
+        cur.gap()
+        cur.text("Where the numbers come from", "cs_title")
+        for tensor, origin in network.origins.items():
+            cur.text(f"{tensor}: {origin}; everything else from seed {network.seed}."
+                     if tensor == "input" else f"{tensor}: {origin}.")
     cur.gap()
     cur.text("Colours", "cs_title")
     used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers))

@@ -62,6 +62,7 @@ class Block:
     aliases: tuple[str, ...] = ()  # further defined names of the same cells (output_c0)
     highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
     scale: str = ""  # colour scale: "" purple-green, "grey", "red"/"green"/"blue", "diverging"
+    validation: tuple[int, int] | None = None  # whole numbers allowed (explorer selection)
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell
@@ -123,6 +124,8 @@ class SheetPlan:
     widths: dict[int, float] = field(default_factory=dict)  # column -> width; default below
     default_width: float = 6.0
     note: str = ""  # what the sheet shows, in the top rows (wrapped)
+    zoom: int | None = None  # percent, so a large picture fits a screen
+    row_height: float | None = None  # points; with default_width, square cells for a picture
 
     @property
     def note_lines(self) -> list[str]:

@@ -100,6 +100,8 @@ class Network:
     variant: str | None = None  # the preset it was made from (single-layer workbooks)
     # Tensors given by the template (network input, weights); the rest are seeded.
     given: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
+    # Where given tensors came from, for the guide: tensor name -> e.g. "--weights m.safetensors"
+    origins: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def input_shape(self) -> Shape:

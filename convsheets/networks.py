@@ -84,6 +84,12 @@ def network_from_template(values: Mapping[str, object], source: str,
     entries, where = _entries(layers, source)
     layers_ = chain(shape, entries, where)
     given: dict[str, np.ndarray] = {}
+    origins: dict[str, str] = {}
+    if image is not None:
+        origins["input"] = f"the image {image}, converted to {'grey' if shape[0] == 1 else 'RGB'}"
+    elif "input" in merged:
+        origins["input"] = "x, given to from_module" if source == "module" else \
+            f"the template {source}"
     if "input" in merged:
         given["input"] = _array(merged["input"], shape, "input", f"--template {source}",
                                 "the network input (in_channels x input_size)")
@@ -92,6 +98,8 @@ def network_from_template(values: Mapping[str, object], source: str,
         if "weights" in table:
             given.update(_named_weights(table["weights"], layer, shapes, place, weights,
                                         weights_source))
+            origins[layer.names.tensor + "weight"] = (
+                f"{weights_source}, tensors {table['weights']}.*")
             continue
         if "weight" in table:
             if "weight" not in shapes:
@@ -111,10 +119,18 @@ def network_from_template(values: Mapping[str, object], source: str,
                 raise exc.located(place) from None
             if "bias" in shapes:
                 given[layer.names.tensor + "bias"] = np.zeros(shapes["bias"], dtype=np.int64)
+            names = table["kernel"] if isinstance(table["kernel"], list) else [table["kernel"]]
+            origins[layer.names.tensor + "weight"] = "classic kernels " + ", ".join(
+                map(str, names)) + " (biases 0)"
+        elif "weight" in table:
+            origins[layer.names.tensor + "weight"] = (
+                "the PyTorch module's own parameters" if source == "module"
+                else f"the template {source}")
         bias = table.get("bias")
         if isinstance(bias, list):
             given[layer.names.tensor + "bias"] = _array(bias, shapes["bias"], "bias", place)
-    return Network(shape[1:], shape[0], layers_, seed=seed, values=kind, given=given)
+    return Network(shape[1:], shape[0], layers_, seed=seed, values=kind, given=given,
+                   origins=origins)
 
 
 def _entries(tables: list[dict[str, object]], source: str,

@@ -95,6 +95,9 @@ def input_stage(plan: Plan) -> list[Block]:
     sheet = plan.add_sheet("Input", "The input volume, one block per channel. Edit the yellow "
                            "cells: every downstream cell recomputes.")
     picture = "input" in plan.network.given  # a given input (an image): show it as one
+    if picture:  # square cells wide enough for 0-255, zoomed out so a large picture fits
+        sheet.default_width, sheet.row_height = 4.3, 24.0
+        sheet.zoom = max(40, min(100, int(100 * 40 / max(x.shape[1:]))))
     colours = ("red", "green", "blue") if x.shape[0] == 3 else ()
     blocks = [Block(name, x.shape[1:], EDIT, Values(block_of(x, idx)),
                     title=title(name, x.shape[1:], "(input channel)"),

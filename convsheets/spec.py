@@ -44,10 +44,12 @@ class LayerSpec:
     values: str = "integers"
     # Tensors given instead of seeded ones (an --image's input, --kernel's weights), by name.
     tensors: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
+    origins: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def create(cls, variant: str, given: dict[str, object], preset: dict[str, object],
-               tensors: dict[str, np.ndarray] | None = None) -> LayerSpec:
+               tensors: dict[str, np.ndarray] | None = None,
+               origins: dict[str, str] | None = None) -> LayerSpec:
         """Merge `preset` (the variant's defaults) with `given` (what the user asked for) and
         validate. An option in `given` that the variant cannot honour is an error, unless it
         equals the value the variant fixes anyway (e.g. ``--kernel-size 1`` for pointwise)."""
@@ -68,7 +70,8 @@ class LayerSpec:
                    if f not in fields]
         if missing:
             raise SpecError(missing[0], None, "is required (set it in the template or option)")
-        spec = cls(variant=variant, **fields, tensors=dict(tensors or {}))
+        spec = cls(variant=variant, **fields, tensors=dict(tensors or {}),
+                   origins=dict(origins or {}))
         spec.validate()
         return spec
 
@@ -88,7 +91,8 @@ class LayerSpec:
         entries = registry[self.variant].layers(self)
         layers = chain((self.in_channels, *self.input_size), entries, [""] * len(entries))
         return Network(self.input_size, self.in_channels, layers, seed=self.seed,
-                       values=self.values, variant=self.variant, given=self.tensors)
+                       values=self.values, variant=self.variant, given=self.tensors,
+                       origins=self.origins)
 
     def source_shapes(self) -> dict[str, tuple[int, ...]]:
         """The editable tensors by name, in PyTorch's layout (input, weight, bias, ...)."""

@@ -28,6 +28,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.properties import CalcProperties
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
@@ -236,6 +237,20 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
         width = sheet.widths.get(col, sheet.default_width)
         ws.column_dimensions[col_letter(col)] = ColumnDimension(ws, index=col_letter(col),
                                                                 width=width)
+    if sheet.zoom:
+        ws.sheet_view.zoomScale = sheet.zoom
+    if sheet.row_height:
+        ws.sheet_format.defaultRowHeight = sheet.row_height
+        ws.sheet_format.customHeight = True
+    for block in sheet.blocks:
+        if block.validation is not None:
+            low, high = block.validation
+            rule = DataValidation(type="whole", operator="between", formula1=str(low),
+                                  formula2=str(high), allow_blank=True, showErrorMessage=True,
+                                  errorTitle="Outside the output",
+                                  error=f"A whole number from {low} to {high} (0-based).")
+            rule.add(block.area(from_sheet=block.sheet))
+            ws.data_validations.append(rule)
     for line in sheet.note_lines:
         note = WriteOnlyCell(ws, line)
         note.style = "cs_note"
