@@ -16,7 +16,14 @@ from ..layout import Block
 from ..options import check_pair
 from ..plan import LayerContext, per_channel_stage
 from ..stages import Pool
-from .base import Op, Shape
+from .base import (
+    Op,
+    Shape,
+    check_window_fits,
+    sliding_expression,
+    sliding_lengths,
+    sliding_text,
+)
 
 EXCEL_MAX_ARGUMENTS = 255  # a function call in Excel 2010+ takes at most 255 arguments
 
@@ -62,29 +69,21 @@ class Pool2d(Op):
                 raise SpecError("padding", self.padding,
                                 "must be at most half of kernel_size "
                                 f"({self.kernel_size[0]}x{self.kernel_size[1]}), as in PyTorch")
-            padded = in_shape[1 + axis] + 2 * self.padding[axis]
-            span = self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
-            if span > padded:
-                raise SpecError("kernel_size", self.kernel_size,
-                                f"the window spans {span} along "
-                                f"{'height' if axis == 0 else 'width'} but the padded input "
-                                f"is only {padded}: the output would be empty")
+        check_window_fits(in_shape, self.kernel_size, self.padding, self.dilation, "the window")
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        h, w = ((in_shape[1 + a] + 2 * self.padding[a] - self.dilation[a]
-                 * (self.kernel_size[a] - 1) - 1) // self.stride[a] + 1 for a in (0, 1))
-        return (in_shape[0], h, w)
+        return (in_shape[0], *sliding_lengths(in_shape, self.kernel_size, self.stride,
+                                              self.padding, self.dilation))
 
     def size_formula(self, axis: int, size: str) -> str:
-        k, s, p, d = (self.kernel_size[axis], self.stride[axis], self.padding[axis],
-                      self.dilation[axis])
-        return f"INT(({size}+2*{p}-{d}*({k}-1)-1)/{s})+1"
+        numbers = {"kernel": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                   "dilation": self.dilation}
+        return sliding_expression(lambda key: size if key == "input"
+                                  else str(numbers[key][axis]))
 
     def size_text(self, axis: int, size: int) -> str:
-        k, s, p, d = (self.kernel_size[axis], self.stride[axis], self.padding[axis],
-                      self.dilation[axis])
-        return (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({size} + 2·{p} - "
-                f"{d}·({k}-1) - 1) / {s}) + 1")
+        return sliding_text(size, self.kernel_size[axis], self.stride[axis],
+                            self.padding[axis], self.dilation[axis])
 
     def content(self, source: Block) -> Pool:
         raise NotImplementedError

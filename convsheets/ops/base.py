@@ -158,3 +158,40 @@ class Op:
 
 def pair_repr(value: tuple[int, int]) -> str:
     return f"({value[0]}, {value[1]})"
+
+
+# ---------------------------------------------------------------------------- sliding windows
+# conv2d and both poolings slide a (dilated) window over a padded input with a stride; the
+# arithmetic of that window lives here once.
+def sliding_lengths(in_shape: Shape, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    """Output height and width (PyTorch's floor formula, ceil_mode off)."""
+    h, w = ((in_shape[1 + a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1)
+            // stride[a] + 1 for a in (0, 1))
+    return h, w
+
+
+def check_window_fits(in_shape: Shape, kernel: tuple[int, int], padding: tuple[int, int],
+                      dilation: tuple[int, int], what: str) -> None:
+    """The (dilated) window must fit the padded input, or the output would be empty."""
+    for axis in (0, 1):
+        padded = in_shape[1 + axis] + 2 * padding[axis]
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        if span > padded:
+            raise SpecError("kernel_size", kernel,
+                            f"{what} spans {span} along {'height' if axis == 0 else 'width'} "
+                            f"but the padded input is only {padded}: the output would be "
+                            "empty")
+
+
+def sliding_expression(r: Callable[[str], str]) -> str:
+    """That floor formula in Excel, over what `r(key)` gives for input, kernel, stride,
+    padding and dilation."""
+    return (f"INT(({r('input')}+2*{r('padding')}-{r('dilation')}*({r('kernel')}-1)-1)"
+            f"/{r('stride')})+1")
+
+
+def sliding_text(size: int, kernel: int, stride: int, padding: int, dilation: int) -> str:
+    """That floor formula written out with the layer's numbers, for the guide."""
+    return (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({size} + 2·{padding} - "
+            f"{dilation}·({kernel}-1) - 1) / {stride}) + 1")

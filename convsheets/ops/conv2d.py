@@ -10,12 +10,17 @@ from typing import ClassVar
 import numpy as np
 
 from .. import reference as ref
-from ..errors import SpecError
 from ..explorer import Exploration, explore_conv_values, explorer_stage
 from ..layout import Block
 from ..plan import LayerContext, channel_list, conv_stage, pad_stage, weight_stage
 from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
-from .base import Shape
+from .base import (
+    Shape,
+    check_window_fits,
+    sliding_expression,
+    sliding_lengths,
+    sliding_text,
+)
 
 
 @dataclass(frozen=True)
@@ -29,20 +34,12 @@ class Conv2d(ConvNd):
 
     def check(self, in_shape: Shape) -> None:
         super().check(in_shape)
-        for axis in (0, 1):
-            padded = in_shape[1 + axis] + 2 * self.padding[axis]
-            span = self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
-            if span > padded:
-                raise SpecError("kernel_size", self.kernel_size,
-                                f"the (dilated) kernel spans {span} along "
-                                f"{'height' if axis == 0 else 'width'} but the padded input "
-                                f"is only {padded}: the output would be empty")
+        check_window_fits(in_shape, self.kernel_size, self.padding, self.dilation,
+                          "the (dilated) kernel")
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        h, w = (
-            (in_shape[1 + a] + 2 * self.padding[a] - self.dilation[a] * (self.kernel_size[a] - 1)
-             - 1) // self.stride[a] + 1 for a in (0, 1))
-        return (self.out_channels, h, w)
+        return (self.out_channels, *sliding_lengths(in_shape, self.kernel_size, self.stride,
+                                                    self.padding, self.dilation))
 
     def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
         kh, kw = self.kernel_size
@@ -122,14 +119,11 @@ class Conv2d(ConvNd):
                                    y, c, r, k)
 
     def size_expression(self, r: Callable[[str], str]) -> str:
-        return (f"INT(({r('input')}+2*{r('padding')}-{r('dilation')}*({r('kernel')}-1)-1)"
-                f"/{r('stride')})+1")
+        return sliding_expression(r)
 
     def size_text(self, axis: int, size: int) -> str:
-        k, s, p, d = (self.kernel_size[axis], self.stride[axis], self.padding[axis],
-                      self.dilation[axis])
-        return (f"floor((H + 2p - d·(k-1) - 1) / s) + 1 = floor(({size} + 2·{p} - "
-                f"{d}·({k}-1) - 1) / {s}) + 1")
+        return sliding_text(size, self.kernel_size[axis], self.stride[axis],
+                            self.padding[axis], self.dilation[axis])
 
     def count_expression(self, r: Callable[[str], str]) -> str:
         return (f"{r('out_channels')}*({r('in_channels')}/{r('groups')})*{r('kernel_height')}"
