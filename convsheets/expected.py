@@ -38,18 +38,27 @@ class Expected:
     blank: np.ndarray | None = None  # bool mask of formula cells that show text ("" or a note)
 
 
-def layer_outputs(network: Network, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every layer's output channels by block name (and alias), by the ops' references."""
-    out: dict[str, np.ndarray] = {}
+def forward(network: Network, t: dict[str, np.ndarray],
+            ) -> list[tuple[Layer, np.ndarray, np.ndarray]]:
+    """(layer, its input, its output) down the chain, by the ops' references."""
+    steps = []
     x = t["input"]
     for layer in network.layers:
         prefix = layer.names.tensor
-        local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
-        x = layer.op.reference(x, local)
-        for o in range(x.shape[0]):
-            out[layer.names.output_c(o)] = x[o]
+        y = layer.op.reference(x, {name[len(prefix):]: t[name] for name in layer.tensor_shapes()})
+        steps.append((layer, x, y))
+        x = y
+    return steps
+
+
+def layer_outputs(steps: list[tuple[Layer, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Every layer's output channels by block name (and alias)."""
+    out: dict[str, np.ndarray] = {}
+    for layer, _x, y in steps:
+        for o in range(y.shape[0]):
+            out[layer.names.output_c(o)] = y[o]
             for alias in layer.names.aliases:
-                out[f"{alias}output_c{o}"] = x[o]
+                out[f"{alias}output_c{o}"] = y[o]
     return out
 
 
@@ -85,7 +94,8 @@ def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarr
                   scalars: dict[str, float],
                   guide: LayerSpec | Network | None = None) -> dict[str, Expected]:
     """`expected_blocks` for a plan already made from `source` and the tensors `t`."""
-    outputs = layer_outputs(plan.network, t)
+    steps = forward(plan.network, t)
+    outputs = layer_outputs(steps)
     values: dict[str, np.ndarray] = {}
     out: dict[str, Expected] = {}
     for block in plan.blocks():
@@ -103,22 +113,14 @@ def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarr
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
     names = {block.name for block in plan.blocks()}
-    x = t["input"]
-    for layer in plan.network.layers:
-        y = _reference(layer, x, t)
+    for layer, x, y in steps:
         if f"{layer.names.tensor}explore_sum" in names:
             out.update(explorer_expected(layer, x, t, y, scalars))
-        x = y
     unchecked = [block.name for block in plan.blocks()
                  if block.kind == COMPUTED and block.name not in out]
     if unchecked:  # a new kind of computed block needs its expected value here
         raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
     return out
-
-
-def _reference(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray]) -> np.ndarray:
-    prefix = layer.names.tensor
-    return layer.op.reference(x, {name[len(prefix):]: t[name] for name in layer.tensor_shapes()})
 
 
 def selection(prefix: str, scalars: dict[str, float], out_shape: tuple[int, int, int],

@@ -17,7 +17,7 @@ the explorer's expected values from its NumPy reference (`explore_expected`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,8 +26,6 @@ from .plan import LayerContext
 from .stages import Formula, Values
 
 PANELS_PER_ROW = 6  # input-channel panels side by side before wrapping
-MESSAGE = "explore_message"
-AGREE = "explore_agree"
 
 
 @dataclass
@@ -50,7 +48,6 @@ class Exploration:
     reduce: str = "SUM"  # how the total is made: SUM (+ bias), MAX, MEAN (SUM/kH*kW), AVERAGE
     what: str = "input"  # what the windows are cut from, for the sheet's labels
     kernel_what: str = "kernel"
-    highlight: list[Block] = field(default_factory=list)  # further blocks to mark (none yet)
 
 
 def explore_names(prefix: str) -> dict[str, str]:
