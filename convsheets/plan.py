@@ -45,6 +45,8 @@ class Plan:
     legend: set[str] = field(default_factory=set)  # zero styles the views use (cs_struct)
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
+        if any(sheet.name == name for sheet in self.sheets):
+            raise AssertionError(f"two sheets named {name}")
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
         self.sheets.append(sheet)
         return sheet

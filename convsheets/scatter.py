@@ -239,8 +239,10 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
 
             def gap(here: str, i: int, j: int, shown: list[Block] = shown) -> str:
                 first = shown[0].ref(i, j, from_sheet=here)
-                return "MAX(" + ",".join(f"ABS({s.ref(i, j, from_sheet=here)}-{first})"
-                                         for s in shown[1:]) + ")"
+                gaps = [f"ABS({s.ref(i, j, from_sheet=here)}-{first})" for s in shown[1:]]
+                if len(gaps) == 1:
+                    return gaps[0]
+                return f"IF({gaps[0]}>{gaps[1]},{gaps[0]},{gaps[1]})"
 
             block = Block(f"{prefix}guide_difference_c{o}", (oh, ow), COMPUTED, PerCell(gap),
                           colour_scale=False, style="cs_computed")

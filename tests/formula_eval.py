@@ -203,7 +203,7 @@ Node = tuple
 
 AGGREGATES = ("SUM", "MAX", "AVERAGE")
 ARITIES = {"INT": (1, 1), "ABS": (1, 1), "NOT": (1, 1), "MOD": (2, 2), "AND": (1, 255),
-           "OR": (1, 255)}  # functions of expressions: (fewest, most) arguments
+           "OR": (1, 255), "CHOOSE": (2, 255)}  # functions of expressions: (fewest, most) arguments
 MAX_ARGUMENTS = 255  # Excel's limit on a function's arguments
 
 
@@ -332,6 +332,15 @@ class _Parser:
             col = self.expr()
             self.expect(")")
             return ("index", rect, row, col)
+        if name == "MMULT":  # only a row times a column: one number (no array result)
+            a = self.rect("MMULT")
+            self.expect(",")
+            b = self.rect("MMULT")
+            self.expect(")")
+            if a.shape[0] != 1 or b.shape[1] != 1 or a.shape[1] != b.shape[0]:
+                raise FormulaError(f"{self.formula!r}: MMULT of a {a.shape} and a {b.shape} "
+                                   "range (only a row times a column gives one number)")
+            return ("sumproduct", a, b)
         if name == "SUMPRODUCT":
             a = self.rect("SUMPRODUCT")
             self.expect(",")
@@ -734,6 +743,11 @@ class Evaluator:
                 return x
         if name == "INT":
             return float(math.floor(nums[0]))  # type: ignore[arg-type]
+        if name == "CHOOSE":
+            pick = nums[0]
+            if pick != int(pick) or not 1 <= pick < len(nums):  # type: ignore[operator]
+                return XLError("#VALUE!", f"CHOOSE index {pick} of {len(nums) - 1}")
+            return nums[int(pick)]  # type: ignore[arg-type]
         if name == "ABS":
             return abs(nums[0])  # type: ignore[arg-type]
         return _mod(*nums)  # type: ignore[arg-type]

@@ -54,9 +54,17 @@ def _selections(spec: Source) -> dict[str, tuple[int, int, int]]:
             if layer.op.op != "relu"}
 
 
+def _scatters(spec: Source) -> dict[str, tuple[int, int, int]]:
+    """Each scatter view's name prefix -> its layer's input shape (transposed layers)."""
+    return {layer.names.tensor: layer.in_shape for layer in _network(spec).layers
+            if layer.op.op == "conv_transpose2d"}
+
+
 def _selection_names(spec: Source) -> list[str]:
     return [f"{prefix}explore_{key}" for prefix in _selections(spec)
-            for key in ("channel", "row", "col", "step")]
+            for key in ("channel", "row", "col", "step")] + [
+                f"{prefix}scatter_{key}" for prefix in _scatters(spec)
+                for key in ("channel", "row", "col")]
 
 
 def _parameter_cells(spec: Source) -> set[str]:
@@ -176,6 +184,10 @@ def probe(spec: Source, wb: openpyxl.Workbook, seed: int = 0) -> None:
             wb[rect.sheet].cell(rect.r0, rect.c0).value = int(rng.integers(0, n))
         rect = ev.name(f"{prefix}explore_step")
         wb[rect.sheet].cell(rect.r0, rect.c0).value = None
+    for prefix, shape in _scatters(spec).items():  # pick another input pixel
+        for key, n in zip(("channel", "row", "col"), shape, strict=True):
+            rect = ev.name(f"{prefix}scatter_{key}")
+            wb[rect.sheet].cell(rect.r0, rect.c0).value = int(rng.integers(0, n))
 
 
 def check_layer(spec: Source, path: Path) -> list[str]:
