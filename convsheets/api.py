@@ -16,7 +16,7 @@ one-line message the command line would show; nothing here exits the interpreter
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from .build import build as build_workbook
 from .errors import OutputError, SpecError, TemplateError, VerifyInputError
 from .network import Network
 from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
+from .plan import VIEWS
 from .presets import KNOWN_KEYS, load_template, preset
 from .spec import LayerSpec
 from .torch_module import from_module
@@ -43,7 +44,7 @@ def build(variant: str | None = None, *,
           template: str | Path | Mapping[str, object] | None = None,
           weights: str | Path | Mapping[str, np.ndarray] | None = None,
           output: str | Path | None = None, force: bool = False,
-          **options: object) -> BuildResult:
+          views: Collection[str] = VIEWS, **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
     - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
@@ -57,8 +58,9 @@ def build(variant: str | None = None, *,
       ``weights = "features.0"``.
 
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
-    file convsheets did not write is replaced only with ``force=True``. Options given as None
-    are ignored (as options left off the command line)."""
+    file convsheets did not write is replaced only with ``force=True``. `views` chooses the
+    optional sheets (``convsheets.plan.VIEWS``: "explorer", "matrix", "scatter"; all by
+    default). Options given as None are ignored (as options left off the command line)."""
     given = {k: v for k, v in options.items() if v is not None}
     values, label = _template(template)
     target = Path(output) if output is not None else None
@@ -96,7 +98,10 @@ def build(variant: str | None = None, *,
         except SpecError as exc:
             raise (exc.located(HERE) if not exc.where else exc) from None
         default = OUTPUT_DIR / f"{name}.xlsx"
-    return build_workbook(source, target or default, force=force)
+    unknown = sorted(set(views) - set(VIEWS))
+    if unknown:
+        raise SpecError("views", unknown[0], "is not a view (" + ", ".join(VIEWS) + ")", HERE)
+    return build_workbook(source, target or default, force=force, views=views)
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

@@ -118,6 +118,10 @@ def list_variants() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing file convsheets did not write.")
 @click.option("--no-explorer", is_flag=True,
               help="Leave out the Explorer sheets (one per convolution or pooling layer).")
+@click.option("--no-matrix", is_flag=True, help="Leave out the Matrix sheets (im2col for a "
+              "convolution, C and Cᵀ·x for a transposed one).")
+@click.option("--no-scatter", is_flag=True,
+              help="Leave out the Scatter sheets (transposed convolutions).")
 @click.option("--image", help="The input from a picture: a PNG/JPEG/GIF/BMP/WebP file or a "
               "bundled sample (convsheets samples); grey with --in-channels 1 (the default "
               "with an image), RGB with 3; resized to --input-size (default: its own size).")
@@ -127,11 +131,14 @@ def list_variants() -> None:
               help="A safetensors file; network layers with weights = \"prefix\" take "
               "prefix.weight and prefix.bias from it.")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
-          force: bool, no_explorer: bool, image: str | None, kernel_names: str | None,
+          force: bool, no_explorer: bool, no_matrix: bool, no_scatter: bool,
+          image: str | None, kernel_names: str | None,
           weights_file: Path | None, **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
 
     given = {k: v for k, v in options.items() if v is not None}
+    left_out = {"explorer": no_explorer, "matrix": no_matrix, "scatter": no_scatter}
+    views = tuple(view for view in VIEWS if not left_out[view])
     jobs: list[tuple[LayerSpec | Network, Path, str]] = []  # (what, where, its preset)
     extras = image or kernel_names or weights_file
     if build_all:
@@ -200,7 +207,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         hooks, finish = _progress_hooks()
         try:
             result = build_workbook(source, target, force=force,
-                                    views=() if no_explorer else VIEWS, **hooks)
+                                    views=views, **hooks)
         finally:
             finish()
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
