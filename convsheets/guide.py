@@ -86,6 +86,8 @@ def add_guide(plan: Plan) -> None:
     sheet.default_width = 12
     plan.sheets.insert(0, sheet)
     cur = GuideWriter(sheet)
+    for text, style in plan.intro:  # an exercise: what to fill in, and for whom
+        cur.text(text, style) if text else cur.gap()
     if plan.spec is not None:
         _variant_guide(cur, plan.spec, network)
     else:

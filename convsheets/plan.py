@@ -36,6 +36,9 @@ class Plan:
     spec: LayerSpec | None = None  # the variant request it came from, if any (for the guide)
     views: frozenset[str] = frozenset(VIEWS)  # the optional views this workbook shows
     later: list[Callable[[], None]] = field(default_factory=list)  # views, after every layer
+    # An exercise handout: its record in the metadata, and the guide's opening lines
+    exercise: dict[str, object] | None = None
+    intro: list[tuple[str, str]] = field(default_factory=list)  # (text, style)
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
