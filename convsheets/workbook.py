@@ -34,7 +34,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
 from . import __version__
-from .layout import ANSWER, COMPUTED, EDIT, EMPTY, PARAM, Block, SheetPlan, col_letter
+from .layout import ANSWER, COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
 from .plan import Plan
 from .stages import Gather, Zero
 
