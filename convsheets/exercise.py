@@ -323,7 +323,7 @@ def _retitle(plan: Plan, answers: Sequence[Block]) -> None:
             block = at.get((label.row, label.col))
             if block is not None and isinstance(label.value, str):
                 wide = block.shape[1] >= 3
-                label.value = f"{label.value}: your answer" if wide else f"{label.value}?"
+                label.value = f"your answer: {label.value}" if wide else f"{label.value}?"
                 label.style = "cs_answer_title"
 
 
@@ -336,7 +336,7 @@ def _self_check(plan: Plan, answers: Sequence[Block], stored: dict[str, np.ndarr
         mine = [b for b in answers if b.sheet == sheet.name]
         if not mine:
             continue
-        base = sheet.max_col + 2
+        base = sheet.max_col + 3
         span = max(b.right for b in mine) - FIRST_COL + 1
         key_base = base + span + 1
         for block in mine:

@@ -106,6 +106,10 @@ def add_guide(plan: Plan) -> None:
             continue  # only the colours this workbook uses
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
         cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
+    if plan.intro:  # an exercise's answer cells
+        sheet.labels.append(Label(cur.row, COL_VALUE, None, "cs_answer"))
+        cur.text("your answer: type a number, or write a formula", col=COL_VALUE + 2,
+                 width=TEXT_WIDTH - 50)
     cur.gap()
     cur.text("Sheets", "cs_title")
     for other in plan.sheets[1:]:
