@@ -429,6 +429,11 @@ def grade(files: tuple[Path, ...], tolerance: float, csv_path: Path | None,
         if feedback.exists() and not feedback.is_dir():
             raise click.BadParameter(f"{feedback} is not a directory",
                                      param_hint="'--feedback'")
+        stems = [f.stem for f in dict.fromkeys(files)]
+        twice = next((stem for stem in stems if stems.count(stem) > 1), None)
+        if twice is not None:
+            raise click.BadParameter(f"two files are named {twice}.xlsx; their feedback copies "
+                                     "would overwrite each other", param_hint="'--feedback'")
         inputs = {f.resolve() for f in files}
         clash = [f for f in files if (feedback / f"{f.stem}.feedback.xlsx").resolve() in inputs]
         if clash:

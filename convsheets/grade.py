@@ -22,7 +22,14 @@ import numpy as np
 
 from .build import check_size_early
 from .engines import ENGINES, get_engine
-from .errors import ConvsheetsError, EngineError, LimitError, SpecError, WorkbookReadError
+from .errors import (
+    ConvsheetsError,
+    EngineError,
+    LimitError,
+    OutputError,
+    SpecError,
+    WorkbookReadError,
+)
 from .exercise import CHUNK_MARK, METADATA_SHEET, Exercise, Handout, exercise_plan
 from .layout import EDIT, PARAM
 from .network import Network
@@ -243,8 +250,11 @@ def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float,
     """Fill `grade` from the cells of `path`. Returns True when an answer is a formula with
     no stored value (the file must be recalculated first)."""
     handout = opened.handout
+    # A handout is small: a sheet far beyond its own cells is not a returned handout (and must
+    # not make the grader allocate gigabytes).
+    limit = max(1_000_000, 50 * sum(b.shape[0] * b.shape[1] for b in handout.plan.blocks()))
     try:
-        with XlsxFile(path) as xf:
+        with XlsxFile(path, max_cells=limit) as xf:
             names = xf.defined_names()
             sheets: dict[str, object] = {}
 
@@ -371,9 +381,13 @@ def write_feedback(grades: list[Grade], folder: Path) -> list[Path]:
     for g in grades:
         if g.unusable:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(g.file)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                wb = openpyxl.load_workbook(g.file)
+        except Exception as exc:  # noqa: BLE001 - read safely already; openpyxl may still refuse
+            raise OutputError(f"{g.file}: cannot write its feedback copy (openpyxl cannot "
+                              f"load it: {type(exc).__name__})") from None
         marks = {cell: why for b in g.blocks for cell, why in b.wrong}
         for b in g.blocks:
             ws = wb[b.sheet]
@@ -398,7 +412,10 @@ def write_feedback(grades: list[Grade], folder: Path) -> list[Path]:
             sheet.append([b.name, b.sheet, b.correct, b.total])
         wb.active = 0
         target = folder / f"{Path(g.file).stem}.feedback.xlsx"
-        wb.save(target)
+        try:
+            wb.save(target)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write it ({exc.strerror or exc})") from None
         written.append(target)
     return written
 
