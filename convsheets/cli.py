@@ -150,6 +150,9 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
     if not exercise and (blank_kinds or self_check or roster):
         flag = "--blank" if blank_kinds else "--self-check" if self_check else "--roster"
         raise click.UsageError(f"{flag} makes exercise handouts; add --exercise")
+    if exercise and no_explorer and blank_kinds and "explore" in parse_blank(blank_kinds):
+        raise click.UsageError("--blank explore asks about the Explorer sheet; leave out "
+                               "--no-explorer")
     if exercise and build_all:
         raise click.UsageError("--exercise builds one handout (or one per student); give "
                                "--variant or --template instead of --all")

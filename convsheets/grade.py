@@ -63,6 +63,7 @@ class Grade:
     edited: list[str] = field(default_factory=list)  # editable blocks that differ (names)
     recalculated: bool = False  # its formulas had no stored values: LibreOffice computed them
     metadata_from: str = ""  # "property" or "sheet"
+    handout: str = ""  # which handout it is (its metadata record), to spot one returned twice
     unusable: str = ""
 
     @property
@@ -227,6 +228,7 @@ def _open(path: Path, grade: Grade) -> _Opened:
         raise
     grade.student, grade.name = exercise.student or "", exercise.name or ""
     grade.metadata_from = where
+    grade.handout = json.dumps(record, sort_keys=True)
     places = {b.name: (b.sheet, b.top, b.left) for b in handout.plan.blocks()}
     return _Opened(path, handout, exercise, places)
 
@@ -293,8 +295,10 @@ def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float,
                 want = handout.solutions[block.name]
                 kind, got = cells.kind, cells.values  # type: ignore[attr-defined]
                 number = kind == KIND_NUMBER
-                diff = np.abs(np.where(number, got, 0.0) - want)
-                right = number & (diff <= tolerance * np.maximum(1.0, np.abs(want)))
+                shown = ~np.isnan(want)  # (NaN: a cell the explorer leaves empty here)
+                diff = np.abs(np.where(number, got, 0.0) - np.where(shown, want, 0.0))
+                right = np.where(shown, number & (diff <= tolerance * np.maximum(
+                    1.0, np.abs(np.where(shown, want, 0.0)))), kind == 0)
                 result = BlockGrade(block.name, sheet, int(right.sum()), int(right.size))
                 result.cells = [f"{col_letter(left + j)}{top + i}"
                                 for i in range(block.shape[0]) for j in range(block.shape[1])]
@@ -332,6 +336,14 @@ def table(grades: list[Grade]) -> str:
         f", mean score {sum(g.score for g in graded) / len(graded):.1f}%" if graded else "") +
         (f"; {len(grades) - len(graded)} could not be graded" if len(graded) < len(grades)
          else ""))
+    handouts: dict[str, list[Grade]] = {}
+    for g in graded:
+        handouts.setdefault(g.handout, []).append(g)
+    for same in handouts.values():
+        if len(same) > 1:
+            whose = f"of {same[0].student}" if same[0].student else "(the same seed)"
+            lines.append(f"one handout {whose} was returned in {len(same)} files: "
+                         + ", ".join(Path(g.file).name for g in same))
     for g in graded:
         if g.edited:
             lines.append(f"{Path(g.file).name}: edited inputs: {', '.join(g.edited[:8])}"

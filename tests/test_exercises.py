@@ -72,8 +72,21 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         main(["build", "--variant", "basic", "--exercise", "--self-check", "-o",
               str(selfcheck)])
     fill(selfcheck, root / "selfcheck-filled.xlsx", wrong_first(2))
+    # a chain of answers: one wrong padded cell must not make the right outputs look wrong
+    chain = root / "chain.xlsx"
+    with pytest.raises(SystemExit):
+        main(["build", "--variant", "basic", "--exercise", "--self-check", "--blank",
+              "padded,output", "-o", str(chain)])
+    fill(chain, root / "chain-filled.xlsx", lambda b, i, j, right: typed(
+        right + 1 if (b, i, j) == ("padded_c0", 0, 0) else right))
+    transposed = root / "transposed.xlsx"
+    with pytest.raises(SystemExit):
+        main(["build", "--variant", "transposed", "--exercise", "--self-check", "--blank",
+              "upsampled", "-o", str(transposed)])
+    fill(transposed, root / "transposed-filled.xlsx", all_right)
     lo = get_engine("libreoffice").recalculate(
-        [root / "s06-filled.xlsx", root / "selfcheck-filled.xlsx"], root / "lo", timeout=300)
+        [root / "s06-filled.xlsx", root / "selfcheck-filled.xlsx", root / "chain-filled.xlsx",
+         root / "transposed-filled.xlsx"], root / "lo", timeout=300)
     shutil.copy(lo[0], returned / "s06.xlsx")
     gnumeric = get_engine("gnumeric").recalculate([root / "s07-filled.xlsx"], root / "gn",
                                                   timeout=300)
@@ -83,7 +96,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     wb.save(returned / "foreign.xlsx")
     (returned / "corrupt.xlsx").write_bytes(b"PK\x03\x04 not really a zip" * 10)
     return {"root": root, "handouts": handouts, "returned": returned, "roster": roster,
-            "selfcheck": lo[1]}
+            "selfcheck": lo[1], "chain": lo[2], "transposed": lo[3]}
 
 
 def _drop_custom_properties(path: Path) -> bytes:
@@ -164,6 +177,22 @@ def test_self_check_marks_after_libreoffice(classroom: dict[str, object]) -> Non
     assert counts == ["7 of 9 correct", "9 of 9 correct"]
 
 
+def _marks(path: Path) -> dict[str, list[str]]:
+    with XlsxFile(path) as xf:
+        return {sheet: [t for t in xf.read_texts(sheet).values() if t in ("✓", "✗")]
+                for sheet in xf.sheet_names()}
+
+
+def test_self_check_follows_the_key_down_the_chain(classroom: dict[str, object]) -> None:
+    chain = _marks(classroom["chain"])  # type: ignore[arg-type]
+    assert chain["Padded"].count("✗") == 1 and chain["Padded"].count("✓") == 3 * 49 - 1
+    assert chain["Output"] == ["✓"] * 18  # graded against the key, not the wrong padded cell
+    transposed = _marks(classroom["transposed"])  # type: ignore[arg-type]
+    marks = [m for sheet in transposed.values() for m in sheet]
+    assert marks and set(marks) == {"✓"}
+    assert transposed["Output"]  # downstream of the upsampled input
+
+
 def test_roster_seeds_differ_and_rebuild_is_identical(classroom: dict[str, object],
                                                       tmp_path: Path) -> None:
     handouts: Path = classroom["handouts"]  # type: ignore[assignment]
@@ -228,6 +257,21 @@ def test_explore_and_transposed_blanks(tmp_path: Path, capsys: pytest.CaptureFix
     assert "explore_sum" in names and "output_c0" not in names
     code, _, _ = run(capsys, "grade", str(path))
     assert code == 0
+    fill(path, tmp_path / "explore-right.xlsx", all_right)
+    (g,) = grade_files([tmp_path / "explore-right.xlsx"])
+    assert g.correct == g.total > 0 and not g.edited
+
+
+def test_explore_of_a_network_with_pooling(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "lenet.xlsx"
+    code, _, err = run(capsys, "build", "--template", "lenet", "--exercise", "--blank",
+                       "explore", "-o", str(path))
+    assert code == 0, err
+    fill(path, tmp_path / "right.xlsx", lambda b, i, j, right: None if right != right
+         else typed(right))
+    (g,) = grade_files([tmp_path / "right.xlsx"])
+    assert g.correct == g.total > 0, g.blocks
 
 
 def test_network_layer_blank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -306,8 +350,10 @@ def test_grade_rejects_a_plain_build_and_verify_rejects_a_handout(
     plain, hw = tmp_path / "plain.xlsx", tmp_path / "hw.xlsx"
     run(capsys, "build", "--variant", "basic", "-o", str(plain))
     run(capsys, "build", "--variant", "basic", "--exercise", "-o", str(hw))
-    code, out, err = run(capsys, "grade", str(plain), str(hw))
+    shutil.copy(hw, tmp_path / "hw-again.xlsx")
+    code, out, err = run(capsys, "grade", str(plain), str(hw), str(tmp_path / "hw-again.xlsx"))
     assert code == 2 and "plain.xlsx" in err and "not a convsheets exercise" in err
     assert "hw.xlsx" in out and "0.0" in out
+    assert "one handout (the same seed) was returned in 2 files: hw.xlsx, hw-again.xlsx" in out
     code, _, err = run(capsys, "verify", "--engine", "cached", str(hw))
     assert code == 2 and "grade" in err
