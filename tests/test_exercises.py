@@ -357,3 +357,17 @@ def test_grade_rejects_a_plain_build_and_verify_rejects_a_handout(
     assert "one handout (the same seed) was returned in 2 files: hw.xlsx, hw-again.xlsx" in out
     code, _, err = run(capsys, "verify", "--engine", "cached", str(hw))
     assert code == 2 and "grade" in err
+
+
+def test_python_api(tmp_path: Path) -> None:
+    import convsheets
+    from convsheets.errors import SpecError
+
+    path = tmp_path / "hw.xlsx"
+    result = convsheets.build("basic", exercise=True, blank="padded", output=path)
+    assert result.path == path
+    fill(path, tmp_path / "back.xlsx", wrong_first(4))
+    (g,) = convsheets.grade(tmp_path / "back.xlsx")
+    assert (g.correct, g.total) == (165 - 4, 165)
+    with pytest.raises(SpecError, match="exercise=True"):
+        convsheets.build("basic", self_check=True, output=tmp_path / "x.xlsx")
