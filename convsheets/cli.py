@@ -402,8 +402,7 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--tolerance", type=click.FloatRange(min=0), default=GRADE_TOLERANCE,
               show_default=True, help="Relative tolerance (absolute below 1).")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),

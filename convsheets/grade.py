@@ -200,9 +200,9 @@ def read_record(xf: XlsxFile) -> tuple[dict[str, object], str]:
 
 def _open(path: Path, grade: Grade) -> _Opened:
     if not path.exists():
-        raise SpecError("FILES", str(path), "no such file")
+        raise WorkbookReadError(f"{path}: no such file")
     if not path.is_file():
-        raise SpecError("FILES", str(path), "not a regular file; pass .xlsx workbooks")
+        raise WorkbookReadError(f"{path}: not a regular file; pass .xlsx workbooks")
     try:
         with XlsxFile(path) as xf:
             try:

@@ -351,8 +351,11 @@ def test_grade_rejects_a_plain_build_and_verify_rejects_a_handout(
     run(capsys, "build", "--variant", "basic", "-o", str(plain))
     run(capsys, "build", "--variant", "basic", "--exercise", "-o", str(hw))
     shutil.copy(hw, tmp_path / "hw-again.xlsx")
-    code, out, err = run(capsys, "grade", str(plain), str(hw), str(tmp_path / "hw-again.xlsx"))
+    code, out, err = run(capsys, "grade", str(plain), str(hw), str(tmp_path / "hw-again.xlsx"),
+                         str(tmp_path), str(tmp_path / "missing.xlsx"))
     assert code == 2 and "plain.xlsx" in err and "not a convsheets exercise" in err
+    assert len(err.strip().splitlines()) == 3
+    assert "not a regular file" in err and "missing.xlsx" in err and "no such file" in err
     assert "hw.xlsx" in out and "0.0" in out
     assert "one handout (the same seed) was returned in 2 files: hw.xlsx, hw-again.xlsx" in out
     code, _, err = run(capsys, "verify", "--engine", "cached", str(hw))
