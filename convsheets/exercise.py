@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecError
+from .errors import LimitError, SpecError
 from .expected import stored_values
 from .layout import ANSWER, COMPUTED, EDIT, EMPTY, FIRST_COL, PARAM, Block, Label, SheetPlan
 from .network import Network
@@ -155,8 +155,17 @@ def exercise_plan(source: LayerSpec | Network, exercise: Exercise) -> Handout:
     return Handout(plan, stored, [b for b in chosen if b.kind == ANSWER], solutions)
 
 
+MAX_EXERCISE_CELLS = 100_000  # a handout is worked by hand (and graded from untrusted files)
+
+
 def _check_supported(source: LayerSpec | Network) -> None:
+    from .build import minimum_cells
+
     network = source.network() if isinstance(source, LayerSpec) else source
+    cells = minimum_cells(network)
+    if cells > MAX_EXERCISE_CELLS:
+        raise LimitError(f"an exercise of {cells:,} cells; handouts hold at most "
+                         f"{MAX_EXERCISE_CELLS:,} (they are worked by hand)")
     if network.given:
         raise SpecError("exercise", ", ".join(sorted(network.given)), "an exercise's numbers "
                         "come from its seed (so `convsheets grade` can re-create them); "

@@ -293,6 +293,7 @@ BAD = [
                                                                   "output"]),
     (["--variant", "basic", "--exercise", "--blank", "a/b"], ["--blank", "a/b"]),
     (["--variant", "basic", "--exercise", "--image", "digit"], ["--exercise", "seed"]),
+    (["--variant", "basic", "--exercise", "--input-size", "400"], ["exercise", "100,000"]),
     (["--variant", "basic", "--exercise", "--roster", "r.csv", "-o", "x.xlsx"],
      ["--output", "folder"]),
 ]
