@@ -31,10 +31,11 @@ from .errors import (
     WorkbookReadError,
 )
 from .exercise import CHUNK_MARK, METADATA_SHEET, Exercise, Handout, exercise_plan
-from .layout import EDIT, PARAM
+from .layout import PARAM
 from .network import Network
 from .spec import LayerSpec
 from .stages import Values
+from .tensors import block_names
 from .workbook import METADATA_KEY
 from .xlsxread import KIND_NO_CACHED_VALUE, KIND_NUMBER, XlsxFile, col_letter, parse_ref
 
@@ -226,7 +227,8 @@ def _open(path: Path, grade: Grade) -> _Opened:
             raise WorkbookReadError(f"{path}: its exercise metadata is unusable ({exc})") \
                 from None
         raise
-    grade.student, grade.name = exercise.student or "", exercise.name or ""
+    grade.student = exercise.student or ""
+    grade.name = "".join(ch for ch in exercise.name or "" if ch.isprintable())[:100]
     grade.metadata_from = where
     grade.handout = json.dumps(record, sort_keys=True)
     places = {b.name: (b.sheet, b.top, b.left) for b in handout.plan.blocks()}
@@ -277,8 +279,9 @@ def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float,
                     if np.any(cells.kind == KIND_NO_CACHED_VALUE):  # type: ignore[attr-defined]
                         return True
             grade.edited = []
+            given = _given_blocks(handout)
             for block in handout.plan.blocks():
-                if block.kind not in (EDIT, PARAM) or not isinstance(block.content, Values):
+                if block.name not in given or not isinstance(block.content, Values):
                     continue
                 want = np.asarray(block.content.array, dtype=object)
                 cells, _ = region(block)
@@ -312,6 +315,16 @@ def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float,
         raise WorkbookReadError(text if text.startswith(str(opened.path))
                                 else f"{opened.path}: {text}") from None
     return False
+
+
+def _given_blocks(handout: Handout) -> set[str]:
+    """The cells the student must leave alone: the inputs, weights and biases, and a blanked
+    explorer's fixed position (a guide's what-if cells may be played with)."""
+    network = handout.plan.network
+    names = {name for tensor, shape in network.source_shapes().items()
+             for name, _ in block_names(tensor, shape)}
+    names |= {b.name for b in handout.plan.blocks() if b.kind == PARAM and "explore_" in b.name}
+    return names
 
 
 # ---------------------------------------------------------------------------- reports

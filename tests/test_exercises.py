@@ -375,3 +375,25 @@ def test_python_api(tmp_path: Path) -> None:
     assert (g.correct, g.total) == (165 - 4, 165)
     with pytest.raises(SpecError, match="exercise=True"):
         convsheets.build("basic", self_check=True, output=tmp_path / "x.xlsx")
+
+
+def test_what_if_cells_are_not_edits_but_the_explorer_position_is(tmp_path: Path) -> None:
+    import convsheets
+    from convsheets.xlsxread import col_letter
+
+    path = tmp_path / "pw.xlsx"
+    convsheets.build("pointwise", exercise=True, output=path)
+    guide = [b for b in handout_of(path).plan.blocks() if b.sheet == "Guide" and b.kind == EDIT]
+    assert guide  # the bottleneck figures: meant to be played with
+    cell = ("Guide", f"{col_letter(guide[0].left)}{guide[0].top}")
+    fill(path, tmp_path / "played.xlsx", all_right, edits={cell: 77})
+    (g,) = convsheets.grade(tmp_path / "played.xlsx")
+    assert g.correct == g.total and not g.edited
+    path = tmp_path / "ex.xlsx"
+    convsheets.build("basic", exercise=True, blank="explore", output=path)
+    row = next(b for b in handout_of(path).plan.blocks() if b.name == "explore_row")
+    moved = 1 - int(row.content.array[0, 0])
+    fill(path, tmp_path / "moved.xlsx", all_right,
+         edits={("Explorer", f"{col_letter(row.left)}{row.top}"): moved})
+    (g,) = convsheets.grade(tmp_path / "moved.xlsx")
+    assert g.edited == ["explore_row"]
