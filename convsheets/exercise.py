@@ -37,7 +37,7 @@ from .errors import LimitError, SpecError
 from .expected import stored_values
 from .layout import ANSWER, COMPUTED, EDIT, EMPTY, FIRST_COL, PARAM, Block, Label, SheetPlan
 from .network import Network
-from .plan import VIEWS, Plan
+from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
 
@@ -108,8 +108,10 @@ def parse_blank(text: str) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------- the plan
 def exercise_views(exercise: Exercise) -> tuple[str, ...]:
-    """The explorer computes any output cell on demand: it stays only when it is blanked."""
-    return VIEWS if "explore" in exercise.blank else ()
+    """The optional views compute the outputs another way (the explorer any output cell on
+    demand, the matrix and scatter views the whole layer): a handout leaves them out, but for
+    a blanked explorer (then itself the exercise)."""
+    return ("explorer",) if "explore" in exercise.blank else ()
 
 
 @dataclass

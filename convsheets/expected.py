@@ -116,6 +116,7 @@ def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarr
     for layer, x, y in steps:
         if f"{layer.names.tensor}explore_sum" in names:
             out.update(explorer_expected(layer, x, t, y, scalars))
+        out.update(view_expected(layer, x, t, y, scalars, names))
     unchecked = [block.name for block in plan.blocks()
                  if block.kind == COMPUTED and block.name not in out]
     if unchecked:  # a new kind of computed block needs its expected value here
@@ -156,6 +157,23 @@ def explorer_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: 
         found[prefix + name] = Expected(np.nan_to_num(value), blank=np.isnan(value))
     for name in ("explore_message", "explore_agree"):
         found[prefix + name] = Expected(np.zeros((1, 1)), blank=np.ones((1, 1), bool))
+    return found
+
+
+def view_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: np.ndarray,
+                  scalars: dict[str, float], names: set[str]) -> dict[str, Expected]:
+    """The matrix and scatter views of one layer (those the workbook shows), from its op."""
+    prefix = layer.names.tensor
+    shown = {name[len(prefix):] for name in names if name.startswith(prefix)}
+    local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
+    found = {}
+    for name, (value, mask) in layer.op.view_values(
+            x, local, y, lambda key: scalars.get(prefix + key, 0.0), shown).items():
+        if name in shown:
+            value = np.asarray(value, dtype=float)
+            blank = np.isnan(value)
+            found[prefix + name] = Expected(np.nan_to_num(value), mask,
+                                            blank if blank.any() else None)
     return found
 
 

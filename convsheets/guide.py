@@ -30,8 +30,9 @@ LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch th
           ("cs_pad", 0, "padding zero"),
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
+          ("cs_struct", 0, "structural zero of a matrix view (no kernel tap joins the two)"),
           ("cs_param", 2, "layer parameter fixed by the build (rebuild to change it)"))
-ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole"}
+ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct"}
 
 
 class GuideWriter:
@@ -99,6 +100,13 @@ def add_guide(plan: Plan) -> None:
         _variant_guide(cur, plan.spec, network)
     else:
         _network_guide(cur, network)
+    for part in plan.guide_parts:
+        part(cur)
+    if plan.notes:
+        cur.gap()
+        cur.text("Views left out", "cs_title")
+        for note in plan.notes:
+            cur.text(note)
     if network.origins:
         cur.gap()
         cur.text("Where the numbers come from", "cs_title")
@@ -107,7 +115,8 @@ def add_guide(plan: Plan) -> None:
                      if tensor == "input" else f"{tensor}: {origin}.")
     cur.gap()
     cur.text("Colours", "cs_title")
-    used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers))
+    used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers),
+                       plan.legend)
     for style, value, meaning in LEGEND:
         if style in ZERO_STYLES and style not in used:
             continue  # only the colours this workbook uses

@@ -19,11 +19,15 @@ from .stages import Conv, Gather, IndexMap, Values, pad_map
 from .tensors import block_names, block_of
 
 if TYPE_CHECKING:
+    from .guide import GuideWriter
     from .network import Layer, LayerNames, Network
     from .spec import LayerSpec
 
 
-VIEWS = ("explorer",)  # optional views a workbook can show (all by default)
+# Optional views a workbook can show (all by default): each convolution or pooling layer's
+# window explorer, each convolution's matrix view (im2col, or Cᵀ for a transposed one), each
+# transposed convolution's scatter view.
+VIEWS = ("explorer", "matrix", "scatter")
 
 
 @dataclass
@@ -36,6 +40,9 @@ class Plan:
     spec: LayerSpec | None = None  # the variant request it came from, if any (for the guide)
     views: frozenset[str] = frozenset(VIEWS)  # the optional views this workbook shows
     later: list[Callable[[], None]] = field(default_factory=list)  # views, after every layer
+    guide_parts: list[Callable[[GuideWriter], None]] = field(default_factory=list)  # views' own
+    notes: list[str] = field(default_factory=list)  # for the guide: views left out, and why
+    legend: set[str] = field(default_factory=set)  # zero styles the views use (cs_struct)
     # An exercise handout: its record in the metadata, and the guide's opening lines
     exercise: dict[str, object] | None = None
     intro: list[tuple[str, str]] = field(default_factory=list)  # (text, style)

@@ -29,14 +29,14 @@ from .layout import Block, col_letter
 class Zero:
     """A structural zero: a constant 0 cell whose style says why it is there."""
 
-    why: str  # "pad" | "insert" | "hole"
+    why: str  # "pad" | "insert" | "hole" | "struct" (no kernel tap joins the two pixels)
 
     @property
     def style(self) -> str:
         return f"cs_{self.why}"
 
 
-PAD, INSERT, HOLE = Zero("pad"), Zero("insert"), Zero("hole")
+PAD, INSERT, HOLE, STRUCT = Zero("pad"), Zero("insert"), Zero("hole"), Zero("struct")
 IndexMap = tuple["int | Zero", ...]
 
 
@@ -158,6 +158,31 @@ class Formula:
 
     def rows(self, block: Block) -> Iterator[list[object]]:
         yield ["=" + self.make(block)]
+
+
+@dataclass
+class PerCell:
+    """Any block whose cells each have their own formula (the matrix and scatter views): `make`
+    gets the sheet the block is written on and the cell's (row, column) within the block, once
+    every block is placed, and gives the formula without "=" or a structural `Zero`."""
+
+    make: Callable[[str, int, int], str | Zero]
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        for i in range(block.shape[0]):
+            line: list[object] = []
+            for j in range(block.shape[1]):
+                cell = self.make(block.sheet, i, j)
+                line.append(cell if isinstance(cell, Zero) else "=" + cell)
+            yield line
+
+
+def products(pairs: Sequence[tuple[str, str]], extra: str = "") -> str:
+    """a1*b1+a2*b2+... (+ extra); 0 when nothing lands on the cell."""
+    text = "+".join(f"{a}*{b}" for a, b in pairs)
+    if extra:
+        text = f"{text}+{extra}" if text else extra
+    return text or "0"
 
 
 @dataclass

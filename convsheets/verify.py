@@ -37,6 +37,7 @@ from .expected import Expected, expected_blocks
 from .guide import parameter_cells
 from .network import Network
 from .plan import VIEWS
+from .scatter import SELECT as SCATTER_SELECT
 from .spec import LayerSpec
 from .tensors import block_names
 from .variants import VARIANTS
@@ -123,6 +124,8 @@ class _Workbook:
         bottleneck figures, a network's what-if input size, each explorer's selection."""
         selection = tuple(f"{prefix}explore_{key}" for prefix, _ in _explorers(self)
                           for key in ("channel", "row", "col", "step"))
+        selection += tuple(f"{prefix}scatter_{key}" for prefix, _ in _scatters(self)
+                           for key in SCATTER_SELECT)
         if isinstance(self.source, LayerSpec):
             return VARIANTS[self.source.variant].editable_guide_cells + selection
         return ("input_height", "input_width") + selection
@@ -280,13 +283,23 @@ def _explorers(book: _Workbook) -> list[tuple[str, tuple[int, int, int]]]:
             if f"{layer.names.tensor}explore_sum" in book.names]
 
 
+def _scatters(book: _Workbook) -> list[tuple[str, tuple[int, int, int]]]:
+    """(name prefix, input shape) of every layer whose scatter view the file has."""
+    return [(layer.names.tensor, layer.in_shape) for layer in book.network.layers
+            if f"{layer.names.tensor}scatter_pixel" in book.names]
+
+
 def _other_selection(book: _Workbook, rng: np.random.Generator) -> dict[str, int | str]:
-    """The probe moves every explorer to a random output cell (step cleared)."""
+    """The probe moves every explorer to a random output cell (step cleared) and every
+    scatter view to a random input pixel."""
     cells: dict[str, int | str] = {}
     for prefix, shape in _explorers(book):
         for key, n in zip(("channel", "row", "col"), shape, strict=True):
             cells[f"{prefix}explore_{key}"] = int(rng.integers(0, n))
         cells[f"{prefix}explore_step"] = CLEAR
+    for prefix, shape in _scatters(book):
+        for key, n in zip(SCATTER_SELECT, shape, strict=True):
+            cells[f"{prefix}scatter_{key}"] = int(rng.integers(0, n))
     return cells
 
 

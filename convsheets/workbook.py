@@ -67,6 +67,7 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_pad", "D9D9D9", Font(color="7F7F7F", italic=True), True),
         style("cs_insert", "FBE2D5", Font(color="C55A11", italic=True), True),
         style("cs_hole", "DDEBF7", Font(color="2E75B6", italic=True), True),
+        style("cs_struct", "EDEDED", Font(color="A6A6A6"), True),
         style("cs_param", "EDEDED", Font(bold=True), True),
         style("cs_count", None, Font(color="000000"), True, "#,##0"),
         style("cs_ratio", None, Font(color="000000"), True, "0.00"),

@@ -9,7 +9,7 @@ workbook, the guide, `expected` and `verify` only ever talk to this interface.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, ClassVar
 
@@ -101,6 +101,17 @@ class Op:
     def steps(self) -> tuple[str, ...]:
         """The seed's steps for this op, as the guide shows them."""
         raise NotImplementedError
+
+    def view_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                    selected: Callable[[str], float], shown: Collection[str],
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """Expected values of this layer's view blocks (matrix, scatter; the explorer has
+        `explore_values`), by local name: (value, structural-zero mask or None), NaN for a
+        cell that shows text. `selected(key)` reads a view's selection cell ("scatter_row");
+        `shown` holds the local names of the blocks the workbook has.
+        Computed from the NumPy reference, never from the layout's index arithmetic. Blocks
+        a workbook does not show are ignored."""
+        return {}
 
     def zero_styles(self, in_shape: Shape) -> set[str]:
         """Which kinds of structural zero this layer draws (for the guide's colour legend)."""

@@ -3,7 +3,7 @@ channel of its group, strided and dilated, plus one bias per filter (`torch.nn.C
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -12,6 +12,7 @@ import numpy as np
 from .. import reference as ref
 from ..explorer import Exploration, explore_conv_values, explorer_stage
 from ..layout import Block
+from ..matrix import direct_matrix_stage, direct_matrix_values
 from ..plan import LayerContext, channel_list, conv_stage, pad_stage, weight_stage
 from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
 from .base import (
@@ -104,7 +105,21 @@ class Conv2d(ConvNd):
                 per_in=per_in, per_out=per_out, kernels=weights,
                 kernel_cell=lambda c, j: (c, str(j)), bias=bias,
                 what="padded input" if self.padding != (0, 0) else "input")))
+        if "matrix" in ctx.plan.views:
+            ctx.plan.later.append(lambda: direct_matrix_stage(
+                ctx, padded, weights, bias, stride=stride, dilation=self.dilation,
+                groups=groups, out_size=out_size, outputs=outputs))
         return outputs
+
+    def view_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                    selected: Callable[[str], float], shown: Collection[str],
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """The matrix view (im2col), from the reference: see `matrix.direct_matrix_values`."""
+        if "im2col" not in shown:
+            return {}
+        return direct_matrix_values(x, tensors["weight"], y, stride=self.stride,
+                                    padding=self.padding, dilation=self.dilation,
+                                    groups=self.groups)
 
     def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
                        c: int, r: int, k: int) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ convolution with the flipped kernels (`torch.nn.ConvTranspose2d`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,6 +14,7 @@ from .. import reference as ref
 from ..errors import SpecError
 from ..explorer import Exploration, explore_conv_values, explorer_stage
 from ..layout import Block
+from ..matrix import transposed_matrix_stage, transposed_matrix_values
 from ..options import check_pair
 from ..plan import (
     LayerContext,
@@ -22,6 +23,13 @@ from ..plan import (
     gather_stage,
     kernel_transform_stage,
     weight_stage,
+)
+from ..scatter import (
+    SELECT,
+    scatter_stage,
+    scatter_values,
+    three_ways,
+    three_ways_values,
 )
 from ..stages import compose, flip_map, insert_map, pad_map
 from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
@@ -135,7 +143,38 @@ class ConvTranspose2d(ConvNd):
                 upsampled, self.kernel_size, (1, 1), (0, 0), self.dilation, outputs,
                 per_in=per_in, per_out=per_out, kernels=flipped, kernel_cell=kernel_cell,
                 bias=bias, what="upsampled", kernel_what="flipped kernel")))
+        if {"scatter", "matrix"} & ctx.plan.views:
+            ctx.plan.later.append(lambda: self._other_ways(ctx, sources, weights, bias, outputs))
         return outputs
+
+    def _other_ways(self, ctx: LayerContext, sources: Sequence[Block],
+                    weights: list[list[Block]], bias: Block | None,
+                    outputs: Sequence[Block]) -> None:
+        """The scatter and matrix views (on the original input and the weights as given),
+        and the guide's comparison of the three results."""
+        geometry = {"stride": self.stride, "padding": self.padding, "dilation": self.dilation,
+                    "groups": self.groups, "out_size": outputs[0].shape}
+        scatter = (scatter_stage(ctx, sources, weights, bias, **geometry)
+                   if "scatter" in ctx.plan.views else [])
+        matrix = (transposed_matrix_stage(ctx, sources, weights, bias, outputs=outputs,
+                                          **geometry)
+                  if "matrix" in ctx.plan.views else [])
+        three_ways(ctx, outputs, scatter, matrix)
+
+    def view_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                    selected: Callable[[str], float], shown: Collection[str],
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """The scatter and matrix views and the guide's comparison, from the references
+        (`scatter.scatter_values`, `matrix.transposed_matrix_values`)."""
+        w = tensors["weight"]
+        selection = [selected(f"scatter_{key}") for key in SELECT]
+        out = scatter_values(x, w, y, selection, self.stride, self.padding)
+        if "matrix_input" in shown:
+            out.update(transposed_matrix_values(x, w, y, stride=self.stride,
+                                                padding=self.padding, dilation=self.dilation,
+                                                groups=self.groups))
+        out.update(three_ways_values(y, ("insertion", "scatter", "matrix")))
+        return out
 
     def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
                        c: int, r: int, k: int) -> dict[str, np.ndarray]:
