@@ -450,10 +450,13 @@ def grade(files: tuple[Path, ...], tolerance: float, csv_path: Path | None,
         write_csv(grades, csv_path)
     if json_path is not None:
         write_grade_json(grades, json_path, tolerance)
+    problems: list[str] = []
     if feedback is not None:
-        written = write_feedback(grades, feedback)
+        written, problems = write_feedback(grades, feedback)
+        for problem in problems:
+            click.echo(f"Error: {_one_line(problem)}", err=True)
         click.echo(f"wrote {len(written)} feedback copies into {feedback}/")
-    if any(g.unusable for g in grades):
+    if problems or any(g.unusable for g in grades):
         sys.exit(2)
 
 

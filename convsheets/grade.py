@@ -40,6 +40,7 @@ from .workbook import METADATA_KEY
 from .xlsxread import KIND_NO_CACHED_VALUE, KIND_NUMBER, XlsxFile, col_letter, parse_ref
 
 DEFAULT_TOLERANCE = 1e-6
+FEEDBACK_MAX_CELLS = 2_000_000  # a handout's copy is loaded whole by openpyxl
 TIMEOUT_PER_FILE = 60.0
 
 
@@ -389,60 +390,73 @@ def write_json(grades: list[Grade], path: Path, tolerance: float) -> None:
                     encoding="utf-8")
 
 
-def write_feedback(grades: list[Grade], folder: Path) -> list[Path]:
+def write_feedback(grades: list[Grade], folder: Path) -> tuple[list[Path], list[str]]:
     """Each graded student's copy with their answer cells marked: green right, red wrong,
-    orange blank (the expected values are not given away), and a Feedback sheet."""
+    orange blank (the expected values are not given away), and a Feedback sheet. Returns the
+    copies written and, one line each, the files that got none (the others still do)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    problems: list[str] = []
+    for g in grades:
+        if g.unusable:
+            continue
+        try:
+            written.append(_feedback_copy(g, folder))
+        except OutputError as exc:
+            problems.append(str(exc))
+    return written, problems
+
+
+def _feedback_copy(g: Grade, folder: Path) -> Path:
     import warnings
 
     import openpyxl
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
-    folder.mkdir(parents=True, exist_ok=True)
     fills = {"right": PatternFill("solid", fgColor="C6EFCE"),
              "wrong": PatternFill("solid", fgColor="FFC7CE"),
              "blank": PatternFill("solid", fgColor="FFEB9C")}
-    written = []
-    for g in grades:
-        if g.unusable:
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                wb = openpyxl.load_workbook(g.file)
-        except Exception as exc:  # noqa: BLE001 - read safely already; openpyxl may still refuse
-            raise OutputError(f"{g.file}: cannot write its feedback copy (openpyxl cannot "
-                              f"load it: {type(exc).__name__})") from None
-        marks = {cell: why for b in g.blocks for cell, why in b.wrong}
-        for b in g.blocks:
-            ws = wb[b.sheet]
-            for cell, why in b.wrong:
-                ref = cell.split("!", 1)[1]
-                ws[ref].fill = fills["blank" if why == "blank" else "wrong"]
-                ws[ref].comment = Comment(f"{why}", "convsheets grade")
-        for b in g.blocks:  # right cells: every answer cell not listed as wrong
-            ws = wb[b.sheet]
-            for ref in b.cells:
-                if f"{b.sheet}!{ref}" not in marks:
-                    ws[ref].fill = fills["right"]
-        sheet = wb.create_sheet("Feedback", 0)
-        sheet.append([f"{g.student} {g.name}".strip() or Path(g.file).name])
-        sheet.append([f"{g.correct} of {g.total} answer cells right ({g.score:.1f}%)"])
-        if g.edited:
-            sheet.append(["You changed given numbers (" + ", ".join(g.edited[:8]) + "); you "
-                          "were graded against the original ones."])
-        sheet.append([])
-        sheet.append(["block", "sheet", "right", "of"])
-        for b in g.blocks:
-            sheet.append([b.name, b.sheet, b.correct, b.total])
-        wb.active = 0
-        target = folder / f"{Path(g.file).stem}.feedback.xlsx"
-        try:
-            wb.save(target)
-        except OSError as exc:
-            raise OutputError(f"{target}: cannot write it ({exc.strerror or exc})") from None
-        written.append(target)
-    return written
+    try:  # openpyxl is not hardened: the defensive reader parses every sheet first
+        with XlsxFile(g.file, max_cells=FEEDBACK_MAX_CELLS) as xf:
+            for name in xf.sheet_names():
+                xf.read_sheet(name)
+    except WorkbookReadError as exc:
+        raise OutputError(f"{g.file}: no feedback copy ({exc})") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(g.file)
+    except Exception as exc:  # noqa: BLE001 - read safely already; openpyxl may still refuse
+        raise OutputError(f"{g.file}: no feedback copy (openpyxl cannot load it: "
+                          f"{type(exc).__name__})") from None
+    marks = {cell for b in g.blocks for cell, _why in b.wrong}
+    for b in g.blocks:
+        ws = wb[b.sheet]
+        for cell, why in b.wrong:
+            ref = cell.split("!", 1)[1]
+            ws[ref].fill = fills["blank" if why == "blank" else "wrong"]
+            ws[ref].comment = Comment(why, "convsheets grade")
+        for ref in b.cells:
+            if f"{b.sheet}!{ref}" not in marks:
+                ws[ref].fill = fills["right"]
+    sheet = wb.create_sheet("Feedback", 0)
+    sheet.append([f"{g.student} {g.name}".strip() or Path(g.file).name])
+    sheet.append([f"{g.correct} of {g.total} answer cells right ({g.score:.1f}%)"])
+    if g.edited:
+        sheet.append(["You changed given numbers (" + ", ".join(g.edited[:8]) + "); you were "
+                      "graded against the original ones."])
+    sheet.append([])
+    sheet.append(["block", "sheet", "right", "of"])
+    for b in g.blocks:
+        sheet.append([b.name, b.sheet, b.correct, b.total])
+    wb.active = 0
+    target = folder / f"{Path(g.file).stem}.feedback.xlsx"
+    try:
+        wb.save(target)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write it ({exc.strerror or exc})") from None
+    return target
 
 
 __all__ = ["DEFAULT_TOLERANCE", "Grade", "grade_files", "table", "write_csv", "write_json",
