@@ -84,9 +84,15 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         main(["build", "--variant", "transposed", "--exercise", "--self-check", "--blank",
               "upsampled", "-o", str(transposed)])
     fill(transposed, root / "transposed-filled.xlsx", all_right)
+    network = root / "lenet.xlsx"  # conv -> relu -> pool -> ... : keys through every op
+    with pytest.raises(SystemExit):
+        main(["build", "--template", "lenet", "--exercise", "--self-check", "--blank", "conv1",
+              "-o", str(network)])
+    fill(network, root / "lenet-filled.xlsx", all_right)
     lo = get_engine("libreoffice").recalculate(
         [root / "s06-filled.xlsx", root / "selfcheck-filled.xlsx", root / "chain-filled.xlsx",
-         root / "transposed-filled.xlsx"], root / "lo", timeout=300)
+         root / "transposed-filled.xlsx", root / "lenet-filled.xlsx"], root / "lo",
+        timeout=300)
     shutil.copy(lo[0], returned / "s06.xlsx")
     gnumeric = get_engine("gnumeric").recalculate([root / "s07-filled.xlsx"], root / "gn",
                                                   timeout=300)
@@ -96,7 +102,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     wb.save(returned / "foreign.xlsx")
     (returned / "corrupt.xlsx").write_bytes(b"PK\x03\x04 not really a zip" * 10)
     return {"root": root, "handouts": handouts, "returned": returned, "roster": roster,
-            "selfcheck": lo[1], "chain": lo[2], "transposed": lo[3]}
+            "selfcheck": lo[1], "chain": lo[2], "transposed": lo[3], "lenet": lo[4]}
 
 
 def _drop_custom_properties(path: Path) -> bytes:
@@ -191,6 +197,10 @@ def test_self_check_follows_the_key_down_the_chain(classroom: dict[str, object])
     marks = [m for sheet in transposed.values() for m in sheet]
     assert marks and set(marks) == {"✓"}
     assert transposed["Output"]  # downstream of the upsampled input
+    lenet = _marks(classroom["lenet"])  # type: ignore[arg-type]
+    marks = [m for sheet in lenet.values() for m in sheet]
+    answers = handout_of(classroom["root"] / "lenet.xlsx").answers  # type: ignore[operator]
+    assert marks == ["✓"] * sum(b.shape[0] * b.shape[1] for b in answers)
 
 
 def test_roster_seeds_differ_and_rebuild_is_identical(classroom: dict[str, object],
