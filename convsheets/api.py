@@ -27,7 +27,6 @@ from .build import BuildResult, build_exercise
 from .build import build as build_workbook
 from .errors import OutputError, SpecError, TemplateError, VerifyInputError
 from .exercise import Exercise, parse_blank
-from .grade import DEFAULT_TOLERANCE as GRADE_TOLERANCE
 from .grade import Grade, grade_files
 from .network import Network
 from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
@@ -113,18 +112,21 @@ def build(variant: str | None = None, *,
     return build_workbook(source, target or default, force=force)
 
 
-def grade(*paths: str | Path, tolerance: float = GRADE_TOLERANCE) -> list[Grade]:
+def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
     """Grade returned exercise handouts, as ``convsheets grade`` does; one `Grade` per file
     (``correct``, ``total``, ``score``, ``edited``, ``blocks``; ``unusable`` says why a file
-    could not be graded). LibreOffice starts once, only if a file's formulas have no stored
-    values."""
+    could not be graded). `tolerance`: relative, absolute below 1; by default 1e-6 (5e-4 for
+    handouts with decimal values, shown with 3 digits). LibreOffice starts once, only if a
+    file's formulas have no stored values."""
     if not paths:
         raise VerifyInputError("convsheets.grade: give at least one workbook")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not (
-            math.isfinite(tolerance) and tolerance >= 0):
+    if tolerance is not None and (
+            isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+            or not (math.isfinite(tolerance) and tolerance >= 0)):
         raise SpecError("tolerance", tolerance, "must be a finite number, at least 0",
                         "convsheets.grade")
-    return grade_files([Path(p) for p in paths], float(tolerance))
+    return grade_files([Path(p) for p in paths],
+                       None if tolerance is None else float(tolerance))
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

@@ -23,7 +23,6 @@ from .build import build as build_workbook
 from .build import build_exercise, check_target, with_seed
 from .errors import ConvsheetsError
 from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
-from .grade import DEFAULT_TOLERANCE as GRADE_TOLERANCE
 from .grade import grade_files, table, write_csv, write_feedback
 from .grade import write_json as write_grade_json
 from .images import SAMPLES, load_image, sample_path
@@ -403,8 +402,9 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--tolerance", type=click.FloatRange(min=0), default=GRADE_TOLERANCE,
-              show_default=True, help="Relative tolerance (absolute below 1).")
+@click.option("--tolerance", type=click.FloatRange(min=0),
+              help="Relative tolerance (absolute below 1) [default: 1e-6; 5e-4 for handouts "
+              "built with --values normal, which show 3 decimals].")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the grades as CSV (for a gradebook).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -415,13 +415,13 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 @click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,
               show_default=True, help="Seconds LibreOffice may take per workbook (only for "
               "files whose formulas have no stored values).")
-def grade(files: tuple[Path, ...], tolerance: float, csv_path: Path | None,
+def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | None,
           json_path: Path | None, feedback: Path | None, timeout: float) -> None:
     """Grade returned exercise handouts (convsheets build --exercise) against NumPy.
 
     Exit status: 0 every file graded (wrong answers are not an error), 2 a file is not an
     exercise or cannot be read (the others are still graded)."""
-    if not math.isfinite(tolerance):
+    if tolerance is not None and not math.isfinite(tolerance):
         raise click.BadParameter(f"{tolerance} is not a finite number",
                                  param_hint="'--tolerance'")
     for path, flag, kind in ((csv_path, "--csv", ".csv"), (json_path, "--json", ".json")):
@@ -449,7 +449,7 @@ def grade(files: tuple[Path, ...], tolerance: float, csv_path: Path | None,
     if csv_path is not None:
         write_csv(grades, csv_path)
     if json_path is not None:
-        write_grade_json(grades, json_path, tolerance)
+        write_grade_json(grades, json_path)
     problems: list[str] = []
     if feedback is not None:
         written, problems = write_feedback(grades, feedback)

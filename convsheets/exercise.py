@@ -45,7 +45,8 @@ BLANK_KINDS = ("output", "padded", "upsampled", "flipped", "dilated", "explore")
 TRANSFORM_KINDS = ("padded", "upsampled", "flipped", "dilated")
 METADATA_SHEET = "convsheets"  # hidden, protected copy of the metadata record
 EXERCISE_FORMAT = 1
-SELF_CHECK_TOLERANCE = 1e-6
+INTEGER_TOLERANCE = 1e-6  # small integers: exact up to the float arithmetic
+DECIMAL_TOLERANCE = 5e-4  # --values normal: the sheets show 3 decimals, students type those
 _CHUNK = 30_000  # characters of the record per metadata cell (a cell holds 32,767)
 CHUNK_MARK = "~"  # starts each metadata cell, so no piece of the record reads as a formula
 # explorer cells that only say which position is shown (or a message): never answers
@@ -155,6 +156,11 @@ def exercise_plan(source: LayerSpec | Network, exercise: Exercise) -> Handout:
     _retitle(plan, [b for b in chosen if b.kind == ANSWER])
     _metadata_sheet(plan)
     return Handout(plan, stored, [b for b in chosen if b.kind == ANSWER], solutions)
+
+
+def handout_tolerance(network: Network) -> float:
+    """How close an answer must be, relative (absolute below 1), unless the teacher says."""
+    return INTEGER_TOLERANCE if network.values == "integers" else DECIMAL_TOLERANCE
 
 
 MAX_EXERCISE_CELLS = 100_000  # a handout is worked by hand (and graded from untrusted files)
@@ -318,7 +324,8 @@ def _intro(plan: Plan, answers: Sequence[str], exercise: Exercise) -> list[tuple
                       "and computes for that position.", "cs_label"))
     if exercise.self_check:
         lines.append(("Beside each answer block, ✓ or ✗ tells you whether each cell is right "
-                      "(within 1e-6).", "cs_label"))
+                      f"(within {handout_tolerance(plan.network):g}, relative; absolute below "
+                      "1).", "cs_label"))
     lines.append(("", ""))
     return lines
 
@@ -365,7 +372,8 @@ def _self_check(plan: Plan, answers: Sequence[Block], stored: dict[str, np.ndarr
     for sheet, block, base, _key_base in placements:
         key = keys[id(block)]
         sheet.blocks.append(key)
-        check = Block(f"check_{block.name}", block.shape, COMPUTED, _Check(block, key),
+        check = Block(f"check_{block.name}", block.shape, COMPUTED,
+                      _Check(block, key, handout_tolerance(plan.network)),
                       colour_scale=False, public=False, style="cs_check")
         check.place(sheet.name, block.top, base + block.left - FIRST_COL)
         sheet.blocks.append(check)
@@ -413,15 +421,16 @@ class _Check:
 
     answer: Block
     key: Block
+    tol: float
 
     def rows(self, block: Block) -> Iterable[list[object]]:
-        here, tol = block.sheet, SELF_CHECK_TOLERANCE
+        here = block.sheet
         for i in range(block.shape[0]):
             row: list[object] = []
             for j in range(block.shape[1]):
                 a = self.answer.ref(i, j, from_sheet=here)
                 k = self.key.ref(i, j, from_sheet=here)
-                row.append(f'=IF({a}="","",IF(ISNUMBER({a}),IF(ABS({a}-{k})<={tol:g}*'
+                row.append(f'=IF({a}="","",IF(ISNUMBER({a}),IF(ABS({a}-{k})<={self.tol:g}*'
                            f'MAX(1,ABS({k})),"✓","✗"),"✗"))')
             yield row
 

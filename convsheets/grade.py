@@ -30,7 +30,14 @@ from .errors import (
     SpecError,
     WorkbookReadError,
 )
-from .exercise import CHUNK_MARK, METADATA_SHEET, Exercise, Handout, exercise_plan
+from .exercise import (
+    CHUNK_MARK,
+    METADATA_SHEET,
+    Exercise,
+    Handout,
+    exercise_plan,
+    handout_tolerance,
+)
 from .layout import PARAM
 from .network import Network
 from .spec import LayerSpec
@@ -39,7 +46,6 @@ from .tensors import block_names
 from .workbook import METADATA_KEY
 from .xlsxread import KIND_NO_CACHED_VALUE, KIND_NUMBER, XlsxFile, col_letter, parse_ref
 
-DEFAULT_TOLERANCE = 1e-6
 FEEDBACK_MAX_CELLS = 2_000_000  # a handout's copy is loaded whole by openpyxl
 TIMEOUT_PER_FILE = 60.0
 
@@ -66,6 +72,7 @@ class Grade:
     recalculated: bool = False  # its formulas had no stored values: LibreOffice computed them
     metadata_from: str = ""  # "property" or "sheet"
     handout: str = ""  # which handout it is (its metadata record), to spot one returned twice
+    tolerance: float = 0.0  # the one it was graded with
     unusable: str = ""
 
     @property
@@ -96,7 +103,7 @@ class Grade:
                 "correct": self.correct, "total": self.total, "score": round(self.score, 2),
                 "inputs_edited": bool(self.edited), "edited_blocks": self.edited,
                 "worst_block": self.worst, "recalculated": self.recalculated,
-                "metadata_from": self.metadata_from,
+                "metadata_from": self.metadata_from, "tolerance": self.tolerance,
                 "blocks": [{"name": b.name, "sheet": b.sheet, "correct": b.correct,
                             "total": b.total,
                             "wrong": [{"cell": c, "why": w} for c, w in b.wrong]}
@@ -111,9 +118,11 @@ class _Opened:
     places: dict[str, tuple[str, int, int]]  # answer block -> (sheet, top row, left col)
 
 
-def grade_files(paths: list[Path], tolerance: float = DEFAULT_TOLERANCE,
+def grade_files(paths: list[Path], tolerance: float | None = None,
                 timeout: float = TIMEOUT_PER_FILE, workdir: Path | None = None) -> list[Grade]:
     """Grade every file; LibreOffice starts once, and only if a file needs recalculating.
+    `tolerance` (relative, absolute below 1): by default each handout's own (`exercise.
+    handout_tolerance`: 1e-6 for small integers, 5e-4 for decimals shown with 3 digits).
     `workdir` (a temporary folder) receives recalculated copies."""
     import tempfile
 
@@ -250,11 +259,14 @@ def _where(names: dict[str, str], block, fallback: tuple[str, int, int]) -> tupl
     return fallback
 
 
-def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float,
+def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float | None,
                  final: bool = False) -> bool:
     """Fill `grade` from the cells of `path`. Returns True when an answer is a formula with
     no stored value (the file must be recalculated first)."""
     handout = opened.handout
+    if tolerance is None:
+        tolerance = handout_tolerance(handout.plan.network)
+    grade.tolerance = tolerance
     # A handout is small: a sheet far beyond its own cells is not a returned handout (and must
     # not make the grader allocate gigabytes).
     limit = max(1_000_000, 50 * sum(b.shape[0] * b.shape[1] for b in handout.plan.blocks()))
@@ -384,9 +396,8 @@ def _safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_json(grades: list[Grade], path: Path, tolerance: float) -> None:
-    path.write_text(json.dumps({"tolerance": tolerance,
-                                "files": [g.as_dict() for g in grades]}, indent=2) + "\n",
+def write_json(grades: list[Grade], path: Path) -> None:
+    path.write_text(json.dumps({"files": [g.as_dict() for g in grades]}, indent=2) + "\n",
                     encoding="utf-8")
 
 
@@ -459,5 +470,5 @@ def _feedback_copy(g: Grade, folder: Path) -> Path:
     return target
 
 
-__all__ = ["DEFAULT_TOLERANCE", "Grade", "grade_files", "table", "write_csv", "write_json",
+__all__ = ["Grade", "grade_files", "table", "write_csv", "write_json",
            "write_feedback", "read_record"]

@@ -409,3 +409,15 @@ def test_what_if_cells_are_not_edits_but_the_explorer_position_is(tmp_path: Path
          edits={("Explorer", f"{col_letter(row.left)}{row.top}"): moved})
     (g,) = convsheets.grade(tmp_path / "moved.xlsx")
     assert g.edited == ["explore_row"]
+
+
+def test_decimal_handouts_accept_the_three_digits_they_show(tmp_path: Path) -> None:
+    import convsheets
+
+    path = tmp_path / "normal.xlsx"
+    convsheets.build("dilated", exercise=True, values="normal", output=path)
+    fill(path, tmp_path / "rounded.xlsx", lambda b, i, j, right: typed(round(right, 3)))
+    (g,) = convsheets.grade(tmp_path / "rounded.xlsx")
+    assert g.correct == g.total and g.tolerance == 5e-4
+    (strict,) = convsheets.grade(tmp_path / "rounded.xlsx", tolerance=1e-9)
+    assert strict.correct < strict.total
