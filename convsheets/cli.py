@@ -412,11 +412,14 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 @click.option("--feedback", type=click.Path(path_type=Path, file_okay=False),
               help="Write each student a copy with their answer cells marked "
               "(DIR/NAME.feedback.xlsx).")
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False),
+              help="The class's roster (as for build): also list who returned nothing.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,
               show_default=True, help="Seconds LibreOffice may take per workbook (only for "
               "files whose formulas have no stored values).")
 def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | None,
-          json_path: Path | None, feedback: Path | None, timeout: float) -> None:
+          json_path: Path | None, feedback: Path | None, roster: Path | None,
+          timeout: float) -> None:
     """Grade returned exercise handouts (convsheets build --exercise) against NumPy.
 
     Exit status: 0 every file graded (wrong answers are not an error), 2 a file is not an
@@ -441,15 +444,16 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
         if clash:
             raise click.BadParameter(f"{clash[0]} would be overwritten by its own feedback",
                                      param_hint="'--feedback'")
+    students = read_roster(roster) if roster is not None else None
     grades = grade_files(list(files), tolerance, timeout)
     for g in grades:
         if g.unusable:
             click.echo(f"Error: {_one_line(g.unusable)}", err=True)
-    click.echo(table(grades))
+    click.echo(table(grades, students))
     if csv_path is not None:
-        write_csv(grades, csv_path)
+        write_csv(grades, csv_path, students)
     if json_path is not None:
-        write_grade_json(grades, json_path)
+        write_grade_json(grades, json_path, students)
     problems: list[str] = []
     if feedback is not None:
         written, problems = write_feedback(grades, feedback)

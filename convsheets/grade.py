@@ -35,6 +35,7 @@ from .exercise import (
     METADATA_SHEET,
     Exercise,
     Handout,
+    Student,
     exercise_plan,
     handout_tolerance,
 )
@@ -344,7 +345,15 @@ def _given_blocks(handout: Handout) -> set[str]:
 COLUMNS = ("file", "student", "correct", "total", "score %", "inputs edited", "worst block")
 
 
-def table(grades: list[Grade]) -> str:
+def roster_check(grades: list[Grade], students: list[Student]) -> tuple[list[Student], list[Grade]]:
+    """Students of the roster with no graded handout, and graded handouts of nobody on it."""
+    returned = {g.student.lower() for g in grades if not g.unusable and g.student}
+    ids = {s.id.lower() for s in students}
+    return ([s for s in students if s.id.lower() not in returned],
+            [g for g in grades if not g.unusable and g.student.lower() not in ids])
+
+
+def table(grades: list[Grade], students: list[Student] | None = None) -> str:
     rows = [COLUMNS]
     for g in grades:
         if g.unusable:
@@ -370,6 +379,14 @@ def table(grades: list[Grade]) -> str:
             whose = f"of {same[0].student}" if same[0].student else "(the same seed)"
             lines.append(f"one handout {whose} was returned in {len(same)} files: "
                          + ", ".join(Path(g.file).name for g in same))
+    if students is not None:
+        missing, strangers = roster_check(grades, students)
+        if missing:
+            lines.append(f"not returned ({len(missing)} of {len(students)}): " + ", ".join(
+                f"{s.id} {s.name}".strip() for s in missing))
+        for g in strangers:
+            lines.append(f"{Path(g.file).name}: the handout of {g.student or 'no student'}, "
+                         "who is not on the roster")
     for g in graded:
         if g.edited:
             lines.append(f"{Path(g.file).name}: edited inputs: {', '.join(g.edited[:8])}"
@@ -378,7 +395,7 @@ def table(grades: list[Grade]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(grades: list[Grade], path: Path) -> None:
+def write_csv(grades: list[Grade], path: Path, students: list[Student] | None = None) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["file", "student", "name", "correct", "total", "score", "inputs_edited",
@@ -389,6 +406,8 @@ def write_csv(grades: list[Grade], path: Path) -> None:
             else:
                 out.writerow([g.file, g.student, _safe(g.name), g.correct, g.total,
                               f"{g.score:.2f}", "yes" if g.edited else "no", g.worst, ""])
+        for s in roster_check(grades, students)[0] if students is not None else []:
+            out.writerow(["", s.id, _safe(s.name), "", "", "", "", "", "not returned"])
 
 
 def _safe(text: str) -> str:
@@ -396,9 +415,12 @@ def _safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_json(grades: list[Grade], path: Path) -> None:
-    path.write_text(json.dumps({"files": [g.as_dict() for g in grades]}, indent=2) + "\n",
-                    encoding="utf-8")
+def write_json(grades: list[Grade], path: Path, students: list[Student] | None = None) -> None:
+    report: dict[str, object] = {"files": [g.as_dict() for g in grades]}
+    if students is not None:
+        report["not_returned"] = [{"student": s.id, "name": s.name}
+                                  for s in roster_check(grades, students)[0]]
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 def write_feedback(grades: list[Grade], folder: Path) -> tuple[list[Path], list[str]]:

@@ -127,8 +127,11 @@ def test_grades_of_a_class(classroom: dict[str, object], capsys: pytest.CaptureF
     files = sorted(str(p) for p in returned.glob("*.xlsx"))
     csv_path = returned.parent / "grades.csv"
     json_path = returned.parent / "grades.json"
+    roster = returned.parent / "whole-class.csv"  # one more student, who returned nothing
+    roster.write_text(Path(classroom["roster"]).read_text() + "s99,Late Student\n")  # type: ignore[arg-type]
     code, out, err = run(capsys, "grade", *files, "--csv", str(csv_path), "--json",
-                         str(json_path), "--feedback", str(returned.parent / "feedback"))
+                         str(json_path), "--feedback", str(returned.parent / "feedback"),
+                         "--roster", str(roster))
     assert code == 2  # a foreign and a corrupt file among them
     errors = err.strip().splitlines()
     assert len(errors) == 2
@@ -153,7 +156,10 @@ def test_grades_of_a_class(classroom: dict[str, object], capsys: pytest.CaptureF
     assert "s02 Student 02" in out and "83.3" in out and "yes" in out
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("file,student,name,correct,total,score")
-    assert len(lines) == 1 + 10
+    assert len(lines) == 1 + 10 + 1 and lines[-1].endswith("not returned")
+    assert "not returned (1 of 9): s99 Late Student" in out
+    assert json.loads(json_path.read_text())["not_returned"] == [
+        {"student": "s99", "name": "Late Student"}]
     feedback = returned.parent / "feedback" / "s02.feedback.xlsx"
     wb = openpyxl.load_workbook(feedback)
     assert wb.sheetnames[0] == "Feedback"
