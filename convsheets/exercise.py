@@ -153,6 +153,9 @@ def exercise_plan(source: LayerSpec | Network, exercise: Exercise) -> Handout:
         block.style = None
         for name in (block.name, *block.aliases):
             stored.pop(name, None)
+    if "explore" in exercise.blank:  # finding the window is part of the exercise
+        for block in plan.blocks():
+            block.highlights = []
     _retitle(plan, [b for b in chosen if b.kind == ANSWER])
     _metadata_sheet(plan)
     return Handout(plan, stored, [b for b in chosen if b.kind == ANSWER], solutions)
