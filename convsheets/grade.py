@@ -138,6 +138,9 @@ def grade_files(paths: list[Path], tolerance: float | None = None,
         except ConvsheetsError as exc:
             grade.unusable = str(exc)
             continue
+        except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the class
+            grade.unusable = _unexpected(path, exc)
+            continue
         if needs:
             pending.append(opened)
     if not pending:
@@ -156,7 +159,14 @@ def grade_files(paths: list[Path], tolerance: float | None = None,
                 _grade_cells(opened, copy, grade, tolerance, final=True)
             except ConvsheetsError as exc:
                 grade.unusable = str(exc)
+            except Exception as exc:  # noqa: BLE001 - as above
+                grade.unusable = _unexpected(opened.path, exc)
     return list(grades.values())
+
+
+def _unexpected(path: Path, exc: Exception) -> str:
+    text = " ".join(str(exc).split())[:200]
+    return f"{path}: cannot be graded ({type(exc).__name__}{': ' + text if text else ''})"
 
 
 def _recalculate(paths: list[Path], folder: Path, timeout: float) -> dict[Path, Path | str]:
@@ -182,17 +192,19 @@ def _recalculate(paths: list[Path], folder: Path, timeout: float) -> dict[Path, 
     return results
 
 
-def read_record(xf: XlsxFile) -> tuple[dict[str, object], str]:
-    """The metadata record, from the document property or else the hidden metadata sheet
-    (whichever is intact, the property first). Raises ValueError when neither is."""
-    problems = []
+def read_records(xf: XlsxFile) -> tuple[list[tuple[dict[str, object], str]], list[str]]:
+    """The exercise records a file holds, the document property's first, then its hidden
+    metadata sheet's, each with where it came from; and what was wrong with the others."""
+    found: list[tuple[dict[str, object], str]] = []
+    problems: list[str] = []
     props = xf.custom_properties()
     if METADATA_KEY in props:
         try:
             record = json.loads(props[METADATA_KEY])
             if isinstance(record, dict) and "exercise" in record:
-                return record, "property"
-            problems.append("its metadata property records no exercise")
+                found.append((record, "property"))
+            else:
+                problems.append("its metadata property records no exercise")
         except ValueError:
             problems.append("its metadata property is not valid JSON")
     if any(name == METADATA_SHEET for name in xf.sheet_names()):
@@ -202,48 +214,51 @@ def read_record(xf: XlsxFile) -> tuple[dict[str, object], str]:
         try:
             record = json.loads(text)
             if isinstance(record, dict) and "exercise" in record:
-                return record, "sheet"
+                found.append((record, "sheet"))
+            else:
+                problems.append("its metadata sheet records no exercise")
         except ValueError:
             problems.append("its metadata sheet is damaged")
-    if problems:
-        raise ValueError("; ".join(problems))
-    raise ValueError("no convsheets metadata")
+    return found, problems
 
 
 def _open(path: Path, grade: Grade) -> _Opened:
+    """Re-create the handout from the first intact record (property, else sheet)."""
     if not path.exists():
         raise WorkbookReadError(f"{path}: no such file")
     if not path.is_file():
         raise WorkbookReadError(f"{path}: not a regular file; pass .xlsx workbooks")
     try:
         with XlsxFile(path) as xf:
-            try:
-                record, where = read_record(xf)
-            except ValueError as exc:
-                raise WorkbookReadError(f"{path}: not a convsheets exercise ({exc}); build "
-                                        "handouts with convsheets build --exercise") from None
+            found, problems = read_records(xf)
     except WorkbookReadError as exc:
         text = str(exc)
         raise WorkbookReadError(text if text.startswith(str(path)) else f"{path}: {text}") \
             from None
-    try:
-        source: LayerSpec | Network = (LayerSpec.from_options(record["layer"])  # type: ignore[arg-type]
-                                       if "layer" in record
-                                       else Network.from_options(record["network"]))
-        check_size_early(source.network() if isinstance(source, LayerSpec) else source)
-        exercise = Exercise.from_record(record["exercise"])
-        handout = exercise_plan(source, exercise)
-    except (ValueError, KeyError, TypeError, ConvsheetsError) as exc:
-        if isinstance(exc, LimitError | SpecError | ValueError | KeyError | TypeError):
-            raise WorkbookReadError(f"{path}: its exercise metadata is unusable ({exc})") \
-                from None
-        raise
-    grade.student = exercise.student or ""
-    grade.name = "".join(ch for ch in exercise.name or "" if ch.isprintable())[:100]
-    grade.metadata_from = where
-    grade.handout = json.dumps(record, sort_keys=True)
-    places = {b.name: (b.sheet, b.top, b.left) for b in handout.plan.blocks()}
-    return _Opened(path, handout, exercise, places)
+    if not found:
+        why = "; ".join(problems) or "no convsheets metadata"
+        raise WorkbookReadError(f"{path}: not a convsheets exercise ({why}); build handouts "
+                                "with convsheets build --exercise")
+    unusable = []
+    for record, where in found:
+        try:
+            source: LayerSpec | Network = (
+                LayerSpec.from_options(record["layer"])  # type: ignore[arg-type]
+                if "layer" in record else Network.from_options(record["network"]))
+            check_size_early(source.network() if isinstance(source, LayerSpec) else source)
+            exercise = Exercise.from_record(record["exercise"])
+            handout = exercise_plan(source, exercise)
+        except (ValueError, KeyError, TypeError, LimitError, SpecError) as exc:
+            unusable.append(f"{where}: {' '.join(str(exc).split())[:200]}")
+            continue
+        grade.student = exercise.student or ""
+        grade.name = "".join(ch for ch in exercise.name or "" if ch.isprintable())[:100]
+        grade.metadata_from = where
+        grade.handout = json.dumps(record, sort_keys=True)
+        places = {b.name: (b.sheet, b.top, b.left) for b in handout.plan.blocks()}
+        return _Opened(path, handout, exercise, places)
+    raise WorkbookReadError(f"{path}: its exercise metadata is unusable ("
+                            + "; ".join(unusable) + ")")
 
 
 def _where(names: dict[str, str], block, fallback: tuple[str, int, int]) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
@@ -493,4 +508,4 @@ def _feedback_copy(g: Grade, folder: Path) -> Path:
 
 
 __all__ = ["Grade", "grade_files", "table", "write_csv", "write_json",
-           "write_feedback", "read_record"]
+           "write_feedback", "read_records"]

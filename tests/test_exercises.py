@@ -427,3 +427,38 @@ def test_decimal_handouts_accept_the_three_digits_they_show(tmp_path: Path) -> N
     assert g.correct == g.total and g.tolerance == 5e-4
     (strict,) = convsheets.grade(tmp_path / "rounded.xlsx", tolerance=1e-9)
     assert strict.correct < strict.total
+
+
+def _with_property(src: Path, dst: Path, record: str | None, sheet: str | None = None) -> None:
+    """A copy whose metadata property (and, optionally, metadata sheet cell) says `record`."""
+    from xml.sax.saxutils import escape
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info).decode("utf-8", "surrogateescape")
+            if info.filename == "docProps/custom.xml" and record is not None:
+                data = re.sub(r"<vt:lpwstr>.*</vt:lpwstr>",
+                              lambda _m: f"<vt:lpwstr>{escape(record)}</vt:lpwstr>", data)
+            if info.filename.endswith(".xml") and sheet is not None and "<t>~{" in data:
+                data = re.sub(r"<t>~\{.*?</t>", lambda _m: f"<t>~{escape(sheet)}</t>", data)
+            zout.writestr(info, data.encode("utf-8", "surrogateescape"))
+
+
+def test_tampered_metadata(tmp_path: Path) -> None:
+    import convsheets
+
+    path = tmp_path / "hw.xlsx"
+    convsheets.build("basic", exercise=True, output=path)
+    fill(path, tmp_path / "right.xlsx", all_right)
+    record = json.loads(XlsxFile(path).custom_properties()["convsheets"])
+    bad = dict(record, exercise=dict(record["exercise"], blank=["flipped"]))
+    _with_property(tmp_path / "right.xlsx", tmp_path / "prop.xlsx", json.dumps(bad))
+    (g,) = convsheets.grade(tmp_path / "prop.xlsx")  # the sheet's copy is intact: used
+    assert not g.unusable and g.metadata_from == "sheet" and g.correct == g.total
+    _with_property(tmp_path / "right.xlsx", tmp_path / "both.xlsx", json.dumps(bad), "{oops")
+    (g,) = convsheets.grade(tmp_path / "both.xlsx")
+    assert "metadata is unusable" in g.unusable and "flipped" in g.unusable
+    huge = dict(record, layer=dict(record["layer"], input_size=[5000, 5000]))
+    _with_property(tmp_path / "right.xlsx", tmp_path / "huge.xlsx", json.dumps(huge), "{}")
+    (g,) = convsheets.grade(tmp_path / "huge.xlsx")
+    assert "unusable" in g.unusable and "cells" in g.unusable
