@@ -7,6 +7,8 @@
     convsheets.from_module(torch_sequential, x, "mine.xlsx")       # your own PyTorch layers
     reports = convsheets.verify("t.xlsx", engine="libreoffice")    # recalculate and compare
     assert all(r.ok for r in reports)
+    convsheets.build("basic", exercise=True, blank="padded,output", output="hw.xlsx")
+    grades = convsheets.grade("returned/a.xlsx", "returned/b.xlsx")  # score returned handouts
 
 Options take the command line's names with underscores (``input_size``, ``kernel_size``) and
 its forms (``3``, ``(3, 2)``, ``"3x2"``). Every error is a `ConvsheetsError` subclass with the
@@ -21,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import BuildResult
+from .build import BuildResult, build_exercise
 from .build import build as build_workbook
 from .errors import OutputError, SpecError, TemplateError, VerifyInputError
+from .exercise import Exercise, parse_blank
+from .grade import Grade, grade_files
 from .network import Network
 from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
 from .plan import VIEWS
@@ -37,14 +41,15 @@ from .weights import read_safetensors
 OUTPUT_DIR = Path("output")  # as the command line: output/NAME.xlsx when no output is given
 HERE = "convsheets.build"  # names the call in messages about its own options
 
-__all__ = ["build", "from_module", "verify"]
+__all__ = ["build", "from_module", "grade", "verify"]
 
 
 def build(variant: str | None = None, *,
           template: str | Path | Mapping[str, object] | None = None,
           weights: str | Path | Mapping[str, np.ndarray] | None = None,
           output: str | Path | None = None, force: bool = False,
-          views: Collection[str] = VIEWS, **options: object) -> BuildResult:
+          views: Collection[str] = VIEWS, exercise: bool = False, blank: str = "output",
+          self_check: bool = False, **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
     - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
@@ -60,7 +65,10 @@ def build(variant: str | None = None, *,
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
     file convsheets did not write is replaced only with ``force=True``. `views` chooses the
     optional sheets (``convsheets.plan.VIEWS``: "explorer", "matrix", "scatter"; all by
-    default). Options given as None are ignored (as options left off the command line)."""
+    default). Options given as None are ignored (as options left off the command line).
+    ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer blocks'
+    kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would give the
+    answers away)."""
     given = {k: v for k, v in options.items() if v is not None}
     values, label = _template(template)
     target = Path(output) if output is not None else None
@@ -101,7 +109,31 @@ def build(variant: str | None = None, *,
     unknown = sorted(set(views) - set(VIEWS))
     if unknown:
         raise SpecError("views", unknown[0], "is not a view (" + ", ".join(VIEWS) + ")", HERE)
+    if exercise:
+        kinds = parse_blank(blank)
+        return build_exercise(source, target or default, Exercise(kinds, self_check),
+                              force=force)[0]
+    if blank != "output" or self_check:
+        raise SpecError("exercise", False, "blank= and self_check= make an exercise handout; "
+                        "add exercise=True", HERE)
     return build_workbook(source, target or default, force=force, views=views)
+
+
+def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
+    """Grade returned exercise handouts, as ``convsheets grade`` does; one `Grade` per file
+    (``correct``, ``total``, ``score``, ``edited``, ``blocks``; ``unusable`` says why a file
+    could not be graded). `tolerance`: relative, absolute below 1; by default 1e-6 (5e-4 for
+    handouts with decimal values, shown with 3 digits). LibreOffice starts once, only if a
+    file's formulas have no stored values."""
+    if not paths:
+        raise VerifyInputError("convsheets.grade: give at least one workbook")
+    if tolerance is not None and (
+            isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+            or not (math.isfinite(tolerance) and tolerance >= 0)):
+        raise SpecError("tolerance", tolerance, "must be a finite number, at least 0",
+                        "convsheets.grade")
+    return grade_files([Path(p) for p in paths],
+                       None if tolerance is None else float(tolerance))
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

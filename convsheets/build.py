@@ -8,17 +8,19 @@ beside the target and renamed into place, so an interrupted build leaves nothing
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LimitError, OutputError, SpecError
+from .exercise import Exercise, exercise_plan
 from .expected import stored_values
 from .guide import add_guide
 from .layout import Block
@@ -37,10 +39,12 @@ MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cel
 
 def make_plan(source: LayerSpec | Network,
               tensors: dict[str, np.ndarray] | None = None,
-              views: Collection[str] = VIEWS) -> Plan:
+              views: Collection[str] = VIEWS,
+              intro: Sequence[tuple[str, str]] = ()) -> Plan:
     """The full plan of a workbook for a variant request or a network (random tensors from
     its seed by default): the guide, the input, each layer's sheets in order (the seed's
-    steps), then the views (`views`: which of `plan.VIEWS`, e.g. each layer's explorer)."""
+    steps), then the views (`views`: which of `plan.VIEWS`, e.g. each layer's explorer).
+    `intro`: (text, style) lines that open the guide (an exercise's instructions)."""
     spec = source if isinstance(source, LayerSpec) else None
     network = source.network() if isinstance(source, LayerSpec) else source
     plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec,
@@ -60,6 +64,7 @@ def make_plan(source: LayerSpec | Network,
                     owner[name] = f"layer {layer.label}"
     for view in plan.later:
         view()
+    plan.intro = list(intro)
     add_guide(plan)
     names = [name for block in plan.blocks() for name in (block.name, *block.aliases)]
     if len(set(names)) != len(names):
@@ -173,12 +178,32 @@ def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
     return BuildResult(path, stats.cells, stats.formulas, path.stat().st_size)
 
 
+def build_exercise(source: LayerSpec | Network, path: Path, exercise: Exercise, *,
+                   force: bool = False) -> tuple[BuildResult, int]:
+    """Build an exercise handout at `path`, atomically. Returns the result and the number
+    of answer cells."""
+    check_size_early(source.network() if isinstance(source, LayerSpec) else source)
+    handout = exercise_plan(source, exercise)
+    check_limits(handout.plan)
+    check_target(path, force)
+    stats = write_atomically(handout.plan, path, stored=handout.stored)
+    result = BuildResult(path, stats.cells, stats.formulas, path.stat().st_size)
+    return result, sum(b.shape[0] * b.shape[1] for b in handout.answers)
+
+
+def with_seed(source: LayerSpec | Network, seed: int) -> LayerSpec | Network:
+    """The same request or network with another seed (a roster student's)."""
+    return dataclasses.replace(source, seed=seed)
+
+
 def write_atomically(plan: Plan, path: Path,
                      progress: Callable[[int], None] | None = None, *,
-                     store_values: bool = True) -> RenderStats:
+                     store_values: bool = True,
+                     stored: dict[str, np.ndarray] | None = None) -> RenderStats:
     """Render into a temporary file beside `path`, then rename it into place. Every formula
     carries its value unless `store_values` is false (the file then shows nothing until an
-    application recalculates it; kept for measuring what stored values buy)."""
+    application recalculates it; kept for measuring what stored values buy). `stored`: the
+    values to store, when the caller computed them (an exercise's, without its answers)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -188,7 +213,8 @@ def write_atomically(plan: Plan, path: Path,
     try:
         with os.fdopen(fd, "wb") as out, _private_tempdir():
             stats = render(plan, out, progress,
-                           stored=stored_values(plan) if store_values else None)
+                           stored=(stored if stored is not None else stored_values(plan))
+                           if store_values else None)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)

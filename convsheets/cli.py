@@ -6,6 +6,7 @@ exit status 2; a failed verification exits 1; success 0.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import sys
@@ -19,8 +20,11 @@ from PIL import Image
 
 from . import __version__
 from .build import build as build_workbook
-from .build import check_target
+from .build import build_exercise, check_target, with_seed
 from .errors import ConvsheetsError
+from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
+from .grade import grade_files, table, write_csv, write_feedback
+from .grade import write_json as write_grade_json
 from .images import SAMPLES, load_image, sample_path
 from .kernels import (
     KERNEL_NOTES,
@@ -130,12 +134,39 @@ def list_variants() -> None:
 @click.option("--weights", "weights_file", type=click.Path(path_type=Path, dir_okay=False),
               help="A safetensors file; network layers with weights = \"prefix\" take "
               "prefix.weight and prefix.bias from it.")
+@click.option("--exercise", is_flag=True, help="A handout: the --blank blocks (and everything "
+              "downstream) are left empty for the student; grade it with convsheets grade.")
+@click.option("--blank", "blank_kinds", help="With --exercise: which blocks are answers, "
+              "comma-separated: " + ", ".join(BLANK_KINDS) + ", or a network layer's name "
+              "[default: output].")
+@click.option("--self-check", is_flag=True, help="With --exercise: ✓/✗ beside every answer "
+              "cell (for self-study: the file then holds the answers).")
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False),
+              help="With --exercise: a CSV with an id column (and optionally name); one "
+              "handout per student, -o DIR/{id}.xlsx, each with its own numbers.")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
           force: bool, no_explorer: bool, no_matrix: bool, no_scatter: bool,
-          image: str | None, kernel_names: str | None,
-          weights_file: Path | None, **options: object) -> None:
+          image: str | None, kernel_names: str | None, weights_file: Path | None,
+          exercise: bool, blank_kinds: str | None, self_check: bool, roster: Path | None,
+          **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
 
+    if not exercise and (blank_kinds or self_check or roster):
+        flag = "--blank" if blank_kinds else "--self-check" if self_check else "--roster"
+        raise click.UsageError(f"{flag} makes exercise handouts; add --exercise")
+    if exercise and no_explorer and blank_kinds and "explore" in parse_blank(blank_kinds):
+        raise click.UsageError("--blank explore asks about the Explorer sheet; leave out "
+                               "--no-explorer")
+    if exercise and build_all:
+        raise click.UsageError("--exercise builds one handout (or one per student); give "
+                               "--variant or --template instead of --all")
+    if exercise and (image or kernel_names or weights_file):
+        raise click.UsageError("--exercise: a handout's numbers come from its seed (so "
+                               "convsheets grade can re-create them); leave out --image, "
+                               "--kernel and --weights")
+    if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
+        raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
+                                 "handouts/", param_hint="'--output'")
     given = {k: v for k, v in options.items() if v is not None}
     left_out = {"explorer": no_explorer, "matrix": no_matrix, "scatter": no_scatter}
     views = tuple(view for view in VIEWS if not left_out[view])
@@ -158,7 +189,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             check_target(target, force)
     else:
         from_template, label = _template(template) if template else ({}, "")
-        if output is not None and output.suffix.lower() != ".xlsx":
+        if output is not None and output.suffix.lower() != ".xlsx" and roster is None:
             raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
                                      param_hint="'--output'")
         if is_network(from_template):
@@ -203,6 +234,12 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             from_preset = [k for k in preset(variant) if k not in typed]
             jobs.append((spec, output or OUTPUT_DIR / f"{variant}.xlsx",
                          _preset_note(spec, from_preset)))
+    if exercise:
+        source, target, note = jobs[0]
+        _build_exercises(source, target, note, Exercise(
+            parse_blank(blank_kinds) if blank_kinds else ("output",), self_check),
+            roster, force)
+        return
     for source, target, note in jobs:
         hooks, finish = _progress_hooks()
         try:
@@ -219,6 +256,38 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
         if note:
             click.echo(f"  {note}")
+
+
+def _build_exercises(source: LayerSpec | Network, target: Path, note: str, exercise: Exercise,
+                     roster: Path | None, force: bool) -> None:
+    """One handout, or one per student of a roster (every target checked before any is
+    written, so a refused overwrite leaves nothing half done)."""
+    network = source.network() if isinstance(source, LayerSpec) else source
+    if roster is None:
+        result, answers = build_exercise(source, target, exercise, force=force)
+        click.echo(f"wrote {result.path}: exercise, {answers:,} answer cells to fill in "
+                   f"(blank: {', '.join(exercise.blank)}"
+                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}")
+        if note:
+            click.echo(f"  {note}")
+        return
+    if target.exists() and not target.is_dir():
+        raise click.BadParameter(f"{target} is not a directory", param_hint="'--output'")
+    students = read_roster(roster)
+    jobs = []
+    for student in students:
+        path = target / f"{student.id}.xlsx"
+        check_target(path, force)
+        one = dataclasses.replace(exercise, student=student.id, name=student.name,
+                                  base_seed=network.seed)
+        jobs.append((with_seed(source, student_seed(network.seed, student.id)), path, one))
+    answers = 0
+    for student_source, path, one in jobs:
+        _result, answers = build_exercise(student_source, path, one, force=force)
+    click.echo(f"wrote {len(jobs)} handouts into {target}/ ({answers:,} answer cells each; "
+               f"blank: {', '.join(exercise.blank)}"
+               f"{', self-check' if exercise.self_check else ''}; seeds from --seed "
+               f"{network.seed} and each id)")
 
 
 def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
@@ -338,17 +407,82 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
         sys.exit(status)
 
 
-def _check_report_path(path: Path, files: tuple[Path, ...]) -> None:
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--tolerance", type=click.FloatRange(min=0),
+              help="Relative tolerance (absolute below 1) [default: 1e-6; 5e-4 for handouts "
+              "built with --values normal, which show 3 decimals].")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the grades as CSV (for a gradebook).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write every answer cell's verdict as JSON.")
+@click.option("--feedback", type=click.Path(path_type=Path, file_okay=False),
+              help="Write each student a copy with their answer cells marked "
+              "(DIR/NAME.feedback.xlsx).")
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False),
+              help="The class's roster (as for build): also list who returned nothing.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,
+              show_default=True, help="Seconds LibreOffice may take per workbook (only for "
+              "files whose formulas have no stored values).")
+def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | None,
+          json_path: Path | None, feedback: Path | None, roster: Path | None,
+          timeout: float) -> None:
+    """Grade returned exercise handouts (convsheets build --exercise) against NumPy.
+
+    Exit status: 0 every file graded (wrong answers are not an error), 2 a file is not an
+    exercise or cannot be read (the others are still graded)."""
+    if tolerance is not None and not math.isfinite(tolerance):
+        raise click.BadParameter(f"{tolerance} is not a finite number",
+                                 param_hint="'--tolerance'")
+    for path, flag, kind in ((csv_path, "--csv", ".csv"), (json_path, "--json", ".json")):
+        if path is not None:
+            _check_report_path(path, files, flag, kind)
+    if feedback is not None:
+        if feedback.exists() and not feedback.is_dir():
+            raise click.BadParameter(f"{feedback} is not a directory",
+                                     param_hint="'--feedback'")
+        stems = [f.stem for f in dict.fromkeys(files)]
+        twice = next((stem for stem in stems if stems.count(stem) > 1), None)
+        if twice is not None:
+            raise click.BadParameter(f"two files are named {twice}.xlsx; their feedback copies "
+                                     "would overwrite each other", param_hint="'--feedback'")
+        inputs = {f.resolve() for f in files}
+        clash = [f for f in files if (feedback / f"{f.stem}.feedback.xlsx").resolve() in inputs]
+        if clash:
+            raise click.BadParameter(f"{clash[0]} would be overwritten by its own feedback",
+                                     param_hint="'--feedback'")
+    students = read_roster(roster) if roster is not None else None
+    grades = grade_files(list(files), tolerance, timeout)
+    for g in grades:
+        if g.unusable:
+            click.echo(f"Error: {_one_line(g.unusable)}", err=True)
+    click.echo(table(grades, students))
+    if csv_path is not None:
+        write_csv(grades, csv_path, students)
+    if json_path is not None:
+        write_grade_json(grades, json_path, students)
+    problems: list[str] = []
+    if feedback is not None:
+        written, problems = write_feedback(grades, feedback)
+        for problem in problems:
+            click.echo(f"Error: {_one_line(problem)}", err=True)
+        click.echo(f"wrote {len(written)} feedback copies into {feedback}/")
+    if problems or any(g.unusable for g in grades):
+        sys.exit(2)
+
+
+def _check_report_path(path: Path, files: tuple[Path, ...], flag: str = "--json",
+                       kind: str = ".json") -> None:
     """Fail before the (possibly long) verification, not after it."""
     if path.resolve() in {f.resolve() for f in files}:
-        raise click.BadParameter(f"{path} is one of the workbooks to verify",
-                                 param_hint="'--json'")
+        raise click.BadParameter(f"{path} is one of the workbooks given",
+                                 param_hint=f"'{flag}'")
     if path.is_dir() or not path.parent.is_dir():
         raise click.BadParameter(f"{path}: its folder does not exist or it is a directory",
-                                 param_hint="'--json'")
+                                 param_hint=f"'{flag}'")
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
-        raise click.BadParameter(f"{path} looks like a workbook; give a .json file name",
-                                 param_hint="'--json'")
+        raise click.BadParameter(f"{path} looks like a workbook; give a {kind} file name",
+                                 param_hint=f"'{flag}'")
 
 
 def _progress_hooks() -> tuple[dict[str, object], Callable[[], None]]:

@@ -38,8 +38,15 @@ ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct"}
 class GuideWriter:
     """Writes the guide top to bottom: paragraphs, and named one-cell blocks beside labels."""
 
-    def __init__(self, sheet: SheetPlan) -> None:
+    def __init__(self, sheet: SheetPlan, exercise: bool = False) -> None:
         self.sheet, self.row = sheet, 1
+        self.exercise = exercise  # an exercise handout: the yellow cells are not to be edited
+
+    def edit_hint(self, normal: str) -> None:
+        """The guide's line about the yellow cells (a handout's asks to leave them alone)."""
+        self.text("The yellow cells are your numbers (leave them as they are). Grey, orange and "
+                  "blue cells (where present) are structural zeros." if self.exercise else
+                  normal, "cs_title")
 
     def text(self, value: str, style: str = "cs_label", col: int = COL_TEXT,
              width: int = TEXT_WIDTH) -> None:
@@ -86,7 +93,9 @@ def add_guide(plan: Plan) -> None:
         sheet.widths = {1: 2, 2: 20, 3: 18, 4: 9, 5: 9, 6: 9, 7: 11}
     sheet.default_width = 12
     plan.sheets.insert(0, sheet)
-    cur = GuideWriter(sheet)
+    cur = GuideWriter(sheet, exercise=bool(plan.intro))
+    for text, style in plan.intro:  # an exercise: what to fill in, and for whom
+        cur.text(text, style) if text else cur.gap()
     if plan.spec is not None:
         _variant_guide(cur, plan.spec, network)
     else:
@@ -113,6 +122,10 @@ def add_guide(plan: Plan) -> None:
             continue  # only the colours this workbook uses
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
         cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
+    if plan.intro:  # an exercise's answer cells
+        sheet.labels.append(Label(cur.row, COL_VALUE, None, "cs_answer"))
+        cur.text("your answer: type a number, or write a formula", col=COL_VALUE + 2,
+                 width=TEXT_WIDTH - 50)
     cur.gap()
     cur.text("Sheets", "cs_title")
     for other in plan.sheets[1:]:
@@ -134,8 +147,8 @@ def _variant_guide(cur: GuideWriter, spec: LayerSpec, network: Network) -> None:
     cur.text(f"convsheets: {spec.variant} convolution", "cs_heading")
     cur.text(variant.summary[0].upper() + variant.summary[1:] + ".")
     cur.text(f"PyTorch: {variant.torch}", "cs_note")
-    cur.text("Edit the yellow cells on any sheet: every formula downstream recomputes. "
-             "Grey, orange and blue cells (where present) are structural zeros.", "cs_title")
+    cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes. "
+                  "Grey, orange and blue cells (where present) are structural zeros.")
     cur.gap()
     cur.text("Steps", "cs_title")
     for n, step in enumerate(variant.steps, 1):
@@ -237,9 +250,9 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
              + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
     cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op) for layer in network.layers)
              + ")", "cs_note", width=TEXT_WIDTH + 40)
-    cur.text("Edit the yellow cells on any sheet: every formula downstream recomputes, through "
-             "every layer. Grey, orange and blue cells (where present) are structural zeros.",
-             "cs_title")
+    cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes, "
+                  "through every layer. Grey, orange and blue cells (where present) are "
+                  "structural zeros.")
     cur.gap()
     layer_table(cur, network)
     cur.gap()

@@ -20,6 +20,8 @@ from .errors import LimitError
 EDIT = "edit"  # a value the learner may change (input, weights, bias)
 COMPUTED = "computed"  # a live formula
 PARAM = "param"  # a layer parameter fixed by the build (shown, not meant to be edited)
+ANSWER = "answer"  # an exercise's answer cell: written empty, the student fills it in
+EMPTY = "empty"  # an exercise's text-only cell downstream of an answer: written empty
 
 
 class Content(Protocol):
@@ -63,6 +65,7 @@ class Block:
     highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
     scale: str = ""  # colour scale: "" purple-green, "grey", "red"/"green"/"blue", "diverging"
     validation: tuple[int, int] | None = None  # whole numbers allowed (explorer selection)
+    public: bool = True  # has a workbook-scope defined name (an exercise's key has none)
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell
@@ -126,6 +129,9 @@ class SheetPlan:
     note: str = ""  # what the sheet shows, in the top rows (wrapped)
     zoom: int | None = None  # percent, so a large picture fits a screen
     row_height: float | None = None  # points; with default_width, square cells for a picture
+    hidden: bool = False  # a hidden sheet (an exercise's key and its metadata copy)
+    protected: bool = False  # sheet protection on (the metadata copy)
+    hidden_from: int | None = None  # columns from here on are hidden (a self-check's key)
 
     @property
     def note_lines(self) -> list[str]:

@@ -43,6 +43,9 @@ class Plan:
     guide_parts: list[Callable[[GuideWriter], None]] = field(default_factory=list)  # views' own
     notes: list[str] = field(default_factory=list)  # for the guide: views left out, and why
     legend: set[str] = field(default_factory=set)  # zero styles the views use (cs_struct)
+    # An exercise handout: its record in the metadata, and the guide's opening lines
+    exercise: dict[str, object] | None = None
+    intro: list[tuple[str, str]] = field(default_factory=list)  # (text, style)
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         if any(sheet.name == name for sheet in self.sheets):

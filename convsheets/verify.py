@@ -459,6 +459,9 @@ def _open(path: Path) -> _Workbook:
                 check_size_early(network)  # before anything is allocated from these numbers
                 views = tuple(v for v in record.get("views", []) if v in VIEWS)
                 stored = record.get("stored_values") is True
+                if "exercise" in record:
+                    raise VerifyInputError(f"{path}: an exercise handout (its answers are the "
+                                           "student's); grade it with convsheets grade")
             except (ValueError, KeyError, TypeError, SpecError, LimitError) as exc:
                 raise VerifyInputError(f"{path}: its convsheets metadata is unusable "
                                        f"({exc})") from exc

@@ -34,7 +34,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
 from . import __version__
-from .layout import COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
+from .layout import ANSWER, COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
 from .plan import Plan
 from .stages import Gather, Zero
 
@@ -48,6 +48,7 @@ _THIN = Side(style="thin", color="BFBFBF")
 _HIGHLIGHT_FILL = PatternFill("solid", fgColor="F4B183", bgColor="F4B183")  # the explorer's pick
 _THICK = Side(style="medium", color="C00000")
 _HIGHLIGHT_BORDER = Border(_THICK, _THICK, _THICK, _THICK)
+_ANSWER_SIDE = Side(style="medium", color="2E75B6")
 
 
 def _styles(number_format: str) -> list[NamedStyle]:
@@ -75,6 +76,20 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_label", None, Font()),
         style("cs_note", None, Font(italic=True, color="595959")),
     ]
+
+
+def _exercise_styles(number_format: str) -> list[NamedStyle]:
+    """An exercise's answer cells (white, a blue frame) and its self-check marks."""
+    answer = NamedStyle(name="cs_answer", font=Font(bold=True, color="000000"),
+                        fill=PatternFill("solid", fgColor="FFFFFF"),
+                        border=Border(_ANSWER_SIDE, _ANSWER_SIDE, _ANSWER_SIDE, _ANSWER_SIDE),
+                        number_format=number_format, alignment=Alignment(horizontal="center"))
+    answer.protection.locked = False
+    check = NamedStyle(name="cs_check", font=Font(bold=True, color="595959"),
+                       border=Border(_THIN, _THIN, _THIN, _THIN),
+                       alignment=Alignment(horizontal="center"))
+    title = NamedStyle(name="cs_answer_title", font=Font(bold=True, color="2E75B6"))
+    return [answer, check, title]
 
 
 @dataclass
@@ -183,6 +198,9 @@ def render(plan: Plan, out: IO[bytes] | Path,
     number_format = "General" if values == "integers" else "0.000"
     for style in _styles(number_format):
         wb.add_named_style(style)
+    if plan.exercise is not None:
+        for style in _exercise_styles(number_format):
+            wb.add_named_style(style)
     stats = RenderStats()
     parts: dict[str, array] = {}
     try:
@@ -197,6 +215,8 @@ def render(plan: Plan, out: IO[bytes] | Path,
         _discard(wb)
         raise
     for block in plan.blocks():
+        if not block.public:
+            continue
         for name in (block.name, *block.aliases):
             wb.defined_names[name] = DefinedName(name, attr_text=block.area())
     _metadata(wb, plan, stored=stored is not None)
@@ -236,10 +256,15 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
         1, _label_width(sheet)))
     for col in range(2, max_col + 1):
         width = sheet.widths.get(col, sheet.default_width)
+        hidden = sheet.hidden_from is not None and col >= sheet.hidden_from
         ws.column_dimensions[col_letter(col)] = ColumnDimension(ws, index=col_letter(col),
-                                                                width=width)
+                                                                width=width, hidden=hidden)
     if sheet.zoom:
         ws.sheet_view.zoomScale = sheet.zoom
+    if sheet.hidden:
+        ws.sheet_state = "hidden"
+    if sheet.protected:
+        ws.protection.sheet = True
     if sheet.row_height:
         ws.sheet_format.defaultRowHeight = sheet.row_height
         ws.sheet_format.customHeight = True
@@ -309,7 +334,7 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
     pieces: list[tuple[int, int, int, Iterator[list[object]], str | None,
                        Iterator[np.ndarray] | None]] = []
     for block in sheet.blocks:
-        style = {EDIT: "cs_edit", PARAM: "cs_param"}.get(block.kind)
+        style = {EDIT: "cs_edit", PARAM: "cs_param", ANSWER: "cs_answer"}.get(block.kind)
         if block.kind == COMPUTED and (block.shape == (1, 1) or style_formulas):
             style = "cs_computed"
         style = block.style or style
@@ -416,12 +441,9 @@ def _label_width(sheet: SheetPlan) -> float:
     return float(min(40, max([len(t) + 2 for t in texts], default=3)))
 
 
-def _metadata(wb: Workbook, plan: Plan, stored: bool) -> None:
-    """Record the computation machine-readably (custom property) and mark the file as ours.
-
-    A variant's workbook records its flat request ("layer", format 1, as the first release
-    did: the variant's preset rebuilds its layers); a network's records every layer, its op,
-    options and names ("network", format 2)."""
+def metadata_json(plan: Plan, stored: bool) -> str:
+    """The metadata record as JSON: the custom property's value (and, in an exercise, the
+    text of its hidden metadata sheet)."""
     network, spec = plan.network, plan.spec
     record: dict[str, object] = {"generator": GENERATOR, "version": __version__,
                                  "views": sorted(plan.views), "stored_values": stored}
@@ -429,9 +451,21 @@ def _metadata(wb: Workbook, plan: Plan, stored: bool) -> None:
         record.update({"format": 1, "layer": spec.as_options()})
     else:
         record.update({"format": 2, "network": network.as_options()})
+    if plan.exercise is not None:
+        record["exercise"] = plan.exercise
+    return json.dumps(record, sort_keys=True)
+
+
+def _metadata(wb: Workbook, plan: Plan, stored: bool) -> None:
+    """Record the computation machine-readably (custom property) and mark the file as ours.
+
+    A variant's workbook records its flat request ("layer", format 1, as the first release
+    did: the variant's preset rebuilds its layers); a network's records every layer, its op,
+    options and names ("network", format 2)."""
+    network, spec = plan.network, plan.spec
     described = spec.as_options() if spec is not None else network.as_options()
     wb.custom_doc_props.append(StringProperty(name=METADATA_KEY,
-                                              value=json.dumps(record, sort_keys=True)))
+                                              value=metadata_json(plan, stored)))
     props = wb.properties
     props.creator = GENERATOR
     props.lastModifiedBy = GENERATOR

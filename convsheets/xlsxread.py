@@ -616,6 +616,51 @@ class XlsxFile:
                 f"{where}: {exc}", "the file is corrupt or hostile; regenerate it"
             ) from None
 
+    def read_texts(self, name: str, *, limit: int = 4 * 1024**2) -> dict[tuple[int, int], str]:
+        """The text of every string cell of one small sheet, by 1-based (row, col): inline
+        strings, shared strings and formula strings. For small sheets only (an exercise's
+        metadata copy, its self-check marks): a sheet part over `limit` bytes is refused."""
+        part = self._sheet_part(name)
+        info = self._member(part)
+        if info is not None and info.file_size > limit:
+            raise self._fail(f"sheet {name!r} is {info.file_size:,} bytes (limit {limit:,})",
+                             "the file is corrupt or hostile; regenerate it")
+        shared: list[str] | None = None
+        texts: dict[tuple[int, int], str] = {}
+        for cell in self._parse_tree(part).iter():
+            if _local(cell.tag) != "c" or cell.attr("r") is None:
+                continue
+            kind = cell.attr("t")
+            if kind not in ("s", "str", "inlineStr"):
+                continue
+            try:
+                row, col = _split_ref(cell.attr("r") or "")
+            except (_Bad, ValueError):
+                continue
+            parts = {_local(child.tag): child for child in cell.children}
+            if kind == "inlineStr" and "is" in parts:
+                texts[row, col] = "".join(node.text for node in parts["is"].iter()
+                                          if _local(node.tag) == "t")
+            elif kind == "str" and "v" in parts:
+                texts[row, col] = parts["v"].text
+            elif kind == "s" and "v" in parts:
+                if shared is None:
+                    shared = self._shared_strings()
+                try:
+                    texts[row, col] = shared[int(parts["v"].text)]
+                except (ValueError, IndexError):
+                    continue
+        return texts
+
+    def _shared_strings(self) -> list[str]:
+        rels = self._read_rels(self._workbook_part)
+        part = next((target for _rid, kind, target in rels
+                     if kind.endswith("/sharedStrings")), "xl/sharedStrings.xml")
+        if self._member(part) is None:
+            return []
+        return ["".join(node.text for node in item.iter() if _local(node.tag) == "t")
+                for item in self._parse_tree(part).children if _local(item.tag) == "si"]
+
     # -- package plumbing ------------------------------------------------------------
 
     def _fail(self, problem: str, advice: str) -> WorkbookReadError:
