@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 VIEWS = ("explorer",)  # optional views a workbook can show (all by default)
+COLOUR_SCALES = ("block", "tensor")  # a colour scale per block, or one over a whole tensor
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Plan:
     spec: LayerSpec | None = None  # the variant request it came from, if any (for the guide)
     views: frozenset[str] = frozenset(VIEWS)  # the optional views this workbook shows
     later: list[Callable[[], None]] = field(default_factory=list)  # views, after every layer
+    colour_scale: str = "block"  # one colour scale per "block" or per "tensor" (COLOUR_SCALES)
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
@@ -80,6 +82,18 @@ def grid_title(name: str, shape: tuple[int, int]) -> str:
     return title(name, shape) if shape[1] >= 3 else name
 
 
+def group_labels(count: int, groups: int, what: str, extra: Callable[[int], str] | None = None,
+                 ) -> list[str]:
+    """One label per group of `count` channels ("group 0: input channels 0-1"), none when
+    the layer is not grouped, or when groups are single channels (depth-wise) or too many
+    to give each a row of its own."""
+    per = count // groups
+    if groups <= 1 or per <= 1 or groups > 8:  # depth-wise: every channel its own group
+        return []
+    return [f"group {g}: {what} {channel_list(range(g * per, (g + 1) * per))}"
+            + (extra(g) if extra else "") for g in range(groups)]
+
+
 def channel_list(channels: Sequence[int]) -> str:
     if len(channels) == 1:
         return f"channel {channels[0]}"
@@ -103,7 +117,8 @@ def input_stage(plan: Plan) -> list[Block]:
                     title=title(name, x.shape[1:], "(input channel)"),
                     scale=(colours[idx[0]] if colours else "grey") if picture else "")
               for name, idx in block_names("input", x.shape)]
-    stack(sheet, blocks)
+    groups = plan.network.layers[0].op.input_groups() if plan.network.layers else 1
+    stack(sheet, blocks, groups=group_labels(len(blocks), groups, "input"))
     return blocks
 
 
@@ -131,7 +146,8 @@ def weight_stage(ctx: LayerContext, role: str, note: str,
 
 
 def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Block], kind: str,
-                 row_map: IndexMap, col_map: IndexMap, what: str) -> list[Block]:
+                 row_map: IndexMap, col_map: IndexMap, what: str, groups: int = 1,
+                 ) -> list[Block]:
     """One gathered block per source channel (padding, upsampling), stacked like the input."""
     sheet = ctx.add_sheet(role, note)
     shape = (len(row_map), len(col_map))
@@ -140,12 +156,12 @@ def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Bloc
         name = ctx.names.intermediate(kind, c)
         blocks.append(Block(name, shape, COMPUTED, Gather(src, row_map, col_map),
                             title=title(name, shape, what)))
-    stack(sheet, blocks)
+    stack(sheet, blocks, groups=group_labels(len(blocks), groups, "input"))
     return blocks
 
 
 def pad_stage(ctx: LayerContext, sources: Sequence[Block],
-              padding: tuple[int, int]) -> list[Block]:
+              padding: tuple[int, int], groups: int = 1) -> list[Block]:
     """Zero padding (skipped when there is none: the convolution then reads its input)."""
     if padding == (0, 0):
         return list(sources)
@@ -153,7 +169,7 @@ def pad_stage(ctx: LayerContext, sources: Sequence[Block],
     return gather_stage(
         ctx, "Padded", f"The input with {ph} row(s) / {pw} column(s) of zeros around each "
         "channel (grey cells). White cells refer to the input.", sources, "padded",
-        pad_map(h, ph, ph), pad_map(w, pw, pw), "(zero-padded)")
+        pad_map(h, ph, ph), pad_map(w, pw, pw), "(zero-padded)", groups)
 
 
 def kernel_transform_stage(ctx: LayerContext, role: str, note: str,
@@ -195,7 +211,10 @@ def conv_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
         blocks.append(Block(name, out_size, COMPUTED, content, aliases=aliases,
                             title=title(name, out_size, describe(o, channels)),
                             scale="diverging" if "input" in ctx.plan.network.given else ""))
-    stack(sheet, blocks)
+    per_in = len(sources) // groups
+    stack(sheet, blocks, groups=group_labels(
+        out_channels, groups, "output", lambda g: " from input " + channel_list(
+            range(g * per_in, (g + 1) * per_in))))
     return blocks
 
 
