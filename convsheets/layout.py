@@ -251,7 +251,7 @@ class SheetPlan:
             return PageSetup(orientation, area, fit=True)
         best: PageSetup | None = None
         for orientation, (page_w, page_h) in PAGES.items():
-            scale = min(1.0, page_w / width)
+            scale = min(1.0, page_w / width) * SAFETY
             capacity = int(page_h / scale / self.row_points)
             breaks = _breaks(self.bands(), capacity, self.max_row, len(self.note_lines))
             setup = PageSetup(orientation, area, scale=max(10, int(scale * 100)), breaks=breaks,
@@ -259,6 +259,8 @@ class SheetPlan:
             if best is None or len(breaks) < len(best.breaks):
                 best = setup
         assert best is not None
+        if not best.breaks:  # one page after all (a large picture): let the application fit it
+            return PageSetup(best.orientation, area, fit=True)
         return best
 
 
@@ -291,6 +293,7 @@ def _breaks(bands: list[tuple[int, int]], capacity: int, last: int, repeated: in
 # Printing geometry, in points. Pages: the smaller of A4 and Letter, less the margins
 # workbook.py sets (0.4 in left and right, 0.5 in top, 0.6 in bottom with the footer).
 PAGES = {"landscape": (792 - 58, 595 - 79), "portrait": (595 - 58, 792 - 79)}
+SAFETY = 0.92  # a fixed scale leaves this much room for the estimate's error
 MIN_SCALE = 0.55  # below this a sheet is printed on several pages rather than shrunk
 ROW_POINTS = 15.0  # default row height
 CHAR_POINTS = 5.2  # an average character of the default font, as text runs over cells

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import COMPUTED, EDIT, Block, SheetPlan, grid, row_block, stack
-from .stages import Conv, Gather, IndexMap, Values, pad_map
+from .layout import COMPUTED, EDIT, Block, Label, SheetPlan, grid, row_block, stack
+from .stages import Conv, Gather, IndexMap, Values, identity_map, pad_map
 from .tensors import block_names, block_of
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class Plan:
     colour_scale: str = "block"  # one colour scale per "block" or per "tensor" (COLOUR_SCALES)
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
+        if self.network.values != "integers":  # "-1.234": room for a sign and 3 decimals
+            kwargs.setdefault("default_width", 7.5)
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
         self.sheets.append(sheet)
         return sheet
@@ -230,3 +232,41 @@ def per_channel_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
                             title=title(name, shape, what)))
     stack(sheet, blocks)
     return blocks
+
+
+def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]) -> None:
+    """The Overview sheet (second, after the guide): input channel 0, the first kernel that
+    reads it and output channel 0 side by side, live copies of the blocks on their own sheets,
+    the way the README shows a workbook."""
+    shown = [(inputs[0], "overview_input", "input channel 0")]
+    weighted = [layer for layer in plan.network.layers if layer.op.has_parameters]
+    if weighted:
+        name = weighted[0].names.tensor + "weight_0_0"
+        kernel = next((b for b in plan.blocks() if b.name == name), None)
+        if kernel is not None:
+            shown.append((kernel, "overview_kernel", f"the kernel {name} that reads it"))
+    shown.append((outputs[0], "overview_output", "output channel 0"))
+    source_sheet = next(s for s in plan.sheets if s.name == inputs[0].sheet)
+    sheet = SheetPlan("Overview", note="At a glance: " + ", ".join(
+        f"{what} ({b.name})" if what != f"the kernel {b.name} that reads it" else what
+        for b, _n, what in shown)
+                      + ", side by side (live copies of the blocks on the other sheets: edit "
+                      "those and these follow). Every step is on the sheets after this one.",
+                      default_width=source_sheet.default_width,
+                      row_height=source_sheet.row_height, zoom=source_sheet.zoom)
+    plan.sheets.insert(0, sheet)
+    left = 2
+    symbols = ("⊛", "=") if len(shown) == 3 else ("→",)
+    for n, (src, name, what) in enumerate(shown):
+        shape = src.shape
+        block = Block(name, shape, COMPUTED, Gather(src, identity_map(shape[0]),
+                                                    identity_map(shape[1])),
+                      scale=src.scale, title=f"{src.name}  ({shape[0]}×{shape[1]})")
+        sheet.labels.append(Label(sheet.first_row, left, block.title, "cs_title"))
+        block.place(sheet.name, sheet.first_row + 1, left)
+        sheet.blocks.append(block)
+        left += shape[1] + 1
+        if n < len(symbols):
+            sheet.labels.append(Label(sheet.first_row + 1 + (shape[0] - 1) // 2, left + 1,
+                                      symbols[n], "cs_heading"))
+            left += 3

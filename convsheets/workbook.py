@@ -72,7 +72,7 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_count", None, Font(color="000000"), True, "#,##0"),
         style("cs_ratio", None, Font(color="000000"), True, "0.00"),
         style("cs_title", None, Font(bold=True)),
-        style("cs_group", "DEEBF7", Font(bold=True, color="1F4E79")),
+        style("cs_group", None, Font(bold=True, color="1F4E79")),
         style("cs_heading", None, Font(bold=True, size=14)),
         style("cs_label", None, Font()),
         style("cs_note", None, Font(italic=True, color="595959")),
