@@ -224,23 +224,27 @@ class SheetPlan:
         return self.row_height or ROW_POINTS
 
     def bands(self) -> list[tuple[int, int]]:
-        """Row spans that must print on one page: each block with its title row above,
-        overlapping spans merged (a grid row of blocks is one band)."""
-        spans = sorted((max(1, b.top - 2), b.bottom)
-                       for b in self.blocks if b.shape != (1, 1))
-        merged: list[tuple[int, int]] = []
-        for top, bottom in spans:
-            if merged and top <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], bottom))
+        """Row spans that must print on one page: runs of rows with something in them
+        (a block with its title and group label, a grid row of blocks, a paragraph of the
+        guide), as blank rows separate them."""
+        used = set(range(1, len(self.note_lines) + 1))
+        used.update(lab.row for lab in self.labels)
+        for b in self.blocks:
+            used.update(range(b.top, b.bottom + 1))
+        spans: list[tuple[int, int]] = []
+        for row in sorted(used):
+            if spans and row == spans[-1][1] + 1:
+                spans[-1] = (spans[-1][0], row)
             else:
-                merged.append((top, bottom))
-        return merged
+                spans.append((row, row))
+        return spans
 
     def page_setup(self) -> PageSetup:
         """How the sheet prints: on one page at a readable scale when it can, in landscape
-        or portrait, whichever is larger; otherwise fitted to the width, with page breaks only
-        between bands of blocks (never through a block or between a title and its block)
-        and the note repeated at the top of every page."""
+        or portrait, whichever is larger; otherwise fitted to the width, on as few pages as
+        it takes, with page breaks only between bands (never through a block, between a title
+        and its block, or inside a paragraph) and the note repeated at the top of every
+        page."""
         last, width, height = self.print_extent()
         area = f"$A$1:${col_letter(last)}${self.max_row}"
         options = []
@@ -253,7 +257,7 @@ class SheetPlan:
         for orientation, (page_w, page_h) in PAGES.items():
             scale = min(1.0, page_w / width) * SAFETY
             capacity = int(page_h / scale / self.row_points)
-            breaks = _breaks(self.bands(), capacity, self.max_row, len(self.note_lines))
+            breaks = _breaks(self.bands(), capacity, len(self.note_lines))
             setup = PageSetup(orientation, area, scale=max(10, int(scale * 100)), breaks=breaks,
                               title_rows=len(self.note_lines))
             if best is None or len(breaks) < len(best.breaks):
@@ -276,7 +280,7 @@ class PageSetup:
     title_rows: int = 0  # rows 1..n repeat at the top of every page
 
 
-def _breaks(bands: list[tuple[int, int]], capacity: int, last: int, repeated: int) -> list[int]:
+def _breaks(bands: list[tuple[int, int]], capacity: int, repeated: int) -> list[int]:
     """Greedy page breaks: fill each page with whole bands (the repeated title rows take
     their room on every page after the first)."""
     breaks: list[int] = []
@@ -286,17 +290,16 @@ def _breaks(bands: list[tuple[int, int]], capacity: int, last: int, repeated: in
         if bottom - start + 1 > room and top > start:
             breaks.append(top - 1)
             start = top
-    del last
     return breaks
 
 
 # Printing geometry, in points. Pages: the smaller of A4 and Letter, less the margins
 # workbook.py sets (0.4 in left and right, 0.5 in top, 0.6 in bottom with the footer).
 PAGES = {"landscape": (792 - 58, 595 - 79), "portrait": (595 - 58, 792 - 79)}
-SAFETY = 0.92  # a fixed scale leaves this much room for the estimate's error
+SAFETY = 0.85  # a fixed scale leaves this much room for the estimate's error
 MIN_SCALE = 0.55  # below this a sheet is printed on several pages rather than shrunk
 ROW_POINTS = 15.0  # default row height
-CHAR_POINTS = 5.2  # an average character of the default font, as text runs over cells
+CHAR_POINTS = 6.0  # an average character of the default font, as text runs over cells
 SCREEN = (1400.0, 700.0)  # points a sheet should fit (a projector at 100 %), for arrangements
 
 
@@ -351,10 +354,10 @@ def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int | None = None,
         if per_band and n % per_band == 0:
             sheet.labels.append(Label(first + dr - 2, left + dc, groups[n // per_band],
                                       "cs_group"))
-        text = block.title or block.name
-        if across > 1 and len(text) * CHAR_POINTS > (width + 1) * col_points(
-                sheet.default_width):
-            text = block.short or block.name
+        room = (width + 1) * col_points(sheet.default_width)  # up to the next block's title
+        fits = [t for t in (block.title, f"{block.name}  ({height}×{width})")
+                if t and (across == 1 or len(t) * CHAR_POINTS <= room)]
+        text = fits[0] if fits else block.short or block.name
         sheet.labels.append(Label(first + dr - 1, left + dc, text, "cs_title"))
         block.place(sheet.name, first + dr, left + dc)
         block.tiling = tiling

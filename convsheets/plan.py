@@ -257,7 +257,7 @@ def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]
     plan.sheets.insert(0, sheet)
     left = 2
     symbols = ("⊛", "=") if len(shown) == 3 else ("→",)
-    for n, (src, name, what) in enumerate(shown):
+    for n, (src, name, _what) in enumerate(shown):
         shape = src.shape
         block = Block(name, shape, COMPUTED, Gather(src, identity_map(shape[0]),
                                                     identity_map(shape[1])),

@@ -291,7 +291,7 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 1
-    else:
+    else:  # a fixed scale (Excel ignores page breaks on a sheet fitted to pages)
         ws.page_setup.scale = setup.scale
         for row in setup.breaks:
             ws.row_breaks.append(Break(id=row))
