@@ -364,12 +364,18 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 @click.option("--sheet", help="Only the pages of this sheet (e.g. Output).")
 @click.option("--dpi", type=click.IntRange(20, 600), default=DEFAULT_DPI, show_default=True,
               help="Resolution of the pictures.")
-def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: int) -> None:
+@click.option("--trim", is_flag=True, help="Cut each picture to what the page shows (no "
+              "blank paper, no footer): for slides and documents.")
+def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: int,
+           trim: bool) -> None:
     """Render workbooks as LibreOffice prints them: one PNG per page, or a PDF.
 
     Needs LibreOffice (the same headless, private-profile run verify uses); pages are
     attributed to sheets by the footer convsheets prints on every page."""
-    for path in render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi):
+    if trim and fmt.lower() == "pdf":
+        raise click.UsageError("--trim cuts pictures; it has no effect with --format pdf")
+    for path in render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
+                                 trim=trim):
         click.echo(f"wrote {path}")
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from .engines.base import Deadline, check_inputs, tail
 from .engines.libreoffice import LibreOfficeEngine, convert
 from .errors import EngineError, OutputError, VerifyInputError
@@ -106,9 +108,10 @@ def page_names(stem: str, pages: Sequence[Page]) -> Iterator[tuple[Page, str]]:
 
 
 def render(paths: Sequence[Path], to: Path, *, fmt: str = "png", sheet: str | None = None,
-           dpi: int = DEFAULT_DPI, timeout: float = TIMEOUT) -> list[Path]:
+           dpi: int = DEFAULT_DPI, trim: bool = False, timeout: float = TIMEOUT) -> list[Path]:
     """Render workbooks into the folder `to`: one PNG per page (STEM-SHEET.png), or the PDF
-    (STEM.pdf, only the sheet's pages with `sheet`). Returns the files written."""
+    (STEM.pdf, only the sheet's pages with `sheet`). `trim`: each PNG cut to what the page
+    shows (no blank paper, no footer), for slides and documents. Returns the files written."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
     if to.exists() and not to.is_dir():
@@ -125,7 +128,7 @@ def render(paths: Sequence[Path], to: Path, *, fmt: str = "png", sheet: str | No
             if fmt == "pdf":
                 written.append(_write_pdf(pdf, [p.index for p in pages], to / pdf.name))
             else:
-                written += _write_pngs(pdf, page_names(pdf.stem, pages), to, dpi)
+                written += _write_pngs(pdf, page_names(pdf.stem, pages), to, dpi, trim)
     return written
 
 
@@ -161,7 +164,7 @@ def _write_pdf(pdf: Path, indices: list[int], target: Path) -> Path:
 
 
 def _write_pngs(pdf: Path, named: Iterator[tuple[Page, str]], to: Path,
-                dpi: int) -> list[Path]:
+                dpi: int, trim: bool = False) -> list[Path]:
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(str(pdf))
@@ -169,9 +172,29 @@ def _write_pngs(pdf: Path, named: Iterator[tuple[Page, str]], to: Path,
     try:
         for page, stem in named:
             image = doc[page.index].render(scale=dpi / 72).to_pil()
+            if trim:
+                image = _trim(image, dpi)
             target = to / f"{stem}.png"
-            image.save(target, optimize=True)
+            # a page has few colours: a 256-colour palette keeps text sharp at a third the size
+            image.convert("RGB").quantize(256).save(target, optimize=True)
             written.append(target)
     finally:
         doc.close()
     return written
+
+
+FOOTER_INCHES = 0.6  # the bottom margin holding the footer (workbook._page_setup)
+
+
+def _trim(image: Image.Image, dpi: int) -> Image.Image:
+    """The part of a page that shows something, with a small white border; the footer left
+    out."""
+    from PIL import ImageChops, ImageOps
+
+    body = image.convert("RGB").crop((0, 0, image.width, image.height -
+                                      int(FOOTER_INCHES * dpi)))
+    box = ImageChops.difference(body, Image.new("RGB", body.size, "white")).getbbox()
+    if box is None:
+        return image
+    border = max(2, dpi // 10)
+    return ImageOps.expand(body.crop(box), border=border, fill="white")

@@ -18,7 +18,7 @@ from PIL import Image
 from convsheets.build import build
 from convsheets.layout import Tiling
 from convsheets.presets import preset
-from convsheets.render import pdf_pages, slug, to_pdf
+from convsheets.render import page_names, pdf_pages, slug, to_pdf
 from convsheets.spec import LayerSpec
 from convsheets.variants import VARIANTS
 
@@ -147,3 +147,29 @@ def test_readme_formula_example_is_the_real_one(presets):
     terms = formula.split("+")
     quoted = "+".join(terms[:2]) + "+…+" + terms[-1]
     assert f"`{quoted}`" in (ROOT / "README.md").read_text()
+
+
+def test_readme_gallery_links_every_page_of_every_preset(pdfs):
+    """The README's gallery names exactly the pictures `render` makes of each preset (so a
+    new sheet, or a sheet that starts printing on two pages, shows up here first)."""
+    readme = (ROOT / "README.md").read_text()
+    for name, pdf in pdfs.items():
+        made = {f"docs/images/gallery/{stem}.png" for _page, stem in
+                ((p, s) for p, s in page_names(name, pdf_pages(pdf)))}
+        linked = set(re.findall(rf"docs/images/gallery/{name}-[a-z0-9-]+\.png", readme))
+        assert linked == made, name
+
+
+def test_render_trim_cuts_blank_paper_and_footer(presets, tmp_path):
+    result = run_main(tmp_path, "render", str(presets["basic"]), "--to", "full", "--sheet",
+                      "kernels", "--dpi", "60")
+    assert result.returncode == 0, result.stderr
+    result = run_main(tmp_path, "render", str(presets["basic"]), "--to", "cut", "--sheet",
+                      "KERNELS", "--dpi", "60", "--trim")
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "full" / "basic-kernels.png") as full, \
+            Image.open(tmp_path / "cut" / "basic-kernels.png") as cut:
+        assert cut.width < full.width and cut.height < full.height / 2
+        # the page's footer (the bottom margin) is gone: the last rows are white
+        bottom = cut.convert("L").crop((0, cut.height - 3, cut.width, cut.height))
+        assert bottom.getextrema() == (255, 255)
