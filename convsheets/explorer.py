@@ -4,10 +4,11 @@ screen, for the position three yellow cells (or a step number) choose.
 For the selected output cell it shows, for every input channel the selected filter sees, the
 window of the (padded / zero-inserted) input it reads, the kernel, their element-wise products
 and the sum per channel; then the bias and the total, beside the output cell itself. Every cell
-is a portable formula: `INDEX` into one literal rectangle (the stacked input blocks, the kernel
-grid, the stacked output blocks) with computed row and column, `IF`, `AND`, `ISNUMBER`, `MOD`,
-`INT`, `ABS`, `SUM`/`MAX`/`AVERAGE`. Conditional formats on the input, kernel and output sheets
-highlight what the explorer shows, through the workbook-scope names of its selection cells.
+is a portable formula: `INDEX` into one literal rectangle (the input blocks, the kernel grid,
+the output blocks, as layout's `Tiling` placed them) with computed row and column, `IF`, `AND`,
+`ISNUMBER`, `MOD`, `INT`, `ABS`, `SUM`/`MAX`/`AVERAGE`. Conditional formats on the input, kernel
+and output sheets highlight what the explorer shows, through the workbook-scope names of its
+selection cells.
 
 An op describes its explorer with an `Exploration` (which blocks the windows read, how a window
 moves, which kernel a position uses) and calls `explorer_stage`; the op module also computes

@@ -300,7 +300,6 @@ SAFETY = 0.85  # a fixed scale leaves this much room for the estimate's error
 MIN_SCALE = 0.55  # below this a sheet is printed on several pages rather than shrunk
 ROW_POINTS = 15.0  # default row height
 CHAR_POINTS = 6.0  # an average character of the default font, as text runs over cells
-SCREEN = (1400.0, 700.0)  # points a sheet should fit (a projector at 100 %), for arrangements
 
 
 def col_points(chars: float) -> float:

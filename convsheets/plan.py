@@ -256,7 +256,7 @@ def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]
                       row_height=source_sheet.row_height, zoom=source_sheet.zoom)
     plan.sheets.insert(0, sheet)
     left = 2
-    symbols = ("⊛", "=") if len(shown) == 3 else ("→",)
+    symbols = ("⊛", "→") if len(shown) == 3 else ("→",)  # (a text "=" would be a formula)
     for n, (src, name, _what) in enumerate(shown):
         shape = src.shape
         block = Block(name, shape, COMPUTED, Gather(src, identity_map(shape[0]),

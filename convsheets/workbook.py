@@ -346,6 +346,9 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
         pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style,
                        known))
     for label in sheet.labels:
+        if isinstance(label.value, str) and label.value.startswith("="):
+            raise AssertionError(f"sheet {sheet.name}: the label {label.value!r} would be "
+                                 "written as a formula")
         pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style,
                        None))
     pieces.sort(key=lambda p: (p[0], p[2]))
