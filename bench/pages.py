@@ -55,6 +55,9 @@ def main() -> None:
         over = [f"{s} {n}" for s, n in sheets.items() if n > 1]
         print(f"{book:<{width}}  {sum(sheets.values()):>2} pages, {len(sheets)} sheets"
               + (f"; more than one page: {', '.join(over)}" if over else "; one page each"))
+    pages = sum(sum(sheets.values()) for sheets in counts.values())
+    sheets = sum(len(sheets) for sheets in counts.values())
+    print(f"total: {pages} pages for {sheets} sheets")
     if args.json:
         args.json.write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
 
