@@ -253,16 +253,17 @@ class SheetPlan:
         scale, orientation = max(options)
         if scale >= MIN_SCALE:
             return PageSetup(orientation, area, fit=True)
-        best: PageSetup | None = None
+        candidates = []
         for orientation, (page_w, page_h) in PAGES.items():
-            scale = min(1.0, page_w / width) * SAFETY
+            fits = min(1.0, page_w / width)
+            scale = fits * SAFETY
             capacity = int(page_h / scale / self.row_points)
             breaks = _breaks(self.bands(), capacity, len(self.note_lines))
             setup = PageSetup(orientation, area, scale=max(10, int(scale * 100)), breaks=breaks,
                               title_rows=len(self.note_lines))
-            if best is None or len(breaks) < len(best.breaks):
-                best = setup
-        assert best is not None
+            # readable first, then the fewest pages, then the larger print
+            candidates.append(((fits < MIN_SCALE, len(breaks), -scale), setup))
+        best = min(candidates, key=lambda c: c[0])[1]
         if not best.breaks:  # one page after all (a large picture): let the application fit it
             return PageSetup(best.orientation, area, fit=True)
         return best
@@ -315,10 +316,12 @@ MAX_ACROSS = 8  # blocks side by side at most
 
 def _across(sheet: SheetPlan, count: int, height: int, width: int, top: int) -> int:
     """How many items (each `height` x `width` cells with its gaps) to put side by side so the
-    sheet fits a landscape page at the largest scale; the fewest that reach it."""
+    sheet fits a landscape page at the largest scale; the fewest that reach it. When no
+    arrangement fits one page readably, the widest that stays readable across the page (it
+    then prints on several pages, broken between rows of items)."""
     col = col_points(sheet.default_width)
     page_w, page_h = PAGES["landscape"]
-    best, choice = 0.0, 1
+    best, choice, readable = 0.0, 1, 1
     for across in range(1, min(count, MAX_ACROSS) + 1):
         rows = -(-count // across)
         w = col_points(sheet.col_width(1)) + across * width * col
@@ -326,7 +329,9 @@ def _across(sheet: SheetPlan, count: int, height: int, width: int, top: int) -> 
         scale = min(1.0, page_w / w, page_h / h)
         if scale > best + 1e-9:
             best, choice = scale, across
-    return choice
+        if page_w / w >= MIN_SCALE:
+            readable = across
+    return choice if best >= MIN_SCALE else readable
 
 
 def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int | None = None,

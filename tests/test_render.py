@@ -173,3 +173,38 @@ def test_render_trim_cuts_blank_paper_and_footer(presets, tmp_path):
         # the page's footer (the bottom margin) is gone: the last rows are white
         bottom = cut.convert("L").crop((0, cut.height - 3, cut.width, cut.height))
         assert bottom.getextrema() == (255, 255)
+
+
+def test_a_long_sheet_breaks_only_between_bands_and_repeats_its_note(tmp_path):
+    """A layer too big for one readable page: LibreOffice prints each long sheet on exactly
+    the pages convsheets' breaks make (no page break of its own, which could cut a block),
+    every break falls on a blank row between bands of blocks, and the sheet's note is
+    repeated at the top of every page."""
+    from convsheets.build import make_plan
+
+    spec = LayerSpec.create("basic", {"in_channels": 24, "input_size": (14, 14),
+                                      "out_channels": 2}, preset("basic"))
+    book = tmp_path / "big.xlsx"
+    build(spec, book)
+    plan = make_plan(spec)
+    setups = {sheet.name: (sheet, sheet.page_setup()) for sheet in plan.sheets}
+    long = [name for name, (_s, setup) in setups.items() if setup.breaks]
+    assert {"Input", "Padded"} <= set(long)
+    pdf = to_pdf([book], tmp_path / "pdf")[0]
+    pages = pdf_pages(pdf)
+    doc = pdfium.PdfDocument(str(pdf))
+    try:
+        for name in long:
+            sheet, setup = setups[name]
+            mine = [p for p in pages if p.sheet == name]
+            assert len(mine) == len(setup.breaks) + 1, name
+            used = {row for top, bottom in sheet.bands() for row in range(top, bottom + 1)}
+            tops = {top for top, _bottom in sheet.bands()}
+            # a page ends on a blank row and the next one starts with a band
+            assert not used & set(setup.breaks) and {r + 1 for r in setup.breaks} <= tops
+            first_note_line = sheet.note_lines[0]
+            for page in mine:
+                text = doc[page.index].get_textpage().get_text_range()
+                assert first_note_line in text.replace("\r\n", "\n"), (name, page.index)
+    finally:
+        doc.close()
