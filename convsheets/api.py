@@ -26,7 +26,10 @@ from .build import build as build_workbook
 from .errors import OutputError, SpecError, TemplateError, VerifyInputError
 from .network import Network
 from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
+from .plan import COLOUR_SCALES
 from .presets import KNOWN_KEYS, load_template, preset
+from .render import DEFAULT_DPI
+from .render import render as render_workbooks
 from .spec import LayerSpec
 from .torch_module import from_module
 from .variants import VARIANTS
@@ -36,14 +39,14 @@ from .weights import read_safetensors
 OUTPUT_DIR = Path("output")  # as the command line: output/NAME.xlsx when no output is given
 HERE = "convsheets.build"  # names the call in messages about its own options
 
-__all__ = ["build", "from_module", "verify"]
+__all__ = ["build", "from_module", "render", "verify"]
 
 
 def build(variant: str | None = None, *,
           template: str | Path | Mapping[str, object] | None = None,
           weights: str | Path | Mapping[str, np.ndarray] | None = None,
           output: str | Path | None = None, force: bool = False,
-          **options: object) -> BuildResult:
+          colour_scale: str = "block", **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
     - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
@@ -58,7 +61,11 @@ def build(variant: str | None = None, *,
 
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
     file convsheets did not write is replaced only with ``force=True``. Options given as None
-    are ignored (as options left off the command line)."""
+    are ignored (as options left off the command line). `colour_scale`: ``"block"`` (each
+    block its own) or ``"tensor"`` (one over all blocks of a tensor)."""
+    if colour_scale not in COLOUR_SCALES:
+        raise SpecError("colour_scale", colour_scale, "must be one of "
+                        + ", ".join(COLOUR_SCALES), HERE)
     given = {k: v for k, v in options.items() if v is not None}
     values, label = _template(template)
     target = Path(output) if output is not None else None
@@ -96,7 +103,16 @@ def build(variant: str | None = None, *,
         except SpecError as exc:
             raise (exc.located(HERE) if not exc.where else exc) from None
         default = OUTPUT_DIR / f"{name}.xlsx"
-    return build_workbook(source, target or default, force=force)
+    return build_workbook(source, target or default, force=force, colour_scale=colour_scale)
+
+
+def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A002
+           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False) -> list[Path]:
+    """Render workbooks as LibreOffice prints them, as ``convsheets render`` does: one PNG
+    per page (``STEM-SHEET.png``) or the PDF, into the folder `to`; returns the files
+    written. Needs LibreOffice (EngineError otherwise)."""
+    return render_workbooks([Path(p) for p in paths], Path(to), fmt=format, sheet=sheet,
+                            dpi=dpi, trim=trim)
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,
