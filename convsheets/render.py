@@ -119,12 +119,20 @@ def render(paths: Sequence[Path], to: Path, *, fmt: str = "png", sheet: str | No
     with tempfile.TemporaryDirectory(prefix="convsheets-pdf-") as tmp:
         pdfs = to_pdf(paths, Path(tmp), timeout)
         chosen = [_select(pdf, sheet) for pdf in pdfs]
+        if sheet is not None and not any(chosen):
+            names = list(dict.fromkeys(p.sheet for pdf in pdfs for p in pdf_pages(pdf)
+                                       if p.sheet))
+            which = f"{pdfs[0].stem}.xlsx has" if len(pdfs) == 1 else "none of the workbooks has"
+            raise VerifyInputError(f"--sheet {sheet}: {which} no such sheet (sheets: "
+                                   + (", ".join(names) or "none named in a footer") + ")")
         try:
             to.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{to}: cannot create the folder ({exc.strerror})") from exc
         written: list[Path] = []
         for pdf, pages in zip(pdfs, chosen, strict=True):
+            if not pages:
+                continue
             if fmt == "pdf":
                 written.append(_write_pdf(pdf, [p.index for p in pages], to / pdf.name))
             else:
@@ -133,16 +141,12 @@ def render(paths: Sequence[Path], to: Path, *, fmt: str = "png", sheet: str | No
 
 
 def _select(pdf: Path, sheet: str | None) -> list[Page]:
+    """The pages to keep: all, or the named sheet's (any case; none when the workbook has no
+    such sheet, e.g. a network among presets)."""
     pages = pdf_pages(pdf)
     if sheet is None:
         return pages
-    chosen = [p for p in pages if p.sheet.lower() == sheet.lower()]
-    if not chosen:
-        names = list(dict.fromkeys(p.sheet for p in pages if p.sheet))
-        raise VerifyInputError(f"--sheet {sheet}: {pdf.stem}.xlsx has no such sheet (its "
-                               "sheets: " + (", ".join(names) or "none named in a footer")
-                               + ")")
-    return chosen
+    return [p for p in pages if p.sheet.lower() == sheet.lower()]
 
 
 def _write_pdf(pdf: Path, indices: list[int], target: Path) -> Path:

@@ -122,7 +122,8 @@ def test_render_unknown_sheet_names_the_sheets(presets, tmp_path):
                       "Nope")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert "--sheet Nope" in result.stderr and "Guide, Overview, Input" in result.stderr
+    assert "--sheet Nope: basic.xlsx has no such sheet" in result.stderr
+    assert "Guide, Overview, Input" in result.stderr
 
 
 def test_render_without_libreoffice_says_how_to_install(presets, tmp_path):
@@ -208,3 +209,14 @@ def test_a_long_sheet_breaks_only_between_bands_and_repeats_its_note(tmp_path):
                 assert first_note_line in text.replace("\r\n", "\n"), (name, page.index)
     finally:
         doc.close()
+
+
+def test_render_one_sheet_of_several_workbooks_skips_those_without_it(presets, tmp_path):
+    """--sheet Padded over presets: the workbooks that have no padding have no such sheet
+    and give no picture; the others one each."""
+    books = [str(presets[name]) for name in ("basic", "pointwise", "grouped")]
+    result = run_main(tmp_path, "render", *books, "--to", "out", "--sheet", "Padded",
+                      "--dpi", "30")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "basic-padded.png", "grouped-padded.png"]
