@@ -298,7 +298,7 @@ def _breaks(bands: list[tuple[int, int]], capacity: int, repeated: int) -> list[
 # workbook.py sets (0.4 in left and right, 0.5 in top, 0.6 in bottom with the footer).
 PAGES = {"landscape": (792 - 58, 595 - 79), "portrait": (595 - 58, 792 - 79)}
 SAFETY = 0.85  # a fixed scale leaves this much room for the estimate's error
-MIN_SCALE = 0.55  # below this a sheet is printed on several pages rather than shrunk
+MIN_SCALE = 0.5  # below this a sheet is printed on several pages rather than shrunk
 ROW_POINTS = 15.0  # default row height
 CHAR_POINTS = 6.0  # an average character of the default font, as text runs over cells
 
