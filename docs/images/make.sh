@@ -8,3 +8,4 @@ python=${PYTHON:-python3}
 "$python" -m convsheets build --all
 rm -rf docs/images/gallery
 "$python" -m convsheets render output/*.xlsx --to docs/images/gallery --dpi 70 --trim
+"$python" docs/images/gallery.py  # the README's gallery section, from the pictures made
