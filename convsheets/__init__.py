@@ -7,11 +7,12 @@ The Python API (see `convsheets.api`) mirrors the command line::
     convsheets.verify(*paths, engine="auto", tolerance=1e-9, timeout=300.0) -> list[FileReport]
     convsheets.from_module(module, x, path, *, force=False, **build_options) -> BuildResult
     convsheets.grade(*paths, tolerance=1e-6) -> list[Grade]
+    convsheets.render(*paths, to, format="png", sheet=None, dpi=110, trim=False) -> list[Path]
 """
 
 __version__ = "0.1.0"
 
 # after __version__: the modules these import read it
-from .api import build, from_module, grade, verify  # noqa: E402
+from .api import build, from_module, grade, render, verify  # noqa: E402
 
-__all__ = ["__version__", "build", "from_module", "grade", "verify"]
+__all__ = ["__version__", "build", "from_module", "grade", "render", "verify"]

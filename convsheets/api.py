@@ -30,8 +30,10 @@ from .exercise import Exercise, parse_blank
 from .grade import Grade, grade_files
 from .network import Network
 from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
-from .plan import VIEWS
+from .plan import COLOUR_SCALES, VIEWS
 from .presets import KNOWN_KEYS, load_template, preset
+from .render import DEFAULT_DPI
+from .render import render as render_workbooks
 from .spec import LayerSpec
 from .torch_module import from_module
 from .variants import VARIANTS
@@ -41,15 +43,15 @@ from .weights import read_safetensors
 OUTPUT_DIR = Path("output")  # as the command line: output/NAME.xlsx when no output is given
 HERE = "convsheets.build"  # names the call in messages about its own options
 
-__all__ = ["build", "from_module", "grade", "verify"]
+__all__ = ["build", "from_module", "grade", "render", "verify"]
 
 
 def build(variant: str | None = None, *,
           template: str | Path | Mapping[str, object] | None = None,
           weights: str | Path | Mapping[str, np.ndarray] | None = None,
           output: str | Path | None = None, force: bool = False,
-          views: Collection[str] = VIEWS, exercise: bool = False, blank: str = "output",
-          self_check: bool = False, **options: object) -> BuildResult:
+          views: Collection[str] = VIEWS, colour_scale: str = "block", exercise: bool = False,
+          blank: str = "output", self_check: bool = False, **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
     - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
@@ -65,10 +67,14 @@ def build(variant: str | None = None, *,
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
     file convsheets did not write is replaced only with ``force=True``. `views` chooses the
     optional sheets (``convsheets.plan.VIEWS``: "explorer", "matrix", "scatter"; all by
-    default). Options given as None are ignored (as options left off the command line).
-    ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer blocks'
-    kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would give the
-    answers away)."""
+    default). `colour_scale`: ``"block"`` (each block its own) or ``"tensor"`` (one over all
+    blocks of a tensor). Options given as None are ignored (as options left off the command
+    line). ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer
+    blocks' kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would
+    give the answers away)."""
+    if colour_scale not in COLOUR_SCALES:
+        raise SpecError("colour_scale", colour_scale, "must be one of "
+                        + ", ".join(COLOUR_SCALES), HERE)
     given = {k: v for k, v in options.items() if v is not None}
     values, label = _template(template)
     target = Path(output) if output is not None else None
@@ -116,7 +122,8 @@ def build(variant: str | None = None, *,
     if blank != "output" or self_check:
         raise SpecError("exercise", False, "blank= and self_check= make an exercise handout; "
                         "add exercise=True", HERE)
-    return build_workbook(source, target or default, force=force, views=views)
+    return build_workbook(source, target or default, force=force, views=views,
+                          colour_scale=colour_scale)
 
 
 def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
@@ -134,6 +141,15 @@ def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
                         "convsheets.grade")
     return grade_files([Path(p) for p in paths],
                        None if tolerance is None else float(tolerance))
+
+
+def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A002
+           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False) -> list[Path]:
+    """Render workbooks as LibreOffice prints them, as ``convsheets render`` does: one PNG
+    per page (``STEM-SHEET.png``) or the PDF, into the folder `to`; returns the files
+    written. Needs LibreOffice (EngineError otherwise)."""
+    return render_workbooks([Path(p) for p in paths], Path(to), fmt=format, sheet=sheet,
+                            dpi=dpi, trim=trim)
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

@@ -25,7 +25,7 @@ from .expected import stored_values
 from .guide import add_guide
 from .layout import Block
 from .network import Network
-from .plan import VIEWS, LayerContext, Plan, input_stage
+from .plan import VIEWS, LayerContext, Plan, input_stage, overview_stage
 from .spec import LayerSpec
 from .stages import Conv, Pool
 from .tensors import random_tensors
@@ -39,7 +39,7 @@ MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cel
 
 def make_plan(source: LayerSpec | Network,
               tensors: dict[str, np.ndarray] | None = None,
-              views: Collection[str] = VIEWS,
+              views: Collection[str] = VIEWS, colour_scale: str = "block",
               intro: Sequence[tuple[str, str]] = ()) -> Plan:
     """The full plan of a workbook for a variant request or a network (random tensors from
     its seed by default): the guide, the input, each layer's sheets in order (the seed's
@@ -48,8 +48,8 @@ def make_plan(source: LayerSpec | Network,
     spec = source if isinstance(source, LayerSpec) else None
     network = source.network() if isinstance(source, LayerSpec) else source
     plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec,
-                views=frozenset(views))
-    blocks = input_stage(plan)
+                views=frozenset(views), colour_scale=colour_scale)
+    blocks = inputs = input_stage(plan)
     owner = {block.name: "the input" for block in blocks}
     for layer in network.layers:
         first = len(plan.sheets)
@@ -64,6 +64,7 @@ def make_plan(source: LayerSpec | Network,
                     owner[name] = f"layer {layer.label}"
     for view in plan.later:
         view()
+    overview_stage(plan, inputs, blocks)
     plan.intro = list(intro)
     add_guide(plan)
     names = [name for block in plan.blocks() for name in (block.name, *block.aliases)]
@@ -158,18 +159,33 @@ def check_target(path: Path, force: bool) -> None:
     if path.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name ending in .xlsx")
     if path.exists() and not force and not is_convsheets_workbook(path):
+        if _has_our_metadata(path):
+            raise OutputError(f"{path}: was written by convsheets and edited (saved by an "
+                              "application) since; refusing to overwrite the edits (--force "
+                              "replaces it)")
         raise OutputError(f"{path}: exists and was not written by convsheets; refusing to "
                           "overwrite it (use --force to replace it)")
+
+
+def _has_our_metadata(path: Path) -> bool:
+    """True for an .xlsx carrying convsheets' metadata property, saved since or not."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("docProps/custom.xml")
+            return (info.file_size <= 1_000_000 and f'name="{METADATA_KEY}"'
+                    in zf.read(info).decode("utf-8", "replace"))
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return False
 
 
 def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
           progress: Callable[[int], None] | None = None,
           on_start: Callable[[Plan, int], None] | None = None,
-          views: Collection[str] = VIEWS) -> BuildResult:
+          views: Collection[str] = VIEWS, colour_scale: str = "block") -> BuildResult:
     """Build the workbook of a variant request or a network at `path`, atomically. Nothing is
     touched on error."""
     check_size_early(source.network() if isinstance(source, LayerSpec) else source)
-    plan = make_plan(source, views=views)
+    plan = make_plan(source, views=views, colour_scale=colour_scale)
     cells = check_limits(plan)
     check_target(path, force)
     if on_start is not None:

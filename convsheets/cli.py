@@ -43,8 +43,11 @@ from .networks import (
     shipped_networks,
 )
 from .options import VALUE_KINDS, format_value, option_flag, parse_pair, to_pair
-from .plan import VIEWS
+from .plan import COLOUR_SCALES, VIEWS
 from .presets import describe, load_template, preset
+from .render import DEFAULT_DPI
+from .render import FORMATS as RENDER_FORMATS
+from .render import render as render_workbooks
 from .spec import LayerSpec
 from .variants import VARIANTS
 from .verify import (
@@ -86,7 +89,8 @@ def cli() -> None:
 
 @cli.command("list")
 def list_variants() -> None:
-    """List the variants with their presets, and the shipped network examples."""
+    """List the variants (two lines each: what it computes, then its preset's numbers) and
+    the shipped network examples (one line each)."""
     width = max(len(name) for name in [*VARIANTS, *shipped_networks()])
     for name, variant in VARIANTS.items():
         click.echo(f"{name:<{width}}  {variant.summary}")
@@ -97,7 +101,8 @@ def list_variants() -> None:
 
 
 @cli.command()
-@click.option("--variant", type=click.Choice(list(VARIANTS)), help="Which convolution to build.")
+@click.option("--variant", type=click.Choice(list(VARIANTS), case_sensitive=False),
+              help="Which convolution to build (any case).")
 @click.option("--all", "build_all", is_flag=True,
               help="Build every variant's preset and every shipped network (into output/ or "
               "-o DIR).")
@@ -120,6 +125,11 @@ def list_variants() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output .xlsx (default output/NAME.xlsx); a directory with --all.")
 @click.option("--force", is_flag=True, help="Replace an existing file convsheets did not write.")
+@click.option("--colour-scale", type=click.Choice(COLOUR_SCALES, case_sensitive=False),
+              default="block", show_default=True,
+              help="block: each block its own colour scale (the pattern inside one channel); "
+              "tensor: one scale over all blocks of a tensor (all input channels, all outputs), "
+              "so equal values get equal colours. The guide says which.")
 @click.option("--no-explorer", is_flag=True,
               help="Leave out the Explorer sheets (one per convolution or pooling layer).")
 @click.option("--no-matrix", is_flag=True, help="Leave out the Matrix sheets (im2col for a "
@@ -145,10 +155,10 @@ def list_variants() -> None:
               help="With --exercise: a CSV with an id column (and optionally name); one "
               "handout per student, -o DIR/{id}.xlsx, each with its own numbers.")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
-          force: bool, no_explorer: bool, no_matrix: bool, no_scatter: bool,
-          image: str | None, kernel_names: str | None, weights_file: Path | None,
-          exercise: bool, blank_kinds: str | None, self_check: bool, roster: Path | None,
-          **options: object) -> None:
+          force: bool, colour_scale: str, no_explorer: bool, no_matrix: bool,
+          no_scatter: bool, image: str | None, kernel_names: str | None,
+          weights_file: Path | None, exercise: bool, blank_kinds: str | None,
+          self_check: bool, roster: Path | None, **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
 
     if not exercise and (blank_kinds or self_check or roster):
@@ -216,9 +226,15 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         else:
             variant = variant or from_template.pop("variant", None)  # type: ignore[assignment]
             from_template.pop("variant", None)
+            if variant is None and template:
+                raise click.UsageError(f"--template {template}: the file has neither a variant "
+                                       "= line nor [[layers]] tables; add variant = \"NAME\" ("
+                                       + ", ".join(VARIANTS) + ") or give --variant")
             if variant is None:
                 raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
                                        "), --template FILE or --all")
+            if isinstance(variant, str):
+                variant = variant.lower()
             if weights_file:
                 raise click.UsageError("--weights takes a network template (its layers name "
                                        "their tensors); for one layer use --kernel or a "
@@ -242,11 +258,17 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         return
     for source, target, note in jobs:
         hooks, finish = _progress_hooks()
+        missing = [p for p in reversed(target.parents) if not p.exists()]
         try:
             result = build_workbook(source, target, force=force,
-                                    views=views, **hooks)
+                                    views=views, colour_scale=colour_scale.lower(),
+                                    **hooks)
         finally:
             finish()
+        created = [str(p) for p in missing if p.is_dir()]
+        if created:
+            click.echo(f"created folder{'s' if len(created) > 1 else ''} "
+                       + ", ".join(created))
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
         network = source.network() if isinstance(source, LayerSpec) else source
@@ -471,6 +493,32 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
         sys.exit(2)
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--to", "to", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the pictures (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(RENDER_FORMATS, case_sensitive=False),
+              default="png", show_default=True,
+              help="png: one picture per page, FILE-SHEET.png; pdf: FILE.pdf.")
+@click.option("--sheet", help="Only the pages of this sheet (e.g. Output).")
+@click.option("--dpi", type=click.IntRange(20, 600), default=DEFAULT_DPI, show_default=True,
+              help="Resolution of the pictures.")
+@click.option("--trim", is_flag=True, help="Cut each picture to what the page shows (no "
+              "blank paper, no footer): for slides and documents.")
+def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: int,
+           trim: bool) -> None:
+    """Render workbooks as LibreOffice prints them: one PNG per page, or a PDF.
+
+    Needs LibreOffice (the same headless, private-profile run verify uses); pages are
+    attributed to sheets by the footer convsheets prints on every page."""
+    if trim and fmt.lower() == "pdf":
+        raise click.UsageError("--trim cuts pictures; it has no effect with --format pdf")
+    for path in render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
+                                 trim=trim):
+        click.echo(f"wrote {path}")
+
+
 def _check_report_path(path: Path, files: tuple[Path, ...], flag: str = "--json",
                        kind: str = ".json") -> None:
     """Fail before the (possibly long) verification, not after it."""
@@ -525,6 +573,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="convsheets", standalone_mode=False)
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.MissingParameter as exc:  # e.g. `convsheets verify` with no files
+        if exc.ctx is not None:
+            click.echo(exc.ctx.get_usage(), err=True)
+            click.echo(f"Try '{exc.ctx.command_path} --help' for help.\n", err=True)
+        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         click.echo(f"Error: {_one_line(exc.format_message())}", err=True)

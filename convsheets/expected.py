@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ConvsheetsError
 from .guide import network_guide_values
-from .layout import COMPUTED
+from .layout import COMPUTED, Block
 from .network import Layer, Network
 from .plan import VIEWS, Plan
 from .spec import LayerSpec
@@ -90,6 +90,24 @@ def stored_values(plan: Plan) -> dict[str, np.ndarray]:
             for name, exp in plan_expected(plan, source, tensors, scalars).items()}
 
 
+def _sources_first(blocks: list[Block]) -> list[Block]:
+    """The blocks in sheet order, except that a copy placed before its source (the overview's)
+    comes after it."""
+    order: list[Block] = []
+    done: set[str] = set()
+    while blocks:
+        rest = [b for b in blocks if isinstance(b.content, Gather)
+                and b.content.source.name not in done]
+        for b in blocks:
+            if not any(b is r for r in rest):
+                order.append(b)
+                done.add(b.name)
+        if len(rest) == len(blocks):
+            raise AssertionError("a gather whose source is not in the workbook")
+        blocks = rest
+    return order
+
+
 def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarray],
                   scalars: dict[str, float],
                   guide: LayerSpec | Network | None = None) -> dict[str, Expected]:
@@ -98,7 +116,7 @@ def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarr
     outputs = layer_outputs(steps)
     values: dict[str, np.ndarray] = {}
     out: dict[str, Expected] = {}
-    for block in plan.blocks():
+    for block in _sources_first(list(plan.blocks())):
         content = block.content
         if isinstance(content, Values):
             values[block.name] = content.array

@@ -4,10 +4,11 @@ screen, for the position three yellow cells (or a step number) choose.
 For the selected output cell it shows, for every input channel the selected filter sees, the
 window of the (padded / zero-inserted) input it reads, the kernel, their element-wise products
 and the sum per channel; then the bias and the total, beside the output cell itself. Every cell
-is a portable formula: `INDEX` into one literal rectangle (the stacked input blocks, the kernel
-grid, the stacked output blocks) with computed row and column, `IF`, `AND`, `ISNUMBER`, `MOD`,
-`INT`, `ABS`, `SUM`/`MAX`/`AVERAGE`. Conditional formats on the input, kernel and output sheets
-highlight what the explorer shows, through the workbook-scope names of its selection cells.
+is a portable formula: `INDEX` into one literal rectangle (the input blocks, the kernel grid,
+the output blocks, as layout's `Tiling` placed them) with computed row and column, `IF`, `AND`,
+`ISNUMBER`, `MOD`, `INT`, `ABS`, `SUM`/`MAX`/`AVERAGE`. Conditional formats on the input, kernel
+and output sheets highlight what the explorer shows, through the workbook-scope names of its
+selection cells.
 
 An op describes its explorer with an `Exploration` (which blocks the windows read, how a window
 moves, which kernel a position uses) and calls `explorer_stage`; the op module also computes
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import COMPUTED, EDIT, Block, Label
+from .layout import COMPUTED, EDIT, Block, Label, Tiling
 from .plan import LayerContext
 from .stages import Formula, Values
 
@@ -121,8 +122,10 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
 
     out_rect = _rect(ex.outputs, here)
     label(row, 2, "output cell", "cs_title")
+    out_tiling = _tiling_of(ex.outputs)
     output = put(_formula(names["output"], guarded(
-        index(out_rect, f"{c}*{oh + 2}+{r}+1", f"{k}+1"))), row, 3)
+        index(out_rect, _plus(out_tiling.row_expr(c), f"{r}+1"),
+              _plus(out_tiling.col_expr(c), f"{k}+1")))), row, 3)
     label(row, 4, "explorer total", "cs_title")
     total_row, total_col = row, 6
     row += 2
@@ -203,7 +206,9 @@ class _Window:
             tr = f"{self.r}*{sh}+{oh_ + i * dh}"
             for j in range(block.shape[1]):
                 tc = f"{self.k}*{sw}+{ow_ + j * dw}"
-                value = index(self.rect, f"{self.source}*{self.h + 2}+{tr}+1", f"{tc}+1")
+                tiling = _tiling_of(ex.sources)
+                value = index(self.rect, _plus(tiling.row_expr(self.source), f"{tr}+1"),
+                              _plus(tiling.col_expr(self.source), f"{tc}+1"))
                 if oh_ or ow_:  # pooling with padding: taps may fall outside the input
                     value = (f'IF(AND({tr}>=0,{tr}<{self.h},{tc}>=0,{tc}<{self.w}),{value},'
                              '"")')
@@ -222,15 +227,16 @@ class _Kernel:
     def rows(self, block: Block) -> object:
         grid = self.ex.kernels
         assert grid is not None
-        first, last = grid[0][0], grid[-1][-1]
+        first = grid[0][0]
         kh, kw = block.shape
-        rect = _span(first, last, self.here)
-        row_step = (grid[1][0].top - first.top) if len(grid) > 1 else kh + 2
+        rect = _rect([b for line in grid for b in line], self.here)
+        lines = _tiling_of([line[0] for line in grid])
         col_step = (grid[0][1].left - first.left) if len(grid[0]) > 1 else kw + 1
         for i in range(kh):
-            yield [f'=IF({self.valid},' + index(rect, f"({self.grid_row})*{row_step}+{i + 1}",
-                                                f"({self.grid_col})*{col_step}+{j + 1}") + ',"")'
-                   for j in range(kw)]
+            yield [f'=IF({self.valid},' + index(
+                rect, _plus(lines.row_expr(self.grid_row), str(i + 1)),
+                _plus(lines.col_expr(self.grid_row), f"({self.grid_col})*{col_step}+{j + 1}"))
+                + ',"")' for j in range(kw)]
 
 
 @dataclass
@@ -256,16 +262,31 @@ def index(rect: str, row: str, col: str) -> str:
 
 
 def _rect(blocks: Sequence[Block], here: str) -> str:
-    """One literal rectangle over uniformly stacked blocks (first top-left to last
-    bottom-right)."""
-    return _span(blocks[0], blocks[-1], here)
-
-
-def _span(first: Block, last: Block, here: str) -> str:
-    box = Block("span", (last.bottom - first.top + 1, last.right - first.left + 1), "",
+    """One literal rectangle over blocks placed by one tiling (from the first block's top-left
+    corner to the farthest bottom and right edges)."""
+    first = blocks[0]
+    bottom, right = max(b.bottom for b in blocks), max(b.right for b in blocks)
+    box = Block("span", (bottom - first.top + 1, right - first.left + 1), "",
                 None)  # type: ignore[arg-type]
     box.place(first.sheet, first.top, first.left)
     return box.area(from_sheet=here)
+
+
+def _tiling_of(blocks: Sequence[Block]) -> Tiling:
+    """How the blocks were placed (layout's tiling), checked against their positions, so an
+    INDEX into their rectangle finds the n-th one."""
+    tiling = blocks[0].tiling
+    if tiling is None or tiling.count != len(blocks):  # placed one under another by hand
+        step = blocks[1].top - blocks[0].top if len(blocks) > 1 else 0
+        tiling = Tiling(len(blocks), 1, step, 0)
+    for n, block in enumerate(blocks):
+        if (block.top - blocks[0].top, block.left - blocks[0].left) != tiling.offset(n):
+            raise AssertionError(f"{block.name} is not where its tiling puts it")
+    return tiling
+
+
+def _plus(offset: str, rest: str) -> str:
+    return rest if offset == "0" else f"{offset}+{rest}"
 
 
 def _scalar(name: str, kind: str, value: object) -> Block:

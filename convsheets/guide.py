@@ -26,7 +26,8 @@ TEXT_WIDTH = 110  # characters per guide line
 
 LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch the sheets "
            "recompute"),
-          ("cs_computed", 7, "live formula (colour scale per block: purple low, green high)"),
+          ("cs_computed", 7, "live formula (a colour scale per block, so each channel shows its "
+           "own pattern; purple low, green high; --colour-scale tensor: one per tensor)"),
           ("cs_pad", 0, "padding zero"),
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
@@ -120,6 +121,9 @@ def add_guide(plan: Plan) -> None:
     for style, value, meaning in LEGEND:
         if style in ZERO_STYLES and style not in used:
             continue  # only the colours this workbook uses
+        if style == "cs_computed" and plan.colour_scale == "tensor":
+            meaning = ("live formula (one colour scale per tensor: all channels of a stage "
+                       "share it, so equal values look equal; purple low, green high)")
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
         cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
     if plan.intro:  # an exercise's answer cells

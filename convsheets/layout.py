@@ -66,6 +66,8 @@ class Block:
     scale: str = ""  # colour scale: "" purple-green, "grey", "red"/"green"/"blue", "diverging"
     validation: tuple[int, int] | None = None  # whole numbers allowed (explorer selection)
     public: bool = True  # has a workbook-scope defined name (an exercise's key has none)
+    tensor: str = ""  # the tensor it is a slice of, for one colour scale per tensor ("": own)
+    tiling: Tiling | None = None  # how it and its siblings were placed (stack, grid)
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell
@@ -117,6 +119,50 @@ class Label:
     style: str = "cs_label"
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """Where the n-th of equally shaped items (blocks, or the lines of a kernel grid) sits,
+    relative to the first one: items fill grid rows `across` wide; with bands (groups), each
+    band of `per_band` items starts its own grid row `band_step` rows below the previous one.
+    The same arithmetic places the blocks and, as formulas, lets the explorer INDEX them."""
+
+    count: int
+    across: int
+    row_step: int
+    col_step: int
+    per_band: int = 0  # 0: no bands
+    band_step: int = 0
+
+    def offset(self, n: int) -> tuple[int, int]:
+        band, m = divmod(n, self.per_band) if self.per_band else (0, n)
+        return (band * self.band_step + (m // self.across) * self.row_step,
+                (m % self.across) * self.col_step)
+
+    def row_expr(self, n: str) -> str:
+        """The row offset of item `n` (a formula expression), as `offset` computes it."""
+        terms = []
+        within = n
+        if self.per_band and self.per_band < self.count:
+            terms.append(f"INT(({n})/{self.per_band})*{self.band_step}")
+            within = f"MOD({n},{self.per_band})"
+        length = self.per_band or self.count
+        if self.across == 1:
+            terms.append(f"({within})*{self.row_step}")
+        elif self.across < length:
+            terms.append(f"INT(({within})/{self.across})*{self.row_step}")
+        return "+".join(terms) or "0"
+
+    def col_expr(self, n: str) -> str:
+        within = f"MOD({n},{self.per_band})" if self.per_band and self.per_band < self.count \
+            else n
+        length = self.per_band or self.count
+        if self.across == 1:
+            return "0"
+        if self.across >= length:
+            return f"({within})*{self.col_step}"
+        return f"MOD({within},{self.across})*{self.col_step}"
+
+
 @dataclass
 class SheetPlan:
     """One worksheet: its blocks, labels and column widths, in reading order."""
@@ -145,52 +191,228 @@ class SheetPlan:
     @property
     def max_row(self) -> int:
         rows = [b.bottom for b in self.blocks] + [lab.row for lab in self.labels]
-        return max(rows, default=1)
+        return max(rows + [len(self.note_lines)], default=1)
 
     @property
     def max_col(self) -> int:
         cols = [b.right for b in self.blocks] + [lab.col for lab in self.labels]
         return max(cols, default=1)
 
+    def col_width(self, col: int) -> float:
+        """Width of a column in characters (column A fits its labels)."""
+        if col in self.widths:
+            return self.widths[col]
+        if col == 1:
+            texts = [str(lab.value) for lab in self.labels if lab.col == 1]
+            return float(min(40, max([len(t) + 2 for t in texts], default=3)))
+        return self.default_width
+
+    # ------------------------------------------------------------ how it prints
+    def print_extent(self) -> tuple[int, float, float]:
+        """(last column, width, height in points) of what the sheet shows, text that runs
+        over into empty columns on its right included (notes, the guide's paragraphs)."""
+        reach = [(1, len(line) * CHAR_POINTS) for line in self.note_lines]
+        reach += [(lab.col, len(str(lab.value)) * CHAR_POINTS) for lab in self.labels
+                  if isinstance(lab.value, str) and not lab.value.startswith("=")]
+        reach += [(b.left, 0.0) for b in self.blocks]
+        last = self.max_col
+        for col, text in reach:
+            end = col
+            while text > col_points(self.col_width(end)) and end < last + 60:
+                text -= col_points(self.col_width(end))
+                end += 1
+            last = max(last, end)
+        width = sum(col_points(self.col_width(c)) for c in range(1, last + 1))
+        return last, width, self.max_row * self.row_points
+
+    @property
+    def row_points(self) -> float:
+        return self.row_height or ROW_POINTS
+
+    def bands(self) -> list[tuple[int, int]]:
+        """Row spans that must print on one page: runs of rows with something in them
+        (a block with its title and group label, a grid row of blocks, a paragraph of the
+        guide), as blank rows separate them."""
+        used = set(range(1, len(self.note_lines) + 1))
+        used.update(lab.row for lab in self.labels)
+        for b in self.blocks:
+            used.update(range(b.top, b.bottom + 1))
+        spans: list[tuple[int, int]] = []
+        for row in sorted(used):
+            if spans and row == spans[-1][1] + 1:
+                spans[-1] = (spans[-1][0], row)
+            else:
+                spans.append((row, row))
+        return spans
+
+    def page_setup(self) -> PageSetup:
+        """How the sheet prints: on one page at a readable scale when it can, in landscape
+        or portrait, whichever is larger; otherwise fitted to the width, on as few pages as
+        it takes, with page breaks only between bands (never through a block, between a title
+        and its block, or inside a paragraph) and the note repeated at the top of every
+        page."""
+        last, width, height = self.print_extent()
+        area = f"$A$1:${col_letter(last)}${self.max_row}"
+        options = []
+        for orientation, (page_w, page_h) in PAGES.items():
+            options.append((min(1.0, page_w / width, page_h / height), orientation))
+        scale, orientation = max(options)
+        if scale >= MIN_SCALE:
+            return PageSetup(orientation, area, fit=True)
+        candidates = []
+        for orientation, (page_w, page_h) in PAGES.items():
+            fits = min(1.0, page_w / width)
+            scale = fits * SAFETY
+            capacity = int(page_h / scale / self.row_points)
+            breaks = _breaks(self.bands(), capacity, len(self.note_lines))
+            setup = PageSetup(orientation, area, scale=max(10, int(scale * 100)), breaks=breaks,
+                              title_rows=len(self.note_lines))
+            # readable first, then the fewest pages, then the larger print
+            candidates.append(((fits < MIN_SCALE, len(breaks), -scale), setup))
+        best = min(candidates, key=lambda c: c[0])[1]
+        if not best.breaks:  # one page after all (a large picture): let the application fit it
+            return PageSetup(best.orientation, area, fit=True)
+        return best
+
+
+@dataclass
+class PageSetup:
+    """A sheet's page setup (workbook.py writes it)."""
+
+    orientation: str  # "landscape" or "portrait"
+    area: str  # the print area, absolute A1
+    fit: bool = False  # fit the print area on one page
+    scale: int = 100  # percent, when not fitted
+    breaks: list[int] = field(default_factory=list)  # rows after which a new page starts
+    title_rows: int = 0  # rows 1..n repeat at the top of every page
+
+
+def _breaks(bands: list[tuple[int, int]], capacity: int, repeated: int) -> list[int]:
+    """Greedy page breaks: fill each page with whole bands (the repeated title rows take
+    their room on every page after the first)."""
+    breaks: list[int] = []
+    start = 1
+    for top, bottom in bands:
+        room = capacity - (repeated + 1 if breaks else 0)
+        if bottom - start + 1 > room and top > start:
+            breaks.append(top - 1)
+            start = top
+    return breaks
+
+
+# Printing geometry, in points. Pages: the smaller of A4 and Letter, less the margins
+# workbook.py sets (0.4 in left and right, 0.5 in top, 0.6 in bottom with the footer).
+PAGES = {"landscape": (792 - 58, 595 - 79), "portrait": (595 - 58, 792 - 79)}
+SAFETY = 0.85  # a fixed scale leaves this much room for the estimate's error
+MIN_SCALE = 0.5  # below this a sheet is printed on several pages rather than shrunk
+ROW_POINTS = 15.0  # default row height
+CHAR_POINTS = 6.0  # an average character of the default font, as text runs over cells
+
+
+def col_points(chars: float) -> float:
+    """A column `chars` characters wide, in points (Excel's 7-pixel digit plus padding)."""
+    return (chars * 7 + 5) * 0.75
+
 
 # Blocks start at column B: column A holds row labels ("filter 0") and keeps blocks off the edge.
 FIRST_COL = 2
 NOTE_WIDTH = 90  # characters per line of a sheet's note
+MAX_ACROSS = 8  # blocks side by side at most
+
+
+def _across(sheet: SheetPlan, count: int, height: int, width: int, top: int) -> int:
+    """How many items (each `height` x `width` cells with its gaps) to put side by side so the
+    sheet fits a landscape page at the largest scale; the fewest that reach it. When no
+    arrangement fits one page readably, the widest that stays readable across the page (it
+    then prints on several pages, broken between rows of items)."""
+    col = col_points(sheet.default_width)
+    page_w, page_h = PAGES["landscape"]
+    best, choice, readable = 0.0, 1, 1
+    for across in range(1, min(count, MAX_ACROSS) + 1):
+        rows = -(-count // across)
+        w = col_points(sheet.col_width(1)) + across * width * col
+        h = (top + rows * height) * sheet.row_points
+        scale = min(1.0, page_w / w, page_h / h)
+        if scale > best + 1e-9:
+            best, choice = scale, across
+        if page_w / w >= MIN_SCALE:
+            readable = across
+    return choice if best >= MIN_SCALE else readable
 
 
 def stack(sheet: SheetPlan, blocks: Sequence[Block], *, top: int | None = None,
-          left: int = FIRST_COL) -> int:
-    """Place blocks one under another, each under a title row, one blank row between.
-    Returns the next free row."""
+          left: int = FIRST_COL, groups: Sequence[str] = ()) -> int:
+    """Place equally shaped blocks (one per channel) each under its title row, in a grid of
+    blocks that wraps so the sheet fits a page (a single column when that fits). With
+    `groups` (one label per group of channels), each group starts its own grid row under
+    its label, so the groups stand apart. Returns the next free row."""
     row = sheet.first_row if top is None else top
-    for block in blocks:
-        sheet.labels.append(Label(row, left, block.title or block.name, "cs_title"))
-        block.place(sheet.name, row + 1, left)
+    if not blocks:
+        return row
+    height, width = blocks[0].shape
+    per_band = len(blocks) // len(groups) if groups else 0
+    label_rows = 1 if groups else 0
+    across = _across(sheet, per_band or len(blocks), height + 2, width + 1, row + label_rows)
+    if groups and per_band <= 4:
+        across = per_band  # each group on one grid row
+    lines = -(-(per_band or len(blocks)) // across)
+    tiling = Tiling(len(blocks), across, height + 2, width + 1, per_band,
+                    lines * (height + 2) + label_rows)
+    first = row + label_rows + 1
+    for n, block in enumerate(blocks):
+        dr, dc = tiling.offset(n)
+        if per_band and n % per_band == 0:
+            sheet.labels.append(Label(first + dr - 2, left + dc, groups[n // per_band],
+                                      "cs_group"))
+        room = (width + 1) * col_points(sheet.default_width)  # up to the next block's title
+        fits = [t for t in (block.title, f"{block.name}  ({height}×{width})")
+                if t and (across == 1 or len(t) * CHAR_POINTS <= room)]
+        text = fits[0] if fits else block.short or block.name
+        sheet.labels.append(Label(first + dr - 1, left + dc, text, "cs_title"))
+        block.place(sheet.name, first + dr, left + dc)
+        block.tiling = tiling
+        block.tensor = block.tensor or f"{sheet.name}!{blocks[0].name}"
         sheet.blocks.append(block)
-        row += block.shape[0] + 2
-    return row
+    return first + tiling.offset(len(blocks) - 1)[0] + height + 1
 
 
 def grid(sheet: SheetPlan, blocks: Sequence[Sequence[Block]], row_labels: Sequence[str], *,
          top: int | None = None, left: int = FIRST_COL) -> int:
-    """Place a 2-D arrangement of equally shaped blocks (kernels: one grid row per filter).
+    """Place a 2-D arrangement of equally shaped blocks (kernels: one grid line per filter).
     Narrow (1-column) blocks sit side by side with no gap, so 1x1 kernels read as a matrix.
-    Returns the next free row."""
+    Lines are labelled in column A; when there are many short lines (depth-wise kernels) they
+    wrap side by side, each under its own label. Returns the next free row."""
     height, width = blocks[0][0].shape
     gap = 0 if width == 1 else 1
     row = sheet.first_row if top is None else top
-    for label, line in zip(row_labels, blocks, strict=True):
-        sheet.labels.append(Label(row + 1, 1, label, "cs_title"))
+    line_width = len(blocks[0]) * (width + gap) - gap
+    across = _across(sheet, len(blocks), height + 3, line_width + 2, row)
+    if across == 1:
+        tiling = Tiling(len(blocks), 1, height + 2, 0)
+        first = row + 1
+    else:
+        tiling = Tiling(len(blocks), across, height + 3, line_width + 2)
+        first = row + 2
+    for a, (label, line) in enumerate(zip(row_labels, blocks, strict=True)):
+        dr, dc = tiling.offset(a)
+        if across == 1:
+            sheet.labels.append(Label(first + dr, 1, label, "cs_title"))
+        else:
+            sheet.labels.append(Label(first + dr - 2, left + dc, label, "cs_group"))
         for k, block in enumerate(line):
-            col = left + k * (width + gap)
+            col = left + dc + k * (width + gap)
             text = block.short if width == 1 and block.short else block.title or block.name
-            sheet.labels.append(Label(row, col, text, "cs_title"))
-            block.place(sheet.name, row + 1, col)
+            sheet.labels.append(Label(first + dr - 1, col, text, "cs_title"))
+            block.place(sheet.name, first + dr, col)
+            block.tiling = tiling
+            block.tensor = block.tensor or f"{sheet.name}!{blocks[0][0].name}"
             sheet.blocks.append(block)
-        row += height + 2
-    return row
+    return first + tiling.offset(len(blocks) - 1)[0] + height + 1
 
 
 def row_block(sheet: SheetPlan, block: Block, *, top: int, left: int = FIRST_COL) -> int:
     """Place a single block (e.g. the bias row) under its title. Returns the next free row."""
-    return stack(sheet, [block], top=top, left=left)
+    sheet.labels.append(Label(top, left, block.title or block.name, "cs_title"))
+    block.place(sheet.name, top + 1, left)
+    sheet.blocks.append(block)
+    return top + block.shape[0] + 2

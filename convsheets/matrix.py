@@ -79,7 +79,8 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
                           "channel × kernel tap, read from the padded input); each column of "
                           "the weight matrix is one filter. Output cell = patch row × filter "
                           "column (MMULT): the same numbers as the sliding window.")
-    sheet.default_width = 6.5
+    if ctx.plan.network.values == "integers":  # (decimals keep the wider default)
+        sheet.default_width = 6.5
     top = sheet.first_row
     sheet.labels.append(Label(top, FIRST_COL, f"{names}im2col  ({patches}×{k}): one row per "
                               "output position (row, column), one column per input channel "
@@ -198,7 +199,8 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
         "output pixel; each cell is a weight, or a grey 0 where no kernel tap joins the two "
         "pixels). The transposed convolution multiplies by Cᵀ: each output cell is "
         "SUMPRODUCT(its column of C, the flattened input x).")
-    sheet.default_width = 5.5
+    if ctx.plan.network.values == "integers":
+        sheet.default_width = 5.5
     top = sheet.first_row
     sheet.labels.append(Label(top, FIRST_COL, f"{names}matrix_input", "cs_title"))
     sheet.labels.append(Label(top + 1, FIRST_COL, "x", "cs_note"))

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import COMPUTED, EDIT, Block, SheetPlan, grid, row_block, stack
-from .stages import Conv, Gather, IndexMap, Values, pad_map
+from .layout import COMPUTED, EDIT, Block, Label, SheetPlan, grid, row_block, stack
+from .stages import Conv, Gather, IndexMap, Values, identity_map, pad_map
 from .tensors import block_names, block_of
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # window explorer, each convolution's matrix view (im2col, or Cᵀ for a transposed one), each
 # transposed convolution's scatter view.
 VIEWS = ("explorer", "matrix", "scatter")
+COLOUR_SCALES = ("block", "tensor")  # a colour scale per block, or one over a whole tensor
 
 
 @dataclass
@@ -46,10 +47,13 @@ class Plan:
     # An exercise handout: its record in the metadata, and the guide's opening lines
     exercise: dict[str, object] | None = None
     intro: list[tuple[str, str]] = field(default_factory=list)  # (text, style)
+    colour_scale: str = "block"  # one colour scale per "block" or per "tensor" (COLOUR_SCALES)
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         if any(sheet.name == name for sheet in self.sheets):
             raise AssertionError(f"two sheets named {name}")
+        if self.network.values != "integers":  # "-1.234": room for a sign and 3 decimals
+            kwargs.setdefault("default_width", 7.5)
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
         self.sheets.append(sheet)
         return sheet
@@ -92,6 +96,18 @@ def grid_title(name: str, shape: tuple[int, int]) -> str:
     return title(name, shape) if shape[1] >= 3 else name
 
 
+def group_labels(count: int, groups: int, what: str, extra: Callable[[int], str] | None = None,
+                 ) -> list[str]:
+    """One label per group of `count` channels ("group 0: input channels 0-1"), none when
+    the layer is not grouped, or when groups are single channels (depth-wise) or too many
+    to give each a row of its own."""
+    per = count // groups
+    if groups <= 1 or per <= 1 or groups > 8:  # depth-wise: every channel its own group
+        return []
+    return [f"group {g}: {what} {channel_list(range(g * per, (g + 1) * per))}"
+            + (extra(g) if extra else "") for g in range(groups)]
+
+
 def channel_list(channels: Sequence[int]) -> str:
     if len(channels) == 1:
         return f"channel {channels[0]}"
@@ -115,7 +131,8 @@ def input_stage(plan: Plan) -> list[Block]:
                     title=title(name, x.shape[1:], "(input channel)"),
                     scale=(colours[idx[0]] if colours else "grey") if picture else "")
               for name, idx in block_names("input", x.shape)]
-    stack(sheet, blocks)
+    groups = plan.network.layers[0].op.input_groups() if plan.network.layers else 1
+    stack(sheet, blocks, groups=group_labels(len(blocks), groups, "input"))
     return blocks
 
 
@@ -143,7 +160,8 @@ def weight_stage(ctx: LayerContext, role: str, note: str,
 
 
 def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Block], kind: str,
-                 row_map: IndexMap, col_map: IndexMap, what: str) -> list[Block]:
+                 row_map: IndexMap, col_map: IndexMap, what: str, groups: int = 1,
+                 ) -> list[Block]:
     """One gathered block per source channel (padding, upsampling), stacked like the input."""
     sheet = ctx.add_sheet(role, note)
     shape = (len(row_map), len(col_map))
@@ -152,12 +170,12 @@ def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Bloc
         name = ctx.names.intermediate(kind, c)
         blocks.append(Block(name, shape, COMPUTED, Gather(src, row_map, col_map),
                             title=title(name, shape, what)))
-    stack(sheet, blocks)
+    stack(sheet, blocks, groups=group_labels(len(blocks), groups, "input"))
     return blocks
 
 
 def pad_stage(ctx: LayerContext, sources: Sequence[Block],
-              padding: tuple[int, int]) -> list[Block]:
+              padding: tuple[int, int], groups: int = 1) -> list[Block]:
     """Zero padding (skipped when there is none: the convolution then reads its input)."""
     if padding == (0, 0):
         return list(sources)
@@ -165,7 +183,7 @@ def pad_stage(ctx: LayerContext, sources: Sequence[Block],
     return gather_stage(
         ctx, "Padded", f"The input with {ph} row(s) / {pw} column(s) of zeros around each "
         "channel (grey cells). White cells refer to the input.", sources, "padded",
-        pad_map(h, ph, ph), pad_map(w, pw, pw), "(zero-padded)")
+        pad_map(h, ph, ph), pad_map(w, pw, pw), "(zero-padded)", groups)
 
 
 def kernel_transform_stage(ctx: LayerContext, role: str, note: str,
@@ -207,7 +225,10 @@ def conv_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
         blocks.append(Block(name, out_size, COMPUTED, content, aliases=aliases,
                             title=title(name, out_size, describe(o, channels)),
                             scale="diverging" if "input" in ctx.plan.network.given else ""))
-    stack(sheet, blocks)
+    per_in = len(sources) // groups
+    stack(sheet, blocks, groups=group_labels(
+        out_channels, groups, "output", lambda g: " from input " + channel_list(
+            range(g * per_in, (g + 1) * per_in))))
     return blocks
 
 
@@ -223,3 +244,41 @@ def per_channel_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
                             title=title(name, shape, what)))
     stack(sheet, blocks)
     return blocks
+
+
+def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]) -> None:
+    """The Overview sheet (second, after the guide): input channel 0, the first kernel that
+    reads it and output channel 0 side by side, live copies of the blocks on their own sheets,
+    the way the README shows a workbook."""
+    shown = [(inputs[0], "overview_input", "input channel 0")]
+    weighted = [layer for layer in plan.network.layers if layer.op.has_parameters]
+    if weighted:
+        name = weighted[0].names.tensor + "weight_0_0"
+        kernel = next((b for b in plan.blocks() if b.name == name), None)
+        if kernel is not None:
+            shown.append((kernel, "overview_kernel", f"the kernel {name} that reads it"))
+    shown.append((outputs[0], "overview_output", "output channel 0"))
+    source_sheet = next(s for s in plan.sheets if s.name == inputs[0].sheet)
+    sheet = SheetPlan("Overview", note="At a glance: " + ", ".join(
+        f"{what} ({b.name})" if what != f"the kernel {b.name} that reads it" else what
+        for b, _n, what in shown)
+                      + ", side by side (live copies of the blocks on the other sheets: edit "
+                      "those and these follow). Every step is on the sheets after this one.",
+                      default_width=source_sheet.default_width,
+                      row_height=source_sheet.row_height, zoom=source_sheet.zoom)
+    plan.sheets.insert(0, sheet)
+    left = 2
+    symbols = ("⊛", "→") if len(shown) == 3 else ("→",)  # (a text "=" would be a formula)
+    for n, (src, name, _what) in enumerate(shown):
+        shape = src.shape
+        block = Block(name, shape, COMPUTED, Gather(src, identity_map(shape[0]),
+                                                    identity_map(shape[1])),
+                      scale=src.scale, title=f"{src.name}  ({shape[0]}×{shape[1]})")
+        sheet.labels.append(Label(sheet.first_row, left, block.title, "cs_title"))
+        block.place(sheet.name, sheet.first_row + 1, left)
+        sheet.blocks.append(block)
+        left += shape[1] + 1
+        if n < len(symbols):
+            sheet.labels.append(Label(sheet.first_row + 1 + (shape[0] - 1) // 2, left + 1,
+                                      symbols[n], "cs_heading"))
+            left += 3

@@ -43,6 +43,8 @@ def load_template(path: Path) -> dict[str, object]:
             raise TemplateError(f"--template {path}: unknown key {key!r} "
                                 f"(known keys: {', '.join(KNOWN_KEYS)})")
     variant = values.get("variant")
+    if isinstance(variant, str):  # any case, as on the command line
+        variant = values["variant"] = variant.lower()
     if variant is not None and variant not in VARIANTS:
         raise TemplateError(f"--template {path}: variant {variant!r} is not one of "
                             + ", ".join(VARIANTS))

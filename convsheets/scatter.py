@@ -62,7 +62,7 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
         "stamps add up. Each output cell below is the explicit sum of the products that land "
         "on it, on the original input: no inserted zeros, no flipped kernel. Choose an input "
         "pixel in the yellow cells: its stamp is shown and highlighted on the outputs.")
-    sheet.default_width = 7.0
+    sheet.default_width = max(sheet.default_width, 7.0)
     here = sheet.name
 
     def put(block: Block, row: int, col: int) -> Block:

@@ -47,6 +47,11 @@ def pad_map(n: int, before: int, after: int) -> IndexMap:
     return (PAD,) * max(0, before) + tuple(core) + (PAD,) * max(0, after)
 
 
+def identity_map(n: int) -> IndexMap:
+    """Every item as it is (a live copy of a block)."""
+    return tuple(range(n))
+
+
 def insert_map(n: int, stride: int) -> IndexMap:
     """stride - 1 zeros between neighbours (the seed's 'add 0s at each alternate position')."""
     out: list[int | Zero] = []

@@ -30,6 +30,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.properties import CalcProperties
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.dimensions import ColumnDimension
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
@@ -72,6 +74,7 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_count", None, Font(color="000000"), True, "#,##0"),
         style("cs_ratio", None, Font(color="000000"), True, "0.00"),
         style("cs_title", None, Font(bold=True)),
+        style("cs_group", None, Font(bold=True, color="1F4E79")),
         style("cs_heading", None, Font(bold=True, size=14)),
         style("cs_label", None, Font()),
         style("cs_note", None, Font(italic=True, color="595959")),
@@ -208,7 +211,7 @@ def render(plan: Plan, out: IO[bytes] | Path,
             ws = wb.create_sheet(sheet.name)
             sink = array("d") if stored is not None else None
             _write_sheet(ws, sheet, stats, progress, style_formulas=values != "integers",
-                         stored=stored, sink=sink)
+                         stored=stored, sink=sink, colour_scale=plan.colour_scale)
             if sink is not None:
                 parts[f"xl/worksheets/sheet{n}.xml"] = sink
     except BaseException:
@@ -245,20 +248,14 @@ def _discard(wb: Workbook) -> None:
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                  progress: Callable[[int], None] | None, style_formulas: bool,
                  stored: dict[str, np.ndarray] | None = None,
-                 sink: array | None = None) -> None:
+                 sink: array | None = None, colour_scale: str = "block") -> None:
     max_col = sheet.max_col
-    # Printing (or converting to PDF) puts each sheet's full width on one landscape page.
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.widths.get(
-        1, _label_width(sheet)))
+    _page_setup(ws, sheet)
+    ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.col_width(1))
     for col in range(2, max_col + 1):
-        width = sheet.widths.get(col, sheet.default_width)
         hidden = sheet.hidden_from is not None and col >= sheet.hidden_from
-        ws.column_dimensions[col_letter(col)] = ColumnDimension(ws, index=col_letter(col),
-                                                                width=width, hidden=hidden)
+        ws.column_dimensions[col_letter(col)] = ColumnDimension(
+            ws, index=col_letter(col), width=sheet.col_width(col), hidden=hidden)
     if sheet.zoom:
         ws.sheet_view.zoomScale = sheet.zoom
     if sheet.hidden:
@@ -298,10 +295,39 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
             ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
                 formula=[formula], fill=_HIGHLIGHT_FILL, font=Font(bold=True),
                 border=_HIGHLIGHT_BORDER))
+    scaled: dict[tuple[str, str], list[str]] = {}
     for block in sheet.blocks:
         if block.colour_scale and (block.kind == COMPUTED or block.scale):
-            ws.conditional_formatting.add(" ".join(_value_ranges(block)),
-                                          _colour_scale(block.scale))
+            key = block.tensor if colour_scale == "tensor" and block.tensor else block.name
+            scaled.setdefault((key, block.scale), []).extend(_value_ranges(block))
+    for (_key, scale), ranges in scaled.items():  # one rule over several ranges: one scale
+        ws.conditional_formatting.add(" ".join(ranges), _colour_scale(scale))
+
+
+PAGE_FOOTER = "&A · page &P of &N"  # render.py finds each page's sheet by this footer
+
+
+def _page_setup(ws, sheet: SheetPlan) -> None:
+    """Printing and PDF export: the sheet's own page setup (layout.SheetPlan.page_setup: one
+    page when readable, else breaks between blocks), small margins, the sheet's name and the
+    page number in the footer."""
+    setup = sheet.page_setup()
+    ws.page_setup.orientation = setup.orientation
+    if setup.fit:
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 1
+    else:  # a fixed scale (Excel ignores page breaks on a sheet fitted to pages)
+        ws.page_setup.scale = setup.scale
+        for row in setup.breaks:
+            ws.row_breaks.append(Break(id=row))
+        if setup.title_rows:
+            ws.print_title_rows = f"1:{setup.title_rows}"
+    ws.print_area = setup.area
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.2,
+                                  footer=0.25)
+    ws.oddFooter.center.text = PAGE_FOOTER
+    ws.oddFooter.center.size = 8
 
 
 _SCALE_ENDS = {"grey": "595959", "red": "C00000", "green": "00B050", "blue": "0070C0"}
@@ -346,6 +372,9 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
         pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style,
                        known))
     for label in sheet.labels:
+        if isinstance(label.value, str) and label.value.startswith("="):
+            raise AssertionError(f"sheet {sheet.name}: the label {label.value!r} would be "
+                                 "written as a formula")
         pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style,
                        None))
     pieces.sort(key=lambda p: (p[0], p[2]))
@@ -436,17 +465,13 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _label_width(sheet: SheetPlan) -> float:
-    texts = [str(lab.value) for lab in sheet.labels if lab.col == 1]
-    return float(min(40, max([len(t) + 2 for t in texts], default=3)))
-
-
 def metadata_json(plan: Plan, stored: bool) -> str:
     """The metadata record as JSON: the custom property's value (and, in an exercise, the
     text of its hidden metadata sheet)."""
     network, spec = plan.network, plan.spec
     record: dict[str, object] = {"generator": GENERATOR, "version": __version__,
-                                 "views": sorted(plan.views), "stored_values": stored}
+                                 "views": sorted(plan.views), "stored_values": stored,
+                                 "colour_scale": plan.colour_scale}
     if spec is not None:
         record.update({"format": 1, "layer": spec.as_options()})
     else:

@@ -185,16 +185,16 @@ def test_formula_replaced_by_constant_is_not_live(batch):
     bad = failing(batch["reports"]["constant"])
     assert bad[0].name == "output_c0"
     assert "not live" in bad[0].problem and batch["cells"]["constant"] in bad[0].problem
-    # downstream, only the guide's comparison of the three ways (which copies output_c0)
-    # fails the probe: its largest difference is no longer 0
-    assert {b.name for b in bad[1:]} <= {"guide_insertion_c0", "guide_difference_c0",
-                                         "three_ways_difference"}
+    # downstream, only the live copies of output_c0 fail the probe: the overview's and the
+    # guide's comparison of the three ways (whose largest difference is no longer 0)
+    assert {b.name for b in bad[1:]} == {"overview_output", "guide_insertion_c0",
+                                         "guide_difference_c0", "three_ways_difference"}
 
 
 def test_formulas_that_ignore_their_inputs_fail_the_probe(batch):
     bad = [b for b in failing(batch["reports"]["constant_formulas"])
            if not b.name.startswith("explore_")]  # (the explorer shows those outputs too)
-    assert sorted(b.name for b in bad) == ["output_c0", "output_c1"]
+    assert sorted(b.name for b in bad) == ["output_c0", "output_c1", "overview_output"]
     assert "does not follow its inputs" in bad[0].problem
 
 
@@ -206,7 +206,7 @@ def test_constant_in_the_guides_arithmetic_fails_the_probe(batch):
 
 def test_stray_far_cell_does_not_disable_the_probe(batch):
     bad = failing(batch["reports"]["far_stray"])
-    assert [b.name for b in bad] == ["output_c0"]
+    assert [b.name for b in bad] == ["output_c0", "overview_output"]
     assert "does not follow its inputs" in bad[0].problem
 
 
@@ -287,7 +287,8 @@ def test_a_stored_value_that_disagrees_with_its_formula_fails(tmp_path):
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(forged, "w") as dst:
         for info in src.infolist():
             data = src.read(info)
-            if info.filename == "xl/worksheets/sheet5.xml":  # the Output sheet
+            # the Output sheet (after Guide, Overview, Input, Padded, Kernels)
+            if info.filename == "xl/worksheets/sheet6.xml":
                 text = data.decode()
                 start = text.index("<v>", text.index("<f>SUMPRODUCT")) + 3
                 end = text.index("</v>", start)

@@ -17,6 +17,7 @@ different folders cannot collide in the single output folder soffice writes to.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,47 +78,8 @@ class LibreOfficeEngine:
             prefix="convsheets-lo-", ignore_cleanup_errors=True
         ) as tmp_name:
             tmp = Path(tmp_name)
-            profile = tmp / "profile"
-            (profile / "user").mkdir(parents=True)
-            (profile / "user" / "registrymodifications.xcu").write_text(_REGISTRY, "utf-8")
-            indir, converted = tmp / "in", tmp / "out"
-            indir.mkdir()
-            converted.mkdir()
-            copies = []
-            for i, src in enumerate(inputs):
-                copy = indir / f"{i}.xlsx"
-                shutil.copyfile(src, copy)
-                copies.append(copy)
-            argv = [
-                exe,
-                f"-env:UserInstallation={profile.as_uri()}",
-                "--headless",
-                "--invisible",
-                "--norestore",
-                "--nologo",
-                "--nodefault",
-                "--nolockcheck",
-                f"--infilter={_FILTER}",
-                "--convert-to",
-                f"xlsx:{_FILTER}",
-                "--outdir",
-                str(converted),
-                *map(str, copies),
-            ]
-            result = run_command(
-                argv,
-                timeout=deadline.remaining(),
-                budget=deadline.seconds,
-                what="LibreOffice",
-                cwd=tmp,
-            )
-            noise = [
-                line
-                for line in result.stderr.splitlines()
-                if line.strip() and not any(b in line for b in _BENIGN_STDERR)
-            ]
-            if noise:
-                log.info("LibreOffice stderr: %s", " | ".join(noise))
+            converted = tmp / "out"
+            result = convert(exe, inputs, tmp, converted, f"xlsx:{_FILTER}", deadline)
             produced = [converted / f"{i}.xlsx" for i in range(len(inputs))]
             for src, out in zip(inputs, produced, strict=True):
                 if not out.is_file() or out.stat().st_size == 0:
@@ -129,3 +91,53 @@ class LibreOfficeEngine:
             for out, target in zip(produced, targets, strict=True):
                 shutil.move(out, target)
         return targets
+
+
+def convert(exe: str, inputs: Sequence[Path], tmp: Path, converted: Path, target: str,
+            deadline: Deadline, what: str = "LibreOffice") -> subprocess.CompletedProcess:
+    """Run one headless `soffice --convert-to TARGET` over copies of `inputs` (named 0.xlsx,
+    1.xlsx, ... in `tmp`), with a private throw-away profile in `tmp` that recalculates on
+    load; the results land in `converted` as 0.EXT, 1.EXT, ... Used by verify (xlsx) and by
+    render (pdf)."""
+    profile = tmp / "profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_REGISTRY, "utf-8")
+    indir = tmp / "in"
+    indir.mkdir()
+    converted.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for i, src in enumerate(inputs):
+        copy = indir / f"{i}.xlsx"
+        shutil.copyfile(src, copy)
+        copies.append(copy)
+    argv = [
+        exe,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--invisible",
+        "--norestore",
+        "--nologo",
+        "--nodefault",
+        "--nolockcheck",
+        f"--infilter={_FILTER}",
+        "--convert-to",
+        target,
+        "--outdir",
+        str(converted),
+        *map(str, copies),
+    ]
+    result = run_command(
+        argv,
+        timeout=deadline.remaining(),
+        budget=deadline.seconds,
+        what=what,
+        cwd=tmp,
+    )
+    noise = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not any(b in line for b in _BENIGN_STDERR)
+    ]
+    if noise:
+        log.info("LibreOffice stderr: %s", " | ".join(noise))
+    return result

@@ -47,6 +47,9 @@ class ConvNd(Op):
     pair_checks: ClassVar[tuple[tuple[str, int], ...]] = (
         ("kernel_size", 1), ("stride", 1), ("dilation", 1), ("padding", 0))
 
+    def input_groups(self) -> int:
+        return self.groups
+
     @classmethod
     def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
         if values["in_channels"] is INFER:

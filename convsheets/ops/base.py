@@ -41,6 +41,11 @@ class Op:
     options: ClassVar[dict[str, tuple[str, object]]]
     has_parameters: ClassVar[bool] = False
 
+    def input_groups(self) -> int:
+        """Groups its input channels fall into (a grouped convolution's), so the sheets that
+        hold them can set each group apart."""
+        return 1
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def create(cls, given: dict[str, object], in_shape: Shape) -> Op:

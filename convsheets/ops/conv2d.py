@@ -66,7 +66,7 @@ class Conv2d(ConvNd):
 
     # ------------------------------------------------------------------ the workbook
     def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
-        padded = pad_stage(ctx, sources, self.padding)
+        padded = pad_stage(ctx, sources, self.padding, self.groups)
         groups, per_in = self.groups, self.in_channels // self.groups
         per_out = self.out_channels // groups
 

@@ -208,7 +208,8 @@ class ConvTranspose2d(ConvNd):
             ctx, "Upsampled", "Steps 1-2 of a transposed convolution: zeros inserted between "
             "input pixels (stride - 1 per gap, orange), then padded with dilation*(k-1) - "
             "padding zeros (grey; cropped if negative), plus output_padding at the "
-            "bottom/right.", sources, "upsampled", maps[0], maps[1], "(zero-inserted + padded)")
+            "bottom/right.", sources, "upsampled", maps[0], maps[1], "(zero-inserted + padded)",
+            self.groups)
 
     def size_expression(self, r: Callable[[str], str]) -> str:
         return (f"({r('input')}-1)*{r('stride')}-2*{r('padding')}+{r('dilation')}*"
