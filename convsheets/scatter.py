@@ -216,26 +216,29 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
         cur.text(f"Three ways, one result ({label})", "cs_title")
         cur.text("The transposed convolution computed " + ", ".join(
             f"by {text} (sheet {blocks[0].sheet})" for text, _key, blocks in ways)
-            + ". The last block of each row is the largest |difference| per cell.")
+            + ", and the largest |difference| between them, per cell.")
         oh, ow = outputs[0].shape
         first = 8 if ctx.plan.network.is_network else 5  # right of the guide's text columns
-        for col in range(first, first + (len(ways) + 1) * (ow + 1)):
+        for col in range(first, first + 2 * (ow + 1)):
             cur.sheet.widths.setdefault(col, 5.5)
         gaps = []
         for o in range(len(outputs)):
             top = cur.row + 1
-            col = first
-            shown = []
-            for text, key, blocks in ways:
-                cur.sheet.labels.append(Label(top - 1, col, f"{text} c{o}", "cs_title"))
-                copy = Block(f"{prefix}guide_{key}_c{o}", (oh, ow), COMPUTED,
-                             PerCell(lambda here, i, j, src=blocks[o]:
-                                     src.ref(i, j, from_sheet=here)))
-                copy.place(cur.sheet.name, top, col)
-                cur.sheet.blocks.append(copy)
-                shown.append(copy)
-                col += ow + 1
-            cur.sheet.labels.append(Label(top - 1, col, "largest |diff|", "cs_title"))
+            shown: list[Block] = []
+
+            def place(block: Block, n: int, text: str, top: int = top) -> Block:
+                """Two blocks per row, so the guide stays one page wide."""
+                row, col = top + (n // 2) * (oh + 2), first + (n % 2) * (ow + 1)
+                cur.sheet.labels.append(Label(row - 1, col, text, "cs_title"))
+                block.place(cur.sheet.name, row, col)
+                cur.sheet.blocks.append(block)
+                return block
+
+            for n, (text, key, blocks) in enumerate(ways):
+                shown.append(place(Block(
+                    f"{prefix}guide_{key}_c{o}", (oh, ow), COMPUTED,
+                    PerCell(lambda here, i, j, src=blocks[o]: src.ref(i, j, from_sheet=here))),
+                    n, f"{text} c{o}"))
 
             def gap(here: str, i: int, j: int, shown: list[Block] = shown) -> str:
                 first = shown[0].ref(i, j, from_sheet=here)
@@ -244,12 +247,10 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
                     return gaps[0]
                 return f"IF({gaps[0]}>{gaps[1]},{gaps[0]},{gaps[1]})"
 
-            block = Block(f"{prefix}guide_difference_c{o}", (oh, ow), COMPUTED, PerCell(gap),
-                          colour_scale=False, style="cs_computed")
-            block.place(cur.sheet.name, top, col)
-            cur.sheet.blocks.append(block)
-            gaps.append(block)
-            cur.row = top + oh + 1
+            gaps.append(place(Block(f"{prefix}guide_difference_c{o}", (oh, ow), COMPUTED,
+                                    PerCell(gap), colour_scale=False, style="cs_computed"),
+                              len(ways), f"largest |difference| c{o}"))
+            cur.row = top + ((len(ways) + 1 + 1) // 2) * (oh + 2) - 1
         areas = ",".join(g.area(from_sheet=cur.sheet.name) for g in gaps)
         cur.block("largest difference, all channels", cur.formula(
             f"{prefix}three_ways_difference", f"MAX({areas})"), note="0 when the ways agree")
