@@ -98,8 +98,8 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
     im2col = _put(sheet, Block(f"{names}im2col", (patches, k), COMPUTED, PerCell(patch_cell),
                                colour_scale=False), top + 2, FIRST_COL)
     wleft = FIRST_COL + k + 2
-    sheet.labels.append(Label(top, wleft, f"{names}matrix_weights  ({k}×{filters}): one column "
-                              "per filter", "cs_title"))
+    sheet.labels.append(Label(top, wleft, f"{names}matrix_weights  ({k}×{filters})",
+                              "cs_title"))
     _header(sheet, top + 1, wleft, [f"filter {o}" for o in range(filters)])
     for t, (c, i, j) in enumerate(taps):
         sheet.labels.append(Label(top + 2 + t, wleft - 1, f"c{c} {i},{j}", "cs_note"))
@@ -114,7 +114,7 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
     weights = _put(sheet, Block(f"{names}matrix_weights", (k, filters), COMPUTED,
                                 PerCell(weight_cell), colour_scale=False), top + 2, wleft)
     oleft = wleft + filters + 2
-    row = top
+    row = top + 1  # (under the weight matrix's title, which runs over to the right)
     for o in range(filters):
         g = o // per_out
         rows = slice(g * per_in * kh * kw, (g + 1) * per_in * kh * kw)  # the group's taps
@@ -202,8 +202,8 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
     if ctx.plan.network.values == "integers":
         sheet.default_width = 5.5
     top = sheet.first_row
-    sheet.labels.append(Label(top, FIRST_COL, f"{names}matrix_input", "cs_title"))
-    sheet.labels.append(Label(top + 1, FIRST_COL, "x", "cs_note"))
+    sheet.labels.append(Label(top, FIRST_COL, "x", "cs_title"))  # (named matrix_input)
+    sheet.labels.append(Label(top + 1, FIRST_COL, "input", "cs_note"))
     pixels = [(c, i, j) for c in range(channels) for i in range(h) for j in range(w)]
     for p, (c, i, j) in enumerate(pixels):
         sheet.labels.append(Label(top + 2 + p, 1, f"c{c} {position(i, j)}", "cs_note"))

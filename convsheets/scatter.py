@@ -101,7 +101,7 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
     sheet.labels.append(Label(row, FIRST_COL, "pixel"))
     pixel = ref(put(formula(names["pixel"], guarded(
         f"CHOOSE({c}+1,{pixel_of})" if channels > 1 else pixel_of)), row, 3))
-    sheet.labels.append(Label(row, 4, "lands at output row"))
+    sheet.labels.append(Label(row, 4, "lands at row"))
     put(formula(names["top"], guarded(f"{r}*{stride[0]}-{padding[0]}")), row, 6)
     sheet.labels.append(Label(row, 7, "column"))
     put(formula(names["left"], guarded(f"{k}*{stride[1]}-{padding[1]}")), row, 8)
