@@ -66,7 +66,7 @@ def build(variant: str | None = None, *,
 
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
     file convsheets did not write is replaced only with ``force=True``. `views` chooses the
-    optional sheets (``convsheets.plan.VIEWS``: "explorer", "matrix", "scatter"; all by
+    optional sheets (``convsheets.plan.VIEWS``: "overview", "explorer", "matrix", "scatter"; all by
     default). `colour_scale`: ``"block"`` (each block its own) or ``"tensor"`` (one over all
     blocks of a tensor). Options given as None are ignored (as options left off the command
     line). ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer

@@ -64,7 +64,8 @@ def make_plan(source: LayerSpec | Network,
                     owner[name] = f"layer {layer.label}"
     for view in plan.later:
         view()
-    overview_stage(plan, inputs, blocks)
+    if "overview" in plan.views:
+        overview_stage(plan, inputs, blocks)
     plan.intro = list(intro)
     add_guide(plan)
     names = [name for block in plan.blocks() for name in (block.name, *block.aliases)]

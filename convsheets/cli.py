@@ -132,6 +132,8 @@ def list_variants() -> None:
               "so equal values get equal colours. The guide says which.")
 @click.option("--no-explorer", is_flag=True,
               help="Leave out the Explorer sheets (one per convolution or pooling layer).")
+@click.option("--no-overview", is_flag=True,
+              help="Leave out the Overview sheet (input, kernel and output side by side).")
 @click.option("--no-matrix", is_flag=True, help="Leave out the Matrix sheets (im2col for a "
               "convolution, C and Cᵀ·x for a transposed one).")
 @click.option("--no-scatter", is_flag=True,
@@ -155,7 +157,7 @@ def list_variants() -> None:
               help="With --exercise: a CSV with an id column (and optionally name); one "
               "handout per student, -o DIR/{id}.xlsx, each with its own numbers.")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
-          force: bool, colour_scale: str, no_explorer: bool, no_matrix: bool,
+          force: bool, colour_scale: str, no_overview: bool, no_explorer: bool, no_matrix: bool,
           no_scatter: bool, image: str | None, kernel_names: str | None,
           weights_file: Path | None, exercise: bool, blank_kinds: str | None,
           self_check: bool, roster: Path | None, **options: object) -> None:
@@ -178,7 +180,8 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
                                  "handouts/", param_hint="'--output'")
     given = {k: v for k, v in options.items() if v is not None}
-    left_out = {"explorer": no_explorer, "matrix": no_matrix, "scatter": no_scatter}
+    left_out = {"overview": no_overview, "explorer": no_explorer, "matrix": no_matrix,
+                "scatter": no_scatter}
     views = tuple(view for view in VIEWS if not left_out[view])
     jobs: list[tuple[LayerSpec | Network, Path, str]] = []  # (what, where, its preset)
     extras = image or kernel_names or weights_file

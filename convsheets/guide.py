@@ -36,6 +36,12 @@ LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch th
 ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct"}
 
 
+def first_sentence(text: str, width: int) -> str:
+    """The note's first sentence, shortened to one line of `width` characters."""
+    sentence = text.split(". ")[0] if text else ""
+    return textwrap.shorten(sentence, width, placeholder=" …")
+
+
 class GuideWriter:
     """Writes the guide top to bottom: paragraphs, and named one-cell blocks beside labels."""
 
@@ -132,9 +138,10 @@ def add_guide(plan: Plan) -> None:
                  width=TEXT_WIDTH - 50)
     cur.gap()
     cur.text("Sheets", "cs_title")
-    for other in plan.sheets[1:]:
+    for other in plan.sheets[1:]:  # one line each (the sheet's own note says the rest)
         sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
-        cur.text(other.note, col=COL_VALUE, width=TEXT_WIDTH - 34)
+        cur.text(first_sentence(other.note, TEXT_WIDTH - 34), col=COL_VALUE,
+                 width=TEXT_WIDTH - 34)
     cur.gap()
     weighted = [layer for layer in network.layers if layer.op.has_parameters]
     example = ("input_c0, weight_0_0, output_c0" if not network.is_network else

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
     from .spec import LayerSpec
 
 
-# Optional views a workbook can show (all by default): each convolution or pooling layer's
+# Optional views a workbook can show (all by default): the overview (input, kernel and output
+# side by side, second sheet), each convolution or pooling layer's
 # window explorer, each convolution's matrix view (im2col, or Cᵀ for a transposed one), each
 # transposed convolution's scatter view.
-VIEWS = ("explorer", "matrix", "scatter")
+VIEWS = ("overview", "explorer", "matrix", "scatter")
 COLOUR_SCALES = ("block", "tensor")  # a colour scale per block, or one over a whole tensor
 
 
