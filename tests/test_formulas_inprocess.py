@@ -207,7 +207,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("inprocess") / "layer.xlsx"
 
 
-@settings(max_examples=260, deadline=None, derandomize=True, database=None,
+@settings(max_examples=180, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.data_too_large])
 @given(spec=layers())

@@ -82,10 +82,10 @@ def test_random_layers_verify_in_every_engine(specs: list[LayerSpec]) -> None:
     assert not failures, failures
 
 
-IRONCALC_LAYERS = 30  # per example; 8 examples: IronCalc checks 240 layers in seconds
+IRONCALC_LAYERS = 30  # per example; 5 examples: IronCalc checks 150 layers in seconds
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+@settings(max_examples=5, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much, HealthCheck.large_base_example])
