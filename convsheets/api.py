@@ -80,7 +80,7 @@ def build(variant: str | None = None, *,
     target = Path(output) if output is not None else None
     if target is not None and target.suffix.lower() != ".xlsx":
         raise OutputError(f"{target}: give a file name ending in .xlsx")
-    source: LayerSpec | Network
+    source: Network
     if is_network(values):
         if variant:
             raise SpecError("variant", variant, "builds one of the seven variants; a network "
@@ -108,7 +108,7 @@ def build(variant: str | None = None, *,
                             + ", or template=", HERE)
         try:
             source = LayerSpec.create(str(name), {**values, **given}, preset(str(name))
-                                      if name in VARIANTS else {})
+                                      if name in VARIANTS else {}).network()
         except SpecError as exc:
             raise (exc.located(HERE) if not exc.where else exc) from None
         default = OUTPUT_DIR / f"{name}.xlsx"

@@ -8,7 +8,6 @@ beside the target and renamed into place, so an interrupted build leaves nothing
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import os
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .draw import Drawn, draw_layer
 from .errors import LimitError, OutputError, SpecError
 from .exercise import Exercise, exercise_plan
 from .expected import stored_values
@@ -26,9 +26,9 @@ from .guide import add_guide
 from .layout import Block
 from .network import Network
 from .plan import VIEWS, LayerContext, Plan, input_stage, overview_stage
-from .spec import LayerSpec
 from .stages import Conv, Pool
 from .tensors import random_tensors
+from .views import draw_views
 from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, ZIP_TIME, RenderStats, render
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -37,23 +37,23 @@ EXCEL_MAX_FORMULA = 8_192
 MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cells
 
 
-def make_plan(source: LayerSpec | Network,
+def make_plan(network: Network,
               tensors: dict[str, np.ndarray] | None = None,
               views: Collection[str] = VIEWS, colour_scale: str = "block",
               intro: Sequence[tuple[str, str]] = ()) -> Plan:
-    """The full plan of a workbook for a variant request or a network (random tensors from
+    """The full plan of a workbook of a network (a variant's or a template's; random tensors from
     its seed by default): the guide, the input, each layer's sheets in order (the seed's
     steps), then the views (`views`: which of `plan.VIEWS`, e.g. each layer's explorer).
     `intro`: (text, style) lines that open the guide (an exercise's instructions)."""
-    spec = source if isinstance(source, LayerSpec) else None
-    network = source.network() if isinstance(source, LayerSpec) else source
-    plan = Plan(network, tensors if tensors is not None else random_tensors(network), spec=spec,
+    plan = Plan(network, tensors if tensors is not None else random_tensors(network),
                 views=frozenset(views), colour_scale=colour_scale)
     blocks = inputs = input_stage(plan)
     owner = {block.name: "the input" for block in blocks}
+    drawn: list[Drawn] = []
     for layer in network.layers:
         first = len(plan.sheets)
-        blocks = layer.op.build(LayerContext(plan, layer), blocks)
+        drawn.append(draw_layer(LayerContext(plan, layer), blocks))
+        blocks = drawn[-1].outputs
         for sheet in plan.sheets[first:]:
             for block in sheet.blocks:
                 for name in (block.name, *block.aliases):
@@ -62,8 +62,8 @@ def make_plan(source: LayerSpec | Network,
                                         f"a block of {owner[name]}; rename one of the layers",
                                         f"layer {layer.label}")
                     owner[name] = f"layer {layer.label}"
-    for view in plan.later:
-        view()
+    for layer in drawn:
+        draw_views(layer, plan.views)
     if "overview" in plan.views:
         overview_stage(plan, inputs, blocks)
     plan.intro = list(intro)
@@ -179,14 +179,14 @@ def _has_our_metadata(path: Path) -> bool:
         return False
 
 
-def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
+def build(network: Network, path: Path, *, force: bool = False,
           progress: Callable[[int], None] | None = None,
           on_start: Callable[[Plan, int], None] | None = None,
           views: Collection[str] = VIEWS, colour_scale: str = "block") -> BuildResult:
-    """Build the workbook of a variant request or a network at `path`, atomically. Nothing is
-    touched on error."""
-    check_size_early(source.network() if isinstance(source, LayerSpec) else source)
-    plan = make_plan(source, views=views, colour_scale=colour_scale)
+    """Build the workbook of a network (a variant's or a template's) at `path`, atomically.
+    Nothing is touched on error."""
+    check_size_early(network)
+    plan = make_plan(network, views=views, colour_scale=colour_scale)
     cells = check_limits(plan)
     check_target(path, force)
     if on_start is not None:
@@ -195,22 +195,17 @@ def build(source: LayerSpec | Network, path: Path, *, force: bool = False,
     return BuildResult(path, stats.cells, stats.formulas, path.stat().st_size)
 
 
-def build_exercise(source: LayerSpec | Network, path: Path, exercise: Exercise, *,
+def build_exercise(network: Network, path: Path, exercise: Exercise, *,
                    force: bool = False) -> tuple[BuildResult, int]:
     """Build an exercise handout at `path`, atomically. Returns the result and the number
     of answer cells."""
-    check_size_early(source.network() if isinstance(source, LayerSpec) else source)
-    handout = exercise_plan(source, exercise)
+    check_size_early(network)
+    handout = exercise_plan(network, exercise)
     check_limits(handout.plan)
     check_target(path, force)
     stats = write_atomically(handout.plan, path, stored=handout.stored)
     result = BuildResult(path, stats.cells, stats.formulas, path.stat().st_size)
     return result, sum(b.shape[0] * b.shape[1] for b in handout.answers)
-
-
-def with_seed(source: LayerSpec | Network, seed: int) -> LayerSpec | Network:
-    """The same request or network with another seed (a roster student's)."""
-    return dataclasses.replace(source, seed=seed)
 
 
 def write_atomically(plan: Plan, path: Path,

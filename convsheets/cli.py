@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import __version__
 from .build import build as build_workbook
-from .build import build_exercise, check_target, with_seed
+from .build import build_exercise, check_target
 from .errors import ConvsheetsError
 from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
 from .grade import grade_files, table, write_csv, write_feedback
@@ -183,7 +183,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
     left_out = {"overview": no_overview, "explorer": no_explorer, "matrix": no_matrix,
                 "scatter": no_scatter}
     views = tuple(view for view in VIEWS if not left_out[view])
-    jobs: list[tuple[LayerSpec | Network, Path, str]] = []  # (what, where, its preset)
+    jobs: list[tuple[Network, Path, str]] = []  # (what, where, its preset)
     extras = image or kernel_names or weights_file
     if build_all:
         if variant or template or given or extras:
@@ -193,8 +193,8 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         if directory.exists() and not directory.is_dir():
             raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
         for name in VARIANTS:
-            jobs.append((LayerSpec.create(name, {}, preset(name)), directory / f"{name}.xlsx",
-                         ""))
+            jobs.append((LayerSpec.create(name, {}, preset(name)).network(),
+                         directory / f"{name}.xlsx", ""))
         for name, text in shipped_networks().items():
             jobs.append((network_from_template(tomllib.loads(text), name),
                          directory / f"{name}.xlsx", ""))
@@ -251,7 +251,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             if kernel_names:
                 typed.setdefault("kernel_size", spec.kernel_size)
             from_preset = [k for k in preset(variant) if k not in typed]
-            jobs.append((spec, output or OUTPUT_DIR / f"{variant}.xlsx",
+            jobs.append((spec.network(), output or OUTPUT_DIR / f"{variant}.xlsx",
                          _preset_note(spec, from_preset)))
     if exercise:
         source, target, note = jobs[0]
@@ -259,11 +259,11 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             parse_blank(blank_kinds) if blank_kinds else ("output",), self_check),
             roster, force)
         return
-    for source, target, note in jobs:
+    for network, target, note in jobs:
         hooks, finish = _progress_hooks()
         missing = [p for p in reversed(target.parents) if not p.exists()]
         try:
-            result = build_workbook(source, target, force=force,
+            result = build_workbook(network, target, force=force,
                                     views=views, colour_scale=colour_scale.lower(),
                                     **hooks)
         finally:
@@ -274,7 +274,6 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
                        + ", ".join(created))
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
-        network = source.network() if isinstance(source, LayerSpec) else source
         c, h, w = network.input_shape
         click.echo(f"  input ({c}, {h}, {w})")
         for layer in network.layers:
@@ -283,13 +282,12 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             click.echo(f"  {note}")
 
 
-def _build_exercises(source: LayerSpec | Network, target: Path, note: str, exercise: Exercise,
+def _build_exercises(network: Network, target: Path, note: str, exercise: Exercise,
                      roster: Path | None, force: bool) -> None:
     """One handout, or one per student of a roster (every target checked before any is
     written, so a refused overwrite leaves nothing half done)."""
-    network = source.network() if isinstance(source, LayerSpec) else source
     if roster is None:
-        result, answers = build_exercise(source, target, exercise, force=force)
+        result, answers = build_exercise(network, target, exercise, force=force)
         click.echo(f"wrote {result.path}: exercise, {answers:,} answer cells to fill in "
                    f"(blank: {', '.join(exercise.blank)}"
                    f"{', self-check' if exercise.self_check else ''}), seed {network.seed}")
@@ -305,7 +303,7 @@ def _build_exercises(source: LayerSpec | Network, target: Path, note: str, exerc
         check_target(path, force)
         one = dataclasses.replace(exercise, student=student.id, name=student.name,
                                   base_seed=network.seed)
-        jobs.append((with_seed(source, student_seed(network.seed, student.id)), path, one))
+        jobs.append((network.with_seed(student_seed(network.seed, student.id)), path, one))
     answers = 0
     for student_source, path, one in jobs:
         _result, answers = build_exercise(student_source, path, one, force=force)

@@ -38,7 +38,6 @@ from .expected import stored_values
 from .layout import ANSWER, COMPUTED, EDIT, EMPTY, FIRST_COL, PARAM, Block, Label, SheetPlan
 from .network import Network
 from .plan import Plan
-from .spec import LayerSpec
 from .stages import Formula, Values
 
 BLANK_KINDS = ("output", "padded", "upsampled", "flipped", "dilated", "explore")
@@ -126,7 +125,7 @@ class Handout:
     solutions: dict[str, np.ndarray]
 
 
-def exercise_plan(source: LayerSpec | Network, exercise: Exercise) -> Handout:
+def exercise_plan(source: Network, exercise: Exercise) -> Handout:
     """The handout of `source` (its tensors from its seed) for `exercise`."""
     from .build import make_plan  # (build imports this module's callers)
 
@@ -169,10 +168,9 @@ def handout_tolerance(network: Network) -> float:
 MAX_EXERCISE_CELLS = 100_000  # a handout is worked by hand (and graded from untrusted files)
 
 
-def _check_supported(source: LayerSpec | Network) -> None:
+def _check_supported(network: Network) -> None:
     from .build import minimum_cells
 
-    network = source.network() if isinstance(source, LayerSpec) else source
     cells = minimum_cells(network)
     if cells > MAX_EXERCISE_CELLS:
         raise LimitError(f"an exercise of {cells:,} cells; handouts hold at most "

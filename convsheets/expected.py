@@ -22,13 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConvsheetsError
+from .explorer import explore_values
 from .guide import network_guide_values
 from .layout import COMPUTED, Block
 from .network import Layer, Network
 from .plan import VIEWS, Plan
-from .spec import LayerSpec
 from .stages import Gather, IndexMap, Values, Zero
 from .variants import VARIANTS
+from .views import view_values
 
 
 @dataclass
@@ -62,9 +63,9 @@ def layer_outputs(steps: list[tuple[Layer, np.ndarray, np.ndarray]]) -> dict[str
     return out
 
 
-def expected_blocks(source: LayerSpec | Network, t: dict[str, np.ndarray],
+def expected_blocks(source: Network, t: dict[str, np.ndarray],
                     scalars: dict[str, float],
-                    guide: LayerSpec | Network | None = None,
+                    guide: Network | None = None,
                     views: Collection[str] = VIEWS) -> dict[str, Expected]:
     """Expected values of every computed block, by defined name.
 
@@ -81,7 +82,7 @@ def expected_blocks(source: LayerSpec | Network, t: dict[str, np.ndarray],
 def stored_values(plan: Plan) -> dict[str, np.ndarray]:
     """The value of every computed block of a plan about to be written, from its own tensors
     and editable guide cells: what a recalculation gives, stored with each formula."""
-    source: LayerSpec | Network = plan.spec if plan.spec is not None else plan.network
+    source = plan.network
     scalars = {block.name: float(block.content.array[0, 0]) for block in plan.blocks()
                if isinstance(block.content, Values) and block.shape == (1, 1)
                and block.content.array[0, 0] is not None}
@@ -108,9 +109,9 @@ def _sources_first(blocks: list[Block]) -> list[Block]:
     return order
 
 
-def plan_expected(plan: Plan, source: LayerSpec | Network, t: dict[str, np.ndarray],
+def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
                   scalars: dict[str, float],
-                  guide: LayerSpec | Network | None = None) -> dict[str, Expected]:
+                  guide: Network | None = None) -> dict[str, Expected]:
     """`expected_blocks` for a plan already made from `source` and the tensors `t`."""
     steps = forward(plan.network, t)
     outputs = layer_outputs(steps)
@@ -167,8 +168,8 @@ def explorer_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: 
            f"{prefix}explore_used_col": k, f"{prefix}explore_valid": float(valid)}
     found = {name: Expected(np.array([[float(v)]])) for name, v in out.items()}
     local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
-    values = layer.op.explore_values(x, local, y, int(c), int(r), int(k)) if valid else None
-    template = layer.op.explore_values(x, local, y, 0, 0, 0)  # which blocks, which shapes
+    values = explore_values(layer.op, x, local, y, int(c), int(r), int(k)) if valid else None
+    template = explore_values(layer.op, x, local, y, 0, 0, 0)  # which blocks, which shapes
     for name, shape_of in template.items():
         value = values[name] if values is not None else np.full(shape_of.shape, np.nan)
         value = np.asarray(value, dtype=float)
@@ -185,8 +186,8 @@ def view_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: np.n
     shown = {name[len(prefix):] for name in names if name.startswith(prefix)}
     local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
     found = {}
-    for name, (value, mask) in layer.op.view_values(
-            x, local, y, lambda key: scalars.get(prefix + key, 0.0), shown).items():
+    for name, (value, mask) in view_values(
+            layer.op, x, local, y, lambda key: scalars.get(prefix + key, 0.0), shown).items():
         if name in shown:
             value = np.asarray(value, dtype=float)
             blank = np.isnan(value)
@@ -209,12 +210,12 @@ def gather(source: np.ndarray, row_map: IndexMap, col_map: IndexMap,
     return value, mask
 
 
-def guide_values(source: LayerSpec | Network, guide: LayerSpec | Network | None,
+def guide_values(source: Network, guide: Network | None,
                  scalars: dict[str, float]) -> dict[str, float]:
     """The guide's formula cells: output size and parameter count of the layer its
     parameter table shows (a variant) or the chain's shapes (a network)."""
     shown = guide if guide is not None else source
-    if isinstance(shown, Network):
+    if shown.request is None:
         if "input_height" in scalars:  # the guide's what-if input size, as the file holds it
             size = (scalars["input_height"], scalars["input_width"])
             if not all(float(v).is_integer() for v in size):
@@ -225,13 +226,13 @@ def guide_values(source: LayerSpec | Network, guide: LayerSpec | Network | None,
                 raise ValueError(f"the guide's input size {int(size[0])}x{int(size[1])} does "
                                  f"not fit this network ({exc})") from exc
         return network_guide_values(shown, shown.input_shape)
-    network = shown.network()
+    network, request = shown, shown.request
     h, w = shown.input_size
     for layer in network.layers:
         h, w = layer.op.reference_size(0, h), layer.op.reference_size(1, w)
     values: dict[str, float] = {"output_height": h, "output_width": w,
                                 "parameter_count": network.parameter_count()}
-    variant = VARIANTS[shown.variant]
+    variant = VARIANTS[request.variant]
     if variant.expected_more is not None:
-        values.update(variant.expected_more(shown, scalars))
+        values.update(variant.expected_more(request, scalars))
     return values

@@ -10,21 +10,26 @@ the output blocks, as layout's `Tiling` placed them) with computed row and colum
 and output sheets highlight what the explorer shows, through the workbook-scope names of its
 selection cells.
 
-An op describes its explorer with an `Exploration` (which blocks the windows read, how a window
-moves, which kernel a position uses) and calls `explorer_stage`; the op module also computes
-the explorer's expected values from its NumPy reference (`explore_expected`).
+The explorer is a view (`views.py`): for any layer whose op declares a `window()`, it reads
+that geometry and the stages the drawer recorded (`exploration`), and `explore_values` computes
+its expected blocks from the op's reference alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .layout import COMPUTED, EDIT, Block, Label, Tiling
 from .plan import LayerContext
 from .stages import Formula, Values
+
+if TYPE_CHECKING:
+    from .draw import Drawn
+    from .ops import Op
 
 PANELS_PER_ROW = 6  # input-channel panels side by side before wrapping
 
@@ -327,20 +332,56 @@ def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> Non
                               f"COLUMN()-{out.left}={k})")
 
 
-def explore_conv_values(sources: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None,
-                        rows: np.ndarray, cols: np.ndarray, y: np.ndarray, c: int, r: int,
-                        k: int) -> dict[str, np.ndarray]:
-    """Expected explorer blocks of a convolution at output (c, r, k): `sources` are the input
-    channels the filter sees (padded or upsampled), `kernels` its kernels (one per source),
-    `rows`/`cols` the window's taps; the total is the reference output itself."""
+def explore_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                   c: int, r: int, k: int) -> dict[str, np.ndarray]:
+    """Every explorer block at output (c, r, k), by local name, from the op's reference: the
+    taps of its window source (`op.window_source`: padded, zero-inserted, ... by the
+    reference's helpers) that PyTorch's definition of the window gives, the kernels
+    (`op.window_kernels`), their products and sums; a tap outside the source (pooling's
+    padding) is NaN, a blank cell. The total is the reference output itself."""
+    window = op.window()
+    assert window is not None
+    source = op.window_source(x)
+    kernels = op.window_kernels(tensors)
+    (kh, kw), (sh, sw), (oh, ow), (dh, dw) = (window.kernel, window.stride, window.offset,
+                                              window.dilation)
+    rows, cols = r * sh + oh + dh * np.arange(kh), k * sw + ow + dw * np.arange(kw)
+    first = c // window.per_out * window.per_in
     out: dict[str, np.ndarray] = {}
-    for j in range(sources.shape[0]):
-        window = sources[j][np.ix_(rows, cols)]
-        out[f"explore_window_{j}"] = window
-        out[f"explore_kernel_{j}"] = kernels[j]
-        out[f"explore_products_{j}"] = window * kernels[j]
-        out[f"explore_channel_sum_{j}"] = np.array([[np.sum(window * kernels[j])]])
-    if bias is not None:
-        out["explore_bias"] = np.array([[bias[c]]])
+    for j in range(window.per_in):
+        channel = source[first + j]
+        taps = np.full((kh, kw), np.nan)
+        inside_r = (rows >= 0) & (rows < channel.shape[0])
+        inside_c = (cols >= 0) & (cols < channel.shape[1])
+        taps[np.ix_(inside_r, inside_c)] = channel[np.ix_(rows[inside_r], cols[inside_c])]
+        out[f"explore_window_{j}"] = taps
+        if kernels is not None:
+            out[f"explore_kernel_{j}"] = kernels[c][j]
+            out[f"explore_products_{j}"] = taps * kernels[c][j]
+            out[f"explore_channel_sum_{j}"] = np.array([[np.sum(taps * kernels[c][j])]])
+    if kernels is not None and tensors.get("bias") is not None:
+        out["explore_bias"] = np.array([[tensors["bias"][c]]])
     out["explore_sum"] = out["explore_output"] = np.array([[y[c, r, k]]])
     return out
+
+
+def exploration(drawn: Drawn) -> Exploration:
+    """What the explorer of a drawn layer reads: the op's declared window over the stage the
+    drawer recorded as its window source, with the kernels and bias it drew."""
+    window = drawn.op.window()
+    assert window is not None and drawn.windowed is not None
+    per_in, per_out = window.per_in, window.per_out
+    kernel_cell: Callable[[str, int], tuple[str, str]] | None = None
+    if window.kernels_by == "out":  # weight[out][in/groups]: row c, column j
+        def kernel_cell(c: str, j: int) -> tuple[str, str]:
+            return c, str(j)
+    elif window.kernels_by == "in":  # weight[in][out/groups]: the group's j-th input row
+        def kernel_cell(c: str, j: int) -> tuple[str, str]:
+            group = f"INT({c}/{per_out})"
+            return f"{group}*{per_in}+{j}", f"{c}-{group}*{per_out}"
+    return Exploration(
+        drawn.windowed, window.kernel, window.stride, window.offset, window.dilation,
+        drawn.outputs, per_in=per_in, per_out=per_out,
+        kernels=drawn.kernels if kernel_cell is not None else None, kernel_cell=kernel_cell,
+        bias=drawn.bias if kernel_cell is not None else None, reduce=window.reduce,
+        what=window.source_label, kernel_what=window.kernel_label)

@@ -41,7 +41,6 @@ from .exercise import (
 )
 from .layout import PARAM
 from .network import Network
-from .spec import LayerSpec
 from .stages import Values
 from .tensors import block_names
 from .workbook import METADATA_KEY
@@ -242,12 +241,10 @@ def _open(path: Path, grade: Grade) -> _Opened:
     unusable = []
     for record, where in found:
         try:
-            source: LayerSpec | Network = (
-                LayerSpec.from_options(record["layer"])  # type: ignore[arg-type]
-                if "layer" in record else Network.from_options(record["network"]))
-            check_size_early(source.network() if isinstance(source, LayerSpec) else source)
+            network = Network.from_record(record)
+            check_size_early(network)
             exercise = Exercise.from_record(record["exercise"])
-            handout = exercise_plan(source, exercise)
+            handout = exercise_plan(network, exercise)
         except (ValueError, KeyError, TypeError, LimitError, SpecError) as exc:
             unusable.append(f"{where}: {' '.join(str(exc).split())[:200]}")
             continue

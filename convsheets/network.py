@@ -8,14 +8,19 @@ its layer, so names never collide and read as the network's structure.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import SpecError
 from .ops import OPS, Op, Shape
 from .options import Pair, check_pair, check_positive
+
+if TYPE_CHECKING:
+    from .spec import LayerSpec
 
 MAX_NAME = 16  # a layer name plus " Upsampled" must fit Excel's 31-character sheet names
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -102,6 +107,9 @@ class Network:
     given: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
     # Where given tensors came from, for the guide: tensor name -> e.g. "--weights m.safetensors"
     origins: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # A variant's network keeps the flat request it was made from (`--variant NAME` and its
+    # options): the preset facts its guide page, its metadata record and verify's probe use.
+    request: LayerSpec | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def input_shape(self) -> Shape:
@@ -125,6 +133,33 @@ class Network:
 
     def parameter_count(self) -> int:
         return sum(layer.op.parameter_count() for layer in self.layers)
+
+    @property
+    def kind(self) -> str:
+        """How reports name it: the variant, or "network"."""
+        return self.request.variant if self.request is not None else "network"
+
+    def with_seed(self, seed: int) -> Network:
+        """The same network (or variant request) with another seed (a roster student's)."""
+        if self.request is not None:
+            return dataclasses.replace(self.request, seed=seed).network()
+        return dataclasses.replace(self, seed=seed)
+
+    def record(self) -> dict[str, object]:
+        """What a workbook records of it: a variant's flat request ("layer", format 1, as
+        the first release wrote it) or the network's layers ("network", format 2)."""
+        if self.request is not None:
+            return {"format": 1, "layer": self.request.as_options()}
+        return {"format": 2, "network": self.as_options()}
+
+    @classmethod
+    def from_record(cls, record: dict[str, object]) -> Network:
+        """Inverse of `record`, validating everything again (the file is untrusted)."""
+        from .spec import LayerSpec
+
+        if "layer" in record:
+            return LayerSpec.from_options(record["layer"]).network()  # type: ignore[arg-type]
+        return cls.from_options(record.get("network"))
 
     def with_input_size(self, size: Pair) -> Network:
         """The same layers on an input of another size (validated again)."""

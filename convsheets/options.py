@@ -61,6 +61,20 @@ def to_int(key: str, value: object) -> int:
     return value
 
 
+def to_float(key: str, value: object) -> float:
+    """A finite number that a spreadsheet holds exactly as written: Excel keeps 15 significant
+    digits, so a longer one would silently become another number in the formulas."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(key, value, "must be a number")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise SpecError(key, value, "must be a finite number")
+    if float(f"{number:.15g}") != number:
+        raise SpecError(key, value, "must have at most 15 significant digits (what a "
+                        "spreadsheet keeps)")
+    return number
+
+
 def to_bool(key: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise SpecError(key, value, "must be true or false")

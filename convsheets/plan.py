@@ -1,7 +1,8 @@
 """Everything a workbook will contain, before any file is written, and the stages ops draw.
 
-A `Plan` is the network, its tensors and its sheets. Each op's `build` adds its own sheets
-through a `LayerContext` (which knows the layer's names), using the shared stage helpers below:
+A `Plan` is the network, its tensors and its sheets. Each layer's drawer (`convsheets.draw`)
+adds its sheets through a `LayerContext` (which knows the layer's names), using the shared
+stage helpers below:
 an editable input, editable weights, a gather (pad, zero-insert, crop, flip, dilate), a direct
 convolution, a per-cell map (ReLU) or a window reduction (pooling).
 """
@@ -39,9 +40,7 @@ class Plan:
     network: Network
     tensors: dict[str, np.ndarray]
     sheets: list[SheetPlan] = field(default_factory=list)
-    spec: LayerSpec | None = None  # the variant request it came from, if any (for the guide)
     views: frozenset[str] = frozenset(VIEWS)  # the optional views this workbook shows
-    later: list[Callable[[], None]] = field(default_factory=list)  # views, after every layer
     guide_parts: list[Callable[[GuideWriter], None]] = field(default_factory=list)  # views' own
     notes: list[str] = field(default_factory=list)  # for the guide: views left out, and why
     legend: set[str] = field(default_factory=set)  # zero styles the views use (cs_struct)
@@ -49,6 +48,11 @@ class Plan:
     exercise: dict[str, object] | None = None
     intro: list[tuple[str, str]] = field(default_factory=list)  # (text, style)
     colour_scale: str = "block"  # one colour scale per "block" or per "tensor" (COLOUR_SCALES)
+
+    @property
+    def spec(self) -> LayerSpec | None:
+        """The variant request the network was made from, if any (for its guide page)."""
+        return self.network.request
 
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         if any(sheet.name == name for sheet in self.sheets):

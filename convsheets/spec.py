@@ -92,7 +92,7 @@ class LayerSpec:
         layers = chain((self.in_channels, *self.input_size), entries, [""] * len(entries))
         return Network(self.input_size, self.in_channels, layers, seed=self.seed,
                        values=self.values, variant=self.variant, given=self.tensors,
-                       origins=self.origins)
+                       origins=self.origins, request=self)
 
     def source_shapes(self) -> dict[str, tuple[int, ...]]:
         """The editable tensors by name, in PyTorch's layout (input, weight, bias, ...)."""

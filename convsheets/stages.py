@@ -191,18 +191,6 @@ def products(pairs: Sequence[tuple[str, str]], extra: str = "") -> str:
 
 
 @dataclass
-class Relu:
-    """ReLU, one cell per cell: ``=MAX(0, source cell)``."""
-
-    source: Block
-
-    def rows(self, block: Block) -> Iterator[list[object]]:
-        src, here = self.source, block.sheet
-        for i in range(block.shape[0]):
-            yield [f"=MAX(0,{src.ref(i, j, from_sheet=here)})" for j in range(block.shape[1])]
-
-
-@dataclass
 class Pool:
     """One channel of a pooling layer: per output cell, one portable function over the source
     cells its window covers. Padding positions are left out of the arguments, which is exactly

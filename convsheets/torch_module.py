@@ -30,13 +30,15 @@ from .build import build as build_workbook
 from .errors import ConvsheetsError, ImageError, OutputError, SpecError, WeightsError
 from .network import Network, check_layer_name
 from .networks import network_from_template
-from .ops import OPS
+from .ops import OPS, Op
+from .ops._conv import ConvNd
 from .options import format_value
 
 if TYPE_CHECKING:
     import torch
 
-SUPPORTED = "Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d"
+SUPPORTED = ", ".join(cls.module for cls in OPS.values())
+_BY_MODULE = {cls.module: cls for cls in OPS.values()}
 SOURCE = "module"  # how network_from_template names the template in its messages
 _LAYER = re.compile(r"layers\[(\d+)\]")
 
@@ -133,37 +135,43 @@ def _label(qualified: str, module: object) -> str:
 
 
 def _layer(qualified: str, module: torch.nn.Module) -> dict[str, object]:
-    """One template table from one supported module (exact types: a subclass may compute
-    something else)."""
+    """One template table from one supported module: the op whose `module` names the module's
+    exact class (a subclass may compute something else), its options read from the module's
+    attributes of the same (PyTorch) names."""
     import torch.nn as nn
 
     kind = type(module)
     where = _label(qualified, module)
-    if kind in (nn.ReLU, nn.Conv2d, nn.ConvTranspose2d, nn.MaxPool2d, nn.AvgPool2d):
+    cls = _BY_MODULE.get(kind.__name__)
+    if cls is not None and kind is getattr(nn, cls.module, None):
         _no_pre_hooks(qualified, module)
-    if kind is nn.ReLU:
-        return {"op": "relu"}
-    if kind in (nn.Conv2d, nn.ConvTranspose2d):
-        return _conv(where, module)  # type: ignore[arg-type]
-    if kind is nn.MaxPool2d:
-        _refuse(where, "ceil_mode", module.ceil_mode, False, "windows that hang over the edge "
-                "have no fixed cells to refer to")
-        _refuse(where, "return_indices", module.return_indices, False,
-                "a workbook shows values, not argmax indices")
-        return {"op": "max_pool2d", **_pool_pairs(where, module),
-                "dilation": _pair(where, "dilation", module.dilation)}
-    if kind is nn.AvgPool2d:
-        _refuse(where, "ceil_mode", module.ceil_mode, False, "windows that hang over the edge "
-                "have no fixed cells to refer to")
-        _refuse(where, "divisor_override", module.divisor_override, None,
-                "the divisor is the window size (or its non-padding cells without "
-                "count_include_pad)")
-        return {"op": "avg_pool2d", **_pool_pairs(where, module),
-                "count_include_pad": bool(module.count_include_pad)}
+        if issubclass(cls, ConvNd):
+            return _conv(where, module)
+        return _options(where, module, cls)
     if len(list(module.children())):
         raise WeightsError(f"{where}: not supported: a module with its own forward; give an "
                            f"nn.Sequential of {SUPPORTED}")
     raise WeightsError(f"{where}: not supported; convsheets draws {SUPPORTED}")
+
+
+def _options(where: str, module: Any, cls: type[Op]) -> dict[str, object]:
+    """An op's options from the module's attributes, by the op's declared option kinds; an
+    option PyTorch has that convsheets does not draw is refused unless it is PyTorch's
+    default (the op's `unsupported`)."""
+    for key, (default, why) in getattr(cls, "unsupported", {}).items():
+        _refuse(where, key, getattr(module, key), default, why)
+    table: dict[str, object] = {"op": cls.op}
+    for key, (kind, _default) in cls.options.items():
+        value = getattr(module, key)
+        if kind == "pair":
+            if value is None or isinstance(value, (tuple, list)) and len(value) == 0:
+                continue  # PyTorch's "not given" (a pooling's stride): the op's default
+            table[key] = _pair(where, key, value)
+        elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            table[key] = float(value)
+        else:
+            table[key] = value
+    return table
 
 
 def _no_pre_hooks(qualified: str, module: Any) -> None:
@@ -209,15 +217,6 @@ def _conv(where: str, module: Any) -> dict[str, object]:
     return table
 
 
-def _pool_pairs(where: str, module: Any) -> dict[str, object]:
-    kernel = _pair(where, "kernel_size", module.kernel_size)
-    stride = module.stride
-    empty = stride is None or isinstance(stride, (tuple, list)) and len(stride) == 0
-    return {"kernel_size": kernel,
-            "stride": kernel if empty else _pair(where, "stride", stride),
-            "padding": _pair(where, "padding", module.padding)}
-
-
 def _pair(where: str, key: str, value: object) -> list[int]:
     """An int or a 1- or 2-tuple of ints, as PyTorch's 2-d modules take them."""
     if isinstance(value, (tuple, list)) and len(value) == 1:
@@ -233,6 +232,7 @@ def _pair(where: str, key: str, value: object) -> list[int]:
 
 def _refuse(where: str, key: str, value: object, default: object, why: str) -> None:
     if value != default or type(value) is not type(default):
+        why = why.removeprefix("is not supported: ").split("; only")[0]
         raise WeightsError(f"{where}: {key}={value!r} is not supported: {why}; only "
                            f"PyTorch's default ({default!r}) is drawn")
 

@@ -99,7 +99,7 @@ class _Workbook:
     """What verify needs from the file itself: what it computes and where each block sits."""
 
     path: Path
-    source: LayerSpec | Network  # a variant request (format 1) or a network (format 2)
+    network: Network  # what it computes (a variant's keeps its request: format 1)
     names: dict[str, tuple[str, int, int, int, int] | str]  # str: why the reference is unusable
     fully_cached: bool
     cells: int  # cells in its sheets' used ranges
@@ -110,13 +110,9 @@ class _Workbook:
     stored_values: bool = False  # convsheets stored every formula's value when it built it
 
     @property
-    def network(self) -> Network:
-        return self.source.network() if isinstance(self.source, LayerSpec) else self.source
-
-    @property
     def kind(self) -> str:
         """How the report names it: the variant, or "network"."""
-        return self.source.variant if isinstance(self.source, LayerSpec) else "network"
+        return self.network.kind
 
     @property
     def guide_inputs(self) -> tuple[str, ...]:
@@ -126,8 +122,8 @@ class _Workbook:
                           for key in ("channel", "row", "col", "step"))
         selection += tuple(f"{prefix}scatter_{key}" for prefix, _ in _scatters(self)
                            for key in SCATTER_SELECT)
-        if isinstance(self.source, LayerSpec):
-            return VARIANTS[self.source.variant].editable_guide_cells + selection
+        if self.network.request is not None:
+            return VARIANTS[self.network.request.variant].editable_guide_cells + selection
         return ("input_height", "input_width") + selection
 
 
@@ -180,7 +176,7 @@ def verify_files(paths: list[Path], engine: str = "auto",
 
 
 # the probe copy and the layer (or network) its parameter table now shows
-_Probe = tuple[Path, LayerSpec | Network]
+_Probe = tuple[Path, Network]
 
 
 def _recalculate(eng: Engine, batch: list[_Workbook], probes: list[_Probe | None], tmp: Path,
@@ -233,7 +229,7 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
         if wb is None:
             probes.append(None)
             continue
-        other, cells = _other_guide(book.source, rng)
+        other, cells = _other_guide(book.network, rng)
         values: dict[str, int | str | None] = {name: None for name in _source_names(book)}
         values.update(cells)
         values.update(_other_selection(book, rng))
@@ -303,14 +299,14 @@ def _other_selection(book: _Workbook, rng: np.random.Generator) -> dict[str, int
     return cells
 
 
-def _other_guide(source: LayerSpec | Network, rng: np.random.Generator,
-                 ) -> tuple[LayerSpec | Network, dict[str, int]]:
+def _other_guide(source: Network, rng: np.random.Generator,
+                 ) -> tuple[Network, dict[str, int]]:
     """What the probe writes into the guide's parameter cells, and the request or network
     those numbers describe: another valid layer of the same variant, or, for a network, a
     larger input (which every op accepts), whose shapes then flow down the chain."""
-    if isinstance(source, LayerSpec):
-        other = _other_layer(source, rng)
-        return other, parameter_cells(other)
+    if source.request is not None:
+        other = _other_layer(source.request, rng)
+        return other.network(), parameter_cells(other)
     for _ in range(20):
         size = (source.input_size[0] + int(rng.integers(1, 7)),
                 source.input_size[1] + int(rng.integers(1, 7)))
@@ -354,7 +350,7 @@ def _source_names(book: _Workbook) -> list[str]:
 
 
 def _compare_with_probe(book: _Workbook, copy: Path, probe: Path | None,
-                        probe_layer: LayerSpec | Network | None, engine: str,
+                        probe_layer: Network | None, engine: str,
                         tolerance: float) -> EngineRun:
     computed: dict[str, SheetCells] = {}
     run = _compare(book, copy, engine, tolerance, keep=computed)
@@ -452,10 +448,7 @@ def _open(path: Path) -> _Workbook:
                                        "document property); build one with `convsheets build`")
             try:
                 record = json.loads(props[METADATA_KEY])
-                source: LayerSpec | Network = (
-                    LayerSpec.from_options(record["layer"]) if "layer" in record
-                    else Network.from_options(record["network"]))
-                network = source.network() if isinstance(source, LayerSpec) else source
+                network = Network.from_record(record)
                 check_size_early(network)  # before anything is allocated from these numbers
                 views = tuple(v for v in record.get("views", []) if v in VIEWS)
                 stored = record.get("stored_values") is True
@@ -476,7 +469,7 @@ def _open(path: Path) -> _Workbook:
                                for cells in original.values())
     except WorkbookReadError as exc:
         raise VerifyInputError(f"{path}: {exc}") from exc
-    return _Workbook(path, source, names, fully_cached, minimum_cells(network),
+    return _Workbook(path, network, names, fully_cached, minimum_cells(network),
                      as_built=is_convsheets_workbook(path), original=original, views=views,
                      stored_values=stored)
 
@@ -498,7 +491,7 @@ class _Sheets:
 
 
 def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
-             guide_spec: LayerSpec | Network | None = None,
+             guide_spec: Network | None = None,
              keep: dict[str, SheetCells] | None = None) -> EngineRun:
     """Compare every computed block of `copy` with NumPy; `keep` receives the sheets read."""
     try:
@@ -508,7 +501,7 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
             scalars = {n: float(_source(book, sheets, n, (1, 1))[0, 0])
                        for n in book.guide_inputs if not _empty(book, sheets, n)}
             try:
-                expected = expected_blocks(book.source, tensors, scalars, guide_spec, book.views)
+                expected = expected_blocks(book.network, tensors, scalars, guide_spec, book.views)
             except ValueError as exc:
                 raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
                                        f"({exc})") from exc

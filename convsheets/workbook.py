@@ -468,14 +468,9 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
 def metadata_json(plan: Plan, stored: bool) -> str:
     """The metadata record as JSON: the custom property's value (and, in an exercise, the
     text of its hidden metadata sheet)."""
-    network, spec = plan.network, plan.spec
     record: dict[str, object] = {"generator": GENERATOR, "version": __version__,
                                  "views": sorted(plan.views), "stored_values": stored,
-                                 "colour_scale": plan.colour_scale}
-    if spec is not None:
-        record.update({"format": 1, "layer": spec.as_options()})
-    else:
-        record.update({"format": 2, "network": network.as_options()})
+                                 "colour_scale": plan.colour_scale, **plan.network.record()}
     if plan.exercise is not None:
         record["exercise"] = plan.exercise
     return json.dumps(record, sort_keys=True)

@@ -1,7 +1,8 @@
 """One module per op; `OPS` is the one registry (template spelling -> op class).
 
-Adding an op is one module here, one line below, a template and tests: the rest of convsheets
-(guide, expected values, verify, the CLI) only uses the `Op` interface of `base.py`.
+Adding an op is one module here, one line below and tests: the rest of convsheets (drawing,
+views, guide, expected values, verify, exercises, `from_module`) only uses the `Op` interface
+of `base.py` (an element-wise op is drawn by `draw/elementwise.py`, whatever it computes).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from .avg_pool2d import AvgPool2d
 from .base import Op, Shape
 from .conv2d import Conv2d
 from .conv_transpose2d import ConvTranspose2d
+from .leaky_relu import LeakyReLU
 from .max_pool2d import MaxPool2d
 from .relu import ReLU
 
 OPS: dict[str, type[Op]] = {
-    cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d)}
+    cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU)}
 
-__all__ = ["OPS", "AvgPool2d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "Op", "ReLU", "Shape"]
+__all__ = ["OPS", "AvgPool2d", "Conv2d", "ConvTranspose2d", "LeakyReLU", "MaxPool2d", "Op", "ReLU",
+           "Shape"]

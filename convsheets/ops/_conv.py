@@ -1,20 +1,15 @@
 """What conv2d and conv_transpose2d share, as in PyTorch's `_ConvNd`: the options, the rules
-on channels and groups, the printed form, the weight sheet and the kernel with holes."""
+on channels and groups and the printed form."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from ..errors import SpecError
 from ..options import check_pair, check_positive
-from ..plan import LayerContext, kernel_transform_stage
-from ..stages import dilate_map
 from .base import REQUIRED, Op, Shape, pair_repr
-
-if TYPE_CHECKING:
-    from ..layout import Block
 
 INFER = None  # in_channels: taken from the layer's input when a template leaves it out
 
@@ -117,17 +112,3 @@ class ConvNd(Op):
 
     def zero_styles(self, in_shape: Shape) -> set[str]:
         return {"cs_hole"} if self.dilation != (1, 1) else set()
-
-
-def dilate_stage(ctx: LayerContext, kernels: list[list[Block]], dilation: tuple[int, int],
-                 row_label: Callable[[int], str]) -> list[list[Block]]:
-    """The kernel with holes: a dilated kernel over a contiguous window equals the original
-    kernel over the spread-out window, and keeps every SUMPRODUCT a plain rectangle."""
-    if dilation == (1, 1):
-        return kernels
-    kh, kw = kernels[0][0].shape
-    return kernel_transform_stage(
-        ctx, "Dilated", f"Each kernel with dilation {dilation[0]}x{dilation[1]}: "
-        "dilation - 1 zeros (holes, blue) between taps, so it covers a spread-out window.",
-        kernels, "dilated", dilate_map(kh, dilation[0]), dilate_map(kw, dilation[1]),
-        row_label)

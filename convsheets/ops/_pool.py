@@ -4,21 +4,15 @@ window, and one portable formula per output cell."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
 from ..errors import SpecError
-from ..explorer import Exploration, explorer_stage
-from ..layout import Block
 from ..options import check_pair
-from ..plan import LayerContext, per_channel_stage
-from ..stages import Pool
 from .base import (
     Op,
     Shape,
+    Window,
     check_window_fits,
     sliding_expression,
     sliding_lengths,
@@ -85,35 +79,18 @@ class Pool2d(Op):
         return sliding_text(size, self.kernel_size[axis], self.stride[axis],
                             self.padding[axis], self.dilation[axis])
 
-    def content(self, source: Block) -> Pool:
-        raise NotImplementedError
-
-    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
-        _, h, w = self.output_shape(ctx.layer.in_shape)
-        kh, kw = self.kernel_size
-        outputs = per_channel_stage(ctx, self.note(), sources, (h, w), self.content,
-                                    f"= {self.op} of a {kh}x{kw} window")
-        if "explorer" in ctx.plan.views:
-            ctx.plan.later.append(lambda: explorer_stage(ctx, Exploration(
-                sources, self.kernel_size, self.stride,
-                (-self.padding[0], -self.padding[1]), self.dilation, outputs,
-                reduce=self.explore_reduce, what="input")))
-        return outputs
-
     explore_reduce: ClassVar[str] = "MAX"
 
-    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
-        """The window of input channel c at output (r, k), by PyTorch's definition; taps in
-        the padding show nothing (NaN here: a blank cell)."""
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
-                                                  self.dilation)
-        rows, cols = r * sh - ph + dh * np.arange(kh), k * sw - pw + dw * np.arange(kw)
-        window = np.full((kh, kw), np.nan)
-        inside_r, inside_c = (rows >= 0) & (rows < x.shape[1]), (cols >= 0) & (cols < x.shape[2])
-        window[np.ix_(inside_r, inside_c)] = x[c][np.ix_(rows[inside_r], cols[inside_c])]
-        return {"explore_window_0": window, "explore_sum": np.array([[y[c, r, k]]]),
-                "explore_output": np.array([[y[c, r, k]]])}
+    def window(self) -> Window:
+        """Windows of the raw input (taps in the padding are left out), channel by channel."""
+        return Window(self.kernel_size, self.stride, (-self.padding[0], -self.padding[1]),
+                      self.dilation, reduce=self.explore_reduce)
+
+    def inside_taps(self, axis: int, out: int, size: int) -> list[int]:
+        """Input indices of output position `out`'s window along `axis` that are not padding."""
+        start = out * self.stride[axis] - self.padding[axis]
+        return [t for t in (start + i * self.dilation[axis] for i in range(self.kernel_size[axis]))
+                if 0 <= t < size]
 
     def note(self) -> str:
         raise NotImplementedError

@@ -9,8 +9,6 @@ from typing import ClassVar
 import numpy as np
 
 from .. import reference as ref
-from ..layout import Block
-from ..stages import Pool
 from ._pool import Pool2d, int_or_pair
 from .base import REQUIRED, Shape
 
@@ -61,13 +59,6 @@ class AvgPool2d(Pool2d):
 
     def zero_styles(self, in_shape: Shape) -> set[str]:
         return set()
-
-    def content(self, source: Block) -> Pool:
-        if self.count_include_pad:
-            kh, kw = self.kernel_size
-            return Pool(source, self.kernel_size, self.stride, self.padding, (1, 1), "SUM",
-                        kh * kw)
-        return Pool(source, self.kernel_size, self.stride, self.padding, (1, 1), "AVERAGE")
 
     def note(self) -> str:
         kh, kw = self.kernel_size

@@ -1,31 +1,52 @@
 """What every op module declares: the contract between an op and the rest of convsheets.
 
-An op is the only place that knows itself: its options and PyTorch's defaults for them, the
-rules PyTorch enforces (as `SpecError`s naming the option), its shape arithmetic and parameter
-count, how PyTorch prints it (`extra_repr`), the guide's text and steps, the stages it draws
-and its NumPy reference. Like `torch.nn.Module`, an op instance is one configured layer; the
-workbook, the guide, `expected` and `verify` only ever talk to this interface.
+An op is configuration + geometry + reference, like a `torch.nn.Module` holds configuration
+and forward: its options and PyTorch's defaults for them, the rules PyTorch enforces (as
+`SpecError`s naming the option), its shape arithmetic and parameter count, how PyTorch prints
+it (`extra_repr`), the guide's words for it, its NumPy reference, and its declared geometry
+(`window`: which cells of which intermediate stage each output cell reads, with the reference
+of that stage). It knows nothing of sheets: drawing (`convsheets.draw`) and the views
+(`convsheets.views`) are passes over the network that read this interface, so no module here
+imports the plan, the layout, a view or the guide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import SpecError
-from ..options import to_bool, to_int, to_pair
-
-if TYPE_CHECKING:
-    from ..layout import Block
-    from ..plan import LayerContext
+from ..options import to_bool, to_float, to_int, to_pair
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image, as PyTorch without batch
 REQUIRED = object()  # an option PyTorch requires (no default)
 _READERS: dict[str, Callable[[str, object], object]] = {
-    "pair": to_pair, "int": to_int, "bool": to_bool}
+    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float}
+
+
+@dataclass(frozen=True)
+class Window:
+    """An op's declared geometry: output cell (c, r, k) reads, from each of the `per_in`
+    channels of its group in the op's *window source* (the stage the windows are cut from:
+    the padded input of a convolution, the zero-inserted input of a transposed one, the raw
+    input of a pooling), the taps ``position * stride + offset + tap * dilation`` along each
+    axis; taps outside the source are padding that the op leaves out. The drawing and the
+    explorer read this; the expected values come from `Op.window_source` and
+    `Op.window_kernels`, which use the reference's own helpers."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    offset: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    per_in: int = 1  # input channels one output channel reads (its group's)
+    per_out: int = 1  # output channels per group
+    kernels_by: str = ""  # "" no kernel; "out": weight[out][in/g]; "in": weight[in][out/g]
+    reduce: str = "SUM"  # SUM (+ bias), MAX, MEAN (SUM / kH*kW), AVERAGE (of inside taps)
+    source_label: str = "input"  # what the windows are cut from, in the explorer's words
+    kernel_label: str = "kernel"
 
 
 @dataclass(frozen=True)
@@ -107,26 +128,11 @@ class Op:
         """The seed's steps for this op, as the guide shows them."""
         raise NotImplementedError
 
-    def view_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                    selected: Callable[[str], float], shown: Collection[str],
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-        """Expected values of this layer's view blocks (matrix, scatter; the explorer has
-        `explore_values`), by local name: (value, structural-zero mask or None), NaN for a
-        cell that shows text. `selected(key)` reads a view's selection cell ("scatter_row");
-        `shown` holds the local names of the blocks the workbook has.
-        Computed from the NumPy reference, never from the layout's index arithmetic. Blocks
-        a workbook does not show are ignored."""
-        return {}
-
     def zero_styles(self, in_shape: Shape) -> set[str]:
         """Which kinds of structural zero this layer draws (for the guide's colour legend)."""
         return set()
 
-    # ------------------------------------------------------------------ the workbook
-    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
-        """Add this layer's sheets to the plan; return its output blocks, one per channel."""
-        raise NotImplementedError
-
+    # ------------------------------------------------------------------ the guide
     def size_formula(self, axis: int, size: str) -> str:
         """Excel expression of the output length along `axis` from the input length `size`
         (a cell reference); the layer's other parameters appear as numbers."""
@@ -153,11 +159,19 @@ class Op:
         reference), or None for an op without parameters."""
         return None
 
-    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
-        """The explorer's blocks at output (c, r, k) from the reference, by local name
-        (explore_window_0, ...; NaN: a blank cell). Ops without an explorer raise."""
-        raise NotImplementedError(f"{self.op} has no explorer")
+    # ------------------------------------------------------------------ the geometry
+    def window(self) -> Window | None:
+        """Which cells each output cell reads (None: an op without windows, e.g. ReLU)."""
+        return None
+
+    def window_source(self, x: np.ndarray) -> np.ndarray:
+        """The stage the windows are cut from, for input `x`, by the reference's helpers."""
+        return x
+
+    def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The kernels output channel o multiplies its windows with, shape (O, per_in, kH,
+        kW) before dilation, by the reference's helpers; None for an op without weights."""
+        return None
 
     # ------------------------------------------------------------------ the oracle
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:

@@ -3,20 +3,17 @@ channel of its group, strided and dilated, plus one bias per filter (`torch.nn.C
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from .. import reference as ref
-from ..explorer import Exploration, explore_conv_values, explorer_stage
-from ..layout import Block
-from ..matrix import direct_matrix_stage, direct_matrix_values
-from ..plan import LayerContext, channel_list, conv_stage, pad_stage, weight_stage
-from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
+from ._conv import CONV_OPTIONS, ConvNd
 from .base import (
     Shape,
+    Window,
     check_window_fits,
     sliding_expression,
     sliding_lengths,
@@ -64,74 +61,19 @@ class Conv2d(ConvNd):
     def zero_styles(self, in_shape: Shape) -> set[str]:
         return super().zero_styles(in_shape) | ({"cs_pad"} if self.padding != (0, 0) else set())
 
-    # ------------------------------------------------------------------ the workbook
-    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
-        padded = pad_stage(ctx, sources, self.padding, self.groups)
-        groups, per_in = self.groups, self.in_channels // self.groups
-        per_out = self.out_channels // groups
+    # ------------------------------------------------------------------ the geometry
+    def window(self) -> Window:
+        """Windows of the padded input (so every tap is inside it), `stride` apart."""
+        return Window(self.kernel_size, self.stride, (0, 0), self.dilation,
+                      per_in=self.in_channels // self.groups,
+                      per_out=self.out_channels // self.groups, kernels_by="out",
+                      source_label="padded input" if self.padding != (0, 0) else "input")
 
-        def filter_label(o: int) -> str:
-            g = o // per_out
-            seen = channel_list(range(g * per_in, (g + 1) * per_in))
-            return f"filter {o}" if groups == 1 else f"filter {o} (group {g}: {seen})"
+    def window_source(self, x: np.ndarray) -> np.ndarray:
+        return ref.pad2d(x, self.padding)
 
-        weight = ctx.names.tensor + "weight"
-        weights, bias = weight_stage(
-            ctx, "Kernels",
-            f"One kernel per filter and input channel it sees ({weight}[out][in/groups], "
-            "PyTorch layout), and one bias per filter. Edit the yellow cells.",
-            filter_label, lambda b: f"in {b}")
-        kernels = dilate_stage(ctx, weights, self.dilation, filter_label)
-        height, width = padded[0].shape
-        kh, kw = kernels[0][0].shape
-        stride = self.stride
-        out_size = ((height - kh) // stride[0] + 1, (width - kw) // stride[1] + 1)
-        if (self.out_channels, *out_size) != self.output_shape(ctx.layer.in_shape):
-            raise AssertionError(f"layout out of step with the op: {out_size}")
-
-        def describe(o: int, channels: Sequence[int]) -> str:
-            return f"= Σ over input {channel_list(channels)} of SUMPRODUCT(window, kernel)" + (
-                " + bias" if bias is not None else "")
-
-        outputs = conv_stage(
-            ctx, f"Each output cell: for every input channel its filter sees, SUMPRODUCT of "
-            f"the {kh}x{kw} window (stride {stride[0]}x{stride[1]}) with the kernel, summed, "
-            "plus the bias. Select a cell and Trace Precedents to see its window.",
-            padded, lambda o, k: kernels[o][k], bias, out_channels=self.out_channels,
-            groups=groups, stride=stride, out_size=out_size, describe=describe)
-        if "explorer" in ctx.plan.views:
-            ctx.plan.later.append(lambda: explorer_stage(ctx, Exploration(
-                padded, self.kernel_size, stride, (0, 0), self.dilation, outputs,
-                per_in=per_in, per_out=per_out, kernels=weights,
-                kernel_cell=lambda c, j: (c, str(j)), bias=bias,
-                what="padded input" if self.padding != (0, 0) else "input")))
-        if "matrix" in ctx.plan.views:
-            ctx.plan.later.append(lambda: direct_matrix_stage(
-                ctx, padded, weights, bias, stride=stride, dilation=self.dilation,
-                groups=groups, out_size=out_size, outputs=outputs))
-        return outputs
-
-    def view_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                    selected: Callable[[str], float], shown: Collection[str],
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-        """The matrix view (im2col), from the reference: see `matrix.direct_matrix_values`."""
-        if "im2col" not in shown:
-            return {}
-        return direct_matrix_values(x, tensors["weight"], y, stride=self.stride,
-                                    padding=self.padding, dilation=self.dilation,
-                                    groups=self.groups)
-
-    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
-        """The explorer at output (c, r, k), from the reference: the padded input's taps
-        (PyTorch's definition of the window), the filter's kernels, their products."""
-        per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
-        padded = ref.pad2d(x, self.padding)
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
-        rows, cols = r * sh + dh * np.arange(kh), k * sw + dw * np.arange(kw)
-        return explore_conv_values(padded[c // per_out * per_in: (c // per_out + 1) * per_in],
-                                   tensors["weight"][c], tensors.get("bias"), rows, cols,
-                                   y, c, r, k)
+    def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        return tensors["weight"]
 
     def size_expression(self, r: Callable[[str], str]) -> str:
         return sliding_expression(r)

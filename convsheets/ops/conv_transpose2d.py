@@ -4,7 +4,7 @@ convolution with the flipped kernels (`torch.nn.ConvTranspose2d`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -12,28 +12,9 @@ import numpy as np
 
 from .. import reference as ref
 from ..errors import SpecError
-from ..explorer import Exploration, explore_conv_values, explorer_stage
-from ..layout import Block
-from ..matrix import transposed_matrix_stage, transposed_matrix_values
 from ..options import check_pair
-from ..plan import (
-    LayerContext,
-    channel_list,
-    conv_stage,
-    gather_stage,
-    kernel_transform_stage,
-    weight_stage,
-)
-from ..scatter import (
-    SELECT,
-    scatter_stage,
-    scatter_values,
-    three_ways,
-    three_ways_values,
-)
-from ..stages import compose, flip_map, insert_map, pad_map
-from ._conv import CONV_OPTIONS, ConvNd, dilate_stage
-from .base import Shape
+from ._conv import CONV_OPTIONS, ConvNd
+from .base import Shape, Window
 
 
 @dataclass(frozen=True)
@@ -94,122 +75,32 @@ class ConvTranspose2d(ConvNd):
         return super().zero_styles(in_shape) | {"cs_pad"} | (
             {"cs_insert"} if self.stride != (1, 1) else set())
 
-    # ------------------------------------------------------------------ the workbook
-    def build(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
-        upsampled = self._upsample(ctx, sources)
-        groups = self.groups
-        per_in, per_out = self.in_channels // groups, self.out_channels // groups
+    # ------------------------------------------------------------------ the geometry
+    def edges(self, axis: int) -> tuple[int, int]:
+        """Zeros added (negative: cells cropped) before and after the zero-inserted input along
+        `axis`: dilation*(k-1) - padding on each side, + output_padding after (steps 1-2)."""
+        edge = self.dilation[axis] * (self.kernel_size[axis] - 1) - self.padding[axis]
+        return edge, edge + self.output_padding[axis]
 
-        def in_label(a: int) -> str:
-            return f"input channel {a}" + (f" (group {a // per_in})" if groups > 1 else "")
+    def window(self) -> Window:
+        """Stride-1 windows of the zero-inserted, padded input, read with the flipped
+        kernels of weight[in][out/groups]."""
+        return Window(self.kernel_size, (1, 1), (0, 0), self.dilation,
+                      per_in=self.in_channels // self.groups,
+                      per_out=self.out_channels // self.groups, kernels_by="in",
+                      source_label="upsampled", kernel_label="flipped kernel")
 
-        weight = ctx.names.tensor + "weight"
-        weights, bias = weight_stage(
-            ctx, "Weights",
-            f"The layer's weights in PyTorch's conv_transpose2d layout {weight}[in][out/groups]"
-            ": one kernel per input channel and output channel it feeds. Edit the yellow cells.",
-            in_label, lambda b: f"out {b}")
-        kh, kw = self.kernel_size
-        flipped = kernel_transform_stage(
-            ctx, "Flipped", "Step 3: each kernel rotated by 180° (rows and columns reversed): a "
-            "transposed convolution is a plain convolution with the flipped kernel.", weights,
-            "flipped", flip_map(kh), flip_map(kw), in_label)
-        kernels = dilate_stage(ctx, flipped, self.dilation, in_label)
+    def window_source(self, x: np.ndarray) -> np.ndarray:
+        """Steps 1-2 by the reference's helpers: zero insertion, then pad or crop."""
+        return ref.pad_or_crop(ref.zero_insert(x, self.stride), *self.edges(0), *self.edges(1))
 
-        def kernel_for(o: int, k: int) -> Block:
-            g = o // per_out
-            return kernels[g * per_in + k][o - g * per_out]
-
-        def describe(o: int, channels: Sequence[int]) -> str:
-            return (f"= Σ over upsampled {channel_list(channels)} of SUMPRODUCT(window, flipped "
-                    "kernel)" + (" + bias" if bias is not None else ""))
-
-        height, width = upsampled[0].shape
-        dkh, dkw = kernels[0][0].shape
-        out_size = (height - dkh + 1, width - dkw + 1)
-        if (self.out_channels, *out_size) != self.output_shape(ctx.layer.in_shape):
-            raise AssertionError(f"layout out of step with the op: {out_size}")
-        outputs = conv_stage(
-            ctx, "Step 4: a plain convolution (stride 1) of the upsampled input with the "
-            "flipped kernels, plus the bias. Select a cell and Trace Precedents to see its "
-            "window.", upsampled, kernel_for, bias, out_channels=self.out_channels,
-            groups=groups, stride=(1, 1), out_size=out_size, describe=describe)
-        if "explorer" in ctx.plan.views:
-            def kernel_cell(c: str, j: int) -> tuple[str, str]:
-                group = f"INT({c}/{per_out})"
-                return f"{group}*{per_in}+{j}", f"{c}-{group}*{per_out}"
-
-            ctx.plan.later.append(lambda: explorer_stage(ctx, Exploration(
-                upsampled, self.kernel_size, (1, 1), (0, 0), self.dilation, outputs,
-                per_in=per_in, per_out=per_out, kernels=flipped, kernel_cell=kernel_cell,
-                bias=bias, what="upsampled", kernel_what="flipped kernel")))
-        if {"scatter", "matrix"} & ctx.plan.views:
-            ctx.plan.later.append(lambda: self._other_ways(ctx, sources, weights, bias, outputs))
-        return outputs
-
-    def _other_ways(self, ctx: LayerContext, sources: Sequence[Block],
-                    weights: list[list[Block]], bias: Block | None,
-                    outputs: Sequence[Block]) -> None:
-        """The scatter and matrix views (on the original input and the weights as given),
-        and the guide's comparison of the three results."""
-        geometry = {"stride": self.stride, "padding": self.padding, "dilation": self.dilation,
-                    "groups": self.groups, "out_size": outputs[0].shape}
-        scatter = (scatter_stage(ctx, sources, weights, bias, **geometry)
-                   if "scatter" in ctx.plan.views else [])
-        matrix = (transposed_matrix_stage(ctx, sources, weights, bias, outputs=outputs,
-                                          **geometry)
-                  if "matrix" in ctx.plan.views else [])
-        three_ways(ctx, outputs, scatter, matrix)
-
-    def view_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                    selected: Callable[[str], float], shown: Collection[str],
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-        """The scatter and matrix views and the guide's comparison, from the references
-        (`scatter.scatter_values`, `matrix.transposed_matrix_values`)."""
-        w = tensors["weight"]
-        selection = [selected(f"scatter_{key}") for key in SELECT]
-        out = scatter_values(x, w, y, selection, self.stride, self.padding)
-        if "matrix_input" in shown:
-            out.update(transposed_matrix_values(x, w, y, stride=self.stride,
-                                                padding=self.padding, dilation=self.dilation,
-                                                groups=self.groups))
-        out.update(three_ways_values(y, ("insertion", "scatter", "matrix")))
-        return out
-
-    def explore_values(self, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
-                       c: int, r: int, k: int) -> dict[str, np.ndarray]:
-        """The explorer at output (c, r, k): taps of the zero-inserted, padded input (the
-        seed's recipe, from the reference helpers) and the flipped kernels."""
+    def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        """Step 3: output channel o of group g multiplies the flipped kernels
+        weight[g*per_in + j][o - g*per_out]."""
         per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
-        amounts = []
-        for a in (0, 1):
-            edge = self.dilation[a] * (self.kernel_size[a] - 1) - self.padding[a]
-            amounts += [edge, edge + self.output_padding[a]]
-        up = ref.pad_or_crop(ref.zero_insert(x, self.stride), *amounts)
-        g = c // per_out
-        flipped = ref.flip_kernel(tensors["weight"])[g * per_in:(g + 1) * per_in, c - g * per_out]
-        (kh, kw), (dh, dw) = self.kernel_size, self.dilation
-        rows, cols = r + dh * np.arange(kh), k + dw * np.arange(kw)
-        return explore_conv_values(up[g * per_in:(g + 1) * per_in], flipped, tensors.get("bias"),
-                                   rows, cols, y, c, r, k)
-
-    def _upsample(self, ctx: LayerContext, sources: Sequence[Block]) -> list[Block]:
-        """Steps 1-2: stride - 1 zeros between input pixels, then padded by
-        dilation*(k-1) - padding on each side (cropped where negative), plus output_padding
-        at the bottom/right."""
-        maps = []
-        for axis in (0, 1):
-            n, s, k = sources[0].shape[axis], self.stride[axis], self.kernel_size[axis]
-            edge = self.dilation[axis] * (k - 1) - self.padding[axis]
-            inserted = insert_map(n, s)
-            maps.append(compose(pad_map(len(inserted), edge, edge + self.output_padding[axis]),
-                                inserted))
-        return gather_stage(
-            ctx, "Upsampled", "Steps 1-2 of a transposed convolution: zeros inserted between "
-            "input pixels (stride - 1 per gap, orange), then padded with dilation*(k-1) - "
-            "padding zeros (grey; cropped if negative), plus output_padding at the "
-            "bottom/right.", sources, "upsampled", maps[0], maps[1], "(zero-inserted + padded)",
-            self.groups)
+        flipped = ref.flip_kernel(tensors["weight"])
+        return np.stack([flipped[o // per_out * per_in:(o // per_out + 1) * per_in,
+                                 o % per_out] for o in range(self.out_channels)])
 
     def size_expression(self, r: Callable[[str], str]) -> str:
         return (f"({r('input')}-1)*{r('stride')}-2*{r('padding')}+{r('dilation')}*"

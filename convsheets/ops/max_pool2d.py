@@ -10,8 +10,6 @@ import numpy as np
 
 from .. import reference as ref
 from ..errors import SpecError
-from ..layout import Block
-from ..stages import Pool
 from ._pool import EXCEL_MAX_ARGUMENTS, Pool2d, int_or_pair
 from .base import REQUIRED, Shape
 
@@ -41,10 +39,8 @@ class MaxPool2d(Pool2d):
                             f"Excel allows {EXCEL_MAX_ARGUMENTS}")
         super().check(in_shape)
         _, oh, ow = self.output_shape(in_shape)
-        probe = Pool(Block("probe", in_shape[1:], "", None), self.kernel_size,  # type: ignore[arg-type]
-                     self.stride, self.padding, self.dilation, "MAX")
         for axis, n in ((0, oh), (1, ow)):
-            if any(not probe.taps(axis, o) for o in range(n)):
+            if any(not self.inside_taps(axis, o, in_shape[1 + axis]) for o in range(n)):
                 raise SpecError("dilation", self.dilation,
                                 "leaves a window that covers only padding; PyTorch gives -inf "
                                 "there, which a spreadsheet cannot show (less padding or "
@@ -65,9 +61,6 @@ class MaxPool2d(Pool2d):
             "PyTorch pads with -inf, so padded positions are simply left out of the formula.",
             "The channels stay separate: as many output channels as input channels, no weights.",
         )
-
-    def content(self, source: Block) -> Pool:
-        return Pool(source, self.kernel_size, self.stride, self.padding, self.dilation, "MAX")
 
     def note(self) -> str:
         kh, kw = self.kernel_size

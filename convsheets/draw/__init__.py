@@ -1,0 +1,11 @@
+"""Drawing: the pass that turns each layer of a network into sheets (see `registry`).
+
+One module per family of ops; importing this package registers every drawer.
+"""
+
+from __future__ import annotations
+
+from . import conv, elementwise, pool  # noqa: F401 - registers the drawers
+from .registry import DRAWERS, Drawn, draw_layer, draws
+
+__all__ = ["DRAWERS", "Drawn", "draw_layer", "draws"]

@@ -1,0 +1,39 @@
+"""What ReLU-like ops share: each output cell is a function of the one input cell at the same
+place (PyTorch's element-wise activations). The shape does not change and there are no weights;
+an op says only how one cell is computed, as a portable spreadsheet expression (`cell`) and in
+NumPy (`reference`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Op, Shape
+
+
+@dataclass(frozen=True)
+class Elementwise(Op):
+    """One cell in, one cell out, channel by channel."""
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return in_shape
+
+    def cell(self, x: str) -> str:
+        """The output cell's formula (without "=") from the reference `x` of its input cell."""
+        raise NotImplementedError
+
+    def rule(self) -> str:
+        """The formula as a reader sees it over a cell named x: "MAX(0, x)"."""
+        raise NotImplementedError
+
+    def note(self) -> str:
+        """The Output sheet's note."""
+        return (f"Each cell is {self.rule()} of the same cell of the layer's input.")
+
+    def size_formula(self, axis: int, size: str) -> str:
+        return size
+
+    def size_text(self, axis: int, size: int) -> str:
+        return "unchanged"
+
+    def reference_size(self, axis: int, size: int) -> int:
+        return size

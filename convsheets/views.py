@@ -1,0 +1,158 @@
+"""The views: optional passes over a drawn network, registered in one place.
+
+A view is a plug-in, like a `torch.fx` pass over a traced graph: after every layer is drawn, each
+view in `VIEWS` order visits each layer it `applies` to and reads the layer's `Drawn` record
+(which blocks mean what) and its op's declared geometry; its `expected` function computes the
+view's blocks from the op's NumPy reference. No op module knows any view. Adding a view is one
+entry here (and its module); adding an op never touches a view unless the op needs a view of
+its own kind (an op with a `window()` gets the explorer for free).
+
+The workbook-level overview (`plan.overview_stage`) is a view too, named in `WORKBOOK_VIEWS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from .draw import Drawn
+from .explorer import exploration, explorer_stage
+from .matrix import (
+    direct_matrix_stage,
+    direct_matrix_values,
+    transposed_matrix_stage,
+    transposed_matrix_values,
+)
+from .ops import Conv2d, ConvTranspose2d, Op
+from .plan import VIEWS as PLAN_VIEWS
+from .scatter import SELECT, scatter_stage, scatter_values, three_ways, three_ways_values
+
+ViewValues = dict[str, tuple[np.ndarray, np.ndarray | None]]
+# (op, its input, its local tensors, its output, a selection cell's value by local key,
+#  the local names of the blocks the workbook shows) -> expected blocks by local name
+Expect = Callable[[Op, np.ndarray, dict[str, np.ndarray], np.ndarray, Callable[[str], float],
+                   Collection[str]], ViewValues]
+
+
+@dataclass(frozen=True)
+class View:
+    """One optional view of a layer."""
+
+    name: str  # as `--no-<name>` and `views=` spell it
+    applies: Callable[[Op], bool]
+    draw: Callable[[Drawn], None]
+    expected: Expect | None = None  # None: `expected.explorer_expected` (its selection rules)
+
+
+# ---------------------------------------------------------------------------- the explorer
+def _draw_explorer(drawn: Drawn) -> None:
+    explorer_stage(drawn.ctx, exploration(drawn))
+
+
+# ---------------------------------------------------------------------------- the matrix view
+def _geometry(op: ConvTranspose2d, drawn: Drawn) -> dict[str, object]:
+    return {"stride": op.stride, "padding": op.padding, "dilation": op.dilation,
+            "groups": op.groups, "out_size": drawn.outputs[0].shape}
+
+
+def _draw_matrix(drawn: Drawn) -> None:
+    op = drawn.op
+    assert drawn.weights is not None
+    if isinstance(op, ConvTranspose2d):
+        drawn.views["matrix"] = transposed_matrix_stage(
+            drawn.ctx, drawn.inputs, drawn.weights, drawn.bias, outputs=drawn.outputs,
+            **_geometry(op, drawn))  # type: ignore[arg-type]
+    else:
+        assert isinstance(op, Conv2d) and drawn.windowed is not None
+        direct_matrix_stage(drawn.ctx, drawn.windowed, drawn.weights, drawn.bias,
+                            stride=op.stride, dilation=op.dilation, groups=op.groups,
+                            out_size=drawn.outputs[0].shape, outputs=drawn.outputs)
+
+
+def _matrix_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                   selected: Callable[[str], float], shown: Collection[str]) -> ViewValues:
+    """im2col (direct) or Cᵀ (transposed), from the reference (one-hot images / kernels)."""
+    if isinstance(op, ConvTranspose2d):
+        if "matrix_input" not in shown:
+            return {}
+        return transposed_matrix_values(x, tensors["weight"], y, stride=op.stride,
+                                        padding=op.padding, dilation=op.dilation,
+                                        groups=op.groups)
+    assert isinstance(op, Conv2d)
+    if "im2col" not in shown:
+        return {}
+    return direct_matrix_values(x, tensors["weight"], y, stride=op.stride, padding=op.padding,
+                                dilation=op.dilation, groups=op.groups)
+
+
+# ---------------------------------------------------------------------------- the scatter view
+def _draw_scatter(drawn: Drawn) -> None:
+    op = drawn.op
+    assert isinstance(op, ConvTranspose2d) and drawn.weights is not None
+    drawn.views["scatter"] = scatter_stage(drawn.ctx, drawn.inputs, drawn.weights, drawn.bias,
+                                           **_geometry(op, drawn))  # type: ignore[arg-type]
+
+
+def _scatter_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                    selected: Callable[[str], float], shown: Collection[str]) -> ViewValues:
+    assert isinstance(op, ConvTranspose2d)
+    selection = [selected(f"scatter_{key}") for key in SELECT]
+    return scatter_values(x, tensors["weight"], y, selection, op.stride, op.padding)
+
+
+# ---------------------------------------------------------------------------- three ways
+def _draw_three_ways(drawn: Drawn) -> None:
+    """The guide's comparison of a transposed layer's results (zero insertion, scatter,
+    matrix), when at least two of them are drawn."""
+    three_ways(drawn.ctx, drawn.outputs, drawn.views.get("scatter", []),
+               drawn.views.get("matrix", []))
+
+
+def _three_ways_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                       selected: Callable[[str], float], shown: Collection[str]) -> ViewValues:
+    return three_ways_values(y, ("insertion", "scatter", "matrix"))
+
+
+def _transposed(op: Op) -> bool:
+    return isinstance(op, ConvTranspose2d)
+
+
+# In drawing order: a layer's views follow each other in this order, layer after layer.
+VIEWS: tuple[View, ...] = (
+    View("explorer", lambda op: op.window() is not None, _draw_explorer),
+    View("scatter", _transposed, _draw_scatter, _scatter_values),
+    View("matrix", lambda op: isinstance(op, (Conv2d, ConvTranspose2d)), _draw_matrix,
+         _matrix_values),
+)
+# Passes that follow a layer's views when any of `after` is shown (they compare the views).
+FOLLOW_UPS: tuple[tuple[frozenset[str], View], ...] = (
+    (frozenset({"scatter", "matrix"}),
+     View("three_ways", _transposed, _draw_three_ways, _three_ways_values)),
+)
+WORKBOOK_VIEWS = ("overview",)  # views of the whole workbook, drawn by `build.make_plan`
+# `plan.VIEWS` spells the names for the command line and the API, in their order
+assert set(PLAN_VIEWS) == {*WORKBOOK_VIEWS, *(view.name for view in VIEWS)}
+
+
+def draw_views(drawn: Drawn, shown: Collection[str]) -> None:
+    """Every view of `shown` that applies to the drawn layer, in registry order."""
+    op = drawn.op
+    for view in VIEWS:
+        if view.name in shown and view.applies(op):
+            view.draw(drawn)
+    for after, view in FOLLOW_UPS:
+        if after & set(shown) and view.applies(op):
+            view.draw(drawn)
+
+
+def view_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                selected: Callable[[str], float], shown: Collection[str]) -> ViewValues:
+    """Expected values of a layer's view blocks (other than the explorer's), by local name;
+    blocks the workbook does not show are left for the caller to ignore."""
+    out: ViewValues = {}
+    for view in (*VIEWS, *(view for _after, view in FOLLOW_UPS)):
+        if view.expected is not None and view.applies(op):
+            out.update(view.expected(op, x, tensors, y, selected, shown))
+    return out
