@@ -1,4 +1,5 @@
-"""Networks: chains of conv2d, conv_transpose2d, relu, max_pool2d and avg_pool2d layers.
+"""Networks: chains of conv2d, conv_transpose2d, relu, leaky_relu, max_pool2d and avg_pool2d
+layers.
 
 The oracle here is PyTorch itself (torch.nn.functional, float64), applied layer by layer to
 the tensors the workbook holds, never convsheets' own reference or layout: random networks
@@ -45,6 +46,9 @@ def _layer(draw: st.DrawFn, op: str, channels: int) -> dict[str, object]:
     """Options for one layer, every option PyTorch has that convsheets draws."""
     if op == "relu":
         return {"op": "relu"}
+    if op == "leaky_relu":  # PyTorch's default slope, or one given (exact in a spreadsheet)
+        slope = draw(st.sampled_from([None, 0.2, 0.5, 1.5, -0.25]))
+        return {"op": op} if slope is None else {"op": op, "negative_slope": slope}
     k = _pair(draw, 1, 3)
     table: dict[str, object] = {"op": op, "kernel_size": k}
     if op in ("conv2d", "conv_transpose2d"):
@@ -75,7 +79,7 @@ def networks(draw: st.DrawFn) -> Network:
         "in_channels": channels, "seed": draw(st.integers(0, 10_000)),
         "values": draw(st.sampled_from(["integers", "normal"])), "layers": []}
     wanted = draw(st.integers(2, 5))
-    # a permutation of the five ops first, so every network mixes different ops
+    # a permutation of every op first, so every network mixes different ops
     candidates = draw(st.permutations(sorted(OPS))) + draw(
         st.lists(st.sampled_from(sorted(OPS)), min_size=4, max_size=4))
     for op in candidates:
@@ -115,6 +119,8 @@ def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str,
                                    op.groups, op.dilation)
         elif op.op == "relu":
             x = F.relu(x)
+        elif op.op == "leaky_relu":
+            x = F.leaky_relu(x, op.negative_slope)
         elif op.op == "max_pool2d":
             x = F.max_pool2d(x, op.kernel_size, op.stride, op.padding, op.dilation)
         elif op.op == "avg_pool2d":
