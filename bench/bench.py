@@ -59,7 +59,7 @@ def presets(tmp: Path) -> None:
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            write_atomically(make_plan(spec), tmp / f"{variant}.xlsx")
+            write_atomically(make_plan(spec.network()), tmp / f"{variant}.xlsx")
             best = min(best, time.perf_counter() - start)
         print(f"  {variant:<11} {best * 1000:7.1f} ms")
 
@@ -93,7 +93,7 @@ from convsheets.spec import LayerSpec
 given = {{k: v for k, v in ctx.params.items() if v is not None and k in (
     "input_size", "in_channels", "out_channels", "kernel_size", "stride", "padding")}}
 spec = LayerSpec.create("basic", given, preset("basic"))
-write_atomically(make_plan(spec), Path({path!r}), store_values=False)
+write_atomically(make_plan(spec.network()), Path({path!r}), store_values=False)
 """
 
 

@@ -47,7 +47,7 @@ def main() -> None:
             books = []
             for name in VARIANTS:
                 path = Path(tmp) / f"{name}.xlsx"
-                build(LayerSpec.create(name, {}, preset(name)), path)
+                build(LayerSpec.create(name, {}, preset(name)).network(), path)
                 books.append(path)
         counts = count(books, Path(tmp) / "pdf")
     width = max(len(b) for b in counts)

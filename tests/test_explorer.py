@@ -50,13 +50,14 @@ class Book:
 
 
 def _sources() -> list[tuple[str, object]]:
-    found: list[tuple[str, object]] = [(v, LayerSpec.create(v, {}, preset(v))) for v in VARIANTS]
+    found: list[tuple[str, object]] = [(v, LayerSpec.create(v, {}, preset(v)).network())
+                                          for v in VARIANTS]
     found.append(("dilated_grouped", LayerSpec.create(
         "grouped", {"dilation": 2, "stride": "2x1", "in_channels": 4, "out_channels": 6,
-                    "input_size": "7x6"}, preset("grouped"))))
+                    "input_size": "7x6"}, preset("grouped")).network()))
     found.append(("transposed_dilated", LayerSpec.create(
         "transposed", {"dilation": 2, "groups": 2, "in_channels": 2, "output_padding": 0,
-                       "stride": 2, "padding": 0}, preset("transposed"))))
+                       "stride": 2, "padding": 0}, preset("transposed")).network()))
     for name in ("lenet", "encoder_decoder"):
         found.append((name, network_from_template(tomllib.loads(shipped_networks()[name]),
                                                   name)))
@@ -73,9 +74,8 @@ SOURCES = _sources()
 
 
 def _explorers(source):  # type: ignore[no-untyped-def]
-    network = source.network() if isinstance(source, LayerSpec) else source
-    return [(layer.names.tensor, layer) for layer in network.layers
-            if layer.op.op != "relu"]
+    return [(layer.names.tensor, layer) for layer in source.layers
+            if layer.op.op not in ("relu", "leaky_relu")]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def _check_window(book: Book, name: str, source, prefix: str, layer, c: int, r: 
     """The window, kernels and products against NumPy slicing of the layer's own input."""
     op = layer.op
     network_prefix = layer.names.tensor
-    network = source.network() if isinstance(source, LayerSpec) else source
+    network = source
     index = list(network.layers).index(layer)
     if index == 0:
         names = [f"input_c{i}" for i in range(layer.in_shape[0])]

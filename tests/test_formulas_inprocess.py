@@ -45,13 +45,14 @@ def _network(spec: Source) -> Network:
 
 def _guide_inputs(spec: Source) -> tuple[str, ...]:
     """Editable guide cells the expected values depend on (pointwise's bottleneck)."""
-    return VARIANTS[spec.variant].editable_guide_cells if isinstance(spec, LayerSpec) else ()
+    network = _network(spec)
+    return VARIANTS[network.variant].editable_guide_cells if network.request else ()
 
 
 def _selections(spec: Source) -> dict[str, tuple[int, int, int]]:
     """Each explorer's name prefix -> its layer's output shape (every non-ReLU layer)."""
     return {layer.names.tensor: layer.out_shape for layer in _network(spec).layers
-            if layer.op.op != "relu"}
+            if layer.op.op not in ("relu", "leaky_relu")}
 
 
 def _scatters(spec: Source) -> dict[str, tuple[int, int, int]]:
@@ -69,10 +70,11 @@ def _selection_names(spec: Source) -> list[str]:
 
 def _parameter_cells(spec: Source) -> set[str]:
     """Named cells that show a parameter fixed by the build (not editable, not computed)."""
-    if isinstance(spec, LayerSpec):
+    network = _network(spec)
+    if network.request is not None:
         return set()
     return {"input_channels", "input_height", "input_width"} | {
-        f"{layer.label}_output_channels" for layer in spec.layers if layer.op.has_parameters}
+        f"{layer.label}_output_channels" for layer in network.layers if layer.op.has_parameters}
 
 
 def _sources(spec: Source) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...]]]:
@@ -109,7 +111,7 @@ def workbook_problems(spec: Source, wb: openpyxl.Workbook) -> list[str]:
             rect = ev.name(n)
             if ev.raw((rect.sheet, rect.r0, rect.c0)) is not None:  # an empty step: coordinates
                 scalars[n] = ev.rect(rect)[0, 0]
-        expected = expected_blocks(spec, tensors, scalars)
+        expected = expected_blocks(_network(spec), tensors, scalars)
         for name, exp in expected.items():
             problems += _block_problems(ev, name, exp)
         problems += _unchecked(spec, ev, expected)
@@ -192,7 +194,7 @@ def probe(spec: Source, wb: openpyxl.Workbook, seed: int = 0) -> None:
 
 def check_layer(spec: Source, path: Path) -> list[str]:
     """Build `spec` at `path`, then check it as built and as a probe."""
-    write_atomically(make_plan(spec), path)
+    write_atomically(make_plan(_network(spec)), path)
     wb = openpyxl.load_workbook(path)
     problems = workbook_problems(spec, wb)
     if not problems:
@@ -309,7 +311,7 @@ def _mutate(wb: openpyxl.Workbook, name: str, di: int, dj: int, change) -> None:
 def test_a_broken_workbook_fails(mutation: str, tmp_path: Path) -> None:
     spec = LayerSpec.create("basic", {}, preset("basic"))  # padding 1, 2 filters, bias
     path = tmp_path / "basic.xlsx"
-    write_atomically(make_plan(spec), path)
+    write_atomically(make_plan(_network(spec)), path)
     wb = openpyxl.load_workbook(path)
     change, message = MUTATIONS[mutation]
     change(wb)

@@ -64,13 +64,13 @@ def _random_transposed(count: int, seed: int) -> list[tuple[str, LayerSpec]]:
 
 def _sources() -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = [
-        (v, LayerSpec.create(v, {}, preset(v)))
+        (v, LayerSpec.create(v, {}, preset(v)).network())
         for v in ("transposed", "basic", "pointwise", "depthwise", "dilated", "grouped",
                   "separable")]
     found.append(("strided_grouped", LayerSpec.create("grouped", {
         "dilation": "2x1", "stride": "2x1", "in_channels": 4, "out_channels": 6,
-        "input_size": "7x6", "values": "normal"}, preset("grouped"))))
-    found += _random_transposed(5, seed=13)
+        "input_size": "7x6", "values": "normal"}, preset("grouped")).network()))
+    found += [(name, spec.network()) for name, spec in _random_transposed(5, seed=13)]
     found.append(("encoder_decoder", network_from_template(
         tomllib.loads(shipped_networks()["encoder_decoder"]), "encoder_decoder")))
     return found
@@ -81,8 +81,7 @@ PICKS: dict[str, dict[str, tuple[int, int, int]]] = {}
 
 
 def _layers(source):  # type: ignore[no-untyped-def]
-    network = source.network() if isinstance(source, LayerSpec) else source
-    return list(network.layers)
+    return list(source.layers)
 
 
 def _cell(wb: openpyxl.Workbook, name: str):  # type: ignore[no-untyped-def]
@@ -264,7 +263,7 @@ def test_a_layer_too_large_for_its_matrices_says_so() -> None:
     c, h, w = spec.network().layers[0].in_shape
     _, oh, ow = spec.network().layers[0].out_shape
     assert c * 2 * h * w * oh * ow > MAX_MATRIX_CELLS
-    plan = make_plan(spec)
+    plan = make_plan(spec.network())
     assert "Matrix" not in [s.name for s in plan.sheets]
     assert "Scatter" in [s.name for s in plan.sheets]
     guide = " ".join(str(label.value) for label in plan.sheets[0].labels)

@@ -37,7 +37,7 @@ def presets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     books = {}
     for name in VARIANTS:
         books[name] = folder / f"{name}.xlsx"
-        build(LayerSpec.create(name, {}, preset(name)), books[name])
+        build(LayerSpec.create(name, {}, preset(name)).network(), books[name])
     return books
 
 
@@ -190,8 +190,8 @@ def test_a_long_sheet_breaks_only_between_bands_and_repeats_its_note(tmp_path):
     spec = LayerSpec.create("basic", {"in_channels": 24, "input_size": (14, 14),
                                       "out_channels": 2}, preset("basic"))
     book = tmp_path / "big.xlsx"
-    build(spec, book)
-    plan = make_plan(spec)
+    build(spec.network(), book)
+    plan = make_plan(spec.network())
     setups = {sheet.name: (sheet, sheet.page_setup()) for sheet in plan.sheets}
     long = [name for name, (_s, setup) in setups.items() if setup.breaks]
     assert {"Input", "Padded"} <= set(long)

@@ -67,7 +67,7 @@ def test_random_layers_verify_in_every_engine(specs: list[LayerSpec]) -> None:
         paths = []
         for n, spec in enumerate(specs):
             path = Path(tmp) / f"{n:02d}-{spec.variant}.xlsx"
-            write_atomically(make_plan(spec), path)
+            write_atomically(make_plan(spec.network()), path)
             paths.append(path)
         reports = verify_files(paths, engine="all")
     failures = []
@@ -97,7 +97,7 @@ def test_many_random_layers_verify_in_ironcalc(specs: list[LayerSpec]) -> None:
         paths = []
         for n, spec in enumerate(specs):
             paths.append(Path(tmp) / f"{n:03d}-{spec.variant}.xlsx")
-            write_atomically(make_plan(spec), paths[-1])
+            write_atomically(make_plan(spec.network()), paths[-1])
         reports = verify_files(paths, engine="ironcalc")
     failures = [(spec, report.unusable, [(b.name, b.problem) for run in report.runs
                                          for b in run.blocks if not b.ok][:3])

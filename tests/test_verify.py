@@ -30,7 +30,7 @@ from convsheets.verify import exit_status, verify_files
 def built(directory: Path, variant: str, name: str | None = None, **given: object) -> Path:
     spec = LayerSpec.create(variant, given, preset(variant))
     path = directory / f"{name or variant}.xlsx"
-    write_atomically(make_plan(spec), path)
+    write_atomically(make_plan(spec.network()), path)
     return path
 
 
@@ -55,7 +55,7 @@ def basic_expected():
     """The basic preset's layer and the NumPy values of its blocks (for forging constants)."""
     spec = LayerSpec.create("basic", {}, preset("basic"))
     tensors = {k: v.astype(float) for k, v in random_tensors(spec.network()).items()}
-    return spec, expected_blocks(spec, tensors, {})
+    return spec, expected_blocks(spec.network(), tensors, {})
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +261,7 @@ def test_gnumeric_saved_copy_keeps_metadata_and_verifies_cached(batch, tmp_path)
 def never_calculated(directory: Path, variant: str) -> Path:
     """A workbook whose formulas carry no values (as openpyxl or an older convsheets writes)."""
     path = directory / f"{variant}-bare.xlsx"
-    write_atomically(make_plan(LayerSpec.create(variant, {}, preset(variant))), path,
+    write_atomically(make_plan(LayerSpec.create(variant, {}, preset(variant)).network()), path,
                      store_values=False)
     return path
 

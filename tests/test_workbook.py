@@ -26,7 +26,7 @@ TERM = re.compile(r"SUMPRODUCT\((\w+)!([A-Z]+)(\d+):([A-Z]+)(\d+),(\w+)!\$([A-Z]
 def build(tmp_path: Path, variant: str, **given: object):
     spec = LayerSpec.create(variant, given, preset(variant))
     path = tmp_path / f"{variant}.xlsx"
-    write_atomically(make_plan(spec), path)
+    write_atomically(make_plan(spec.network()), path)
     return spec, openpyxl.load_workbook(path)
 
 
@@ -72,7 +72,7 @@ def test_contract_names_exist_with_pytorch_shapes(tmp_path, variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_computed_cell_is_a_portable_formula(tmp_path, variant):
     spec = LayerSpec.create(variant, {}, preset(variant))
-    plan = make_plan(spec)
+    plan = make_plan(spec.network())
     path = tmp_path / "w.xlsx"
     write_atomically(plan, path)
     wb = openpyxl.load_workbook(path)
@@ -181,7 +181,7 @@ def test_editable_and_structural_cells_are_styled(tmp_path):
 
 def test_every_computed_block_gets_a_colour_scale(tmp_path):
     spec = LayerSpec.create("separable", {"padding": 1}, preset("separable"))
-    plan = make_plan(spec)
+    plan = make_plan(spec.network())
     write_atomically(plan, tmp_path / "s.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
     for block in plan.blocks():
@@ -195,9 +195,9 @@ def test_progress_reporting_path_writes_the_same_bytes(tmp_path):
     """Big builds report progress while streaming; that must not change a single byte."""
     spec = LayerSpec.create("separable", {"padding": 1, "stride": 2}, preset("separable"))
     plain, reported = tmp_path / "plain.xlsx", tmp_path / "reported.xlsx"
-    write_atomically(make_plan(spec), plain)
+    write_atomically(make_plan(spec.network()), plain)
     rows: list[int] = []
-    write_atomically(make_plan(spec), reported, progress=rows.append)
+    write_atomically(make_plan(spec.network()), reported, progress=rows.append)
     assert plain.read_bytes() == reported.read_bytes()
     wb = openpyxl.load_workbook(plain)
     total_rows = sum(ws.max_row for ws in wb.worksheets)
