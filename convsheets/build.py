@@ -29,7 +29,15 @@ from .plan import VIEWS, LayerContext, Plan, input_stage, overview_stage
 from .stages import Conv, Pool
 from .tensors import random_tensors
 from .views import draw_views
-from .workbook import FIXED_TIME, GENERATOR, METADATA_KEY, ZIP_TIME, RenderStats, render
+from .workbook import (
+    FIXED_TIME,
+    GENERATOR,
+    MAX_METADATA_BYTES,
+    METADATA_KEY,
+    ZIP_TIME,
+    RenderStats,
+    render,
+)
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
@@ -68,6 +76,9 @@ def make_plan(network: Network,
         overview_stage(plan, inputs, blocks)
     plan.intro = list(intro)
     add_guide(plan)
+    unknown = [block.name for block in plan.blocks() if block.meaning is None]
+    if unknown:  # every feature selects blocks by their meaning: a new block must have one
+        raise AssertionError(f"blocks without a meaning: {unknown[:3]}")
     names = [name for block in plan.blocks() for name in (block.name, *block.aliases)]
     if len(set(names)) != len(names):
         clash = next(name for name in names if names.count(name) > 1)
@@ -142,7 +153,7 @@ def is_convsheets_workbook(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             info = zf.getinfo("docProps/custom.xml")
-            if info.file_size > 1_000_000:
+            if info.file_size > MAX_METADATA_BYTES:
                 return False
             custom = zf.read(info).decode("utf-8", "replace")
             core = zf.read("docProps/core.xml").decode("utf-8", "replace")
@@ -173,7 +184,7 @@ def _has_our_metadata(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             info = zf.getinfo("docProps/custom.xml")
-            return (info.file_size <= 1_000_000 and f'name="{METADATA_KEY}"'
+            return (info.file_size <= MAX_METADATA_BYTES and f'name="{METADATA_KEY}"'
                     in zf.read(info).decode("utf-8", "replace"))
     except (OSError, KeyError, zipfile.BadZipFile, ValueError):
         return False

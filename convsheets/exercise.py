@@ -35,7 +35,22 @@ import numpy as np
 
 from .errors import LimitError, SpecError
 from .expected import stored_values
-from .layout import ANSWER, COMPUTED, EDIT, EMPTY, FIRST_COL, PARAM, Block, Label, SheetPlan
+from .layout import (
+    ANSWER,
+    COMPUTED,
+    EDIT,
+    EMPTY,
+    FIRST_COL,
+    OUTPUT,
+    PARAM,
+    SELECTION,
+    STAGE,
+    VIEW,
+    Block,
+    Label,
+    Meaning,
+    SheetPlan,
+)
 from .network import Network
 from .plan import Plan
 from .stages import Formula, Values
@@ -195,17 +210,15 @@ def _fix_selection(plan: Plan) -> None:
     cells become fixed parameters (the student fills in what that position computes)."""
     rng = np.random.default_rng(plan.network.seed + 7)
     for layer in plan.network.layers:
-        prefix = layer.names.tensor
-        cells = {b.name: b for b in plan.blocks()
-                 if b.name.startswith(prefix + "explore_")
-                 and b.name[len(prefix) + 8:] in _SELECTION and b.kind == EDIT}
+        cells = {b.meaning.key: b for b in plan.blocks() if b.meaning == Meaning(
+            SELECTION, layer.label, "explorer", b.meaning.key) and b.kind == EDIT}
         if not cells:
             continue
         c, h, w = layer.out_shape
         position = {"channel": int(rng.integers(c)), "row": int(rng.integers(h)),
                     "col": int(rng.integers(w))}
         for key in _SELECTION:
-            block = cells.get(f"{prefix}explore_{key}")
+            block = cells.get(f"explore_{key}")
             if block is not None:
                 block.kind, block.validation = PARAM, None
                 block.content = Values(np.array([[position.get(key)]], dtype=object))
@@ -220,25 +233,15 @@ def kinds_available(plan: Plan) -> list[str]:
 
 def _of_kind(plan: Plan, kind: str) -> list[Block]:
     """The computed blocks one `--blank` kind names."""
-    network = plan.network
-    computed = [b for b in plan.blocks() if b.kind == COMPUTED]
-    names: set[str] = set()
-    if kind == "output":
-        last = network.layers[-1]
-        names = {last.names.output_c(o) for o in range(last.out_shape[0])}
-    elif kind in TRANSFORM_KINDS:
-        stages = {layer.names.stage + kind + "_" for layer in network.layers}
-        names = {b.name for b in computed if b.name.startswith(tuple(stages))}
-    elif kind == "explore":
-        for layer in network.layers:
-            prefix = layer.names.tensor + "explore_"
-            names |= {b.name for b in computed if b.name.startswith(prefix)
-                      and b.name[len(prefix):] not in _EXPLORE_BOOKKEEPING}
-    else:
-        for layer in network.layers:
-            if layer.name == kind:
-                names = {layer.names.output_c(o) for o in range(layer.out_shape[0])}
-    return [b for b in computed if b.name in names]
+    computed = [b for b in plan.blocks() if b.kind == COMPUTED and b.meaning is not None]
+    if kind in TRANSFORM_KINDS:
+        return [b for b in computed if b.meaning.role == STAGE and b.meaning.kind == kind]
+    if kind == "explore":
+        return [b for b in computed if b.meaning.role == VIEW and b.meaning.kind == "explorer"
+                and b.meaning.key[len("explore_"):] not in _EXPLORE_BOOKKEEPING]
+    named = {layer.label for layer in plan.network.layers if layer.name}
+    layer = plan.network.layers[-1].label if kind == "output" else kind if kind in named else None
+    return [b for b in computed if b.meaning.role == OUTPUT and b.meaning.layer == layer]
 
 
 def answer_names(plan: Plan, blank: Sequence[str]) -> list[str]:
@@ -360,7 +363,7 @@ def _self_check(plan: Plan, answers: Sequence[Block], stored: dict[str, np.ndarr
         key_base = base + span + 1
         for block in mine:
             key = Block(f"key_{block.name}", block.shape, COMPUTED, block.content,
-                        colour_scale=False, public=False)
+                        colour_scale=False, public=False, meaning=_SELF_CHECK)
             key.place(sheet.name, block.top, key_base + block.left - FIRST_COL)
             keys[id(block)] = key
             placements.append((sheet, block, base, key_base))
@@ -375,7 +378,8 @@ def _self_check(plan: Plan, answers: Sequence[Block], stored: dict[str, np.ndarr
         sheet.blocks.append(key)
         check = Block(f"check_{block.name}", block.shape, COMPUTED,
                       _Check(block, key, handout_tolerance(plan.network)),
-                      colour_scale=False, public=False, style="cs_check")
+                      colour_scale=False, public=False, style="cs_check",
+                      meaning=_SELF_CHECK)
         check.place(sheet.name, block.top, base + block.left - FIRST_COL)
         sheet.blocks.append(check)
         stored[check.name] = np.full(block.shape, np.nan)
@@ -392,11 +396,15 @@ def _self_check(plan: Plan, answers: Sequence[Block], stored: dict[str, np.ndarr
         area = check.area(from_sheet=sheet.name)
         summary = Block(f"check_{block.name}_count", (1, 1), COMPUTED,
                         Formula(lambda _h, a=area, n=n: f'COUNTIF({a},"✓")&" of {n} correct"'),
-                        colour_scale=False, public=False, style="cs_answer_title")
+                        colour_scale=False, public=False, style="cs_answer_title",
+                        meaning=_SELF_CHECK)
         summary.place(sheet.name, block.top - 1, check.left)
         sheet.blocks.append(summary)
         stored[summary.name] = np.full((1, 1), np.nan)
         sheet.widths.setdefault(check.left, max(sheet.default_width, 6.0))
+
+
+_SELF_CHECK = Meaning(VIEW, kind="self_check")  # the hidden key, the marks, the counts
 
 
 def _substitute(content: object, keys: dict[int, Block]) -> object:

@@ -6,8 +6,9 @@ this computes the expected value of every named computed block:
 * each layer's output comes from its op's `reference` (PyTorch semantics, `reference.py`), fed
   the previous layer's *reference* output, never the layout's index arithmetic: a wrong formula
   anywhere upstream shows up at every later output;
-* intermediate blocks (padded, upsampled, flipped, dilated) are gathers: their value is their
-  index maps applied to their source's expected value, found generically from the plan;
+* intermediate blocks (padded, upsampled, flipped, dilated) come from the op's `stages`, the
+  reference's own pad / zero-insert / crop / flip / dilate helpers, never from the drawing's
+  index maps; each block is found by its `Meaning` (layer, stage, index), not its name;
 * the guide's live arithmetic from the ops' reference size rules and parameter counts.
 
 Each entry is `Expected(value, structural)`: `structural` marks cells that are constant zeros by
@@ -24,10 +25,10 @@ import numpy as np
 from .errors import ConvsheetsError
 from .explorer import explore_values
 from .guide import network_guide_values
-from .layout import COMPUTED, Block
+from .layout import COMPUTED, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
 from .plan import VIEWS, Plan
-from .stages import Gather, IndexMap, Values, Zero
+from .stages import Gather, Values
 from .variants import VARIANTS
 from .views import view_values
 
@@ -91,56 +92,64 @@ def stored_values(plan: Plan) -> dict[str, np.ndarray]:
             for name, exp in plan_expected(plan, source, tensors, scalars).items()}
 
 
-def _sources_first(blocks: list[Block]) -> list[Block]:
-    """The blocks in sheet order, except that a copy placed before its source (the overview's)
-    comes after it."""
-    order: list[Block] = []
-    done: set[str] = set()
-    while blocks:
-        rest = [b for b in blocks if isinstance(b.content, Gather)
-                and b.content.source.name not in done]
-        for b in blocks:
-            if not any(b is r for r in rest):
-                order.append(b)
-                done.add(b.name)
-        if len(rest) == len(blocks):
-            raise AssertionError("a gather whose source is not in the workbook")
-        blocks = rest
-    return order
-
-
 def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
                   scalars: dict[str, float],
                   guide: Network | None = None) -> dict[str, Expected]:
-    """`expected_blocks` for a plan already made from `source` and the tensors `t`."""
-    steps = forward(plan.network, t)
-    outputs = layer_outputs(steps)
-    values: dict[str, np.ndarray] = {}
+    """`expected_blocks` for a plan already made from `source` and the tensors `t`: each
+    block by what it means (its `Meaning`), from the op references alone."""
+    steps = {layer.label: (layer, x, y) for layer, x, y in forward(plan.network, t)}
+    stages: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def stage(label: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """A layer's stage and its structural zeros: the stage of all-ones tensors is 0
+        exactly where the stage inserts a constant zero (padding, insertion, holes)."""
+        if (label, kind) not in stages:
+            layer, x, _y = steps[label]
+            local = _local(layer, t)
+            ones = {name: np.ones_like(a, dtype=float) for name, a in local.items()}
+            stages[label, kind] = (layer.op.stages(x, local)[kind],
+                                   layer.op.stages(np.ones_like(x, dtype=float), ones)[kind] == 0)
+        return stages[label, kind]
+
     out: dict[str, Expected] = {}
-    for block in _sources_first(list(plan.blocks())):
-        content = block.content
-        if isinstance(content, Values):
-            values[block.name] = content.array
-        elif isinstance(content, Gather):
-            value, mask = gather(values[content.source.name], content.row_map, content.col_map)
-            values[block.name] = value
-            out[block.name] = Expected(value, mask)
-        elif block.name in outputs:
-            values[block.name] = outputs[block.name]
+    views: dict[str, set[str]] = {}  # layer -> local keys of its view blocks
+    for block in plan.blocks():
+        meaning = block.meaning
+        assert meaning is not None
+        if meaning.role == STAGE:
+            value, zero = stage(meaning.layer, meaning.kind)
+            out[block.name] = Expected(value[meaning.index], zero[meaning.index])
+        elif meaning.role == OUTPUT:
+            y = steps[meaning.layer][2][meaning.index[0]]
             for name in (block.name, *block.aliases):
-                out[name] = Expected(outputs[name])
+                out[name] = Expected(y)
+        elif meaning.role in (VIEW, SELECTION) and meaning.layer:
+            views.setdefault(meaning.layer, set()).add(meaning.key)
+    for block in plan.blocks():  # the overview's live copies of other blocks
+        if block.meaning is not None and block.meaning.kind == "overview":
+            assert isinstance(block.content, Gather)
+            shown = block.content.source
+            value = (shown.content.array if isinstance(shown.content, Values)
+                     else out[shown.name].value)
+            out[block.name] = Expected(np.asarray(value, dtype=float))
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
-    names = {block.name for block in plan.blocks()}
-    for layer, x, y in steps:
-        if f"{layer.names.tensor}explore_sum" in names:
+    for label, keys in views.items():
+        layer, x, y = steps[label]
+        if "explore_sum" in keys:
             out.update(explorer_expected(layer, x, t, y, scalars))
-        out.update(view_expected(layer, x, t, y, scalars, names))
+        out.update(view_expected(layer, x, t, y, scalars, keys))
     unchecked = [block.name for block in plan.blocks()
                  if block.kind == COMPUTED and block.name not in out]
     if unchecked:  # a new kind of computed block needs its expected value here
         raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
     return out
+
+
+def _local(layer: Layer, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A layer's tensors by local name (weight, bias)."""
+    prefix = layer.names.tensor
+    return {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
 
 
 def selection(prefix: str, scalars: dict[str, float], out_shape: tuple[int, int, int],
@@ -180,11 +189,11 @@ def explorer_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: 
 
 
 def view_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: np.ndarray,
-                  scalars: dict[str, float], names: set[str]) -> dict[str, Expected]:
-    """The matrix and scatter views of one layer (those the workbook shows), from its op."""
+                  scalars: dict[str, float], shown: set[str]) -> dict[str, Expected]:
+    """The matrix and scatter views of one layer (`shown`: the local keys of the blocks the
+    workbook has), from its op's reference."""
     prefix = layer.names.tensor
-    shown = {name[len(prefix):] for name in names if name.startswith(prefix)}
-    local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
+    local = _local(layer, t)
     found = {}
     for name, (value, mask) in view_values(
             layer.op, x, local, y, lambda key: scalars.get(prefix + key, 0.0), shown).items():
@@ -194,20 +203,6 @@ def view_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: np.n
             found[prefix + name] = Expected(np.nan_to_num(value), mask,
                                             blank if blank.any() else None)
     return found
-
-
-def gather(source: np.ndarray, row_map: IndexMap, col_map: IndexMap,
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """A gather block's value and structural-zero mask: its index maps applied to its source."""
-    rows = [(i, r) for i, r in enumerate(row_map) if not isinstance(r, Zero)]
-    cols = [(j, c) for j, c in enumerate(col_map) if not isinstance(c, Zero)]
-    value = np.zeros((len(row_map), len(col_map)))
-    mask = np.ones(value.shape, dtype=bool)
-    if rows and cols:
-        (ri, rs), (cj, cs) = zip(*rows, strict=True), zip(*cols, strict=True)
-        value[np.ix_(ri, cj)] = source[np.ix_(rs, cs)]
-        mask[np.ix_(ri, cj)] = False
-    return value, mask
 
 
 def guide_values(source: Network, guide: Network | None,

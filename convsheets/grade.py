@@ -39,10 +39,9 @@ from .exercise import (
     exercise_plan,
     handout_tolerance,
 )
-from .layout import PARAM
+from .layout import PARAM, SELECTION, TENSOR
 from .network import Network
 from .stages import Values
-from .tensors import block_names
 from .workbook import METADATA_KEY
 from .xlsxread import KIND_NO_CACHED_VALUE, KIND_NUMBER, XlsxFile, col_letter, parse_ref
 
@@ -346,11 +345,8 @@ def _grade_cells(opened: _Opened, path: Path, grade: Grade, tolerance: float | N
 def _given_blocks(handout: Handout) -> set[str]:
     """The cells the student must leave alone: the inputs, weights and biases, and a blanked
     explorer's fixed position (a guide's what-if cells may be played with)."""
-    network = handout.plan.network
-    names = {name for tensor, shape in network.source_shapes().items()
-             for name, _ in block_names(tensor, shape)}
-    names |= {b.name for b in handout.plan.blocks() if b.kind == PARAM and "explore_" in b.name}
-    return names
+    return {b.name for b in handout.plan.blocks() if b.meaning is not None and (
+        b.meaning.role == TENSOR or b.meaning.role == SELECTION and b.kind == PARAM)}
 
 
 # ---------------------------------------------------------------------------- reports

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .layout import COMPUTED, EDIT, PARAM, Block, Label, SheetPlan
+from .layout import COMPUTED, EDIT, GUIDE, PARAM, Block, Label, Meaning, SheetPlan
 from .network import Network
 from .plan import Plan
 from .spec import LayerSpec
@@ -83,13 +83,15 @@ class GuideWriter:
 
     @staticmethod
     def scalar(name: str, kind: str, value: object) -> Block:
-        return Block(name, (1, 1), kind, Values(np.array([[value]])), colour_scale=False)
+        return Block(name, (1, 1), kind, Values(np.array([[value]])), colour_scale=False,
+                     meaning=Meaning(GUIDE, key=name))
 
     @staticmethod
     def formula(name: str, make: str | Callable[[Block], str], style: str | None = None,
                 ) -> Block:
         content = Formula(make if callable(make) else (lambda _here, text=make: text))
-        return Block(name, (1, 1), COMPUTED, content, colour_scale=False, style=style)
+        return Block(name, (1, 1), COMPUTED, content, colour_scale=False, style=style,
+                     meaning=Meaning(GUIDE, key=name))
 
 
 def add_guide(plan: Plan) -> None:

@@ -24,6 +24,34 @@ ANSWER = "answer"  # an exercise's answer cell: written empty, the student fills
 EMPTY = "empty"  # an exercise's text-only cell downstream of an answer: written empty
 
 
+# What a block means (`Meaning.role`): features select blocks by these, never by their names.
+TENSOR = "tensor"  # a slice of an editable tensor: the input, a weight, a bias
+STAGE = "stage"  # an intermediate step of a layer: padded, upsampled, flipped, dilated
+OUTPUT = "output"  # one channel of a layer's output
+VIEW = "view"  # a block an optional view draws (explorer, matrix, scatter, overview)
+SELECTION = "selection"  # a view's selection cell (which output cell, which input pixel)
+GUIDE = "guide"  # the guide's parameters and live arithmetic
+ROLES = (TENSOR, STAGE, OUTPUT, VIEW, SELECTION, GUIDE)
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What a block is, recorded in the metadata: its role, the layer it belongs to (its label;
+    "" for the network input and workbook-wide blocks), its kind within the role (input,
+    weight, bias; padded, upsampled, flipped, dilated; explorer, matrix, scatter, overview,
+    three_ways), for view and selection blocks its local key (the defined name without the
+    layer's prefix: ``explore_window_0``, ``scatter_row``), and for slices their index."""
+
+    role: str
+    layer: str = ""
+    kind: str = ""
+    key: str = ""
+    index: tuple[int, ...] = ()  # a tensor's, stage's or output's slice: (c,) or (a, b)
+
+    def record(self) -> list[object]:
+        return [self.role, self.layer, self.kind, self.key, list(self.index)]
+
+
 class Content(Protocol):
     """What fills a block: produces its rows, top to bottom, once the block is placed."""
 
@@ -68,6 +96,7 @@ class Block:
     public: bool = True  # has a workbook-scope defined name (an exercise's key has none)
     tensor: str = ""  # the tensor it is a slice of, for one colour scale per tensor ("": own)
     tiling: Tiling | None = None  # how it and its siblings were placed (stack, grid)
+    meaning: Meaning | None = None  # what it is (every block of a plan has one)
     sheet: str = ""
     top: int = 0  # 1-based row of the first data cell
     left: int = 0  # 1-based column of the first data cell

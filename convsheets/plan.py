@@ -15,7 +15,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import COMPUTED, EDIT, Block, Label, SheetPlan, grid, row_block, stack
+from .layout import (
+    COMPUTED,
+    EDIT,
+    OUTPUT,
+    STAGE,
+    TENSOR,
+    VIEW,
+    Block,
+    Label,
+    Meaning,
+    SheetPlan,
+    grid,
+    row_block,
+    stack,
+)
 from .stages import Conv, Gather, IndexMap, Values, identity_map, pad_map
 from .tensors import block_names, block_of
 
@@ -134,6 +148,7 @@ def input_stage(plan: Plan) -> list[Block]:
     colours = ("red", "green", "blue") if x.shape[0] == 3 else ()
     blocks = [Block(name, x.shape[1:], EDIT, Values(block_of(x, idx)),
                     title=title(name, x.shape[1:], "(input channel)"),
+                    meaning=Meaning(TENSOR, "", "input", index=idx),
                     scale=(colours[idx[0]] if colours else "grey") if picture else "")
               for name, idx in block_names("input", x.shape)]
     groups = plan.network.layers[0].op.input_groups() if plan.network.layers else 1
@@ -154,12 +169,15 @@ def weight_stage(ctx: LayerContext, role: str, note: str,
     if b is not None:
         bias_block = Block(bias, (1, b.shape[0]), EDIT, Values(block_of(b, ())),
                            title=title(bias, (1, b.shape[0]), "(one bias per output channel)"),
+                           meaning=Meaning(TENSOR, ctx.layer.label, "bias"),
                            colour_scale=False)
         top = row_block(sheet, bias_block, top=top)
     rows: list[list[Block]] = [[] for _ in range(w.shape[0])]
     for name, (a, b_) in block_names(weight, w.shape):
         rows[a].append(Block(name, w.shape[2:], EDIT, Values(block_of(w, (a, b_))),
-                             title=grid_title(name, w.shape[2:]), short=col_label(b_)))
+                             title=grid_title(name, w.shape[2:]), short=col_label(b_),
+                             meaning=Meaning(TENSOR, ctx.layer.label, "weight",
+                                             index=(a, b_))))
     grid(sheet, rows, [row_label(a) for a in range(w.shape[0])], top=top)
     return rows, bias_block
 
@@ -174,7 +192,8 @@ def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Bloc
     for c, src in enumerate(sources):
         name = ctx.names.intermediate(kind, c)
         blocks.append(Block(name, shape, COMPUTED, Gather(src, row_map, col_map),
-                            title=title(name, shape, what)))
+                            title=title(name, shape, what),
+                            meaning=Meaning(STAGE, ctx.layer.label, kind, index=(c,))))
     stack(sheet, blocks, groups=group_labels(len(blocks), groups, "input"))
     return blocks
 
@@ -199,12 +218,13 @@ def kernel_transform_stage(ctx: LayerContext, role: str, note: str,
     sheet = ctx.add_sheet(role, note)
     shape = (len(row_map), len(col_map))
     rows = []
-    for line in kernels:
+    for a, line in enumerate(kernels):
         row = []
-        for k in line:
+        for b, k in enumerate(line):
             name = ctx.names.transformed(kind, k.name)
             row.append(Block(name, shape, COMPUTED, Gather(k, row_map, col_map),
-                             title=grid_title(name, shape), short=k.short))
+                             title=grid_title(name, shape), short=k.short,
+                             meaning=Meaning(STAGE, ctx.layer.label, kind, index=(a, b))))
         rows.append(row)
     grid(sheet, rows, [row_label(a) for a in range(len(rows))])
     return rows
@@ -229,6 +249,7 @@ def conv_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
         name, aliases = ctx.output_names(o)
         blocks.append(Block(name, out_size, COMPUTED, content, aliases=aliases,
                             title=title(name, out_size, describe(o, channels)),
+                            meaning=Meaning(OUTPUT, ctx.layer.label, index=(o,)),
                             scale="diverging" if "input" in ctx.plan.network.given else ""))
     per_in = len(sources) // groups
     stack(sheet, blocks, groups=group_labels(
@@ -246,7 +267,8 @@ def per_channel_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
     for c, src in enumerate(sources):
         name, aliases = ctx.output_names(c)
         blocks.append(Block(name, shape, COMPUTED, content(src), aliases=aliases,  # type: ignore[arg-type]
-                            title=title(name, shape, what)))
+                            title=title(name, shape, what),
+                            meaning=Meaning(OUTPUT, ctx.layer.label, index=(c,))))
     stack(sheet, blocks)
     return blocks
 
@@ -278,6 +300,7 @@ def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]
         shape = src.shape
         block = Block(name, shape, COMPUTED, Gather(src, identity_map(shape[0]),
                                                     identity_map(shape[1])),
+                      meaning=Meaning(VIEW, "", "overview", name),
                       scale=src.scale, title=f"{src.name}  ({shape[0]}×{shape[1]})")
         sheet.labels.append(Label(sheet.first_row, left, block.title, "cs_title"))
         block.place(sheet.name, sheet.first_row + 1, left)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .explorer import index
-from .layout import COMPUTED, EDIT, FIRST_COL, Block, Label
+from .layout import COMPUTED, EDIT, FIRST_COL, VIEW, Block, Label, Meaning
 from .plan import LayerContext, title
 from .stages import Formula, PerCell, Values, products
 
@@ -210,6 +210,9 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
     if len(ways) < 2:
         return
 
+    def meaning(key: str) -> Meaning:
+        return Meaning(VIEW, ctx.layer.label, "three_ways", key)
+
     def write(cur: GuideWriter) -> None:
         cur.gap()
         label = ctx.layer.label if ctx.plan.network.is_network else "this layer"
@@ -237,8 +240,8 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
             for n, (text, key, blocks) in enumerate(ways):
                 shown.append(place(Block(
                     f"{prefix}guide_{key}_c{o}", (oh, ow), COMPUTED,
-                    PerCell(lambda here, i, j, src=blocks[o]: src.ref(i, j, from_sheet=here))),
-                    n, f"{text} c{o}"))
+                    PerCell(lambda here, i, j, src=blocks[o]: src.ref(i, j, from_sheet=here)),
+                    meaning=meaning(f"guide_{key}_c{o}")), n, f"{text} c{o}"))
 
             def gap(here: str, i: int, j: int, shown: list[Block] = shown) -> str:
                 first = shown[0].ref(i, j, from_sheet=here)
@@ -248,12 +251,14 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
                 return f"IF({gaps[0]}>{gaps[1]},{gaps[0]},{gaps[1]})"
 
             gaps.append(place(Block(f"{prefix}guide_difference_c{o}", (oh, ow), COMPUTED,
-                                    PerCell(gap), colour_scale=False, style="cs_computed"),
+                                    PerCell(gap), colour_scale=False, style="cs_computed",
+                                    meaning=meaning(f"guide_difference_c{o}")),
                               len(ways), f"largest |difference| c{o}"))
             cur.row = top + ((len(ways) + 1 + 1) // 2) * (oh + 2) - 1
         areas = ",".join(g.area(from_sheet=cur.sheet.name) for g in gaps)
-        cur.block("largest difference, all channels", cur.formula(
-            f"{prefix}three_ways_difference", f"MAX({areas})"), note="0 when the ways agree")
+        total = cur.formula(f"{prefix}three_ways_difference", f"MAX({areas})")
+        total.meaning = meaning("three_ways_difference")
+        cur.block("largest difference, all channels", total, note="0 when the ways agree")
 
     ctx.plan.guide_parts.append(write)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 
-from .build import check_size_early, is_convsheets_workbook, minimum_cells
+from .build import check_size_early, is_convsheets_workbook, make_plan, minimum_cells
 from .engines import ENGINES, get_engine
 from .engines.base import Engine
 from .errors import (
@@ -35,6 +35,7 @@ from .errors import (
 )
 from .expected import Expected, expected_blocks
 from .guide import parameter_cells
+from .layout import ROLES, SELECTION, Meaning
 from .network import Network
 from .plan import VIEWS
 from .scatter import SELECT as SCATTER_SELECT
@@ -107,6 +108,7 @@ class _Workbook:
     # its sheets as read when opened (their stored values are checked against the engine's)
     original: dict[str, SheetCells] = field(default_factory=dict)
     views: tuple[str, ...] = ()  # the optional views it was built with (explorer)
+    meanings: dict[str, Meaning] = field(default_factory=dict)  # what each named block is
     stored_values: bool = False  # convsheets stored every formula's value when it built it
 
     @property
@@ -273,16 +275,23 @@ def _load_for_probe(book: _Workbook) -> openpyxl.Workbook | None:
 CLEAR = "clear"  # a probe value: empty the cell
 
 
+def _selected_by(book: _Workbook, view: str) -> set[str]:
+    """The layers that have a selection cell of `view` (by the blocks' meanings)."""
+    return {m.layer for m in book.meanings.values() if m.role == SELECTION and m.kind == view}
+
+
 def _explorers(book: _Workbook) -> list[tuple[str, tuple[int, int, int]]]:
     """(name prefix, output shape) of every layer whose explorer the file has."""
+    shown = _selected_by(book, "explorer")
     return [(layer.names.tensor, layer.out_shape) for layer in book.network.layers
-            if f"{layer.names.tensor}explore_sum" in book.names]
+            if layer.label in shown]
 
 
 def _scatters(book: _Workbook) -> list[tuple[str, tuple[int, int, int]]]:
     """(name prefix, input shape) of every layer whose scatter view the file has."""
+    shown = _selected_by(book, "scatter")
     return [(layer.names.tensor, layer.in_shape) for layer in book.network.layers
-            if f"{layer.names.tensor}scatter_pixel" in book.names]
+            if layer.label in shown]
 
 
 def _other_selection(book: _Workbook, rng: np.random.Generator) -> dict[str, int | str]:
@@ -451,6 +460,7 @@ def _open(path: Path) -> _Workbook:
                 network = Network.from_record(record)
                 check_size_early(network)  # before anything is allocated from these numbers
                 views = tuple(v for v in record.get("views", []) if v in VIEWS)
+                meanings = _meanings(record, network, views)
                 stored = record.get("stored_values") is True
                 if "exercise" in record:
                     raise VerifyInputError(f"{path}: an exercise handout (its answers are the "
@@ -471,7 +481,27 @@ def _open(path: Path) -> _Workbook:
         raise VerifyInputError(f"{path}: {exc}") from exc
     return _Workbook(path, network, names, fully_cached, minimum_cells(network),
                      as_built=is_convsheets_workbook(path), original=original, views=views,
-                     stored_values=stored)
+                     stored_values=stored, meanings=meanings)
+
+
+def _meanings(record: dict[str, object], network: Network, views: tuple[str, ...],
+              ) -> dict[str, Meaning]:
+    """What each named block is: as the file records it, or (a file from before blocks
+    were recorded) as a build of the same network with the same views makes them."""
+    recorded = record.get("blocks")
+    if recorded is None:
+        return {name: block.meaning for block in make_plan(network, views=views).blocks()
+                for name in (block.name, *block.aliases) if block.meaning is not None}
+    if not isinstance(recorded, dict):
+        raise ValueError("its block record is not a mapping")
+    meanings = {}
+    for name, entry in recorded.items():
+        if not (isinstance(entry, list) and len(entry) == 5 and entry[0] in ROLES
+                and all(isinstance(v, str) for v in entry[1:4]) and isinstance(entry[4], list)
+                and all(isinstance(i, int) for i in entry[4])):
+            raise ValueError(f"its record of block {str(name)[:40]} is unusable")
+        meanings[str(name)] = Meaning(*entry[:4], index=tuple(entry[4]))
+    return meanings
 
 
 class _Sheets:
@@ -525,7 +555,8 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
 
 def _empty(book: _Workbook, sheets: _Sheets, name: str) -> bool:
     """An empty explorer step cell means "use the coordinates"; nothing else may be empty."""
-    if not name.endswith("explore_step"):
+    meaning = book.meanings.get(name)
+    if meaning is None or (meaning.kind, meaning.key) != ("explorer", "explore_step"):
         return False
     return bool(sheets.block(_locate(book, name, (1, 1))).kind[0, 0] == KIND_EMPTY)
 

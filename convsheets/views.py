@@ -19,6 +19,7 @@ import numpy as np
 
 from .draw import Drawn
 from .explorer import exploration, explorer_stage
+from .layout import EDIT, SELECTION, VIEW, Meaning
 from .matrix import (
     direct_matrix_stage,
     direct_matrix_values,
@@ -137,14 +138,28 @@ assert set(PLAN_VIEWS) == {*WORKBOOK_VIEWS, *(view.name for view in VIEWS)}
 
 
 def draw_views(drawn: Drawn, shown: Collection[str]) -> None:
-    """Every view of `shown` that applies to the drawn layer, in registry order."""
+    """Every view of `shown` that applies to the drawn layer, in registry order; each block a
+    view adds is recorded as that view's (its selection cells as selections)."""
     op = drawn.op
     for view in VIEWS:
         if view.name in shown and view.applies(op):
-            view.draw(drawn)
+            _recorded(drawn, view)
     for after, view in FOLLOW_UPS:
         if after & set(shown) and view.applies(op):
-            view.draw(drawn)
+            _recorded(drawn, view)
+
+
+def _recorded(drawn: Drawn, view: View) -> None:
+    plan, layer = drawn.ctx.plan, drawn.ctx.layer
+    before = {id(block) for block in plan.blocks()}
+    view.draw(drawn)
+    prefix = layer.names.tensor
+    for block in plan.blocks():
+        if id(block) in before or block.meaning is not None:
+            continue
+        key = block.name[len(prefix):] if block.name.startswith(prefix) else block.name
+        block.meaning = Meaning(SELECTION if block.kind == EDIT else VIEW, layer.label,
+                                view.name, key)
 
 
 def view_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,

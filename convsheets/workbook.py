@@ -41,6 +41,7 @@ from .plan import Plan
 from .stages import Gather, Zero
 
 GENERATOR = "convsheets"  # document creator: how a build recognises a file it may replace
+MAX_METADATA_BYTES = 16_000_000  # a larger metadata part is not ours (untrusted files)
 METADATA_KEY = "convsheets"  # custom document property holding the layer as JSON
 FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
 ZIP_TIME = (2024, 1, 1, 0, 0, 0)
@@ -471,6 +472,10 @@ def metadata_json(plan: Plan, stored: bool) -> str:
     record: dict[str, object] = {"generator": GENERATOR, "version": __version__,
                                  "views": sorted(plan.views), "stored_values": stored,
                                  "colour_scale": plan.colour_scale, **plan.network.record()}
+    # what every named block means (role, layer, kind, key, index): the features that read a
+    # workbook select blocks by these, never by the spelling of their names
+    record["blocks"] = {block.name: block.meaning.record() for block in plan.blocks()
+                        if block.public and block.meaning is not None}
     if plan.exercise is not None:
         record["exercise"] = plan.exercise
     return json.dumps(record, sort_keys=True)

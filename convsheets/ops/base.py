@@ -168,6 +168,12 @@ class Op:
         """The stage the windows are cut from, for input `x`, by the reference's helpers."""
         return x
 
+    def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The layer's intermediate stages by kind (padded, upsampled: (C, H, W); flipped,
+        dilated: the kernels' (A, B, kH, kW)), by the reference's own helpers: the expected
+        value of every stage block, never the drawing's index maps."""
+        return {}
+
     def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray | None:
         """The kernels output channel o multiplies its windows with, shape (O, per_in, kH,
         kW) before dilation, by the reference's helpers; None for an op without weights."""

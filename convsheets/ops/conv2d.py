@@ -75,6 +75,10 @@ class Conv2d(ConvNd):
     def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return tensors["weight"]
 
+    def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"padded": ref.pad2d(x, self.padding),
+                "dilated": ref.dilate_kernel(tensors["weight"], self.dilation)}
+
     def size_expression(self, r: Callable[[str], str]) -> str:
         return sliding_expression(r)
 

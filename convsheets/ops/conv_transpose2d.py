@@ -91,8 +91,19 @@ class ConvTranspose2d(ConvNd):
                       source_label="upsampled", kernel_label="flipped kernel")
 
     def window_source(self, x: np.ndarray) -> np.ndarray:
-        """Steps 1-2 by the reference's helpers: zero insertion, then pad or crop."""
-        return ref.pad_or_crop(ref.zero_insert(x, self.stride), *self.edges(0), *self.edges(1))
+        """Steps 1-2 by the reference's helpers: zero insertion, then dilation*(k-1) - padding
+        zeros on each side (cropped where negative), + output_padding at the bottom/right.
+        (Written out here, not from `edges`, which the drawing uses: the oracle stays apart.)"""
+        amounts = []
+        for a in (0, 1):
+            edge = self.dilation[a] * (self.kernel_size[a] - 1) - self.padding[a]
+            amounts += [edge, edge + self.output_padding[a]]
+        return ref.pad_or_crop(ref.zero_insert(x, self.stride), *amounts)
+
+    def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        flipped = ref.flip_kernel(tensors["weight"])
+        return {"upsampled": self.window_source(x), "flipped": flipped,
+                "dilated": ref.dilate_kernel(flipped, self.dilation)}
 
     def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         """Step 3: output channel o of group g multiplies the flipped kernels
