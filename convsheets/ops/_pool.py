@@ -32,7 +32,6 @@ class Pool2d(Op):
     kernel_size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
 
     # PyTorch options this op has that convsheets does not draw: (PyTorch's default, why)
     unsupported: ClassVar[dict[str, tuple[object, str]]] = {}
@@ -55,41 +54,47 @@ class Pool2d(Op):
         return cls(**values)  # type: ignore[arg-type]
 
     def check(self, in_shape: Shape) -> None:
-        for name, minimum in (("kernel_size", 1), ("stride", 1), ("dilation", 1),
-                              ("padding", 0)):
+        for name, minimum in (("kernel_size", 1), ("stride", 1), ("padding", 0)):
             check_pair(name, getattr(self, name), minimum)
+        check_pair("dilation", self.spread, 1)
         for axis in (0, 1):
             if self.padding[axis] > self.kernel_size[axis] // 2:
                 raise SpecError("padding", self.padding,
                                 "must be at most half of kernel_size "
                                 f"({self.kernel_size[0]}x{self.kernel_size[1]}), as in PyTorch")
-        check_window_fits(in_shape, self.kernel_size, self.padding, self.dilation, "the window")
+        check_window_fits(in_shape, self.kernel_size, self.padding, self.spread, "the window")
 
     def output_shape(self, in_shape: Shape) -> Shape:
         return (in_shape[0], *sliding_lengths(in_shape, self.kernel_size, self.stride,
-                                              self.padding, self.dilation))
+                                              self.padding, self.spread))
 
     def size_formula(self, axis: int, size: str) -> str:
         numbers = {"kernel": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                   "dilation": self.dilation}
+                   "dilation": self.spread}
         return sliding_expression(lambda key: size if key == "input"
                                   else str(numbers[key][axis]))
 
     def size_text(self, axis: int, size: int) -> str:
         return sliding_text(size, self.kernel_size[axis], self.stride[axis],
-                            self.padding[axis], self.dilation[axis])
+                            self.padding[axis], self.spread[axis])
 
     explore_reduce: ClassVar[str] = "MAX"
+
+    @property
+    def spread(self) -> tuple[int, int]:
+        """How far apart a window's taps are: max pooling's dilation; average pooling has
+        none (PyTorch keeps `_MaxPoolNd` and `_AvgPoolNd` apart for that)."""
+        return (1, 1)
 
     def window(self) -> Window:
         """Windows of the raw input (taps in the padding are left out), channel by channel."""
         return Window(self.kernel_size, self.stride, (-self.padding[0], -self.padding[1]),
-                      self.dilation, reduce=self.explore_reduce)
+                      self.spread, reduce=self.explore_reduce)
 
     def inside_taps(self, axis: int, out: int, size: int) -> list[int]:
         """Input indices of output position `out`'s window along `axis` that are not padding."""
         start = out * self.stride[axis] - self.padding[axis]
-        return [t for t in (start + i * self.dilation[axis] for i in range(self.kernel_size[axis]))
+        return [t for t in (start + i * self.spread[axis] for i in range(self.kernel_size[axis]))
                 if 0 <= t < size]
 
     def note(self) -> str:

@@ -34,11 +34,6 @@ class AvgPool2d(Pool2d):
     def explore_reduce(self) -> str:  # type: ignore[override]
         return "MEAN" if self.count_include_pad else "AVERAGE"
 
-    def as_options(self) -> dict[str, object]:
-        out = super().as_options()
-        out.pop("dilation")  # AvgPool2d has no dilation
-        return out
-
     def extra_repr(self) -> str:
         """Exactly PyTorch's `AvgPool2d.extra_repr` (which leaves count_include_pad out;
         the guide's steps say which divisor the layer uses)."""

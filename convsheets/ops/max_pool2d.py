@@ -16,6 +16,8 @@ from .base import REQUIRED, Shape
 
 @dataclass(frozen=True)
 class MaxPool2d(Pool2d):
+    dilation: tuple[int, int] = (1, 1)
+
     op: ClassVar[str] = "max_pool2d"
     module: ClassVar[str] = "MaxPool2d"
     default_prefix: ClassVar[str] = "maxpool"
@@ -28,6 +30,10 @@ class MaxPool2d(Pool2d):
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
         "dilation": ("pair", (1, 1))}
+
+    @property
+    def spread(self) -> tuple[int, int]:
+        return self.dilation
 
     def check(self, in_shape: Shape) -> None:
         kh, kw = self.kernel_size
