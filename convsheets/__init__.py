@@ -10,9 +10,7 @@ The Python API (see `convsheets.api`) mirrors the command line::
     convsheets.render(*paths, to, format="png", sheet=None, dpi=110, trim=False) -> list[Path]
 """
 
-__version__ = "0.1.0"
-
-# after __version__: the modules these import read it
-from .api import build, from_module, grade, render, verify  # noqa: E402
+from ._version import __version__
+from .api import build, from_module, grade, render, verify
 
 __all__ = ["__version__", "build", "from_module", "grade", "render", "verify"]

@@ -18,10 +18,10 @@ import click
 import numpy as np
 from PIL import Image
 
-from . import __version__
+from ._version import __version__
 from .build import build as build_workbook
 from .build import build_exercise, check_target
-from .errors import ConvsheetsError
+from .errors import ConvsheetsError, one_line
 from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
 from .grade import grade_files, table, write_csv, write_feedback
 from .grade import write_json as write_grade_json
@@ -421,7 +421,7 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
                            progress=progress if sys.stderr.isatty() else None)
     for report in reports:
         if report.unusable:
-            click.echo(f"Error: {_one_line(report.unusable)}", err=True)
+            click.echo(f"Error: {one_line(report.unusable)}", err=True)
     click.echo(format_report(reports, tolerance, verbose=not quiet))
     if json_path is not None:
         write_json(reports, json_path, tolerance)
@@ -478,7 +478,7 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
     grades = grade_files(list(files), tolerance, timeout)
     for g in grades:
         if g.unusable:
-            click.echo(f"Error: {_one_line(g.unusable)}", err=True)
+            click.echo(f"Error: {one_line(g.unusable)}", err=True)
     click.echo(table(grades, students))
     if csv_path is not None:
         write_csv(grades, csv_path, students)
@@ -488,7 +488,7 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
     if feedback is not None:
         written, problems = write_feedback(grades, feedback)
         for problem in problems:
-            click.echo(f"Error: {_one_line(problem)}", err=True)
+            click.echo(f"Error: {one_line(problem)}", err=True)
         click.echo(f"wrote {len(written)} feedback copies into {feedback}/")
     if problems or any(g.unusable for g in grades):
         sys.exit(2)
@@ -579,13 +579,13 @@ def main(argv: list[str] | None = None) -> None:
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)
             click.echo(f"Try '{exc.ctx.command_path} --help' for help.\n", err=True)
-        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"Error: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"Error: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except ConvsheetsError as exc:
-        click.echo(f"Error: {_one_line(str(exc))}", err=True)
+        click.echo(f"Error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
@@ -593,8 +593,6 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 __all__ = ["cli", "main"]

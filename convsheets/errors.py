@@ -73,3 +73,9 @@ class EngineError(VerifyInputError):
 
 class WorkbookReadError(VerifyInputError):
     """A workbook could not be read; the message is one line that says what to do."""
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """A message (or an exception's) as one line: what every error a user sees must be."""
+    line = " ".join(str(text).split())
+    return line[:limit] if limit else line

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ImageError, SpecError
+from .errors import ImageError, SpecError, one_line
 from .options import Pair
 
 SAMPLES: dict[str, str] = {
@@ -131,7 +131,7 @@ def _read(image: str, shown: str) -> bytes:
         raise ImageError(f"--image {shown}: permission denied") from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ImageError(f"--image {shown}: cannot be read ({_one_line(reason)})") from None
+        raise ImageError(f"--image {shown}: cannot be read ({one_line(reason)})") from None
     if len(data) > MAX_FILE_BYTES:
         raise ImageError(f"--image {shown}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; "
                          "use a smaller image")
@@ -197,9 +197,7 @@ def _bomb(shown: str, exc: Exception) -> ImageError:
 
 
 def _reason(exc: Exception) -> str:
-    text = _one_line(str(exc))
+    text = one_line(str(exc))
     return text or type(exc).__name__
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

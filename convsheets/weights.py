@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WeightsError
+from .errors import WeightsError, one_line
 
 MAX_FILE_BYTES = 2 * 1024**3  # a model whose first layers fit a workbook is far smaller
 MAX_ELEMENTS = 200_000_000  # numbers read (as float64: 1.6 GB; VGG-16 has 138 million)
@@ -194,9 +194,9 @@ def _load(path: Path, table: dict[str, tuple[str, list[int], tuple[int, int]]],
                     array = f.get_tensor(name)
                     out[name] = np.asarray(array, dtype=np.float64).reshape(shape)
     except SafetensorError as exc:
-        raise WeightsError(f"{path}: corrupt: {_one_line(str(exc))}") from None
+        raise WeightsError(f"{path}: corrupt: {one_line(str(exc))}") from None
     except (OSError, ValueError, TypeError, MemoryError) as exc:
-        raise WeightsError(f"{path}: cannot read it ({_one_line(str(exc))})") from None
+        raise WeightsError(f"{path}: cannot read it ({one_line(str(exc))})") from None
     return {name: out[name] for name in table if name in out}  # the file's order
 
 
@@ -211,5 +211,3 @@ def _bfloat16(path: Path, offset: int, length: int, shape: list[int]) -> np.ndar
     return bits.view(np.float32).astype(np.float64).reshape(shape)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -35,7 +35,7 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
-from . import __version__
+from ._version import __version__
 from .layout import ANSWER, COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
 from .plan import Plan
 from .stages import Gather, Zero

@@ -31,7 +31,7 @@ from xml.parsers import expat
 import numpy as np
 from openpyxl.utils.cell import get_column_letter
 
-from .errors import WorkbookReadError
+from .errors import WorkbookReadError, one_line
 
 __all__ = [
     "KIND_BOOL",
@@ -873,5 +873,4 @@ def _resolve_target(folder: str, target: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200] or type(exc).__name__
+    return one_line(exc, 200) or type(exc).__name__
