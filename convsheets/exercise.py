@@ -401,6 +401,8 @@ def _self_check(plan: Plan, answers: Sequence[Block], stored: dict[str, np.ndarr
         summary.place(sheet.name, block.top - 1, check.left)
         sheet.blocks.append(summary)
         stored[summary.name] = np.full((1, 1), np.nan)
+        if hasattr(stored, "texts"):  # what it shows before any answer: stored as text
+            stored.texts[summary.name] = np.array([[f"0 of {n} correct"]], dtype=object)
         sheet.widths.setdefault(check.left, max(sheet.default_width, 6.0))
 
 

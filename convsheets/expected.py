@@ -38,6 +38,17 @@ class Expected:
     value: np.ndarray  # 2-D, as the block shows it
     structural: np.ndarray | None = None  # bool mask of constant-zero cells
     blank: np.ndarray | None = None  # bool mask of formula cells that show text ("" or a note)
+    text: np.ndarray | None = None  # the text those cells show (object array; None: all "")
+
+
+class Stored(dict[str, np.ndarray]):
+    """The value of every computed block by name (NaN where a cell shows text), and in
+    `texts` the text those cells show, by block name: what a recalculation gives, stored
+    with each formula (`workbook.render`)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.texts: dict[str, np.ndarray] = {}
 
 
 def forward(network: Network, t: dict[str, np.ndarray],
@@ -80,7 +91,7 @@ def expected_blocks(source: Network, t: dict[str, np.ndarray],
     return plan_expected(plan, source, t, scalars, guide)
 
 
-def stored_values(plan: Plan) -> dict[str, np.ndarray]:
+def stored_values(plan: Plan) -> Stored:
     """The value of every computed block of a plan about to be written, from its own tensors
     and editable guide cells: what a recalculation gives, stored with each formula."""
     source = plan.network
@@ -88,8 +99,15 @@ def stored_values(plan: Plan) -> dict[str, np.ndarray]:
                if isinstance(block.content, Values) and block.shape == (1, 1)
                and block.content.array[0, 0] is not None}
     tensors = {name: np.asarray(a, dtype=float) for name, a in plan.tensors.items()}
-    return {name: exp.value if exp.blank is None else np.where(exp.blank, np.nan, exp.value)
-            for name, exp in plan_expected(plan, source, tensors, scalars).items()}
+    stored = Stored()
+    for name, exp in plan_expected(plan, source, tensors, scalars).items():
+        if exp.blank is None:
+            stored[name] = exp.value
+            continue
+        stored[name] = np.where(exp.blank, np.nan, exp.value)
+        text = exp.text if exp.text is not None else np.full(exp.value.shape, "", object)
+        stored.texts[name] = np.where(exp.blank, text, "")
+    return stored
 
 
 def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
@@ -183,8 +201,14 @@ def explorer_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: 
         value = values[name] if values is not None else np.full(shape_of.shape, np.nan)
         value = np.asarray(value, dtype=float)
         found[prefix + name] = Expected(np.nan_to_num(value), blank=np.isnan(value))
-    for name in ("explore_message", "explore_agree"):
-        found[prefix + name] = Expected(np.zeros((1, 1)), blank=np.ones((1, 1), bool))
+    channels, oh, ow = y.shape
+    texts = {"explore_message": "" if valid else (
+        f"This position is outside the output: channel 0-{channels - 1}, row 0-{oh - 1}, "
+        f"column 0-{ow - 1} (0-based)"),
+        "explore_agree": "equal" if valid else ""}  # the total is the output (reference)
+    for name, text in texts.items():
+        found[prefix + name] = Expected(np.zeros((1, 1)), blank=np.ones((1, 1), bool),
+                                        text=np.array([[text]], dtype=object))
     return found
 
 

@@ -15,10 +15,11 @@ import datetime as dt
 import json
 import zipfile
 from array import array
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from xml.sax.saxutils import escape
 
 import numpy as np
 from openpyxl import Workbook
@@ -109,7 +110,7 @@ class _FixedTimeZip(zipfile.ZipFile):
     after each formula (``</f><v></v>``); while a worksheet is streamed into the archive, each
     of those, in document order, receives the value the sheet's writer recorded for it."""
 
-    stored: dict[str, array] = {}  # worksheet part -> its formulas' values, in document order
+    stored: dict[str, _Sink] = {}  # worksheet part -> its formulas' values, in document order
 
     def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[override]
         if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
@@ -154,22 +155,51 @@ def _portable_custom_xml(data: bytes | str) -> bytes:
 
 
 _EMPTY_VALUE = b"</f><v></v>"
+_CELL = b"<c "
 
 
-def _fill_values(src: IO[bytes], dst: IO[bytes], values: array, part: str) -> None:
-    """Copy a worksheet, giving the n-th formula the n-th value. Formula and label text is
-    XML-escaped, so the marker cannot occur inside any text."""
-    keep = len(_EMPTY_VALUE) - 1  # a marker split by a chunk boundary starts in these bytes
+@dataclass
+class _Sink:
+    """One worksheet's formula values in document order: numbers, and the text of the
+    formulas whose value is text (by their position; their number is NaN)."""
+
+    numbers: array = field(default_factory=lambda: array("d"))
+    texts: dict[int, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def _fill_values(src: IO[bytes], dst: IO[bytes], values: _Sink, part: str) -> None:
+    """Copy a worksheet, giving the n-th formula the n-th value: a number, or a text result
+    (`t="str"` on its cell, as Excel writes a formula that shows text, so every viewer shows
+    it without recalculating). Formula and label text is XML-escaped, so neither the marker
+    nor a cell's opening tag can occur inside any text."""
     buffer = b""
     n = 0
     while chunk := src.read(1 << 20):
         pieces = (buffer + chunk).split(_EMPTY_VALUE)
         out = []
         for piece in pieces[:-1]:
-            out += [piece, b"</f><v>", _number(values[n]), b"</v>"]
+            value = values.numbers[n]
+            if value != value:  # text: mark the cell (its opening tag is in this piece)
+                start = piece.rfind(_CELL)
+                if start < 0:
+                    raise AssertionError(f"{part}: formula {n} has no cell tag before it")
+                end = piece.index(b">", start)
+                if piece[end - 1:end] == b"/":
+                    raise AssertionError(f"{part}: formula {n} in an empty cell tag")
+                text = escape(values.texts.get(n, "")).encode("utf-8")
+                out += [piece[:end], b' t="str"', piece[end:], b"</f><v>", text, b"</v>"]
+            else:
+                out += [piece, b"</f><v>", _number(value), b"</v>"]
             n += 1
         last = pieces[-1]
-        cut = max(0, len(last) - keep)
+        # keep back the last cell's opening tag (its formula's marker may be in the next
+        # chunk) or, with no tag, the bytes a marker split by the boundary starts in
+        cut = last.rfind(_CELL)
+        if cut < 0:
+            cut = max(0, len(last) - (len(_EMPTY_VALUE) - 1))
         out.append(last[:cut])
         buffer = last[cut:]
         dst.write(b"".join(out))
@@ -180,10 +210,7 @@ def _fill_values(src: IO[bytes], dst: IO[bytes], values: array, part: str) -> No
 
 def _number(value: float) -> bytes:
     """How a spreadsheet stores a number: whole numbers without a decimal point, the rest as
-    the shortest text that reads back as the same double. NaN marks a formula whose value is
-    text (the explorer's messages, blank cells): left without a stored value."""
-    if value != value:
-        return b""
+    the shortest text that reads back as the same double."""
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value)).encode()
     return repr(value).encode()
@@ -195,7 +222,9 @@ def render(plan: Plan, out: IO[bytes] | Path,
     """Write `plan` as an .xlsx to `out` (a path or a binary file object).
 
     `stored` holds the value of every computed block by name (`expected.stored_values`): each
-    formula is written with its value, so the file shows its numbers without a recalculation.
+    formula is written with its value, so the file shows its numbers without a recalculation;
+    NaN marks a cell whose value is text, which `stored.texts` (by block name, an object
+    array) gives ("" when it has none).
     `progress(n)` is called with the number of rows just written, for progress bars."""
     values = plan.network.values
     wb = Workbook(write_only=True)
@@ -206,11 +235,11 @@ def render(plan: Plan, out: IO[bytes] | Path,
         for style in _exercise_styles(number_format):
             wb.add_named_style(style)
     stats = RenderStats()
-    parts: dict[str, array] = {}
+    parts: dict[str, _Sink] = {}
     try:
         for n, sheet in enumerate(plan.sheets, 1):
             ws = wb.create_sheet(sheet.name)
-            sink = array("d") if stored is not None else None
+            sink = _Sink() if stored is not None else None
             _write_sheet(ws, sheet, stats, progress, style_formulas=values != "integers",
                          stored=stored, sink=sink, colour_scale=plan.colour_scale)
             if sink is not None:
@@ -249,7 +278,7 @@ def _discard(wb: Workbook) -> None:
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                  progress: Callable[[int], None] | None, style_formulas: bool,
                  stored: dict[str, np.ndarray] | None = None,
-                 sink: array | None = None, colour_scale: str = "block") -> None:
+                 sink: _Sink | None = None, colour_scale: str = "block") -> None:
     max_col = sheet.max_col
     _page_setup(ws, sheet)
     ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.col_width(1))
@@ -352,7 +381,7 @@ def _colour_scale(kind: str = "") -> ColorScaleRule:
 
 def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
           style_formulas: bool, stored: dict[str, np.ndarray] | None = None,
-          sink: array | None = None) -> Iterator[list[object]]:
+          sink: _Sink | None = None) -> Iterator[list[object]]:
     """Merge the rows of every block and label into sheet rows, top to bottom.
 
     Formula cells carry no style (the block's colour scale serves) unless `style_formulas`:
@@ -369,7 +398,9 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
         if block.kind == COMPUTED and sink is not None:
             if stored is None or block.name not in stored:
                 raise AssertionError(f"no stored value for block {block.name}")
-            known = iter(stored[block.name])
+            texts = getattr(stored, "texts", {}).get(block.name)
+            known = zip(stored[block.name], texts if texts is not None else
+                        _no_texts(block.shape))
         pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style,
                        known))
     for label in sheet.labels:
@@ -409,11 +440,22 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
         yield row
 
 
-def _record(values: list[object], known: np.ndarray, sink: array) -> None:
-    """Append the value of every formula of one block row, in the order it is written."""
-    sink.extend(float(known[j]) for j, v in enumerate(values)
-                if isinstance(v, str) and v.startswith("="))
-    # (NaN, a cell that shows text, is stored without a value: `_number`)
+def _no_texts(shape: tuple[int, int]) -> Iterator[list[str]]:
+    for _ in range(shape[0]):
+        yield [""] * shape[1]
+
+
+def _record(values: list[object], known: tuple[np.ndarray, Sequence[object]],
+            sink: _Sink) -> None:
+    """Append the value of every formula of one block row, in the order it is written (NaN,
+    a cell that shows text, with its text)."""
+    numbers, texts = known
+    for j, v in enumerate(values):
+        if isinstance(v, str) and v.startswith("="):
+            value = float(numbers[j])
+            if value != value:
+                sink.texts[len(sink.numbers)] = str(texts[j])
+            sink.numbers.append(value)
 
 
 def _cells(ws, values: list[object], style: str | None, stats: RenderStats) -> list[object]:

@@ -73,22 +73,58 @@ def _formula_cells(path: Path) -> dict[tuple[str, int, int], tuple[bool, int, fl
     return cells
 
 
+def _shown(path: Path) -> dict[tuple[str, int, int], object]:
+    """What a viewer that never recalculates shows in every formula cell: the stored number,
+    or the stored text ("" for an empty text result)."""
+    shown: dict[tuple[str, int, int], object] = {}
+    with XlsxFile(path) as xf:
+        for sheet in xf.sheet_names():
+            data = xf.read_sheet(sheet)
+            texts = xf.read_texts(sheet)
+            for i, j in np.argwhere(data.is_formula):
+                row, col = data.origin[0] + int(i), data.origin[1] + int(j)
+                if data.kind[i, j] == KIND_NUMBER:
+                    shown[sheet, row, col] = float(data.values[i, j])
+                else:
+                    shown[sheet, row, col] = texts.get((row, col))
+    return shown
+
+
+def _compare_with_libreoffice(paths: dict[str, Path], tmp_path: Path) -> None:
+    names = list(paths)
+    copies = get_engine("libreoffice").recalculate([paths[n] for n in names], tmp_path, 600)
+    for name, copy in zip(names, copies, strict=True):
+        stored, computed = _shown(paths[name]), _shown(copy)
+        assert stored and set(stored) == set(computed), name
+        for key, value in stored.items():
+            want = computed[key]
+            if isinstance(want, float):
+                assert isinstance(value, float), (name, key, "no stored number", value, want)
+                assert abs(value - want) <= 1e-9 * max(1.0, abs(want)), (name, key, value, want)
+            else:  # text: the explorer's "equal" and notes, a self-check's "0 of 9 correct"
+                assert value == (want or ""), (name, key, "stored text", value, want)
+
+
 def test_stored_values_equal_libreoffices_recalculation(books: dict[str, Path],
                                                         tmp_path: Path) -> None:
-    """Every formula cell of every preset and shipped network: the value stored at build time
-    equals LibreOffice's recalculation (a private profile that recalculates on load)."""
-    names = list(books)
-    copies = get_engine("libreoffice").recalculate([books[n] for n in names], tmp_path, 600)
-    for name, copy in zip(names, copies, strict=True):
-        stored, computed = _formula_cells(books[name]), _formula_cells(copy)
-        assert stored and set(stored) == set(computed), name
-        for key, (has, _kind, value) in stored.items():
-            if not computed[key][0]:  # a formula whose value is text (the explorer's notes)
-                assert not has, (name, key, "a number stored where the formula shows text")
-                continue
-            assert has, (name, key, "no stored number")
-            want = computed[key][2]
-            assert abs(value - want) <= 1e-9 * max(1.0, abs(want)), (name, key, value, want)
+    """Every formula cell of every preset and shipped network, text or number: the value
+    stored at build time equals LibreOffice's recalculation (a private profile that
+    recalculates on load), so a viewer that never recalculates shows what Calc shows."""
+    _compare_with_libreoffice(books, tmp_path)
+
+
+def test_exercise_texts_are_stored(tmp_path: Path) -> None:
+    """A self-checking handout's counts ("0 of 9 correct") and blank marks are stored too."""
+    from convsheets.build import build_exercise
+    from convsheets.exercise import Exercise
+
+    paths = {}
+    for name in ("basic", "lenet"):
+        paths[name] = tmp_path / f"{name}.xlsx"
+        build_exercise(SOURCES[name], paths[name], Exercise(("output",), True))  # type: ignore[arg-type]
+    texts = _shown(paths["basic"])
+    assert any(isinstance(v, str) and v.endswith(" correct") for v in texts.values())
+    _compare_with_libreoffice(paths, tmp_path / "lo")
 
 
 @settings(max_examples=2, deadline=None, derandomize=True, database=None,
