@@ -49,6 +49,9 @@ class Stored(dict[str, np.ndarray]):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.texts: dict[str, np.ndarray] = {}
+        # values a block may show besides its own (a view whose selection can change: the
+        # layer's input, output and products), for its number format and column width
+        self.shows: dict[str, np.ndarray] = {}
 
 
 def forward(network: Network, t: dict[str, np.ndarray],
@@ -100,29 +103,79 @@ def stored_values(plan: Plan) -> Stored:
                and block.content.array[0, 0] is not None}
     tensors = {name: np.asarray(a, dtype=float) for name, a in plan.tensors.items()}
     stored = Stored()
-    for name, exp in plan_expected(plan, source, tensors, scalars).items():
+    steps = forward(plan.network, tensors)
+    for name, exp in plan_expected(plan, source, tensors, scalars, steps=steps).items():
         if exp.blank is None:
             stored[name] = exp.value
             continue
         stored[name] = np.where(exp.blank, np.nan, exp.value)
         text = exp.text if exp.text is not None else np.full(exp.value.shape, "", object)
         stored.texts[name] = np.where(exp.blank, text, "")
+    _may_show(plan, steps, tensors, stored)
     return stored
+
+
+def _may_show(plan: Plan, steps: list[tuple[Layer, np.ndarray, np.ndarray]],
+              t: dict[str, np.ndarray], stored: Stored) -> None:
+    """For each view block whose cells follow a selection (explorer, scatter), a few values
+    standing for everything it may show: the layer's input and output, and a product of an
+    input value and a weight with the most decimals each, and the largest window sum."""
+    by_layer = {layer.label: (layer, x, y) for layer, x, y in steps}
+    samples: dict[str, np.ndarray] = {}
+    for block in plan.blocks():
+        meaning = block.meaning
+        if (meaning is None or meaning.role not in (VIEW, SELECTION)
+                or meaning.kind not in ("explorer", "scatter") or block.kind != COMPUTED
+                or meaning.layer not in by_layer):
+            continue
+        if meaning.layer not in samples:
+            layer, x, y = by_layer[meaning.layer]
+            weights = [t[name] for name in layer.tensor_shapes()]
+            x_, y_ = x[np.isfinite(x)], y[np.isfinite(y)]
+            found = [x_.min(initial=0), x_.max(initial=0), y_.min(initial=0),
+                     y_.max(initial=0), _most_decimals(x_), _most_decimals(y_)]
+            for w in weights:
+                w = w[np.isfinite(w)]
+                if w.size == 0:
+                    continue
+                found += [_most_decimals(w), _most_decimals(x_) * _most_decimals(w)]
+                window = w.size // max(1, w.shape[0]) if w.ndim else 1
+                found.append(-np.abs(x_).max(initial=0) * np.abs(w).max() * window)
+            samples[meaning.layer] = np.array(found, dtype=float)
+        stored.shows[block.name] = samples[meaning.layer]
+
+
+def _most_decimals(values: np.ndarray) -> float:
+    """A value with the most decimals (counted up to 5), for a format that fits them all."""
+    flat = values.ravel()
+    if flat.size == 0:
+        return 0.0
+    best = flat[0]
+    for places in range(5):
+        off = np.abs(np.round(flat, places) - flat) > 1e-9 * np.maximum(1.0, np.abs(flat))
+        if not off.any():
+            break
+        best = flat[off][0]
+    return float(best)
 
 
 def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
                   scalars: dict[str, float],
-                  guide: Network | None = None) -> dict[str, Expected]:
+                  guide: Network | None = None,
+                  steps: list[tuple[Layer, np.ndarray, np.ndarray]] | None = None,
+                  ) -> dict[str, Expected]:
     """`expected_blocks` for a plan already made from `source` and the tensors `t`: each
-    block by what it means (its `Meaning`), from the op references alone."""
-    steps = {layer.label: (layer, x, y) for layer, x, y in forward(plan.network, t)}
+    block by what it means (its `Meaning`), from the op references alone (`steps`: the
+    chain's `forward`, when the caller has it)."""
+    by_label = {layer.label: (layer, x, y)
+                for layer, x, y in (steps if steps is not None else forward(plan.network, t))}
     stages: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def stage(label: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """A layer's stage and its structural zeros: the stage of all-ones tensors is 0
         exactly where the stage inserts a constant zero (padding, insertion, holes)."""
         if (label, kind) not in stages:
-            layer, x, _y = steps[label]
+            layer, x, _y = by_label[label]
             local = _local(layer, t)
             ones = {name: np.ones_like(a, dtype=float) for name, a in local.items()}
             stages[label, kind] = (layer.op.stages(x, local)[kind],
@@ -138,7 +191,7 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
             value, zero = stage(meaning.layer, meaning.kind)
             out[block.name] = Expected(value[meaning.index], zero[meaning.index])
         elif meaning.role == OUTPUT:
-            y = steps[meaning.layer][2][meaning.index[0]]
+            y = by_label[meaning.layer][2][meaning.index[0]]
             for name in (block.name, *block.aliases):
                 out[name] = Expected(y)
         elif meaning.role in (VIEW, SELECTION) and meaning.layer:
@@ -153,7 +206,7 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
     for label, keys in views.items():
-        layer, x, y = steps[label]
+        layer, x, y = by_label[label]
         if "explore_sum" in keys:
             out.update(explorer_expected(layer, x, t, y, scalars))
         out.update(view_expected(layer, x, t, y, scalars, keys))

@@ -20,14 +20,16 @@ from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
 from .variants import VARIANTS
+from .workbook import ROUNDING_NOTE
 
 COL_TEXT, COL_VALUE = 2, 3  # text in B, values in C (and D for the width axis of pairs)
 TEXT_WIDTH = 110  # characters per guide line
 
 LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch the sheets "
            "recompute"),
-          ("cs_computed", 7, "live formula (a colour scale per block, so each channel shows its "
-           "own pattern; purple low, green high; --colour-scale tensor: one per tensor)"),
+          ("cs_computed", 7, "live formula, on every sheet one colour scale: purple below 0, "
+           "white at 0, green above (each block its own range, so each channel shows its own "
+           "pattern; --colour-scale tensor: one range per tensor)"),
           ("cs_pad", 0, "padding zero"),
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
@@ -130,14 +132,16 @@ def add_guide(plan: Plan) -> None:
         if style in ZERO_STYLES and style not in used:
             continue  # only the colours this workbook uses
         if style == "cs_computed" and plan.colour_scale == "tensor":
-            meaning = ("live formula (one colour scale per tensor: all channels of a stage "
-                       "share it, so equal values look equal; purple low, green high)")
+            meaning = ("live formula, on every sheet one colour scale: purple below 0, white "
+                       "at 0, green above (one range per tensor: all channels of a stage share "
+                       "it, so equal values look equal)")
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
         cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
     if plan.intro:  # an exercise's answer cells
         sheet.labels.append(Label(cur.row, COL_VALUE, None, "cs_answer"))
         cur.text("your answer: type a number, or write a formula", col=COL_VALUE + 2,
                  width=TEXT_WIDTH - 50)
+    cur.text(ROUNDING_NOTE, "cs_note")
     cur.gap()
     cur.text("Sheets", "cs_title")
     for other in plan.sheets[1:]:  # one line each (the sheet's own note says the rest)

@@ -39,7 +39,7 @@ from openpyxl.writer.excel import ExcelWriter
 from ._version import __version__
 from .layout import ANSWER, COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
 from .plan import Plan
-from .stages import Gather, Zero
+from .stages import Gather, Values, Zero
 
 GENERATOR = "convsheets"  # document creator: how a build recognises a file it may replace
 MAX_METADATA_BYTES = 16_000_000  # a larger metadata part is not ours (untrusted files)
@@ -235,13 +235,15 @@ def render(plan: Plan, out: IO[bytes] | Path,
         for style in _exercise_styles(number_format):
             wb.add_named_style(style)
     stats = RenderStats()
+    formats = number_formats(plan, stored, number_format) if stored is not None else {}
     parts: dict[str, _Sink] = {}
     try:
         for n, sheet in enumerate(plan.sheets, 1):
             ws = wb.create_sheet(sheet.name)
             sink = _Sink() if stored is not None else None
             _write_sheet(ws, sheet, stats, progress, style_formulas=values != "integers",
-                         stored=stored, sink=sink, colour_scale=plan.colour_scale)
+                         stored=stored, sink=sink, colour_scale=plan.colour_scale,
+                         formats=formats)
             if sink is not None:
                 parts[f"xl/worksheets/sheet{n}.xml"] = sink
     except BaseException:
@@ -278,7 +280,8 @@ def _discard(wb: Workbook) -> None:
 def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                  progress: Callable[[int], None] | None, style_formulas: bool,
                  stored: dict[str, np.ndarray] | None = None,
-                 sink: _Sink | None = None, colour_scale: str = "block") -> None:
+                 sink: _Sink | None = None, colour_scale: str = "block",
+                 formats: dict[str, str] | None = None) -> None:
     max_col = sheet.max_col
     _page_setup(ws, sheet)
     ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.col_width(1))
@@ -312,7 +315,7 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
         ws.append([])
     first = sheet.first_row
     pending = 0
-    for row in _rows(ws, sheet, first, stats, style_formulas, stored, sink):
+    for row in _rows(ws, sheet, first, stats, style_formulas, stored, sink, formats or {}):
         ws.append(row)
         pending += 1
         if progress is not None and pending >= 512:
@@ -326,12 +329,19 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                 formula=[formula], fill=_HIGHLIGHT_FILL, font=Font(bold=True),
                 border=_HIGHLIGHT_BORDER))
     scaled: dict[tuple[str, str], list[str]] = {}
+    signs: dict[tuple[str, str], list[float]] = {}
     for block in sheet.blocks:
         if block.colour_scale and (block.kind == COMPUTED or block.scale):
             key = block.tensor if colour_scale == "tensor" and block.tensor else block.name
             scaled.setdefault((key, block.scale), []).extend(_value_ranges(block))
-    for (_key, scale), ranges in scaled.items():  # one rule over several ranges: one scale
-        ws.conditional_formatting.add(" ".join(ranges), _colour_scale(scale))
+            values = stored.get(block.name) if stored is not None else None
+            if values is not None and np.isfinite(values).any():
+                bounds = signs.setdefault((key, block.scale), [np.inf, -np.inf])
+                bounds[0] = min(bounds[0], float(np.nanmin(values)))
+                bounds[1] = max(bounds[1], float(np.nanmax(values)))
+    for (key, scale), ranges in scaled.items():  # one rule over several ranges: one scale
+        low, high = signs.get((key, scale), (-1.0, 1.0))
+        ws.conditional_formatting.add(" ".join(ranges), _colour_scale(scale, low, high))
 
 
 PAGE_FOOTER = "&A · page &P of &N"  # render.py finds each page's sheet by this footer
@@ -360,40 +370,51 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
     ws.oddFooter.center.size = 8
 
 
-_SCALE_ENDS = {"grey": "595959", "red": "C00000", "green": "00B050", "blue": "0070C0"}
+_SCALE_ENDS = {"grey": "595959", "red": "FF0000", "green": "00B050", "blue": "0070C0"}
+NEGATIVE, ZERO, POSITIVE = "B4A7D6", "FFFFFF", "93C47D"  # every computed block's scale
 
 
-def _colour_scale(kind: str = "") -> ColorScaleRule:
-    """Purple (low) - white - green (high) by default: hues no structural zero or editable
-    cell uses. A picture's channels: dark grey (or the channel's colour) to white, so the
-    block looks like the image and its numbers stay readable; outputs of a picture's
-    filters: red below 0, white at 0, blue above, so edges of both signs show."""
-    if kind in _SCALE_ENDS:
+def _colour_scale(kind: str = "", low: float = -1.0, high: float = 1.0) -> ColorScaleRule:
+    """One scale for every computed block of every sheet (convolution outputs, ReLU,
+    pooling, stages and views alike): purple below 0, white at 0, green above, so a zero
+    always reads as nothing and a sign as a hue; blocks that hold no negative value (`low`,
+    `high`: the values the file stores) go from white at 0 to green, none positive from
+    purple to white. A picture's channels: grey from dark (low) to white (high), or a
+    colour channel from black at 0 to the channel's colour at 255, so an RGB picture's three
+    blocks look like its three channels."""
+    if kind == "grey":
         return ColorScaleRule(start_type="min", start_color=_SCALE_ENDS[kind],
                               end_type="max", end_color="FFFFFF")
-    if kind == "diverging":
-        return ColorScaleRule(start_type="min", start_color="E06666", mid_type="num",
-                              mid_value=0, mid_color="FFFFFF", end_type="max",
-                              end_color="6FA8DC")
-    return ColorScaleRule(start_type="min", start_color="B4A7D6", mid_type="percentile",
-                          mid_value=50, mid_color="FFFFFF", end_type="max", end_color="93C47D")
+    if kind in _SCALE_ENDS:
+        return ColorScaleRule(start_type="num", start_value=0, start_color="000000",
+                              end_type="num", end_value=255, end_color=_SCALE_ENDS[kind])
+    if low >= 0:
+        return ColorScaleRule(start_type="num", start_value=0, start_color=ZERO,
+                              end_type="max", end_color=POSITIVE)
+    if high <= 0:
+        return ColorScaleRule(start_type="min", start_color=NEGATIVE, end_type="num",
+                              end_value=0, end_color=ZERO)
+    return ColorScaleRule(start_type="min", start_color=NEGATIVE, mid_type="num",
+                          mid_value=0, mid_color=ZERO, end_type="max", end_color=POSITIVE)
 
 
 def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
           style_formulas: bool, stored: dict[str, np.ndarray] | None = None,
-          sink: _Sink | None = None) -> Iterator[list[object]]:
+          sink: _Sink | None = None, formats: dict[str, str] | None = None,
+          ) -> Iterator[list[object]]:
     """Merge the rows of every block and label into sheet rows, top to bottom.
 
     Formula cells carry no style (the block's colour scale serves) unless `style_formulas`:
     fractional values need a fixed number format (General both reads badly and, next to a
     colour scale, makes LibreOffice's PDF export of a never-calculated file fail)."""
     pieces: list[tuple[int, int, int, Iterator[list[object]], str | None,
-                       Iterator[np.ndarray] | None]] = []
+                       Iterator[np.ndarray] | None, str | None]] = []
+    formats = formats or {}
     for block in sheet.blocks:
-        style = {EDIT: "cs_edit", PARAM: "cs_param", ANSWER: "cs_answer"}.get(block.kind)
-        if block.kind == COMPUTED and (block.shape == (1, 1) or style_formulas):
-            style = "cs_computed"
-        style = block.style or style
+        style = _block_style(block, style_formulas)
+        fmt = formats.get(block.name)
+        if fmt is not None and style is None:
+            style = "cs_computed"  # (a fraction needs its number format: a styled cell)
         known = None
         if block.kind == COMPUTED and sink is not None:
             if stored is None or block.name not in stored:
@@ -402,13 +423,13 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
             known = zip(stored[block.name], texts if texts is not None else
                         _no_texts(block.shape))
         pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style,
-                       known))
+                       known, fmt))
     for label in sheet.labels:
         if isinstance(label.value, str) and label.value.startswith("="):
             raise AssertionError(f"sheet {sheet.name}: the label {label.value!r} would be "
                                  "written as a formula")
         pieces.append((label.row, label.row, label.col, iter([[label.value]]), label.style,
-                       None))
+                       None, None))
     pieces.sort(key=lambda p: (p[0], p[2]))
     if not pieces:
         return
@@ -416,7 +437,7 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
     if pieces[0][0] < first:
         raise AssertionError(f"sheet {sheet.name}: content above row {first}")
     active: list[tuple[int, int, int, Iterator[list[object]], str | None,
-                       Iterator[np.ndarray] | None]] = []
+                       Iterator[np.ndarray] | None, str | None]] = []
     nxt = 0
     for r in range(first, last + 1):
         while nxt < len(pieces) and pieces[nxt][0] == r:
@@ -427,7 +448,7 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
             continue
         active.sort(key=lambda p: p[2])
         row: list[object] = []
-        for _top, _bottom, left, rows, style, known in active:
+        for _top, _bottom, left, rows, style, known, fmt in active:
             values = next(rows)
             if known is not None:
                 _record(values, next(known), sink)  # type: ignore[arg-type]
@@ -435,9 +456,93 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
                 row.extend([None] * (left - 1 - len(row)))
             elif len(row) > left - 1:
                 raise AssertionError(f"sheet {sheet.name}: overlapping content in row {r}")
-            row.extend(_cells(ws, values, style, stats))
+            row.extend(_cells(ws, values, style, stats, fmt))
         active = [p for p in active if p[1] > r]
         yield row
+
+
+def _block_style(block: Block, style_formulas: bool) -> str | None:
+    """The named style a block's cells carry (None: unstyled formula cells)."""
+    style = {EDIT: "cs_edit", PARAM: "cs_param", ANSWER: "cs_answer"}.get(block.kind)
+    if block.kind == COMPUTED and (block.shape == (1, 1) or style_formulas):
+        style = "cs_computed"
+    return block.style or style
+
+
+MAX_PLACES = 4  # a value with at most this many decimals is shown in full
+ROUNDED_PLACES = 3  # decimals shown of a block whose values have more than MAX_PLACES
+_STYLE_FORMATS = {"cs_count": "#,##0", "cs_ratio": "0.00"}  # styles with a format of their own
+ROUNDING_NOTE = (f"Numbers: a value with at most {MAX_PLACES} decimals is shown in full; a "
+                 f"longer one (an average over 9 cells, normal random values) is shown rounded "
+                 f"to {ROUNDED_PLACES} or {MAX_PLACES} decimals: the cell holds the exact "
+                 "value (select it, or widen the column, to see more).")
+
+
+def decimals(values: np.ndarray) -> tuple[int, bool]:
+    """(the decimals that show every value of at most MAX_PLACES decimals in full, whether
+    some value has more and is shown rounded)."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    need = np.full(v.shape, MAX_PLACES + 1)
+    for places in range(MAX_PLACES, -1, -1):
+        need[np.abs(np.round(v, places) - v) <= 1e-9 * np.maximum(1.0, np.abs(v))] = places
+    exact = need <= MAX_PLACES
+    places = int(need[exact].max(initial=0))
+    rounded = bool((~exact).any())
+    return (max(places, ROUNDED_PLACES) if rounded else places), rounded
+
+
+def shown_text(value: float, fmt: str) -> str:
+    """A number as a cell with format `fmt` shows it (the formats `number_formats` uses;
+    General only for whole numbers)."""
+    grouped = fmt.startswith("#,##")
+    places = len(fmt.split(".")[1]) if "." in fmt else 0
+    if fmt == "General":
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    text = f"{value:,.{places}f}" if grouped else f"{value:.{places}f}"
+    return "0" if text in ("-0", "") else text
+
+
+def number_formats(plan: Plan, stored: dict[str, np.ndarray],
+                   default: str) -> dict[str, str]:
+    """A number format per block, chosen from the values it holds (and, for a view that
+    follows a selection, those it may show: `stored.shows`): enough fixed decimals to show
+    each value of at most MAX_PLACES decimals in full; and every column wide enough for the
+    text. Returns only the formats that differ from the block's style's own."""
+    shows = getattr(stored, "shows", {})
+    formats: dict[str, str] = {}
+    for sheet in plan.sheets:
+        for block in sheet.blocks:
+            if block.kind == COMPUTED:
+                if block.name not in stored:
+                    continue
+                values = np.asarray(stored[block.name], dtype=float)
+            elif isinstance(block.content, Values) and block.kind in (EDIT, PARAM):
+                values = np.array([[np.nan if v is None else v for v in row]
+                                   for row in block.content.array.tolist()], dtype=float)
+            else:
+                continue
+            if block.name in shows:
+                values = np.concatenate([values.ravel(), shows[block.name]])
+            style = _block_style(block, plan.network.values != "integers")
+            own = _STYLE_FORMATS.get(style or "", default if style in (
+                "cs_edit", "cs_computed", "cs_answer") else "General")
+            places, _rounded = decimals(values)
+            fmt = own
+            if places:
+                fmt = ("#,##0." if own.startswith("#,##") else "0.") + "0" * places
+            elif own not in ("General", "#,##0"):
+                fmt = "0"
+            if fmt != own:
+                formats[block.name] = fmt
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                width = max(len(shown_text(float(v), fmt if fmt != "General" else "0"))
+                            for v in (finite.min(), finite.max())) + 1.5
+                for col in range(block.left, block.right + 1):
+                    if sheet.col_width(col) < width:
+                        sheet.widths[col] = width
+    return formats
 
 
 def _no_texts(shape: tuple[int, int]) -> Iterator[list[str]]:
@@ -458,7 +563,8 @@ def _record(values: list[object], known: tuple[np.ndarray, Sequence[object]],
             sink.numbers.append(value)
 
 
-def _cells(ws, values: list[object], style: str | None, stats: RenderStats) -> list[object]:
+def _cells(ws, values: list[object], style: str | None, stats: RenderStats,
+           fmt: str | None = None) -> list[object]:
     stats.cells += len(values)
     if style is None:
         out: list[object] = []
@@ -476,6 +582,8 @@ def _cells(ws, values: list[object], style: str | None, stats: RenderStats) -> l
     for v in values:
         cell = WriteOnlyCell(ws, 0 if isinstance(v, Zero) else v)
         cell.style = v.style if isinstance(v, Zero) else style
+        if fmt is not None and not isinstance(v, Zero):
+            cell.number_format = fmt
         if isinstance(v, str) and v.startswith("="):
             stats.formulas += 1
         cells.append(cell)
