@@ -23,9 +23,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import reference as ref
-from .layout import COMPUTED, FIRST_COL, Block, Label, SheetPlan
+from .layout import (
+    CHAR_POINTS,
+    CLIP_MIN,
+    COMPUTED,
+    FIRST_COL,
+    PAGES,
+    Block,
+    Label,
+    SheetPlan,
+    print_points,
+)
 from .plan import LayerContext, title
-from .stages import STRUCT, PerCell, Zero
+from .stages import PAD, STRUCT, Gather, PerCell, Zero
 
 MAX_MATRIX_CELLS = 20_000  # cells of one layer's matrices; above it the view is left out
 
@@ -55,13 +65,27 @@ def _put(sheet: SheetPlan, block: Block, top: int, left: int) -> Block:
     return block
 
 
+# ---------------------------------------------------------------------------- printing
+MATRIX_WIDTH = 4.5  # characters: a small integer, or "i,j"; number formats widen as needed
+def _explorer_names(ctx: LayerContext) -> dict[str, str] | None:
+    """The workbook names of the layer's explorer selection (used_channel, used_row,
+    used_col, valid), when the layer has an explorer (drawn before this view)."""
+    prefix = ctx.names.tensor
+    names = {key: f"{prefix}explore_{key}" for key in ("used_channel", "used_row", "used_col",
+                                                       "valid")}
+    present = {block.name for block in ctx.plan.blocks()}
+    return names if all(name in present for name in names.values()) else None
+
+
 # ---------------------------------------------------------------------------- conv2d: im2col
 def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
                         kernels: Sequence[Sequence[Block]], bias: Block | None, *,
                         stride: tuple[int, int], dilation: tuple[int, int], groups: int,
                         out_size: tuple[int, int], outputs: Sequence[Block]) -> None:
     """im2col (patches × taps), the weights as one column per filter, and the output as
-    their product, next to the sliding-window result (`outputs`)."""
+    their product, next to the sliding-window result (`outputs`). The weights sit right of
+    im2col when that fits a readable page, else under it; a sheet larger than a page prints
+    its top left (with a line saying how much more is on screen)."""
     kh, kw = kernels[0][0].shape
     channels, filters = len(padded), len(kernels)
     per_in, per_out = channels // groups, filters // groups
@@ -74,35 +98,55 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
     names = ctx.names.tensor
     if groups > 1:
         ctx.plan.legend.add("cs_struct")
-    sheet = ctx.add_sheet("Matrix", "im2col: how frameworks compute a convolution. Each row of "
-                          "the patch matrix is one output position's window (every input "
-                          "channel × kernel tap, read from the padded input); each column of "
-                          "the weight matrix is one filter. Output cell = patch row × filter "
-                          "column (MMULT): the same numbers as the sliding window.")
+    note = ("im2col: how frameworks compute a convolution. Each row of the patch matrix is one "
+            "output position's window (every input channel × kernel tap, read from the padded "
+            "input; grey: padding); each column of the weight matrix is one filter (f0, f1, "
+            "...). Output cell = patch row × filter column (MMULT): the same numbers as the "
+            "sliding window.")
+    sheet = ctx.add_sheet("Matrix", note)
+    sheet.reserve_clip()  # (a sheet larger than a page prints its top left)
     if ctx.plan.network.values == "integers":  # (decimals keep the wider default)
-        sheet.default_width = 6.5
+        sheet.default_width = MATRIX_WIDTH
+    colw = print_points(sheet.default_width)
     top = sheet.first_row
-    sheet.labels.append(Label(top, FIRST_COL, f"{names}im2col  ({patches}×{k}): one row per "
-                              "output position (row, column), one column per input channel "
-                              "× tap", "cs_title"))
-    _header(sheet, top + 1, FIRST_COL, [f"c{c} {i},{j}" for c, i, j in taps])
+    # the weights right of im2col when both fit a readable page's width (the output, right
+    # of them, may run off the print); else under im2col, with the output beside them
+    beside = (print_points(9) + (k + filters + 3) * colw) * CLIP_MIN <= PAGES["landscape"][0]
+    titles = [f"{names}im2col  ({patches}×{k}): one row per output position (row, column), "
+              "one column per input channel × tap (i, j)",
+              f"{names}im2col  ({patches}×{k}): a row per output position",
+              f"{names}im2col  ({patches}×{k})", f"{names}im2col"]
+    room = (k + (1 if beside else 40)) * colw  # (up to the weights' title)
+    sheet.labels.append(Label(top, FIRST_COL, next(
+        (t for t in titles if len(t) * CHAR_POINTS <= room), titles[-1]), "cs_title"))
+    for c in range(channels):
+        sheet.labels.append(Label(top + 1, FIRST_COL + c * kh * kw, f"c{c}", "cs_note"))
+    _header(sheet, top + 2, FIRST_COL, [f"{i},{j}" for _c, i, j in taps])
     for q in range(patches):
-        sheet.labels.append(Label(top + 2 + q, 1, position(*divmod(q, ow)), "cs_note"))
+        sheet.labels.append(Label(top + 3 + q, 1, position(*divmod(q, ow)), "cs_note"))
 
-    def patch_cell(here: str, q: int, t: int) -> str:
+    def patch_cell(here: str, q: int, t: int) -> str | Zero:
         c, i, j = taps[t]
         y, x = divmod(q, ow)
-        return padded[c].ref(y * stride[0] + i * dilation[0], x * stride[1] + j * dilation[1],
-                             from_sheet=here)
+        r, col = y * stride[0] + i * dilation[0], x * stride[1] + j * dilation[1]
+        content = padded[c].content
+        if isinstance(content, Gather) and (isinstance(content.row_map[r], Zero)
+                                            or isinstance(content.col_map[col], Zero)):
+            return PAD  # the tap reads the padding: a structural zero, grey as there
+        return padded[c].ref(r, col, from_sheet=here)
 
     im2col = _put(sheet, Block(f"{names}im2col", (patches, k), COMPUTED, PerCell(patch_cell),
-                               colour_scale=False), top + 2, FIRST_COL)
-    wleft = FIRST_COL + k + 2
-    sheet.labels.append(Label(top, wleft, f"{names}matrix_weights  ({k}×{filters})",
-                              "cs_title"))
-    _header(sheet, top + 1, wleft, [f"filter {o}" for o in range(filters)])
+                               colour_scale=False), top + 3, FIRST_COL)
+    if beside:
+        wtop, wleft = top, FIRST_COL + k + 2
+        sheet.widths[wleft - 1] = 7.0  # the taps' labels
+    else:
+        wtop, wleft = top + 3 + patches + 1, FIRST_COL
+    sheet.labels.append(Label(wtop, wleft, f"{names}matrix_weights  ({k}×{filters}): one "
+                              "column per filter", "cs_title"))
+    _header(sheet, wtop + 2, wleft, [f"f{o}" for o in range(filters)])
     for t, (c, i, j) in enumerate(taps):
-        sheet.labels.append(Label(top + 2 + t, wleft - 1, f"c{c} {i},{j}", "cs_note"))
+        sheet.labels.append(Label(wtop + 3 + t, wleft - 1, f"c{c} {i},{j}", "cs_note"))
 
     def weight_cell(here: str, t: int, o: int) -> str | Zero:
         c, i, j = taps[t]
@@ -112,9 +156,10 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
         return kernels[o][c - g * per_in].ref(i, j, absolute=True, from_sheet=here)
 
     weights = _put(sheet, Block(f"{names}matrix_weights", (k, filters), COMPUTED,
-                                PerCell(weight_cell), colour_scale=False), top + 2, wleft)
-    oleft = wleft + filters + 2
-    row = top + 1  # (under the weight matrix's title, which runs over to the right)
+                                PerCell(weight_cell), colour_scale=False), wtop + 3, wleft)
+    oleft = wleft + filters + 1
+    row = wtop + 1 if beside else wtop + 2
+    products = []
     for o in range(filters):
         g = o // per_out
         rows = slice(g * per_in * kh * kw, (g + 1) * per_in * kh * kw)  # the group's taps
@@ -131,12 +176,26 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
             return f"MMULT({patch},{column}){plus}"
 
         name = f"{names}matrix_output_c{o}"
-        sheet.labels.append(Label(row, oleft, title(
-            name, out_size, f"= im2col rows × filter {o} column"
-            + (" + bias" if bias is not None else "") + f"; equals {outputs[o].name}"),
-            "cs_title"))
-        _put(sheet, Block(name, out_size, COMPUTED, PerCell(product)), row + 1, oleft)
+        sheet.labels.append(Label(row, oleft, f"{name}  ({oh}×{ow}) = im2col × f{o}"
+                                  + (" + bias" if bias is not None else "")
+                                  + f" = {outputs[o].name}", "cs_title"))
+        products.append(_put(sheet, Block(name, out_size, COMPUTED, PerCell(product)),
+                             row + 1, oleft))
         row += oh + 2
+    selected = _explorer_names(ctx)
+    if selected is not None:  # the explorer's output cell: its patch row, filter, product
+        c, r, x, valid = (selected[key] for key in ("used_channel", "used_row", "used_col",
+                                                    "valid"))
+        taps_per = per_in * kh * kw
+        group = (f",INT((COLUMN()-{im2col.left})/{taps_per})=INT({c}/{per_out})"
+                 if groups > 1 else "")
+        im2col.highlights.append(f"AND({valid}=1,ROW()-{im2col.top}={r}*{ow}+{x}{group})")
+        weights.highlights.append(
+            f"AND({valid}=1,COLUMN()-{weights.left}={c},"
+            f"INT((ROW()-{weights.top})/{taps_per})=INT({c}/{per_out}))")
+        for o, block in enumerate(products):
+            block.highlights.append(f"AND({valid}=1,{c}={o},ROW()-{block.top}={r},"
+                                    f"COLUMN()-{block.left}={x})")
 
 
 def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
@@ -149,16 +208,21 @@ def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
     channels = x.shape[0]
     filters, per_in, kh, kw = weight.shape
     per_out = filters // groups
-    columns = []
-    for c in range(channels):
-        for i in range(kh):
-            for j in range(kw):
-                one_hot = np.zeros((1, channels, kh, kw))
-                one_hot[0, c, i, j] = 1.0
-                seen = ref.conv2d(x, one_hot, None, stride=stride, padding=padding,
-                                  dilation=dilation)
-                columns.append(seen.reshape(-1))
-    im2col = np.stack(columns, axis=1)
+
+    def patches(image: np.ndarray) -> np.ndarray:
+        columns = []
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    one_hot = np.zeros((1, channels, kh, kw))
+                    one_hot[0, c, i, j] = 1.0
+                    seen = ref.conv2d(image, one_hot, None, stride=stride, padding=padding,
+                                      dilation=dilation)
+                    columns.append(seen.reshape(-1))
+        return np.stack(columns, axis=1)
+
+    im2col = patches(x)
+    padding_taps = patches(np.ones_like(x, dtype=float)) == 0  # taps that read the padding
     wmat = np.zeros((channels * kh * kw, filters))
     mask = np.ones(wmat.shape, dtype=bool)
     for o in range(filters):
@@ -167,7 +231,8 @@ def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
         wmat[rows, o] = weight[o].reshape(-1)
         mask[rows, o] = False
     out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
-        "im2col": (im2col, None), "matrix_weights": (wmat, mask)}
+        "im2col": (im2col, padding_taps if padding_taps.any() else None),
+        "matrix_weights": (wmat, mask)}
     for o in range(filters):
         out[f"matrix_output_c{o}"] = (y[o], None)
     return out
@@ -198,9 +263,11 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
         "multiplication by the sparse matrix C below (one row per input pixel, one column per "
         "output pixel; each cell is a weight, or a grey 0 where no kernel tap joins the two "
         "pixels). The transposed convolution multiplies by Cᵀ: each output cell is "
-        "SUMPRODUCT(its column of C, the flattened input x).")
+        "SUMPRODUCT(its column of C, the flattened input x); columns are output pixels (row, "
+        "column).")
+    sheet.reserve_clip()  # (a sheet larger than a page prints its top left)
     if ctx.plan.network.values == "integers":
-        sheet.default_width = 5.5
+        sheet.default_width = MATRIX_WIDTH
     top = sheet.first_row
     sheet.labels.append(Label(top, FIRST_COL, "x", "cs_title"))  # (named matrix_input)
     sheet.labels.append(Label(top + 1, FIRST_COL, "input", "cs_note"))
@@ -220,7 +287,8 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
         left = left0 + b * (oh * ow + 1)
         sheet.labels.append(Label(top, left, f"C: columns of output channel {b}; rows of the "
                                   "input channels of its group", "cs_title"))
-        _header(sheet, top + 1, left, [position(*divmod(q, ow)) for q in range(oh * ow)])
+        _header(sheet, top + 1, left, [f"{y},{x}" for y, x in map(lambda q: divmod(q, ow),
+                                                                   range(oh * ow))])
         g = b // per_out
         for a in range(g * per_in, (g + 1) * per_in):
             kernel = weights[a][b - g * per_out]
@@ -260,6 +328,15 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
         blocks.append(_put(sheet, Block(name, out_size, COMPUTED, PerCell(transposed)),
                            row + 1, FIRST_COL))
         row += oh + 2
+    selected = _explorer_names(ctx)
+    if selected is not None:  # the explorer's output cell: its column of C, and the result
+        c, r, x, valid = (selected[key] for key in ("used_channel", "used_row", "used_col",
+                                                    "valid"))
+        for (_a, b), block in matrices.items():
+            block.highlights.append(f"AND({valid}=1,{c}={b},COLUMN()-{block.left}={r}*{ow}+{x})")
+        for o, block in enumerate(blocks):
+            block.highlights.append(f"AND({valid}=1,{c}={o},ROW()-{block.top}={r},"
+                                    f"COLUMN()-{block.left}={x})")
     return blocks
 
 

@@ -236,6 +236,8 @@ def render(plan: Plan, out: IO[bytes] | Path,
             wb.add_named_style(style)
     stats = RenderStats()
     formats = number_formats(plan, stored, number_format) if stored is not None else {}
+    for sheet in plan.sheets:  # (the widths are final: a view larger than a page is clipped)
+        sheet.finish_clip()
     parts: dict[str, _Sink] = {}
     try:
         for n, sheet in enumerate(plan.sheets, 1):
@@ -282,7 +284,10 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
                  stored: dict[str, np.ndarray] | None = None,
                  sink: _Sink | None = None, colour_scale: str = "block",
                  formats: dict[str, str] | None = None) -> None:
-    max_col = sheet.max_col
+    # every column up to the print area's last (text runs over into the columns right of
+    # the blocks): those the file leaves out take the application's default width, which
+    # the page setup did not count on
+    max_col = max(sheet.max_col, sheet.print_extent()[0])
     _page_setup(ws, sheet)
     ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=sheet.col_width(1))
     for col in range(2, max_col + 1):

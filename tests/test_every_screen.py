@@ -183,3 +183,21 @@ def test_colour_picture_channels_go_from_black_to_their_colour(tmp_path: Path) -
         assert points[0] == ("num", 0) or float(points[0][1]) == 0  # type: ignore[arg-type]
         end = tuple(int(colours[-1][i:i + 2], 16) for i in (0, 2, 4))
         assert int(np.argmax(end)) == int(np.argmax(hue)) and max(end) >= 0xB0, (end, hue)
+
+
+# ---------------------------------------------------------------------------- 7. the flip
+def test_transposed_preset_kernels_show_their_flip() -> None:
+    """Every kernel of the transposed preset differs from its 180° rotation in every cell
+    but the centre, so the Flipped sheet visibly differs from the Weights sheet (seed 0's
+    weight_0_0 kept rows 0 and 2 through the flip)."""
+    from convsheets.tensors import random_tensors
+
+    network = SOURCES["transposed"]
+    weight = random_tensors(network)["weight"]  # type: ignore[arg-type]
+    for a, line in enumerate(weight):
+        for b, kernel in enumerate(line):
+            flipped = kernel[::-1, ::-1]
+            moved = np.ones(kernel.shape, bool)
+            moved[(kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2] = \
+                kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0
+            assert np.all(kernel[moved] != flipped[moved]), (a, b, kernel)
