@@ -9,6 +9,7 @@ named block like any other, so `verify` checks the guide too.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 
@@ -34,14 +35,22 @@ LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch th
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
           ("cs_struct", 0, "structural zero of a matrix view (no kernel tap joins the two)"),
+          ("cs_cropped", 5, "computed, then cropped by the padding (the Scatter sheet's canvas)"),
           ("cs_param", 2, "layer parameter fixed by the build (rebuild to change it)"))
-ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct"}
+ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct", "cs_cropped"}  # when used
 
 
 def first_sentence(text: str, width: int) -> str:
-    """The note's first sentence, shortened to one line of `width` characters."""
-    sentence = text.split(". ")[0] if text else ""
-    return textwrap.shorten(sentence, width, placeholder=" …")
+    """The note's first sentence, whole when it fits two lines of `width` characters, else up
+    to the last clause (a comma, colon, semicolon or bracket) that does: never cut mid-word,
+    never an ellipsis."""
+    sentence = text.split(". ")[0].rstrip(".") if text else ""
+    room = 2 * width - 4  # (wrapping loses a few characters at the line ends)
+    if len(sentence) <= room:
+        return sentence
+    cut = max((sentence.rfind(mark, 0, room) for mark in (", ", ": ", "; ", " (")),
+              default=-1)
+    return sentence[:cut] if cut > 0 else textwrap.wrap(sentence, room)[0]
 
 
 class GuideWriter:
@@ -100,8 +109,9 @@ def add_guide(plan: Plan) -> None:
     """Insert the guide as the first sheet of `plan` (the other sheets must already exist)."""
     network = plan.network
     sheet = SheetPlan("Guide", widths={1: 2, COL_TEXT: 34, COL_VALUE: 9, 4: 9}, note="")
-    if network.is_network:
-        sheet.widths = {1: 2, 2: 20, 3: 18, 4: 9, 5: 9, 6: 9, 7: 11}
+    if network.is_network:  # (column B holds the layers' and, in the index, sheets' names)
+        longest = max(len(other.name) for other in plan.sheets)
+        sheet.widths = {**NET_WIDTHS, 2: float(max(NET_WIDTHS[2], min(20, longest + 1)))}
     sheet.default_width = 12
     plan.sheets.insert(0, sheet)
     cur = GuideWriter(sheet, exercise=bool(plan.intro))
@@ -128,6 +138,8 @@ def add_guide(plan: Plan) -> None:
     cur.text("Colours", "cs_title")
     used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers),
                        plan.legend)
+    # the legend's text starts in column E: as wide as the guide's text from there
+    legend_width = TEXT_WIDTH - int(sum(sheet.col_width(c) for c in range(1, COL_VALUE + 2)))
     for style, value, meaning in LEGEND:
         if style in ZERO_STYLES and style not in used:
             continue  # only the colours this workbook uses
@@ -136,18 +148,19 @@ def add_guide(plan: Plan) -> None:
                        "at 0, green above (one range per tensor: all channels of a stage share "
                        "it, so equal values look equal)")
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
-        cur.text(meaning, col=COL_VALUE + 2, width=TEXT_WIDTH - 50)
+        cur.text(meaning, col=COL_VALUE + 2, width=legend_width)
     if plan.intro:  # an exercise's answer cells
         sheet.labels.append(Label(cur.row, COL_VALUE, None, "cs_answer"))
         cur.text("your answer: type a number, or write a formula", col=COL_VALUE + 2,
-                 width=TEXT_WIDTH - 50)
+                 width=legend_width)
     cur.text(ROUNDING_NOTE, "cs_note")
     cur.gap()
     cur.text("Sheets", "cs_title")
-    for other in plan.sheets[1:]:  # one line each (the sheet's own note says the rest)
+    width = TEXT_WIDTH - int(sheet.col_width(COL_TEXT))  # (the text starts in column C)
+    for other in plan.sheets[1:]:  # its note's first sentence (the note says the rest)
         sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
-        cur.text(first_sentence(other.note, TEXT_WIDTH - 34), col=COL_VALUE,
-                 width=TEXT_WIDTH - 34)
+        cur.text(first_sentence(other.clip_note if other.clip_note is not None else other.note,
+                                width), col=COL_VALUE, width=width)
     cur.gap()
     weighted = [layer for layer in network.layers if layer.op.has_parameters]
     example = ("input_c0, weight_0_0, output_c0" if not network.is_network else
@@ -236,26 +249,69 @@ def _arithmetic(cur: GuideWriter, spec: LayerSpec, network: Network,
     variant = VARIANTS[spec.variant]
     first = network.layers[0].op  # the layer whose arithmetic decides the output size
     cur.text("Arithmetic (live formulas)", "cs_title")
+    sizes = {}
     for axis, suffix in enumerate(("height", "width")):
         formula = first.size_expression(lambda key, suffix=suffix: ref(f"param_{key}_{suffix}"))
-        cur.block(f"output {suffix}", cur.formula(f"output_{suffix}", formula, "cs_count"),
-                  note=first.size_text(axis, spec.input_size[axis]))
+        sizes[f"output_{suffix}"] = cur.block(
+            f"output {suffix}", cur.formula(f"output_{suffix}", formula, "cs_count"),
+            note=first.size_text(axis, spec.input_size[axis]))
 
     def count_ref(key: str) -> str:
+        if key in sizes:  # (the output size, for multiply-adds)
+            return sizes[key].ref(0, 0, absolute=True, from_sheet=cur.sheet.name)
         return ref(f"param_{key}")
 
     if variant.count is not None:
         count, text = variant.count(count_ref)
     else:
         count, text = first.count_expression(count_ref), first.count_text
-    cur.block("parameters (weights + biases)", cur.formula("parameter_count", count, "cs_count"),
-              note=text)
+    if variant.mult_adds is None:
+        cur.block("parameters (weights + biases)",
+                  cur.formula("parameter_count", count, "cs_count"), note=text)
+    else:  # multiply-adds beside the parameters: what the layer costs to run
+        mult_adds, how = variant.mult_adds(count_ref)
+        for col, width in ((COL_VALUE, 11.0), (COL_VALUE + 1, 13.0)):
+            cur.sheet.widths[col] = max(cur.sheet.col_width(col), width)
+        cur.label(COL_VALUE, "parameters", "cs_note")
+        cur.label(COL_VALUE + 1, "multiply-adds", "cs_note")
+        cur.row += 1
+        cur.label(COL_TEXT, "this layer (weights + biases)")
+        cur.place(cur.formula("parameter_count", count, "cs_count"), COL_VALUE)
+        cur.place(cur.formula("mult_adds", mult_adds, "cs_count"), COL_VALUE + 1)
+        cur.row += 1
+        notes = [f"Parameters: {text}. Multiply-adds: {how}."]
     if variant.guide_more is not None:
         variant.guide_more(cur, count_ref)
+    if variant.mult_adds is not None:
+        for note in notes + list(variant.mult_adds_notes):
+            cur.text(note, "cs_note")
 
 
 # ---------------------------------------------------------------------------- networks
-NET_COLS = {"name": 2, "op": 3, "channels": 4, "height": 5, "width": 6, "count": 7, "torch": 8}
+NET_COLS = {"name": 2, "channels": 3, "height": 4, "width": 5, "count": 6, "field": 7,
+            "jump": 8, "torch": 9}
+NET_WIDTHS = {1: 2, 2: 12, 3: 9, 4: 9, 5: 9, 6: 11, 7: 9, 8: 7}
+
+
+def _geometry(op: object) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], bool]:
+    """(kernel, stride, dilation, transposed) of a layer's windows; (1, 1) kernels and
+    strides for a per-cell op (ReLU)."""
+    from .ops import ConvTranspose2d
+
+    kernel = getattr(op, "kernel_size", (1, 1))
+    stride = getattr(op, "stride", (1, 1))
+    spread = getattr(op, "dilation", None) or getattr(op, "spread", None) or (1, 1)
+    return kernel, stride, spread, isinstance(op, ConvTranspose2d)
+
+
+def field_steps(op: object, axis: int) -> tuple[int, int, bool]:
+    """How a layer grows the receptive field along `axis`: (input cells one output cell reads
+    at most, stride, transposed). A window of k taps d apart spans d·(k-1)+1 cells; a
+    transposed convolution's output cell reads ceil(span / stride) input cells, and its
+    output cells are 1/stride input cells apart."""
+    kernel, stride, spread, transposed = _geometry(op)
+    span = spread[axis] * (kernel[axis] - 1) + 1
+    return (-(-span // stride[axis]) if transposed else span), stride[axis], transposed
 
 
 def _network_guide(cur: GuideWriter, network: Network) -> None:
@@ -266,36 +322,46 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
              + " → ".join(layer.label for layer in network.layers)
              + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
     cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op) for layer in network.layers)
-             + ")", "cs_note", width=TEXT_WIDTH + 40)
+             + ")", "cs_note")
     cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes, "
                   "through every layer. Grey, orange and blue cells (where present) are "
                   "structural zeros.")
     cur.gap()
     layer_table(cur, network)
     cur.gap()
-    cur.text("Steps, layer by layer", "cs_title")
-    for layer in network.layers:
-        cur.text(f"{layer.label}: {layer.op.summary}.", "cs_title")
-        for n, step in enumerate(layer.op.steps(), 1):
+    cur.text("Steps, once per kind of layer", "cs_title")
+    kinds: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for layer in network.layers:  # layers whose steps read the same share them
+        kinds.setdefault((layer.op.summary, layer.op.steps()), []).append(layer.label)
+    for (summary, steps), labels in kinds.items():
+        cur.text(f"{', '.join(labels)}: {summary}.", "cs_title")
+        for n, step in enumerate(steps, 1):
             cur.text(f"{n}. {step}")
 
 
 def layer_table(cur: GuideWriter, network: Network) -> None:
-    """The chain: per layer its op, its output shape (live: each row's size formula reads the
-    row above, so the input size flows down the chain) and its parameter count."""
-    cur.text("Layers (output shape and parameters are live formulas down the chain)",
-             "cs_title")
-    for key, text in (("name", "layer"), ("op", "op"), ("channels", "channels"),
-                      ("height", "height"), ("width", "width"), ("count", "parameters"),
-                      ("torch", "as PyTorch prints it")):
+    """The chain: per layer its output shape (live: each row's size formula reads the row
+    above, so the input size flows down the chain), its parameter count, its receptive field
+    and jump (live too, down the chain) and its PyTorch module (the guide's first lines print
+    the whole nn.Sequential)."""
+    cur.sheet.widths.update({c: w for c, w in NET_WIDTHS.items() if c != COL_TEXT})
+    square = all(field_steps(layer.op, 0) == field_steps(layer.op, 1)
+                 for layer in network.layers)
+    cur.text("Layers (output shape, parameters, receptive field and jump are live formulas "
+             "down the chain)", "cs_title")
+    for key, text in (("name", "layer"), ("channels", "channels"), ("height", "height"),
+                      ("width", "width"), ("count", "parameters"), ("field", "RF"),
+                      ("jump", "jump"), ("torch", "PyTorch module (in full above)")):
         cur.label(NET_COLS[key], text, "cs_title")
     cur.row += 1
     cur.label(NET_COLS["name"], "input")
-    cur.label(NET_COLS["op"], "(what if? edit H, W)", "cs_note")
     c, h, w = network.input_shape
     above = {"channels": cur.place(cur.scalar("input_channels", PARAM, c), NET_COLS["channels"]),
              "height": cur.place(cur.scalar("input_height", EDIT, h), NET_COLS["height"]),
              "width": cur.place(cur.scalar("input_width", EDIT, w), NET_COLS["width"])}
+    field = cur.place(cur.scalar("input_receptive_field", PARAM, 1), NET_COLS["field"])
+    jump = cur.place(cur.scalar("input_jump", PARAM, 1), NET_COLS["jump"])
+    cur.label(NET_COLS["torch"], "(what if? edit H, W)", "cs_note")
     cur.row += 1
     counts: list[Block] = []
 
@@ -305,7 +371,6 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     for layer in network.layers:
         name = layer.label
         cur.label(NET_COLS["name"], name, "cs_title")
-        cur.label(NET_COLS["op"], layer.op.op)
         channels = (cur.scalar(f"{name}_output_channels", PARAM, layer.out_shape[0])
                     if layer.op.has_parameters else
                     cur.formula(f"{name}_output_channels", f"{ref(above['channels'])}",
@@ -319,7 +384,14 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         if count is not None:
             counts.append(cur.place(cur.formula(f"{name}_parameter_count", count, "cs_count"),
                                     NET_COLS["count"]))
-        cur.label(NET_COLS["torch"], str(layer.op), "cs_note")
+        reads, stride, transposed = field_steps(layer.op, 0)
+        grow = f"+{reads - 1}*{ref(jump)}" if reads > 1 else ""
+        field = cur.place(cur.formula(f"{name}_receptive_field", f"{ref(field)}{grow}",
+                                      "cs_computed"), NET_COLS["field"])
+        step = "" if stride == 1 else (f"/{stride}" if transposed else f"*{stride}")
+        jump = cur.place(cur.formula(f"{name}_jump", f"{ref(jump)}{step}", "cs_computed"),
+                         NET_COLS["jump"])
+        cur.label(NET_COLS["torch"], str(layer.op).split("(")[0], "cs_note")
         cur.row += 1
         above = row
     if counts:
@@ -327,6 +399,9 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         cur.label(NET_COLS["name"], "total")
         cur.place(cur.formula("parameter_count", total, "cs_count"), NET_COLS["count"])
         cur.row += 1
+    cur.text("RF (receptive field): how many input rows one output cell depends on"
+             + (" (and as many columns)" if square else "") + "; jump: input rows between "
+             "neighbouring output cells (the effective stride so far).", "cs_note")
 
 
 def network_guide_values(network: Network, input_shape: tuple[int, int, int],
@@ -349,4 +424,21 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
         out[f"{name}_output_height"], out[f"{name}_output_width"] = h, w
     if any(layer.op.has_parameters for layer in network.layers):
         out["parameter_count"] = total
+    out.update(receptive_fields(network))
+    return out
+
+
+def receptive_fields(network: Network) -> dict[str, float]:
+    """Expected receptive field and jump of each layer (rows), from the window geometry:
+    a receptive field grows by (cells read - 1) times the jump before the layer, and the
+    jump is multiplied by the stride (divided, for a transposed convolution)."""
+    out: dict[str, float] = {}
+    rf, jump = 1.0, 1.0
+    for layer in network.layers:
+        kernel, stride, spread, transposed = _geometry(layer.op)
+        span = spread[0] * (kernel[0] - 1) + 1
+        reads = math.ceil(span / stride[0]) if transposed else span
+        rf += (reads - 1) * jump
+        jump = jump / stride[0] if transposed else jump * stride[0]
+        out[f"{layer.label}_receptive_field"], out[f"{layer.label}_jump"] = rf, jump
     return out

@@ -138,6 +138,15 @@ class Block:
         return self.left + self.shape[1] - 1
 
 
+@dataclass(frozen=True)
+class Styled:
+    """A cell of a block's content with a named style of its own (a formula: "=..."), e.g.
+    the Scatter canvas's cropped border, computed like the rest but greyed."""
+
+    value: object
+    style: str
+
+
 @dataclass
 class Label:
     """A piece of text (or a fixed value) on a sheet, with a style name."""

@@ -14,13 +14,24 @@ difference between them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .explorer import index
-from .layout import COMPUTED, EDIT, FIRST_COL, VIEW, Block, Label, Meaning
+from .layout import (
+    COMPUTED,
+    EDIT,
+    FIRST_COL,
+    VIEW,
+    Block,
+    Label,
+    Meaning,
+    Styled,
+    print_points,
+)
 from .plan import LayerContext, title
 from .stages import Formula, PerCell, Values, products
 
@@ -28,6 +39,8 @@ if TYPE_CHECKING:
     from .guide import GuideWriter
 
 SELECT = ("channel", "row", "col")
+TEXT_WIDTH_CHARS = 120  # the guide's printed width, in characters (its text's, and a margin)
+COL_TEXT, COL_VALUE = 2, 3  # the guide's label and value columns (guide.py)
 
 
 def scatter_names(prefix: str) -> dict[str, str]:
@@ -42,6 +55,40 @@ def landing(out: int, tap: int, stride: int, padding: int, dilation: int, size: 
     out = pixel * stride - padding + tap * dilation."""
     pixel, rest = divmod(out + padding - tap * dilation, stride)
     return pixel if rest == 0 and 0 <= pixel < size else None
+
+
+def canvas_shape(in_size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                 padding: tuple[int, int], dilation: tuple[int, int],
+                 out_size: tuple[int, int]) -> tuple[int, int]:
+    """The stamps' canvas before the crop: every stamp whole ((in - 1)·stride + the kernel's
+    span), and down to the output's last row (output_padding adds rows no stamp reaches)."""
+    return tuple(max((in_size[a] - 1) * stride[a] + dilation[a] * (kernel[a] - 1) + 1,
+                     padding[a] + out_size[a]) for a in (0, 1))  # type: ignore[return-value]
+
+
+@dataclass
+class _Canvas:
+    """Canvas cell (Y, X) is output cell (Y - padding, X - padding) computed by the same sum of
+    the stamps landing there; the cells the padding crops are greyed."""
+
+    cell: Callable[[str, int, int], str]
+    padding: tuple[int, int]
+    out_size: tuple[int, int]
+
+    def scaled(self, block: Block) -> list[tuple[int, int, int, int]]:
+        """The colour scale covers the output's cells (the cropped border stays grey)."""
+        (ph, pw), (oh, ow) = self.padding, self.out_size
+        return [(ph, pw, min(oh, block.shape[0] - ph), min(ow, block.shape[1] - pw))]
+
+    def rows(self, block: Block) -> Iterator[list[object]]:
+        (ph, pw), (oh, ow) = self.padding, self.out_size
+        for i in range(block.shape[0]):
+            line: list[object] = []
+            for j in range(block.shape[1]):
+                text = "=" + self.cell(block.sheet, i - ph, j - pw)
+                inside = ph <= i < ph + oh and pw <= j < pw + ow
+                line.append(text if inside else Styled(text, "cs_cropped"))
+            yield line
 
 
 def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
@@ -60,8 +107,10 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
         "Scatter", "The scatter view: every input pixel stamps a copy of the kernel, scaled by "
         "the pixel, into the output (at stride steps, shifted up-left by the padding), and the "
         "stamps add up. Each output cell below is the explicit sum of the products that land "
-        "on it, on the original input: no inserted zeros, no flipped kernel. Choose an input "
-        "pixel in the yellow cells: its stamp is shown and highlighted on the outputs.")
+        "on it, on the original input: no inserted zeros, no flipped kernel. Right of each "
+        "output, the canvas before the padding crops it (grey: cropped), where a stamp that "
+        "lands at row -1 is seen whole. Choose an input pixel in the yellow cells: its stamp "
+        "is shown and highlighted on the outputs and canvases.")
     sheet.default_width = max(sheet.default_width, 7.0)
     here = sheet.name
 
@@ -125,8 +174,11 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
                                   "" if groups == 1 else f"; stamp b lands on output channel "
                                   f"INT(channel/{per_in})·{per_out}+b"), "cs_note"))
     row += kh + 3
-    outputs = []
+    outputs, canvases = [], []
     oh, ow = out_size
+    canvas_size = canvas_shape((h, w), (kh, kw), stride, padding, dilation, out_size)
+    if any(canvas_size[a] > out_size[a] for a in (0, 1)):
+        ctx.plan.legend.add("cs_cropped")
     for o in range(per_out * groups):
         g = o // per_out
         b = o - g * per_out
@@ -155,6 +207,15 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
             name, out_size, "= Σ input pixel × kernel tap, over the stamps landing here"
             + (" + bias" if bias is not None else "")), "cs_title"))
         block = put(Block(name, out_size, COMPUTED, PerCell(cell)), row + 1, FIRST_COL)
+        # the canvas before the crop, right of the output: where a stamp that "lands at
+        # row -1" is seen whole; the cropped border greyed
+        canvas = put(Block(f"{ctx.names.tensor}scatter_canvas_c{o}", canvas_size, COMPUTED,
+                           _Canvas(cell, padding, out_size)),
+                     row + 2, FIRST_COL + ow + 2)
+        sheet.labels.append(Label(row + 1, canvas.left, f"before the crop (c{o}, "
+                                  f"{canvas_size[0]}×{canvas_size[1]}; grey: cropped)",
+                                  "cs_title"))
+        canvases.append(canvas)
         conditions = []
         for axis, (pos, fn) in enumerate(((r, "ROW"), (k, "COLUMN"))):
             start = block.top if axis == 0 else block.left
@@ -164,7 +225,15 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
         block.highlights.append(f"AND({names['valid']}=1,INT({names['channel']}/{per_in})={g},"
                                 + ",".join(conditions) + ")")
         outputs.append(block)
-        row += oh + 2
+        conditions = []
+        for axis, (pos, fn) in enumerate(((r, "ROW"), (k, "COLUMN"))):
+            start = canvas.top if axis == 0 else canvas.left
+            t = f"({fn}()-{start}-{pos}*{stride[axis]})"
+            extent = (weights[0][0].shape[axis] - 1) * dilation[axis]
+            conditions.append(f"{t}>=0,{t}<={extent},MOD({t},{dilation[axis]})=0")
+        canvas.highlights.append(f"AND({names['valid']}=1,INT({names['channel']}/{per_in})={g},"
+                                 + ",".join(conditions) + ")")
+        row += max(oh, canvas_size[0] + 1) + 2
     for a, src in enumerate(sources):
         src.highlights.append(f"AND({names['valid']}=1,{names['channel']}={a},"
                               f"ROW()-{src.top}={names['row']},"
@@ -172,8 +241,34 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
     return outputs
 
 
+def stamped_canvas(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                   out_size: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int], dilation: tuple[int, int],
+                   groups: int) -> list[np.ndarray]:
+    """Expected canvases: every input pixel adds pixel × kernel at (row·stride, column·stride)
+    of an uncropped canvas, taps dilation apart, plus the bias (NumPy, pixel by pixel)."""
+    channels, h, w = x.shape
+    per_in, per_out = channels // groups, weight.shape[1]
+    kh, kw = weight.shape[2:]
+    shape = canvas_shape((h, w), (kh, kw), stride, padding, dilation, out_size)
+    canvases = [np.full(shape, float(bias[o]) if bias is not None else 0.0)
+                for o in range(per_out * groups)]
+    for a in range(channels):
+        g = a // per_in
+        for b in range(per_out):
+            canvas = canvases[g * per_out + b]
+            for i in range(h):
+                for j in range(w):
+                    rows = i * stride[0] + dilation[0] * np.arange(kh)
+                    cols = j * stride[1] + dilation[1] * np.arange(kw)
+                    canvas[np.ix_(rows, cols)] += x[a, i, j] * weight[a, b]
+    return canvases
+
+
 def scatter_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, selection: Sequence[float],
                    stride: tuple[int, int], padding: tuple[int, int],
+                   dilation: tuple[int, int] = (1, 1), groups: int = 1,
+                   bias: np.ndarray | None = None,
                    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Expected scatter view: the outputs are the reference's; the stamps are the selected
     pixel times its kernels (blank for a position outside the input)."""
@@ -183,6 +278,9 @@ def scatter_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, selection: 
     valid = all(float(v).is_integer() and 0 <= v < n for v, n in ((c, channels), (r, h), (k, w)))
     out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
         f"scatter_output_c{o}": (y[o], None) for o in range(y.shape[0])}
+    for o, canvas in enumerate(stamped_canvas(x, weight, bias, y.shape[1:], stride, padding,
+                                              dilation, groups)):
+        out[f"scatter_canvas_c{o}"] = (canvas, None)
     out["scatter_valid"] = (np.array([[float(valid)]]), None)
     blank = np.array([[np.nan]])
     if valid:
@@ -201,8 +299,9 @@ def scatter_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, selection: 
 
 def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Block],
                matrix: Sequence[Block]) -> None:
-    """On the guide: the results side by side, per output channel, and the largest
-    difference between them (a live cell that shows 0)."""
+    """On the guide: the results side by side for output channel 0, and for every channel one
+    live cell, the sum over its cells of the squared differences between the ways (0 when
+    they agree cell by cell); `three_ways_difference` is the largest of those."""
     prefix = ctx.names.tensor
     ways = [("zero insertion", "insertion", outputs), ("scatter", "scatter", scatter),
             ("the matrix Cᵀ·x", "matrix", matrix)]
@@ -217,58 +316,68 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
         cur.gap()
         label = ctx.layer.label if ctx.plan.network.is_network else "this layer"
         cur.text(f"Three ways, one result ({label})", "cs_title")
+        network = ctx.plan.network.is_network  # (a network's guide: the cells alone)
         cur.text("The transposed convolution computed " + ", ".join(
             f"by {text} (sheet {blocks[0].sheet})" for text, _key, blocks in ways)
-            + ", and the largest |difference| between them, per cell.")
-        oh, ow = outputs[0].shape
-        first = 8 if ctx.plan.network.is_network else 5  # right of the guide's text columns
-        for col in range(first, first + 2 * (ow + 1)):
-            cur.sheet.widths.setdefault(col, 5.5)
-        gaps = []
+            + (": output channel 0 side by side, and" if not network else ";")
+            + " for each output channel Σ (difference)², summed over its cells and the ways "
+            "(SUMXMY2: 0 when they agree cell by cell).")
+        if not network:
+            _side_by_side(cur, ways, outputs[0].shape, prefix, meaning)
+        cells: list[Block] = []
+        per_row = 4
         for o in range(len(outputs)):
-            top = cur.row + 1
-            shown: list[Block] = []
-
-            def place(block: Block, n: int, text: str, top: int = top) -> Block:
-                """Two blocks per row, so the guide stays one page wide."""
-                row, col = top + (n // 2) * (oh + 2), first + (n % 2) * (ow + 1)
-                cur.sheet.labels.append(Label(row - 1, col, text, "cs_title"))
-                block.place(cur.sheet.name, row, col)
-                cur.sheet.blocks.append(block)
-                return block
-
-            for n, (text, key, blocks) in enumerate(ways):
-                shown.append(place(Block(
-                    f"{prefix}guide_{key}_c{o}", (oh, ow), COMPUTED,
-                    PerCell(lambda here, i, j, src=blocks[o]: src.ref(i, j, from_sheet=here)),
-                    meaning=meaning(f"guide_{key}_c{o}")), n, f"{text} c{o}"))
-
-            def gap(here: str, i: int, j: int, shown: list[Block] = shown) -> str:
-                first = shown[0].ref(i, j, from_sheet=here)
-                gaps = [f"ABS({s.ref(i, j, from_sheet=here)}-{first})" for s in shown[1:]]
-                if len(gaps) == 1:
-                    return gaps[0]
-                return f"IF({gaps[0]}>{gaps[1]},{gaps[0]},{gaps[1]})"
-
-            gaps.append(place(Block(f"{prefix}guide_difference_c{o}", (oh, ow), COMPUTED,
-                                    PerCell(gap), colour_scale=False, style="cs_computed",
-                                    meaning=meaning(f"guide_difference_c{o}")),
-                              len(ways), f"largest |difference| c{o}"))
-            cur.row = top + ((len(ways) + 1 + 1) // 2) * (oh + 2) - 1
-        areas = ",".join(g.area(from_sheet=cur.sheet.name) for g in gaps)
-        total = cur.formula(f"{prefix}three_ways_difference", f"MAX({areas})")
+            if o % per_row == 0:
+                cur.label(COL_TEXT, "Σ (difference)²" if o == 0 else "")
+            col = COL_VALUE + 2 * (o % per_row)
+            cur.label(col, f"c{o}", "cs_note")
+            here = cur.sheet.name
+            base = ways[0][2][o].area(from_sheet=here)
+            gap = "+".join(f"SUMXMY2({base},{blocks[o].area(from_sheet=here)})"
+                           for _text, _key, blocks in ways[1:])
+            cell = cur.formula(f"{prefix}guide_difference_c{o}", gap, "cs_computed")
+            cell.meaning = meaning(f"guide_difference_c{o}")
+            cells.append(cur.place(cell, col + 1))
+            if o % per_row == per_row - 1 or o == len(outputs) - 1:
+                cur.row += 1
+        total = cur.formula(f"{prefix}three_ways_difference",
+                            "MAX(" + ",".join(c.ref(0, 0, from_sheet=cur.sheet.name)
+                                              for c in cells) + ")", "cs_computed")
         total.meaning = meaning("three_ways_difference")
-        cur.block("largest difference, all channels", total, note="0 when the ways agree")
+        cur.block("largest, all channels", total, note="0 when the ways agree")
 
     ctx.plan.guide_parts.append(write)
+
+
+def _side_by_side(cur: GuideWriter, ways: Sequence[tuple[str, str, Sequence[Block]]],
+                  shape: tuple[int, int], prefix: str,
+                  meaning: Callable[[str], Meaning]) -> None:
+    """Output channel 0 by each way, side by side (as many as the guide's width holds)."""
+    oh, ow = shape
+    first, width = 5, 4.5  # right of the guide's text columns
+    for col in range(first, first + len(ways) * (ow + 1)):
+        cur.sheet.widths.setdefault(col, width)
+    left = sum(print_points(cur.sheet.col_width(c)) for c in range(1, first))
+    room = print_points(1) * TEXT_WIDTH_CHARS - left
+    across = max(1, min(len(ways), int(room // ((ow + 1) * print_points(width)))))
+    top = cur.row + 1
+    for n, (text, key, blocks) in enumerate(ways):
+        row, col = top + (n // across) * (oh + 2), first + (n % across) * (ow + 1)
+        cur.sheet.labels.append(Label(row - 1, col, f"{text} c0", "cs_title"))
+        block = Block(f"{prefix}guide_{key}_c0", (oh, ow), COMPUTED,
+                      PerCell(lambda here, i, j, src=blocks[0]: src.ref(i, j, from_sheet=here)),
+                      meaning=meaning(f"guide_{key}_c0"))
+        block.place(cur.sheet.name, row, col)
+        cur.sheet.blocks.append(block)
+    cur.row = top + (-(-len(ways) // across)) * (oh + 2) - 1
 
 
 def three_ways_values(y: np.ndarray, keys: Sequence[str],
                       ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for key in keys:  # (channel 0, side by side)
+        out[f"guide_{key}_c0"] = (y[0], None)
     for o in range(y.shape[0]):
-        for key in keys:
-            out[f"guide_{key}_c{o}"] = (y[o], None)
-        out[f"guide_difference_c{o}"] = (np.zeros(y.shape[1:]), None)
+        out[f"guide_difference_c{o}"] = (np.zeros((1, 1)), None)
     out["three_ways_difference"] = (np.zeros((1, 1)), None)
     return out

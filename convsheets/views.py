@@ -100,7 +100,8 @@ def _scatter_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np
                     selected: Callable[[str], float], shown: Collection[str]) -> ViewValues:
     assert isinstance(op, ConvTranspose2d)
     selection = [selected(f"scatter_{key}") for key in SELECT]
-    return scatter_values(x, tensors["weight"], y, selection, op.stride, op.padding)
+    return scatter_values(x, tensors["weight"], y, selection, op.stride, op.padding,
+                          op.dilation, op.groups, tensors.get("bias"))
 
 
 # ---------------------------------------------------------------------------- three ways

@@ -37,7 +37,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
 from ._version import __version__
-from .layout import ANSWER, COMPUTED, EDIT, PARAM, Block, SheetPlan, col_letter
+from .layout import ANSWER, COMPUTED, EDIT, PARAM, Block, SheetPlan, Styled, col_letter
 from .plan import Plan
 from .stages import Gather, Values, Zero
 
@@ -72,6 +72,7 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_insert", "FBE2D5", Font(color="C55A11", italic=True), True),
         style("cs_hole", "DDEBF7", Font(color="2E75B6", italic=True), True),
         style("cs_struct", "EDEDED", Font(color="A6A6A6"), True),
+        style("cs_cropped", "F2F2F2", Font(color="A6A6A6"), True, number_format),
         style("cs_param", "EDEDED", Font(bold=True), True),
         style("cs_count", None, Font(color="000000"), True, "#,##0"),
         style("cs_ratio", None, Font(color="000000"), True, "0.00"),
@@ -561,6 +562,8 @@ def _record(values: list[object], known: tuple[np.ndarray, Sequence[object]],
     a cell that shows text, with its text)."""
     numbers, texts = known
     for j, v in enumerate(values):
+        if isinstance(v, Styled):
+            v = v.value
         if isinstance(v, str) and v.startswith("="):
             value = float(numbers[j])
             if value != value:
@@ -574,7 +577,12 @@ def _cells(ws, values: list[object], style: str | None, stats: RenderStats,
     if style is None:
         out: list[object] = []
         for v in values:
-            if isinstance(v, Zero):
+            if isinstance(v, Styled):
+                cell = WriteOnlyCell(ws, v.value)
+                cell.style = v.style
+                stats.formulas += isinstance(v.value, str) and v.value.startswith("=")
+                out.append(cell)
+            elif isinstance(v, Zero):
                 cell = WriteOnlyCell(ws, 0)
                 cell.style = v.style
                 out.append(cell)
@@ -585,8 +593,11 @@ def _cells(ws, values: list[object], style: str | None, stats: RenderStats,
         return out
     cells = []
     for v in values:
+        own = v.style if isinstance(v, (Zero, Styled)) else None
+        if isinstance(v, Styled):
+            v = v.value
         cell = WriteOnlyCell(ws, 0 if isinstance(v, Zero) else v)
-        cell.style = v.style if isinstance(v, Zero) else style
+        cell.style = own or style
         if fmt is not None and not isinstance(v, Zero):
             cell.number_format = fmt
         if isinstance(v, str) and v.startswith("="):
@@ -599,6 +610,10 @@ def _value_ranges(block: Block) -> list[str]:
     """The block's cells that hold real values (structural zeros excluded), as few rectangles
     as possible, so the colour scale is not washed out by padding."""
     content = block.content
+    inside = getattr(content, "scaled", None)  # a content that says which cells are values
+    if inside is not None:
+        return [block.range(*rect, absolute=False, from_sheet=block.sheet)
+                for rect in inside(block)]
     if not isinstance(content, Gather):
         return [block.area(from_sheet=block.sheet)]
     rows = [i for i, r in enumerate(content.row_map) if not isinstance(r, Zero)]

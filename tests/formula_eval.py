@@ -12,7 +12,7 @@ Grammar (anything else raises `FormulaError`, so a new construct cannot evaluate
              | "IF(" expr "," branch ["," branch] ")"                 branch := STRING | expr
              | "ISNUMBER(" CELL ")"
              | "INDEX(" RANGE "," expr "," expr ")"     (a rectangle of 2 cells or more)
-             | "SUMPRODUCT(" RANGE "," RANGE ")"        (two rectangles of the same shape)
+             | ("SUMPRODUCT(" | "SUMXMY2(") RANGE "," RANGE ")"  (two rectangles of one shape)
              | ("SUM(" | "MAX(" | "AVERAGE(") ARG ("," ARG)* ")"    (1 to 255 ARGs)
     ARG     := NUMBER | RANGE
     CMP     := "=" | "<>" | "<" | "<=" | ">" | ">="
@@ -341,15 +341,15 @@ class _Parser:
                 raise FormulaError(f"{self.formula!r}: MMULT of a {a.shape} and a {b.shape} "
                                    "range (only a row times a column gives one number)")
             return ("sumproduct", a, b)
-        if name == "SUMPRODUCT":
-            a = self.rect("SUMPRODUCT")
+        if name in ("SUMPRODUCT", "SUMXMY2"):
+            a = self.rect(name)
             self.expect(",")
-            b = self.rect("SUMPRODUCT")
+            b = self.rect(name)
             self.expect(")")
             if a.shape != b.shape:
-                raise FormulaError(f"{self.formula!r}: SUMPRODUCT of a {a.shape} and a "
+                raise FormulaError(f"{self.formula!r}: {name} of a {a.shape} and a "
                                    f"{b.shape} range")
-            return ("sumproduct", a, b)
+            return ("sumproduct" if name == "SUMPRODUCT" else "sumxmy2", a, b)
         if name in AGGREGATES:
             return ("agg", name, self.arguments(name))
         raise FormulaError(f"{self.formula!r}: function {name} is outside the grammar")
@@ -364,7 +364,7 @@ class _Parser:
     def rect(self, func: str) -> Rect:
         tok = self.peek()
         if tok is None or tok[0] != "ref":
-            raise self.fail(f"{func} takes ranges" if func == "SUMPRODUCT"
+            raise self.fail(f"{func} takes ranges" if func in ("SUMPRODUCT", "SUMXMY2")
                             else f"{func} takes a range first")
         self.pos += 1
         assert isinstance(tok[1], Rect)
@@ -700,14 +700,16 @@ class Evaluator:
                 if isinstance(p, XLError):
                     return p
             return self._read((rect.sheet, rect.r0 + i - 1, rect.c0 + j - 1))
-        if kind == "sumproduct":
+        if kind in ("sumproduct", "sumxmy2"):
             a, b = self._read_all(node[1].keys()), self._read_all(node[2].keys())
             for v in a + b:
                 if type(v) is not float:
                     if isinstance(v, XLError):
                         return v
-                    raise FormulaError(f"SUMPRODUCT over {_text(v)}, which a spreadsheet reads "
-                                       "as 0")
+                    raise FormulaError(f"{kind.upper()} over {_text(v)}, which a spreadsheet "
+                                       "reads as 0")
+            if kind == "sumxmy2":
+                return self._fsum((x - y) ** 2 for x, y in zip(a, b, strict=True))  # type: ignore[operator]
             return self._fsum(x * y for x, y in zip(a, b, strict=True))  # type: ignore[operator]
         if kind == "agg":
             return self._aggregate(node[1], node[2])

@@ -42,8 +42,10 @@ class AvgPool2d(Pool2d):
 
     def steps(self) -> tuple[str, ...]:
         kh, kw = self.kernel_size
-        divisor = (f"divided by the window size {kh * kw} (padding counts as zeros)"
-                   if self.count_include_pad else
+        padded = self.padding != (0, 0)
+        divisor = (f"divided by the window size {kh * kw}"
+                   + (" (padding counts as zeros)" if padded else "")
+                   if self.count_include_pad or not padded else
                    "divided by the number of non-padding cells (count_include_pad=False)")
         return (
             f"Slide a {kh}x{kw} window over each channel separately, {self.stride[0]}x"

@@ -63,8 +63,9 @@ class MaxPool2d(Pool2d):
             f"Slide a {kh}x{kw} window over each channel separately, {self.stride[0]}x"
             f"{self.stride[1]} cells at a time (by default the stride is the window: windows "
             "do not overlap).",
-            "Each output cell is the largest value in its window (MAX). Padding never wins: "
-            "PyTorch pads with -inf, so padded positions are simply left out of the formula.",
+            "Each output cell is the largest value in its window (MAX)." + (
+                " Padding never wins: PyTorch pads with -inf, so padded positions are simply "
+                "left out of the formula." if self.padding != (0, 0) else ""),
             "The channels stay separate: as many output channels as input channels, no weights.",
         )
 

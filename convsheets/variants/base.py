@@ -70,6 +70,10 @@ class Variant:
     # further named guide cells with their expected values
     count: Callable[..., tuple[str, str]] | None = None
     guide_more: Callable[..., None] | None = None
+    # multiply-adds beside the parameter count: (expression over the parameter and output
+    # size cells, text); its expected value is expected_more's "mult_adds"
+    mult_adds: Callable[..., tuple[str, str]] | None = None
+    mult_adds_notes: tuple[str, ...] = ()  # under the counts (what guide_more's rows are)
     expected_more: Callable[[LayerSpec, dict[str, float]], dict[str, float]] | None = None
     editable_guide_cells: tuple[str, ...] = ()  # guide inputs verify reads (bottleneck_*)
 

@@ -17,59 +17,74 @@ if TYPE_CHECKING:
 BOTTLENECK = (("bottleneck_in_channels", "input channels C", 256),
               ("bottleneck_out_channels", "k x k kernels K (output channels)", 512),
               ("bottleneck_kernel", "kernel size k", 3),
-              ("bottleneck_mid_channels", "1x1 kernels M in between", 64))
+              ("bottleneck_mid_channels", "1x1 kernels M in between", 64),
+              ("bottleneck_size", "input height = width H (same-size output)", 128))
 BOTTLENECK_INPUTS = tuple(name for name, _label, _value in BOTTLENECK)
 
 
 def _bottleneck(cur: GuideWriter, spec: LayerSpec) -> None:
-    """The seed's arithmetic: a 1x1 bottleneck cuts 1,179,648 weights to 311,296."""
+    """The seed's arithmetic: a 1x1 bottleneck cuts 1,179,648 weights to 311,296, and the
+    multiply-adds on a 128x128 input in the same proportion."""
+    from ..guide import COL_TEXT, COL_VALUE
+
     cur.gap()
     cur.text("Bottleneck arithmetic from the seed (edit the yellow cells)", "cs_title")
-    cur.text("A 128x128 input with C channels, K kernels of k x k: weights needed directly, and "
-             "with a 1x1 convolution of M kernels first (the input size does not matter).")
+    cur.text("A 128x128 input with C channels, K kernels of k x k (padded: the output is "
+             "128x128 too): weights and multiply-adds needed directly, and with a 1x1 "
+             "convolution of M kernels first. Each weight is used once per output pixel.")
     cells = {name: cur.block(label, cur.scalar(name, EDIT, value))
              for name, label, value in BOTTLENECK}
 
     def r(name: str) -> Callable[[Block], str]:
         return lambda h: cells[name].ref(0, 0, absolute=True, from_sheet=h.sheet)
 
-    cin, cout, k, mid = (r(f"bottleneck_{n}") for n in
-                         ("in_channels", "out_channels", "kernel", "mid_channels"))
+    cin, cout, k, mid, size = (r(f"bottleneck_{n}") for n in
+                               ("in_channels", "out_channels", "kernel", "mid_channels", "size"))
     formulas = (
-        ("bottleneck_direct_weights", "k x k conv directly: k·k·C·K",
+        ("direct", "k x k conv directly: k·k·C·K",
          lambda h: f"{k(h)}*{k(h)}*{cin(h)}*{cout(h)}"),
-        ("bottleneck_reduce_weights", "1x1 conv first: 1·1·C·M",
-         lambda h: f"1*1*{cin(h)}*{mid(h)}"),
-        ("bottleneck_conv_weights", "then the k x k conv: k·k·M·K",
-         lambda h: f"{k(h)}*{k(h)}*{mid(h)}*{cout(h)}"),
+        ("reduce", "1x1 conv first: 1·1·C·M", lambda h: f"1*1*{cin(h)}*{mid(h)}"),
+        ("conv", "then the k x k conv: k·k·M·K", lambda h: f"{k(h)}*{k(h)}*{mid(h)}*{cout(h)}"),
     )
-    made = {name: cur.block(label, cur.formula(name, make, "cs_count"))
-            for name, label, make in formulas}
+    cur.sheet.widths[COL_VALUE + 1] = max(cur.sheet.col_width(COL_VALUE + 1), 15.0)
+    cur.label(COL_VALUE, "weights", "cs_note")
+    cur.label(COL_VALUE + 1, "multiply-adds", "cs_note")
+    cur.row += 1
+    made: dict[str, Block] = {}
 
-    def m(name: str) -> Callable[[Block], str]:
-        return lambda h: made[name].ref(0, 0, absolute=True, from_sheet=h.sheet)
+    def row(key: str, label: str, weights: Callable[[Block], str]) -> None:
+        cur.label(COL_TEXT, label)
+        made[key] = cur.place(cur.formula(f"bottleneck_{key}_weights", weights, "cs_count"),
+                              COL_VALUE)
+        cur.place(cur.formula(f"bottleneck_{key}_mult_adds", lambda h: (
+            f"{size(h)}*{size(h)}*" + made[key].ref(0, 0, absolute=True, from_sheet=h.sheet)),
+            "cs_count"), COL_VALUE + 1)
+        cur.row += 1
 
-    total = cur.block("total with the bottleneck", cur.formula(
-        "bottleneck_total_weights",
-        lambda h: f"{m('bottleneck_reduce_weights')(h)}+{m('bottleneck_conv_weights')(h)}",
-        "cs_count"))
-    made["bottleneck_total_weights"] = total
-    cur.block("reduction factor", cur.formula(
-        "bottleneck_reduction",
-        lambda h: f"{m('bottleneck_direct_weights')(h)}/{m('bottleneck_total_weights')(h)}",
-        "cs_ratio"))
+    for key, label, make in formulas:
+        row(key, label, make)
+
+    def m(key: str) -> Callable[[Block], str]:
+        return lambda h: made[key].ref(0, 0, absolute=True, from_sheet=h.sheet)
+
+    row("total", "total with the bottleneck", lambda h: f"{m('reduce')(h)}+{m('conv')(h)}")
+    cur.block("reduction factor (both)", cur.formula(
+        "bottleneck_reduction", lambda h: f"{m('direct')(h)}/{m('total')(h)}", "cs_ratio"))
 
 
 def _expected(spec: LayerSpec, scalars: dict[str, float]) -> dict[str, float]:
     """The bottleneck figures from the guide's editable cells, in plain Python."""
     if not scalars:
         return {}
-    k, cin, cout, mid = (scalars[f"bottleneck_{n}"] for n in
-                         ("kernel", "in_channels", "out_channels", "mid_channels"))
+    k, cin, cout, mid, size = (scalars[f"bottleneck_{n}"] for n in
+                               ("kernel", "in_channels", "out_channels", "mid_channels", "size"))
     direct, reduce, conv = k * k * cin * cout, cin * mid, k * k * mid * cout
-    return {"bottleneck_direct_weights": direct, "bottleneck_reduce_weights": reduce,
-            "bottleneck_conv_weights": conv, "bottleneck_total_weights": reduce + conv,
-            "bottleneck_reduction": direct / (reduce + conv)}
+    weights = {"direct": direct, "reduce": reduce, "conv": conv, "total": reduce + conv}
+    out = {f"bottleneck_{key}_weights": value for key, value in weights.items()}
+    out.update({f"bottleneck_{key}_mult_adds": size * size * value
+                for key, value in weights.items()})
+    out["bottleneck_reduction"] = direct / (reduce + conv)
+    return out
 
 
 VARIANT = Variant(
