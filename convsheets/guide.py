@@ -144,9 +144,9 @@ def add_guide(plan: Plan) -> None:
         if style in ZERO_STYLES and style not in used:
             continue  # only the colours this workbook uses
         if style == "cs_computed" and plan.colour_scale == "tensor":
-            meaning = ("live formula, on every sheet one colour scale: purple below 0, white "
-                       "at 0, green above (one range per tensor: all channels of a stage share "
-                       "it, so equal values look equal)")
+            meaning = ("live formula (one colour scale per tensor: all channels of a stage "
+                       "share its range, so equal values look equal): on every sheet purple "
+                       "below 0, white at 0, green above")
         sheet.labels.append(Label(cur.row, COL_VALUE, value, style))
         cur.text(meaning, col=COL_VALUE + 2, width=legend_width)
     if plan.intro:  # an exercise's answer cells

@@ -321,7 +321,7 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
             f"by {text} (sheet {blocks[0].sheet})" for text, _key, blocks in ways)
             + (": output channel 0 side by side, and" if not network else ";")
             + " for each output channel Σ (difference)², summed over its cells and the ways "
-            "(SUMXMY2: 0 when they agree cell by cell).")
+            "(0 when they agree cell by cell).")
         if not network:
             _side_by_side(cur, ways, outputs[0].shape, prefix, meaning)
         cells: list[Block] = []
@@ -333,8 +333,9 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
             cur.label(col, f"c{o}", "cs_note")
             here = cur.sheet.name
             base = ways[0][2][o].area(from_sheet=here)
-            gap = "+".join(f"SUMXMY2({base},{blocks[o].area(from_sheet=here)})"
-                           for _text, _key, blocks in ways[1:])
+            gap = "+".join(f"SUMPRODUCT({base}-{other},{base}-{other})"
+                           for other in (blocks[o].area(from_sheet=here)
+                                         for _text, _key, blocks in ways[1:]))
             cell = cur.formula(f"{prefix}guide_difference_c{o}", gap, "cs_computed")
             cell.meaning = meaning(f"guide_difference_c{o}")
             cells.append(cur.place(cell, col + 1))

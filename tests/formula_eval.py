@@ -12,7 +12,8 @@ Grammar (anything else raises `FormulaError`, so a new construct cannot evaluate
              | "IF(" expr "," branch ["," branch] ")"                 branch := STRING | expr
              | "ISNUMBER(" CELL ")"
              | "INDEX(" RANGE "," expr "," expr ")"     (a rectangle of 2 cells or more)
-             | ("SUMPRODUCT(" | "SUMXMY2(") RANGE "," RANGE ")"  (two rectangles of one shape)
+             | "SUMPRODUCT(" TERM "," TERM ")"          (rectangles of one shape)
+    TERM    := RANGE | RANGE "-" RANGE                 (a difference, element by element)
              | ("SUM(" | "MAX(" | "AVERAGE(") ARG ("," ARG)* ")"    (1 to 255 ARGs)
     ARG     := NUMBER | RANGE
     CMP     := "=" | "<>" | "<" | "<=" | ">" | ">="
@@ -341,15 +342,18 @@ class _Parser:
                 raise FormulaError(f"{self.formula!r}: MMULT of a {a.shape} and a {b.shape} "
                                    "range (only a row times a column gives one number)")
             return ("sumproduct", a, b)
-        if name in ("SUMPRODUCT", "SUMXMY2"):
-            a = self.rect(name)
+        if name == "SUMPRODUCT":
+            a = self.term()
             self.expect(",")
-            b = self.rect(name)
+            b = self.term()
             self.expect(")")
-            if a.shape != b.shape:
-                raise FormulaError(f"{self.formula!r}: {name} of a {a.shape} and a "
-                                   f"{b.shape} range")
-            return ("sumproduct" if name == "SUMPRODUCT" else "sumxmy2", a, b)
+            shapes = {r.shape for r in (*a, *b)}
+            if len(shapes) != 1:
+                raise FormulaError(f"{self.formula!r}: SUMPRODUCT of ranges of shapes "
+                                   f"{sorted(shapes)}")
+            if len(a) == len(b) == 1:
+                return ("sumproduct", a[0], b[0])
+            return ("sumproduct_terms", a, b)
         if name in AGGREGATES:
             return ("agg", name, self.arguments(name))
         raise FormulaError(f"{self.formula!r}: function {name} is outside the grammar")
@@ -361,10 +365,17 @@ class _Parser:
             return ("str", tok[1])
         return self.expr()
 
+    def term(self) -> tuple[Rect, ...]:
+        """A SUMPRODUCT argument: a range, or the difference of two (a - b)."""
+        first = self.rect("SUMPRODUCT")
+        if self.take_op("-"):
+            return (first, self.rect("SUMPRODUCT"))
+        return (first,)
+
     def rect(self, func: str) -> Rect:
         tok = self.peek()
         if tok is None or tok[0] != "ref":
-            raise self.fail(f"{func} takes ranges" if func in ("SUMPRODUCT", "SUMXMY2")
+            raise self.fail(f"{func} takes ranges" if func == "SUMPRODUCT"
                             else f"{func} takes a range first")
         self.pos += 1
         assert isinstance(tok[1], Rect)
@@ -700,16 +711,26 @@ class Evaluator:
                 if isinstance(p, XLError):
                     return p
             return self._read((rect.sheet, rect.r0 + i - 1, rect.c0 + j - 1))
-        if kind in ("sumproduct", "sumxmy2"):
+        if kind == "sumproduct_terms":
+            sides = []
+            for term in (node[1], node[2]):
+                parts = [self._read_all(r.keys()) for r in term]
+                for v in (v for part in parts for v in part):
+                    if type(v) is not float:
+                        if isinstance(v, XLError):
+                            return v
+                        raise FormulaError(f"SUMPRODUCT over {_text(v)}")
+                sides.append(parts[0] if len(parts) == 1 else
+                             [x - y for x, y in zip(*parts, strict=True)])  # type: ignore[operator]
+            return self._fsum(x * y for x, y in zip(*sides, strict=True))  # type: ignore[operator]
+        if kind == "sumproduct":
             a, b = self._read_all(node[1].keys()), self._read_all(node[2].keys())
             for v in a + b:
                 if type(v) is not float:
                     if isinstance(v, XLError):
                         return v
-                    raise FormulaError(f"{kind.upper()} over {_text(v)}, which a spreadsheet "
-                                       "reads as 0")
-            if kind == "sumxmy2":
-                return self._fsum((x - y) ** 2 for x, y in zip(a, b, strict=True))  # type: ignore[operator]
+                    raise FormulaError(f"SUMPRODUCT over {_text(v)}, which a spreadsheet reads "
+                                       "as 0")
             return self._fsum(x * y for x, y in zip(a, b, strict=True))  # type: ignore[operator]
         if kind == "agg":
             return self._aggregate(node[1], node[2])
