@@ -343,14 +343,15 @@ class _Parser:
                                    "range (only a row times a column gives one number)")
             return ("sumproduct", a, b)
         if name == "SUMPRODUCT":
-            a = self.term()
+            a = self.sumproduct_term()
             self.expect(",")
-            b = self.term()
+            b = self.sumproduct_term()
             self.expect(")")
             shapes = {r.shape for r in (*a, *b)}
             if len(shapes) != 1:
-                raise FormulaError(f"{self.formula!r}: SUMPRODUCT of ranges of shapes "
-                                   f"{sorted(shapes)}")
+                raise FormulaError(f"{self.formula!r}: SUMPRODUCT of a {a[0].shape} and a "
+                                   f"{b[0].shape if a[0].shape != b[0].shape else a[-1].shape}"
+                                   " range")
             if len(a) == len(b) == 1:
                 return ("sumproduct", a[0], b[0])
             return ("sumproduct_terms", a, b)
@@ -365,7 +366,7 @@ class _Parser:
             return ("str", tok[1])
         return self.expr()
 
-    def term(self) -> tuple[Rect, ...]:
+    def sumproduct_term(self) -> tuple[Rect, ...]:
         """A SUMPRODUCT argument: a range, or the difference of two (a - b)."""
         first = self.rect("SUMPRODUCT")
         if self.take_op("-"):
