@@ -376,8 +376,8 @@ _MORE = "999,999 more rows and 99,999 more columns"  # the longest `_on_screen` 
 
 
 def _on_screen(rows: int, cols: int) -> str:
-    parts = ([f"{rows:,} more rows"] if rows else []) + (
-        [f"{cols:,} more columns"] if cols else [])
+    parts = ([f"{rows:,} more row{'s' if rows > 1 else ''}"] if rows else []) + (
+        [f"{cols:,} more column{'s' if cols > 1 else ''}"] if cols else [])
     return f"The printed page shows the top left of this sheet: {' and '.join(parts)} on screen."
 
 

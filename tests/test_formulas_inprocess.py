@@ -73,7 +73,8 @@ def _parameter_cells(spec: Source) -> set[str]:
     network = _network(spec)
     if network.request is not None:
         return set()
-    return {"input_channels", "input_height", "input_width"} | {
+    return {"input_channels", "input_height", "input_width", "input_receptive_field",
+            "input_jump"} | {
         f"{layer.label}_output_channels" for layer in network.layers if layer.op.has_parameters}
 
 
