@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .layout import COMPUTED, EDIT, GUIDE, PARAM, Block, Label, Meaning, SheetPlan
-from .network import Network
+from .network import Layer, Network
 from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
@@ -293,25 +293,24 @@ NET_COLS = {"name": 2, "channels": 3, "height": 4, "width": 5, "count": 6, "fiel
 NET_WIDTHS = {1: 2, 2: 12, 3: 9, 4: 9, 5: 9, 6: 11, 7: 9, 8: 7}
 
 
-def _geometry(op: object) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], bool]:
-    """(kernel, stride, dilation, transposed) of a layer's windows; (1, 1) kernels and
-    strides for a per-cell op (ReLU)."""
+def field_steps(layer: Layer, axis: int) -> tuple[int, int, bool] | None:
+    """How a layer grows the receptive field along `axis`: (input cells one output cell reads
+    at most, stride, transposed), from the window the layer declares. A window of k taps d
+    apart spans d·(k-1)+1 cells; a transposed convolution's output cell reads ceil(span /
+    stride) input cells, its output cells 1/stride input cells apart; a per-cell op (ReLU)
+    reads one cell. None for a layer without such a window (the chain stops there)."""
     from .ops import ConvTranspose2d
 
-    kernel = getattr(op, "kernel_size", (1, 1))
-    stride = getattr(op, "stride", (1, 1))
-    spread = getattr(op, "dilation", None) or getattr(op, "spread", None) or (1, 1)
-    return kernel, stride, spread, isinstance(op, ConvTranspose2d)
-
-
-def field_steps(op: object, axis: int) -> tuple[int, int, bool]:
-    """How a layer grows the receptive field along `axis`: (input cells one output cell reads
-    at most, stride, transposed). A window of k taps d apart spans d·(k-1)+1 cells; a
-    transposed convolution's output cell reads ceil(span / stride) input cells, and its
-    output cells are 1/stride input cells apart."""
-    kernel, stride, spread, transposed = _geometry(op)
-    span = spread[axis] * (kernel[axis] - 1) + 1
-    return (-(-span // stride[axis]) if transposed else span), stride[axis], transposed
+    op = layer.op
+    if isinstance(op, ConvTranspose2d):
+        span = op.dilation[axis] * (op.kernel_size[axis] - 1) + 1
+        return -(-span // op.stride[axis]), op.stride[axis], True
+    window = op.window()
+    if window is not None:
+        return window.dilation[axis] * (window.kernel[axis] - 1) + 1, window.stride[axis], False
+    if layer.in_shape[1:] == layer.out_shape[1:]:
+        return 1, 1, False
+    return None
 
 
 def _network_guide(cur: GuideWriter, network: Network) -> None:
@@ -345,8 +344,7 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     and jump (live too, down the chain) and its PyTorch module (the guide's first lines print
     the whole nn.Sequential)."""
     cur.sheet.widths.update({c: w for c, w in NET_WIDTHS.items() if c != COL_TEXT})
-    square = all(field_steps(layer.op, 0) == field_steps(layer.op, 1)
-                 for layer in network.layers)
+    square = all(field_steps(layer, 0) == field_steps(layer, 1) for layer in network.layers)
     cur.text("Layers (output shape, parameters, receptive field and jump are live formulas "
              "down the chain)", "cs_title")
     for key, text in (("name", "layer"), ("channels", "channels"), ("height", "height"),
@@ -359,8 +357,9 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     above = {"channels": cur.place(cur.scalar("input_channels", PARAM, c), NET_COLS["channels"]),
              "height": cur.place(cur.scalar("input_height", EDIT, h), NET_COLS["height"]),
              "width": cur.place(cur.scalar("input_width", EDIT, w), NET_COLS["width"])}
-    field = cur.place(cur.scalar("input_receptive_field", PARAM, 1), NET_COLS["field"])
-    jump = cur.place(cur.scalar("input_jump", PARAM, 1), NET_COLS["jump"])
+    field: Block | None = cur.place(cur.scalar("input_receptive_field", PARAM, 1),
+                                    NET_COLS["field"])
+    jump: Block | None = cur.place(cur.scalar("input_jump", PARAM, 1), NET_COLS["jump"])
     cur.label(NET_COLS["torch"], "(what if? edit H, W)", "cs_note")
     cur.row += 1
     counts: list[Block] = []
@@ -384,13 +383,17 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         if count is not None:
             counts.append(cur.place(cur.formula(f"{name}_parameter_count", count, "cs_count"),
                                     NET_COLS["count"]))
-        reads, stride, transposed = field_steps(layer.op, 0)
-        grow = f"+{reads - 1}*{ref(jump)}" if reads > 1 else ""
-        field = cur.place(cur.formula(f"{name}_receptive_field", f"{ref(field)}{grow}",
-                                      "cs_computed"), NET_COLS["field"])
-        step = "" if stride == 1 else (f"/{stride}" if transposed else f"*{stride}")
-        jump = cur.place(cur.formula(f"{name}_jump", f"{ref(jump)}{step}", "cs_computed"),
-                         NET_COLS["jump"])
+        steps = field_steps(layer, 0) if field is not None else None
+        if steps is not None and field is not None and jump is not None:
+            reads, stride, transposed = steps
+            grow = f"+{reads - 1}*{ref(jump)}" if reads > 1 else ""
+            field = cur.place(cur.formula(f"{name}_receptive_field", f"{ref(field)}{grow}",
+                                          "cs_computed"), NET_COLS["field"])
+            step = "" if stride == 1 else (f"/{stride}" if transposed else f"*{stride}")
+            jump = cur.place(cur.formula(f"{name}_jump", f"{ref(jump)}{step}", "cs_computed"),
+                             NET_COLS["jump"])
+        else:  # (a layer without a window: a receptive field no longer says much)
+            field = jump = None
         cur.label(NET_COLS["torch"], str(layer.op).split("(")[0], "cs_note")
         cur.row += 1
         above = row
@@ -429,16 +432,27 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
 
 
 def receptive_fields(network: Network) -> dict[str, float]:
-    """Expected receptive field and jump of each layer (rows), from the window geometry:
-    a receptive field grows by (cells read - 1) times the jump before the layer, and the
-    jump is multiplied by the stride (divided, for a transposed convolution)."""
+    """Expected receptive field and jump of each layer (rows), from the layers' own options
+    (kernel_size, stride, dilation), not from the formulas: a receptive field grows by (cells
+    read - 1) times the jump before the layer, and the jump is multiplied by the stride
+    (divided, for a transposed convolution); up to the first layer without a window."""
+    from .ops import ConvTranspose2d
+
     out: dict[str, float] = {}
     rf, jump = 1.0, 1.0
     for layer in network.layers:
-        kernel, stride, spread, transposed = _geometry(layer.op)
+        op = layer.op
+        if field_steps(layer, 0) is None:
+            break
+        kernel = getattr(op, "kernel_size", (1, 1))
+        stride = getattr(op, "stride", (1, 1))
+        spread = getattr(op, "dilation", None) or getattr(op, "spread", None) or (1, 1)
         span = spread[0] * (kernel[0] - 1) + 1
-        reads = math.ceil(span / stride[0]) if transposed else span
-        rf += (reads - 1) * jump
-        jump = jump / stride[0] if transposed else jump * stride[0]
+        if isinstance(op, ConvTranspose2d):
+            rf += (math.ceil(span / stride[0]) - 1) * jump
+            jump /= stride[0]
+        else:
+            rf += (span - 1) * jump
+            jump *= stride[0]
         out[f"{layer.label}_receptive_field"], out[f"{layer.label}_jump"] = rf, jump
     return out
