@@ -14,9 +14,10 @@
 Options take the command line's names with underscores (``input_size``, ``kernel_size``) and
 its forms (``3``, ``(3, 2)``, ``"3x2"``); `build` resolves its request exactly as the command
 line does (`convsheets.request`), so the same request writes the same bytes. Every error is a
-`ConvsheetsError` subclass with a one-line message, the rule the command line states with the
-argument named as this call takes it (``kernel=``, not ``--kernel``); nothing here exits the
-interpreter.
+`ConvsheetsError` subclass with a one-line message: the rule the command line states, with the
+argument named as this call takes it (``kernel=``, not ``--kernel``; messages about a file's
+contents, a template's, an image's or a weights file's, name it as the command line does);
+nothing here exits the interpreter.
 """
 
 from __future__ import annotations

@@ -116,8 +116,9 @@ def resolve(variant: str | None = None, template: str | Path | Mapping[str, obje
         raise RequestError("variant", f"give {door.flag('variant')} (one of "
                            + ", ".join(VARIANTS) + ")" + door.instead, door)
     name = name.lower() if isinstance(name, str) else name
-    if name not in VARIANTS:
-        raise SpecError("variant", name, "must be one of " + ", ".join(VARIANTS))
+    if not isinstance(name, str) or name not in VARIANTS:
+        raise SpecError("variant", name if isinstance(name, str) else type(name).__name__,
+                        "must be one of " + ", ".join(VARIANTS))
     if weights is not None:
         raise RequestError("weights", f"{door.head('weights')} takes a network template (its "
                            "layers name their tensors); for one layer use "
