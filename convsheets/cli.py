@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-import numpy as np
 from PIL import Image
 
 from ._version import __version__
@@ -25,30 +24,21 @@ from .errors import ConvsheetsError, one_line
 from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
 from .grade import grade_files, table, write_csv, write_feedback
 from .grade import write_json as write_grade_json
-from .images import SAMPLES, load_image, sample_path
+from .images import SAMPLES, sample_path
 from .kernels import (
     KERNEL_NOTES,
     KERNELS,
     describe_kernel,
-    kernel_size_of,
-    named_weight,
-    parse_names,
 )
 from .network import Network
-from .networks import (
-    OVERRIDABLE,
-    describe_network,
-    is_network,
-    network_from_template,
-    shipped_networks,
-)
-from .options import VALUE_KINDS, format_value, option_flag, parse_pair, to_pair
+from .networks import describe_network, shipped_networks
+from .options import VALUE_KINDS, parse_pair
 from .plan import COLOUR_SCALES, VIEWS
-from .presets import describe, load_template, preset
+from .presets import describe, preset
 from .render import DEFAULT_DPI
 from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
-from .spec import LayerSpec
+from .request import CLI, OUTPUT_DIR, RequestError, check_exercise, every_preset, resolve
 from .variants import VARIANTS
 from .verify import (
     DEFAULT_TOLERANCE,
@@ -59,9 +49,6 @@ from .verify import (
     verify_files,
     write_json,
 )
-from .weights import read_safetensors
-
-OUTPUT_DIR = Path("output")
 
 
 class PairType(click.ParamType):
@@ -172,87 +159,19 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
     if exercise and build_all:
         raise click.UsageError("--exercise builds one handout (or one per student); give "
                                "--variant or --template instead of --all")
-    if exercise and (image or kernel_names or weights_file):
-        raise click.UsageError("--exercise: a handout's numbers come from its seed (so "
-                               "convsheets grade can re-create them); leave out --image, "
-                               "--kernel and --weights")
-    if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
-        raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
-                                 "handouts/", param_hint="'--output'")
-    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        if exercise:
+            check_exercise(image, kernel_names, weights_file)
+        if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
+            raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
+                                     "handouts/", param_hint="'--output'")
+        jobs = _jobs(variant, build_all, template, output, force, image, kernel_names,
+                     weights_file, roster, options)
+    except RequestError as exc:  # a usage error, as click's own
+        raise click.UsageError(str(exc)) from None
     left_out = {"overview": no_overview, "explorer": no_explorer, "matrix": no_matrix,
                 "scatter": no_scatter}
     views = tuple(view for view in VIEWS if not left_out[view])
-    jobs: list[tuple[Network, Path, str]] = []  # (what, where, its preset)
-    extras = image or kernel_names or weights_file
-    if build_all:
-        if variant or template or given or extras:
-            raise click.UsageError("--all builds every variant's preset; give layer options "
-                                   "with --variant instead")
-        directory = output or OUTPUT_DIR
-        if directory.exists() and not directory.is_dir():
-            raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
-        for name in VARIANTS:
-            jobs.append((LayerSpec.create(name, {}, preset(name)).network(),
-                         directory / f"{name}.xlsx", ""))
-        for name, text in shipped_networks().items():
-            jobs.append((network_from_template(tomllib.loads(text), name),
-                         directory / f"{name}.xlsx", ""))
-        for _source, target, _preset in jobs:  # refuse before writing any of them
-            check_target(target, force)
-    else:
-        from_template, label = _template(template) if template else ({}, "")
-        if output is not None and output.suffix.lower() != ".xlsx" and roster is None:
-            raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
-                                     param_hint="'--output'")
-        if is_network(from_template):
-            if variant:
-                raise click.UsageError("--variant builds one of the seven variants; a network "
-                                       "template defines its own layers")
-            layer_options = sorted(set(given) - set(OVERRIDABLE))
-            if layer_options:
-                raise click.UsageError(f"{option_flag(layer_options[0])}: a network's layer "
-                                       "options go in the template's [[layers]] tables (the "
-                                       "command line may set " + ", ".join(
-                                           option_flag(k) for k in OVERRIDABLE) + ")")
-            if kernel_names:
-                raise click.UsageError("--kernel names the kernels of a variant's layer; in a "
-                                       "network template give a layer kernel = \"sobel-x\"")
-            if image:
-                from_template = {**from_template, "image": image}
-                from_template.pop("input", None)
-            weights = read_safetensors(weights_file) if weights_file else None
-            network = network_from_template(from_template, label, given, weights,
-                                            f"--weights {weights_file}")
-            stem = Path(label).stem
-            jobs.append((network, output or OUTPUT_DIR / f"{stem}.xlsx", ""))
-        else:
-            variant = variant or from_template.pop("variant", None)  # type: ignore[assignment]
-            from_template.pop("variant", None)
-            if variant is None and template:
-                raise click.UsageError(f"--template {template}: the file has neither a variant "
-                                       "= line nor [[layers]] tables; add variant = \"NAME\" ("
-                                       + ", ".join(VARIANTS) + ") or give --variant")
-            if variant is None:
-                raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
-                                       "), --template FILE or --all")
-            if isinstance(variant, str):
-                variant = variant.lower()
-            if weights_file:
-                raise click.UsageError("--weights takes a network template (its layers name "
-                                       "their tensors); for one layer use --kernel or a "
-                                       "template with weight = [...]")
-            typed = {**from_template, **given}
-            if image:  # a picture's input: its own size, grey unless --in-channels 3
-                typed.setdefault("in_channels", 1)
-            spec = _variant_spec(variant, typed, image, kernel_names)
-            if image:
-                typed["input_size"] = spec.input_size
-            if kernel_names:
-                typed.setdefault("kernel_size", spec.kernel_size)
-            from_preset = [k for k in preset(variant) if k not in typed]
-            jobs.append((spec.network(), output or OUTPUT_DIR / f"{variant}.xlsx",
-                         _preset_note(spec, from_preset)))
     if exercise:
         source, target, note = jobs[0]
         _build_exercises(source, target, note, Exercise(
@@ -280,6 +199,31 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
         if note:
             click.echo(f"  {note}")
+
+
+def _jobs(variant: str | None, build_all: bool, template: str | None, output: Path | None,
+          force: bool, image: str | None, kernel_names: str | None, weights_file: Path | None,
+          roster: Path | None, options: dict[str, object]) -> list[tuple[Network, Path, str]]:
+    """(what, where, its preset note) for each workbook to write: every preset and shipped
+    network with --all, else the one the request layer resolves."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if build_all:
+        if variant or template or given or image or kernel_names or weights_file:
+            raise click.UsageError("--all builds every variant's preset; give layer options "
+                                   "with --variant instead")
+        directory = output or OUTPUT_DIR
+        if directory.exists() and not directory.is_dir():
+            raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
+        jobs = [(resolved.network, directory / f"{name}.xlsx", "")
+                for name, resolved in every_preset().items()]
+        for _source, target, _preset in jobs:  # refuse before writing any of them
+            check_target(target, force)
+        return jobs
+    if output is not None and output.suffix.lower() != ".xlsx" and roster is None:
+        raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
+                                 param_hint="'--output'")
+    resolved = resolve(variant, template, weights_file, image, kernel_names, given, CLI)
+    return [(resolved.network, output or resolved.default_output_path, resolved.preset_note)]
 
 
 def _build_exercises(network: Network, target: Path, note: str, exercise: Exercise,
@@ -313,43 +257,6 @@ def _build_exercises(network: Network, target: Path, note: str, exercise: Exerci
                f"{network.seed} and each id)")
 
 
-def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
-                  kernel_names: str | None) -> LayerSpec:
-    """A variant's layer, its input from --image and its (first) weights from --kernel."""
-    typed = dict(typed)
-    tensors = {}
-    origins = {}
-    if image:
-        origins["input"] = f"the image {image}"
-        typed.setdefault("in_channels", 1)
-        size = parse_pair_option("input_size", typed.get("input_size"))
-        tensors["input"] = load_image(image, int(typed["in_channels"]), size)  # type: ignore[call-overload]
-        typed["input_size"] = tensors["input"].shape[1:]
-    if kernel_names:
-        names = parse_names(kernel_names)
-        typed.setdefault("kernel_size", kernel_size_of(names))
-        if len(names) > 1 and "out_channels" in VARIANTS[variant].honoured:
-            typed.setdefault("out_channels", len(names))
-    spec = LayerSpec.create(variant, typed, preset(variant), tensors, origins)
-    if kernel_names:
-        layer = spec.network().layers[0]
-        op = layer.op
-        shapes = layer.tensor_shapes()
-        tensors[layer.names.tensor + "weight"] = named_weight(
-            kernel_names, op.out_channels, op.in_channels // op.groups,  # type: ignore[attr-defined]
-            op.kernel_size, op.op == "conv_transpose2d", op.groups)  # type: ignore[attr-defined]
-        if layer.names.tensor + "bias" in shapes:
-            tensors[layer.names.tensor + "bias"] = np.zeros(
-                shapes[layer.names.tensor + "bias"], dtype=np.int64)
-        origins[layer.names.tensor + "weight"] = f"classic kernels {kernel_names} (biases 0)"
-        spec = LayerSpec.create(variant, typed, preset(variant), tensors, origins)
-    return spec
-
-
-def parse_pair_option(key: str, value: object) -> tuple[int, int] | None:
-    return None if value is None else to_pair(key, value)
-
-
 @cli.command("samples")
 def list_samples() -> None:
     """List the bundled sample images (use them with --image NAME)."""
@@ -366,26 +273,6 @@ def list_kernels() -> None:
         click.echo(f"{name}: {KERNEL_NOTES.get(name, '')}")
         click.echo(describe_kernel(name))
         click.echo()
-
-
-def _template(given: str) -> tuple[dict[str, object], str]:
-    """A template file, or a shipped network by name when no such file exists."""
-    path = Path(given)
-    shipped = shipped_networks()
-    if not path.exists() and given in shipped:
-        return tomllib.loads(shipped[given]), given
-    return load_template(path), str(path)
-
-
-def _preset_note(spec: LayerSpec, keys: list[str]) -> str:
-    """Which of the layer's values came from the variant's preset, not from the user."""
-    shown = [k for k in keys if k not in ("seed", "values", "variant")]
-    if not shown:
-        return ""
-    values = spec.as_options()
-    return (f"from the {spec.variant} preset (not typed): " + ", ".join(
-        f"{k}={format_value(tuple(v) if isinstance(v, list) else v)}"
-        for k, v in ((k, values[k]) for k in shown)))
 
 
 @cli.command()
