@@ -266,6 +266,8 @@ def test_layers_print_as_pytorch_prints_the_module(network: Network) -> None:
                                               op.groups, op.bias, op.dilation)
         elif op.op == "relu":
             module = torch.nn.ReLU()
+        elif op.op == "leaky_relu":
+            module = torch.nn.LeakyReLU(op.negative_slope)
         else:
             def given(pair: tuple[int, int]) -> int | tuple[int, int]:
                 return pair[0] if pair[0] == pair[1] else pair  # as a template writes it
