@@ -178,6 +178,7 @@ class SheetPlan:
     hidden: bool = False  # a hidden sheet (an exercise's key and its metadata copy)
     protected: bool = False  # sheet protection on (the metadata copy)
     hidden_from: int | None = None  # columns from here on are hidden (a self-check's key)
+    layer: str = ""  # the label of the layer whose sheet this is ("": the input, guide, ...)
 
     @property
     def note_lines(self) -> list[str]:
