@@ -58,9 +58,21 @@ def too_long(path: Path) -> list[tuple[str, int]]:
 
 
 def guide_text(path: Path) -> str:
-    ws = openpyxl.load_workbook(path, read_only=True)["Guide"]
-    return "\n".join(" ".join(str(v) for v in row if v is not None)
-                     for row in ws.iter_rows(values_only=True))
+    """The guide's text, its wrapped lines joined."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return " ".join(" ".join(str(v) for row in wb["Guide"].iter_rows(values_only=True)
+                                 for v in row if v is not None).split())
+    finally:
+        wb.close()
+
+
+def sheet_names(path: Path) -> list[str]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return wb.sheetnames
+    finally:
+        wb.close()
 
 
 def convsheets(*args: str) -> tuple[int, str]:
@@ -103,9 +115,9 @@ def test_wide_transposed_layer_builds_within_the_limit(tmp_path: Path) -> None:
     assert exit_code == 0, output
     assert too_long(out) == []
     assert len(formulas(out)) > 6000  # (the layer itself is all there)
-    sheets = openpyxl.load_workbook(out, read_only=True).sheetnames
+    sheets = sheet_names(out)
     assert "Scatter" not in sheets and "Output" in sheets
-    guide = " ".join(guide_text(out).split())
+    guide = guide_text(out)
     # the scatter view would hold a 25,489-character sum (64 channels x 16 taps of products)
     assert "the Scatter view is left out" in guide
     assert "25,489 characters" in guide and "8,192" in guide
@@ -198,7 +210,7 @@ def _sweep(tmp_path: Path, seed: int, count: int) -> dict[str, int]:
             long = too_long(out)
             if long:
                 failures.append(f"{line}: {long[:2]}")
-            if "is left out: one of its formulas" in " ".join(guide_text(out).split()):
+            if "is left out: one of its formulas" in guide_text(out):
                 outcomes["left out"] += 1
         else:
             outcomes["refused"] += 1
@@ -220,7 +232,7 @@ def test_random_layers_of_every_variant_fit_or_are_refused(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_random_layers_long_sweep(tmp_path: Path, seed: int) -> None:
     outcomes = _sweep(tmp_path, seed=seed, count=80)
     assert all(outcomes.values()), outcomes
