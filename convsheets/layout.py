@@ -25,7 +25,9 @@ EMPTY = "empty"  # an exercise's text-only cell downstream of an answer: written
 
 
 class Content(Protocol):
-    """What fills a block: produces its rows, top to bottom, once the block is placed."""
+    """What fills a block: produces its rows, top to bottom, once the block is placed. Most
+    also report `longest(block)`, their longest formula (`limits.longest_formula` measures
+    the rows of one that does not)."""
 
     def rows(self, block: Block) -> Iterator[list[object]]: ...
 
