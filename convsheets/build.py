@@ -23,10 +23,9 @@ from .errors import LimitError, OutputError, SpecError
 from .exercise import Exercise, exercise_plan
 from .expected import stored_values
 from .guide import add_guide
-from .layout import Block
+from .limits import EXCEL_MAX_FORMULA, longest_formula
 from .network import Network
 from .plan import VIEWS, LayerContext, Plan, input_stage, overview_stage
-from .stages import Conv, Pool
 from .tensors import random_tensors
 from .views import draw_views
 from .workbook import (
@@ -41,7 +40,6 @@ from .workbook import (
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
-EXCEL_MAX_FORMULA = 8_192
 MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cells
 
 
@@ -118,22 +116,16 @@ def check_limits(plan: Plan) -> int:
         if sheet.max_col > EXCEL_MAX_COLS:
             raise LimitError(f"sheet {sheet.name} would need {sheet.max_col:,} columns; Excel "
                              f"allows {EXCEL_MAX_COLS:,}")
-        convs = [b for b in sheet.blocks if isinstance(b.content, (Conv, Pool))]
-        if convs:
-            longest = _longest_formula(convs[-1])
+        for block in sheet.blocks:  # (an optional view too long for Excel left itself out)
+            longest = longest_formula(block)
             if longest > EXCEL_MAX_FORMULA:
-                raise LimitError(f"sheet {sheet.name}: an output formula would be {longest:,} "
-                                 f"characters; Excel allows {EXCEL_MAX_FORMULA:,} (fewer input "
-                                 "channels per group, or a smaller window)")
+                where = f"layer {sheet.layer}" if sheet.layer else f"sheet {sheet.name}"
+                raise LimitError(
+                    f"{where}: a formula of {block.name} (sheet {sheet.name}) would be "
+                    f"{longest:,} characters and Excel allows at most {EXCEL_MAX_FORMULA:,}; "
+                    "views that long are left out, a layer's own formulas cannot be, so it is "
+                    "not built (use fewer input channels per group or a smaller kernel)")
     return cells
-
-
-def _longest_formula(block: Block) -> int:
-    """Length of the block's last row formulas (their addresses are the longest)."""
-    last: list[object] = []
-    for last in block.content.rows(block):  # noqa: B007 - only the last row is needed
-        pass
-    return max((len(str(v)) for v in last), default=0)
 
 
 @dataclass
