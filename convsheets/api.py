@@ -33,6 +33,7 @@ from .networks import OVERRIDABLE, is_network, network_from_template, shipped_ne
 from .plan import COLOUR_SCALES, VIEWS
 from .presets import KNOWN_KEYS, load_template, preset
 from .render import DEFAULT_DPI
+from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
 from .spec import LayerSpec
 from .torch_module import from_module
@@ -144,12 +145,24 @@ def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
 
 
 def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A002
-           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False) -> list[Path]:
+           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False,
+           force: bool = False) -> list[Path]:
     """Render workbooks as LibreOffice prints them, as ``convsheets render`` does: one PNG
     per page (``STEM-SHEET.png``) or the PDF, into the folder `to`; returns the files
-    written. Needs LibreOffice (EngineError otherwise)."""
+    written. An existing file is replaced only when convsheets wrote it, or with
+    ``force=True``. Needs LibreOffice (EngineError otherwise)."""
+    where = "convsheets.render"
+    if not paths:
+        raise VerifyInputError(f"{where}: give at least one workbook")
+    if format not in RENDER_FORMATS:
+        raise SpecError("format", format, "must be one of " + ", ".join(RENDER_FORMATS), where)
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 600:
+        raise SpecError("dpi", dpi, "must be a whole number from 20 to 600", where)
+    if trim and format == "pdf":
+        raise SpecError("trim", trim, "cuts pictures; it has no effect with format='pdf'",
+                        where)
     return render_workbooks([Path(p) for p in paths], Path(to), fmt=format, sheet=sheet,
-                            dpi=dpi, trim=trim)
+                            dpi=dpi, trim=trim, force=force)
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

@@ -7,16 +7,24 @@ block downstream of one, found from the blocks' formulas (which block reads whic
 what the variant is. Everything upstream stays live. Without `--self-check` the file holds no
 answer anywhere: answer blocks and their downstream carry no formula and no stored value, the
 explorer (which computes any output cell on demand) is left out unless it is itself blanked,
-and the metadata holds only what re-creates the inputs (the seed and the options).
+and the metadata holds only what the handout shows anyway: the options, and the numbers of its
+yellow cells (input, weights, biases) in its exercise record.
+
+No seed: the handout records seed 0 and the numbers it shows, never the seed they were drawn
+from (a recorded seed rebuilt every answer with one `convsheets build --seed`). Grading
+re-creates the handout from those recorded numbers (and reports cells that differ from them as
+edited), so handouts of templates whose numbers are given (a picture, classic kernels, trained
+weights) are graded the same way. Handouts of the first format (seeded, format 1) are still
+graded, from their seed.
 
 With `--self-check`, a check area to the right of each answer block shows ✓/✗ per cell and
 "n of N correct", against a key in hidden columns of the same sheet (the original formulas,
 reading the key of any upstream answer, so a wrong padded block does not make a right output
 look wrong).
 
-A roster gives each student their own numbers: the seed is derived from the build's seed and
-the student's id (`student_seed`), recorded in the file, so `convsheets grade` re-creates the
-student's tensors and rebuilding the roster gives the same bytes.
+A roster gives each student their own numbers: drawn from a seed derived from the build's seed
+and the student's id (`student_seed`), so rebuilding the roster gives the same bytes; neither
+seed is written into the handouts.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from .stages import Formula, Values
 BLANK_KINDS = ("output", "padded", "upsampled", "flipped", "dilated", "explore")
 TRANSFORM_KINDS = ("padded", "upsampled", "flipped", "dilated")
 METADATA_SHEET = "convsheets"  # hidden, protected copy of the metadata record
-EXERCISE_FORMAT = 1
+EXERCISE_FORMAT = 2  # 2: the record holds the numbers shown, no seed; 1: the seed (old)
 INTEGER_TOLERANCE = 1e-6  # small integers: exact up to the float arithmetic
 DECIMAL_TOLERANCE = 5e-4  # --values normal: the sheets show 3 decimals, students type those
 _CHUNK = 30_000  # characters of the record per metadata cell (a cell holds 32,767)
@@ -77,19 +85,21 @@ class Exercise:
     student: str | None = None  # roster id
     name: str | None = None  # roster name
     base_seed: int | None = None  # the build's --seed a roster student's seed comes from
+    # (never recorded in the handout); 1: a first-format handout, re-created from its seed
+    format: int = EXERCISE_FORMAT
 
     def record(self) -> dict[str, object]:
+        """What the handout records of the exercise (`exercise_plan` adds the numbers shown)."""
         record: dict[str, object] = {"format": EXERCISE_FORMAT, "blank": list(self.blank),
                                      "self_check": self.self_check}
         if self.student is not None:
-            record.update({"student": self.student, "name": self.name or "",
-                           "base_seed": self.base_seed})
+            record.update({"student": self.student, "name": self.name or ""})
         return record
 
     @classmethod
     def from_record(cls, record: object) -> Exercise:
         """The exercise a file records; ValueError when the record is not one."""
-        if not isinstance(record, dict) or record.get("format") != EXERCISE_FORMAT:
+        if not isinstance(record, dict) or record.get("format") not in (1, EXERCISE_FORMAT):
             raise ValueError("no exercise record of a known format")
         blank = record.get("blank")
         if (not isinstance(blank, list) or not blank or len(blank) > 50
@@ -101,7 +111,7 @@ class Exercise:
         base = record.get("base_seed")
         return cls(tuple(blank), record.get("self_check") is True, student,
                    name if isinstance(name, str) else None,
-                   base if isinstance(base, int) else None)
+                   base if isinstance(base, int) else None, int(record["format"]))
 
 
 _KIND_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -141,20 +151,30 @@ class Handout:
 
 
 def exercise_plan(source: Network, exercise: Exercise) -> Handout:
-    """The handout of `source` (its tensors from its seed) for `exercise`."""
+    """The handout of `source` (its tensors from its seed, or given) for `exercise`. The
+    handout's network has every tensor given and seed 0 (`shown_network`): nothing in the
+    file leads back to the seed."""
     from .build import make_plan  # (build imports this module's callers)
 
     _check_supported(source)
+    if exercise.format == 1:  # a first-format handout: its numbers and position from its seed
+        position = source.seed + 7
+    else:
+        source = shown_network(source)
+        position = _position_seed(source.given)
     views = exercise_views(exercise)
     first = make_plan(source, views=views)
-    _fix_selection(first)
+    _fix_selection(first, position)
     answers = answer_names(first, exercise.blank)
     plan = make_plan(source, views=views, intro=_intro(first, answers, exercise))
-    _fix_selection(plan)
+    _fix_selection(plan, position)
     stored = stored_values(plan)
     blocks = {b.name: b for b in plan.blocks()}
     chosen = [blocks[name] for name in answers]
     plan.exercise = exercise.record()
+    if exercise.format != 1:
+        plan.exercise["tensors"] = {name: np.asarray(array).tolist()
+                                    for name, array in source.given.items()}
     solutions = {b.name: np.asarray(stored[b.name], dtype=float) for b in chosen}
     for block in chosen:
         value = stored[block.name]
@@ -190,10 +210,54 @@ def _check_supported(network: Network) -> None:
     if cells > MAX_EXERCISE_CELLS:
         raise LimitError(f"an exercise of {cells:,} cells; handouts hold at most "
                          f"{MAX_EXERCISE_CELLS:,} (they are worked by hand)")
-    if network.given:
-        raise SpecError("exercise", ", ".join(sorted(network.given)), "an exercise's numbers "
-                        "come from its seed (so `convsheets grade` can re-create them); "
-                        "--image, --kernel, --weights and given tensors are not supported")
+
+
+def shown_network(source: Network) -> Network:
+    """`source` with every editable tensor given (its seeded ones drawn now) and seed 0: what
+    a handout shows and records, and nothing it was drawn from."""
+    from .tensors import random_tensors
+
+    tensors = random_tensors(source)
+    if source.request is not None:
+        return dataclasses.replace(source.request, seed=0, tensors=tensors).network()
+    return dataclasses.replace(source, seed=0, given=tensors)
+
+
+def recorded_network(network: Network, record: dict[str, object]) -> Network:
+    """The network a handout's exercise record re-creates: `network` (from the metadata) with
+    the numbers the record holds (format 2), checked against its tensors' shapes (the file is
+    untrusted). A first-format record: `network` as it is (its numbers from its seed)."""
+    if record.get("format") == 1:
+        return network
+    tensors = record.get("tensors")
+    shapes = network.source_shapes()
+    if not isinstance(tensors, dict) or set(tensors) != set(shapes):
+        raise ValueError("its recorded numbers do not name the handout's tensors ("
+                         + ", ".join(shapes) + ")")
+    given: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        try:
+            array = np.asarray(tensors[name])
+        except (ValueError, TypeError):
+            raise ValueError(f"its recorded {name} is not an array of numbers") from None
+        if array.shape != tuple(shape) or array.dtype.kind not in "iuf" or \
+                not np.all(np.isfinite(array)):
+            raise ValueError(f"its recorded {name} is not {'x'.join(map(str, shape))} "
+                             "finite numbers")
+        given[name] = array.astype(np.int64 if array.dtype.kind in "iu" else np.float64)
+    if network.request is not None:
+        return dataclasses.replace(network.request, tensors=given).network()
+    return dataclasses.replace(network, given=given)
+
+
+def _position_seed(tensors: dict[str, np.ndarray]) -> int:
+    """The seed of a blanked explorer's position: from the numbers the handout shows, so a
+    grader re-creates it from them (and a handout's seed is not needed)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(tensors[name], dtype="<f8").tobytes())
+    return int.from_bytes(digest.digest()[:4], "big")
 
 
 @dataclass
@@ -205,10 +269,10 @@ class _Blank:
             yield [None] * block.shape[1]
 
 
-def _fix_selection(plan: Plan) -> None:
-    """A blanked explorer asks about one output cell, chosen from the seed: its selection
+def _fix_selection(plan: Plan, seed: int) -> None:
+    """A blanked explorer asks about one output cell, chosen from `seed`: its selection
     cells become fixed parameters (the student fills in what that position computes)."""
-    rng = np.random.default_rng(plan.network.seed + 7)
+    rng = np.random.default_rng(seed)
     for layer in plan.network.layers:
         cells = {b.meaning.key: b for b in plan.blocks() if b.meaning == Meaning(
             SELECTION, layer.label, "explorer", b.meaning.key) and b.kind == EDIT}
