@@ -567,30 +567,68 @@ def read_roster(path: Path) -> list[Student]:
         at_name = columns.index("name") if "name" in columns else None
         students: list[Student] = []
         seen: dict[str, int] = {}
+        problems: list[tuple[int, str]] = []  # every bad row, reported at once
         for row in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
             sid = row[at_id].strip() if at_id < len(row) else ""
-            if not ID_RE.fullmatch(sid) or sid.upper().split(".")[0] in _RESERVED \
-                    or sid.endswith("."):
-                raise bad(line, f"id {sid[:40]!r} is not a safe file name (1-64 letters, "
-                          "digits, '.', '_' or '-', starting with a letter or digit)")
-            if sid.lower() in seen:
-                raise bad(line, f"id {sid!r} repeats line {seen[sid.lower()]} (ids must be "
-                          "unique, ignoring case)")
-            seen[sid.lower()] = line
+            why = id_problem(sid)
+            if why:
+                problems.append((line, f"id {sid[:40]!r} {why}"))
+            elif sid.lower() in seen:
+                problems.append((line, f"id {sid!r} repeats line {seen[sid.lower()]} (ids must "
+                                 "be unique, ignoring case)"))
+            else:
+                seen[sid.lower()] = line
             name = row[at_name].strip() if at_name is not None and at_name < len(row) else ""
             if len(name) > 100 or any(ord(ch) < 32 for ch in name):
-                raise bad(line, "the name is over 100 characters or holds control characters")
+                problems.append((line, "the name is over 100 characters or holds control "
+                                 "characters"))
             students.append(Student(sid, name))
             if len(students) > MAX_STUDENTS:
                 raise bad(line, f"more than {MAX_STUDENTS:,} students")
     except csv.Error as exc:
         raise bad(reader.line_num, f"is not valid CSV ({exc})") from None
+    if problems:
+        shown = "; ".join(f"line {line}: {why}" for line, why in problems[:10])
+        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        lines = ", ".join(str(line) for line, _ in problems[:10])
+        where = f"{path} line{'s' if len(problems) > 1 else ''} {lines}{more and ', ...'}"
+        rule = ID_RULE if any(why.startswith("id ") and "repeats" not in why
+                              for _, why in problems) else ""
+        raise SpecError("roster", where, shown + more + (f" ({rule})" if rule else ""))
     if not students:
         raise bad(None, "lists no student")
     return students
+
+
+ID_RULE = ("an id names the student's handout file, so it must be a safe file name on every "
+           "system: 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
+           "digit, not ending with '.', and not a device name Windows reserves (CON, PRN, AUX, "
+           "NUL, COM0-COM9, LPT0-LPT9, with or without an extension)")
+
+
+def id_problem(sid: str) -> str:
+    """Why `sid` cannot be a roster id ("" when it can): the broken part of `ID_RULE`."""
+    if not sid:
+        return "is empty"
+    if len(sid) > 64:
+        return f"is {len(sid)} characters long, over 64"
+    odd = next((ch for ch in sid if not (ch.isascii() and (ch.isalnum() or ch in "._-"))),
+               None)
+    if odd is not None:
+        what = "a space" if odd == " " else repr(odd)
+        return f"holds {what}, not an ASCII letter, digit, '.', '_' or '-'"
+    if not sid[0].isalnum():
+        return f"starts with {sid[0]!r}, not a letter or digit"
+    if sid.endswith("."):
+        return "ends with '.'"
+    if sid.upper().split(".")[0] in _RESERVED:
+        return f"is {sid.upper().split('.')[0]}, a device name Windows reserves"
+    if not ID_RE.fullmatch(sid):  # (the rules above are ID_RE's; kept as the last word)
+        return "is not a safe file name"
+    return ""
 
 
 def student_seed(seed: int, student_id: str) -> int:
