@@ -276,11 +276,18 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
         c, h, w = network.input_shape
-        click.echo(f"  input ({c}, {h}, {w})")
+        click.echo(f"  input ({c}, {h}, {w})" + _resized(network))
         for layer in network.layers:
             click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
         if note:
             click.echo(f"  {note}")
+
+
+def _resized(network: Network) -> str:
+    """", from the image digit, resized from 28x28 to 12x16 ... squashed ...": said where the
+    input is, so a picture is never squashed without a word."""
+    origin = network.origins.get("input", "")
+    return f", from {origin}" if "resized from" in origin else ""
 
 
 def _build_exercises(network: Network, target: Path, note: str, exercise: Exercise,
@@ -291,7 +298,8 @@ def _build_exercises(network: Network, target: Path, note: str, exercise: Exerci
         result, answers = build_exercise(network, target, exercise, force=force)
         click.echo(f"wrote {result.path}: exercise, {answers:,} answer cells to fill in "
                    f"(blank: {', '.join(exercise.blank)}"
-                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}")
+                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}"
+                   + _resized(network))
         if note:
             click.echo(f"  {note}")
         return
@@ -322,10 +330,12 @@ def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
     tensors = {}
     origins = {}
     if image:
-        origins["input"] = f"the image {image}"
         typed.setdefault("in_channels", 1)
         size = parse_pair_option("input_size", typed.get("input_size"))
-        tensors["input"] = load_image(image, int(typed["in_channels"]), size)  # type: ignore[call-overload]
+        resized: list[str] = []
+        tensors["input"] = load_image(image, int(typed["in_channels"]), size,  # type: ignore[call-overload]
+                                      notes=resized)
+        origins["input"] = f"the image {image}" + "".join(f", {note}" for note in resized)
         typed["input_size"] = tensors["input"].shape[1:]
     if kernel_names:
         names = parse_names(kernel_names)
