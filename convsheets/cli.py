@@ -173,10 +173,6 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
     if exercise and build_all:
         raise click.UsageError("--exercise builds one handout (or one per student); give "
                                "--variant or --template instead of --all")
-    if exercise and (image or kernel_names or weights_file):
-        raise click.UsageError("--exercise: a handout's numbers come from its seed (so "
-                               "convsheets grade can re-create them); leave out --image, "
-                               "--kernel and --weights")
     if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
         raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
                                  "handouts/", param_hint="'--output'")
@@ -547,9 +543,9 @@ def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: 
         written = render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
                                    trim=trim, force=force)
     except VerifyInputError as exc:  # (an unknown --sheet: named as the option it is)
-        if sheet is not None and str(exc).startswith(f"sheet {sheet!r}:"):
-            raise click.BadParameter(str(exc)[len(f"sheet {sheet!r}: "):],
-                                     param_hint=f"'--sheet' {sheet}") from None
+        if sheet is not None and str(exc).startswith(f"sheet {sheet!r}: "):
+            raise VerifyInputError(f"--sheet {sheet}: "
+                                   + str(exc)[len(f"sheet {sheet!r}: "):]) from None
         raise
     for path in written:
         click.echo(f"wrote {path}")
