@@ -434,7 +434,10 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
             click.echo(f"Error: {_one_line(report.unusable)}", err=True)
     click.echo(format_report(reports, tolerance, verbose=not quiet))
     if json_path is not None:
-        write_json(reports, json_path, tolerance, force)
+        try:  # (the report is printed already: one line says the file is not written)
+            write_json(reports, json_path, tolerance, force)
+        except OutputError as exc:
+            raise OutputError(f"--json {exc}") from None
         click.echo(f"wrote {json_path}")
     status = exit_status(reports)
     if status:
@@ -496,7 +499,8 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
             click.echo(f"Error: {_one_line(g.unusable)}", err=True)
     click.echo(table(grades, students))
     problems: list[str] = []
-    for path, write in ((csv_path, write_csv), (json_path, write_grade_json)):
+    for path, flag, write in ((csv_path, "--csv", write_csv),
+                              (json_path, "--json", write_grade_json)):
         if path is None:
             continue
         try:  # (the grades are printed already: one line says the file is not written)
@@ -504,7 +508,7 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
             click.echo(f"wrote {path}")
         except OutputError as exc:
             problems.append(str(exc))
-            click.echo(f"Error: {_one_line(str(exc))}", err=True)
+            click.echo(f"Error: {flag} {_one_line(str(exc))}", err=True)
     if feedback is not None:
         written, failed = write_feedback(grades, feedback, force)
         problems += failed
