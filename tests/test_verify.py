@@ -420,8 +420,12 @@ def test_metadata_claiming_a_huge_layer_is_refused_without_allocating(tmp_path):
 
 def test_json_report_path_problems_fail_before_verifying(batch, tmp_path):
     wb_path = str(batch["files"]["basic"])
-    missing_dir = _cli_verify("--json", str(tmp_path / "no" / "r.json"), wb_path)
-    assert missing_dir.returncode == 2 and "--json" in missing_dir.stderr
+    # (a missing folder is created, as for every file convsheets writes: outputs.py)
+    in_a_file = tmp_path / "file"
+    in_a_file.write_text("not a folder")
+    through_file = _cli_verify("--json", str(in_a_file / "r.json"), wb_path)
+    assert through_file.returncode == 2 and "--json" in through_file.stderr
+    assert "Traceback" not in through_file.stderr and in_a_file.read_text() == "not a folder"
     onto_input = _cli_verify("--json", wb_path, wb_path)
     assert onto_input.returncode == 2 and "--json" in onto_input.stderr
     assert hashlib.sha256(Path(wb_path).read_bytes()).hexdigest() == batch["hashes"]["basic"]
