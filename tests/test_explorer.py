@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from engine_copies import verify_keeping_copies
 
 from convsheets.build import make_plan, write_atomically
-from convsheets.engines import get_engine
 from convsheets.networks import network_from_template, shipped_networks
 from convsheets.presets import preset
 from convsheets.spec import LayerSpec
@@ -81,7 +81,8 @@ def _explorers(source):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Each source with its explorers moved to random cells (one by step, the rest by
-    coordinates) and one copy with an invalid row, recalculated by LibreOffice and Gnumeric."""
+    coordinates) and one copy with an invalid row, verified in every engine (one start each,
+    with the probes); LibreOffice's and Gnumeric's recalculated copies are kept."""
     folder = tmp_path_factory.mktemp("explorer")
     rng = np.random.default_rng(11)
     books, chosen = [], {}
@@ -108,14 +109,14 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     _cell(wb, "explore_row").value = 99
     wb.save(folder / "outside.xlsx")
     paths = [p for _, p in books] + [folder / "outside.xlsx"]
-    copies = {engine: get_engine(engine).recalculate(paths, folder / engine, timeout=600)
-              for engine in ("libreoffice", "gnumeric")}
-    return books, chosen, copies, paths
+    reports, kept = verify_keeping_copies(paths, folder / "kept")
+    copies = {engine: [kept[engine][p] for p in paths] for engine in ("libreoffice", "gnumeric")}
+    return books, chosen, copies, paths, reports
 
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_explorer_shows_the_selected_output_cell(recalculated, engine: str) -> None:
-    books, chosen, copies, _ = recalculated
+    books, chosen, copies, _, _ = recalculated
     for (name, _path), copy in zip(books, copies[engine], strict=False):
         source = dict(SOURCES)[name]
         book = Book(copy)
@@ -174,7 +175,7 @@ def _check_window(book: Book, name: str, source, prefix: str, layer, c: int, r: 
 
 
 def test_outside_the_output_shows_a_message_not_an_error(recalculated) -> None:
-    _, _, copies, _ = recalculated
+    _, _, copies, _, _ = recalculated
     for engine, paths in copies.items():
         book = Book(paths[-1])
         assert book.values("explore_valid")[0, 0] == 0
@@ -190,8 +191,11 @@ def test_outside_the_output_shows_a_message_not_an_error(recalculated) -> None:
 
 def test_verify_checks_the_moved_and_the_invalid_selections(recalculated) -> None:
     """verify reads each explorer's selection (and step) back, and its probe moves it."""
-    _, _, _, paths = recalculated
-    for report in verify_files(paths, engine="all"):
+    _, _, _, paths, reports = recalculated
+    assert [r.path for r in reports] == [str(p) for p in paths]
+    for report in reports:
+        assert sorted(run.engine for run in report.runs) == ["gnumeric", "ironcalc",
+                                                              "libreoffice"]
         assert report.ok, (report.path, report.unusable, [
             (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3])
         assert all(run.probed for run in report.runs)

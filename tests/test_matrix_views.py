@@ -22,16 +22,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from engine_copies import verify_keeping_copies
 
 from convsheets.build import make_plan, write_atomically
 from convsheets.cli import cli
-from convsheets.engines import get_engine
 from convsheets.errors import ConvsheetsError
 from convsheets.matrix import MAX_MATRIX_CELLS
 from convsheets.networks import network_from_template, shipped_networks
 from convsheets.presets import preset
 from convsheets.spec import LayerSpec
-from convsheets.verify import verify_files
 from convsheets.xlsxread import KIND_NUMBER, XlsxFile, parse_ref
 
 TOL = 1e-9
@@ -112,8 +111,9 @@ class Book:
 
 @pytest.fixture(scope="module")
 def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Every source built, each scatter selection moved to a random pixel, recalculated by
-    LibreOffice and by Gnumeric (one batch each)."""
+    """Every source built, each scatter selection moved to a random pixel, verified in every
+    engine (one batch each, with the probes); LibreOffice's and Gnumeric's recalculated copies
+    are kept."""
     folder = tmp_path_factory.mktemp("matrix")
     rng = np.random.default_rng(5)
     paths = []
@@ -131,10 +131,10 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
             PICKS[name][layer.names.tensor] = pick  # type: ignore[assignment]
         wb.save(built)
         paths.append(built)
-    copies = {engine: dict(zip(SOURCES, get_engine(engine).recalculate(
-        paths, folder / engine, timeout=600), strict=True))
-        for engine in ("libreoffice", "gnumeric")}
-    return paths, copies
+    reports, kept = verify_keeping_copies(paths, folder / "kept")
+    copies = {engine: dict(zip(SOURCES, [kept[engine][p] for p in paths], strict=True))
+              for engine in ("libreoffice", "gnumeric")}
+    return paths, copies, reports
 
 
 def _layer_input(book: Book, source, layer) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -156,7 +156,7 @@ def _weights(book: Book, layer) -> tuple[torch.Tensor, torch.Tensor | None]:  # 
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_transposed_three_ways_equal_pytorch(recalculated, engine: str) -> None:
-    _, copies = recalculated
+    _, copies, _ = recalculated
     checked = 0
     for name, source in SOURCES.items():
         for layer in _layers(source):
@@ -220,7 +220,7 @@ def _check_stamps(book: Book, name: str, layer, x: torch.Tensor, w: torch.Tensor
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_direct_matrix_view_is_unfold_times_weights(recalculated, engine: str) -> None:
-    _, copies = recalculated
+    _, copies, _ = recalculated
     checked = 0
     for name, source in SOURCES.items():
         for layer in _layers(source):
@@ -245,9 +245,11 @@ def test_direct_matrix_view_is_unfold_times_weights(recalculated, engine: str) -
 
 
 def test_verify_checks_every_view_and_its_probe(recalculated) -> None:
-    paths, _ = recalculated
-    reports = verify_files(paths, engine="all")
+    paths, _, reports = recalculated
+    assert [r.path for r in reports] == [str(p) for p in paths]
     for report in reports:
+        assert sorted(run.engine for run in report.runs) == ["gnumeric", "ironcalc",
+                                                              "libreoffice"]
         assert report.ok, (report.path, report.unusable, [
             (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3])
         assert all(run.probed for run in report.runs), report.path
