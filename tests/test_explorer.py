@@ -70,6 +70,12 @@ def _sources() -> list[tuple[str, object]]:
 
 
 SOURCES = _sources()
+# The default run moves the explorers of these sources (a preset of each kind of layer the
+# explorer reads differently: padded, zero-inserted, grouped with dilation and stride, pooled,
+# a network); the other sources are the slow half (CI runs it with -m slow). The presets'
+# explorers are also moved at random by verify's probe in the session's run of every preset
+# in every engine (conftest's `verified_all`).
+FAST = ("basic", "transposed", "dilated_grouped", "pooled", "lenet")
 
 
 def _explorers(source):  # type: ignore[no-untyped-def]
@@ -78,34 +84,40 @@ def _explorers(source):  # type: ignore[no-untyped-def]
             if layer.op.op != "relu"]
 
 
-@pytest.fixture(scope="module")
-def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Each source with its explorers moved to random cells (one by step, the rest by
-    coordinates) and one copy with an invalid row, verified in every engine (one start each,
-    with the probes); LibreOffice's and Gnumeric's recalculated copies are kept."""
+@pytest.fixture(scope="module", params=["fast", pytest.param("rest", marks=pytest.mark.slow)])
+def recalculated(request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
+                 tmp_path_factory: pytest.TempPathFactory):
+    """Each source (FAST, or the rest: the slow half) with its explorers moved to random cells
+    (one by step, the rest by coordinates) and one copy of basic with an invalid row,
+    verified in every engine (one start each, with the probes); LibreOffice's and Gnumeric's
+    recalculated copies are kept."""
     folder = tmp_path_factory.mktemp("explorer")
     rng = np.random.default_rng(11)
     books, chosen = [], {}
     for name, source in SOURCES:
+        # (every source draws its picks, so each keeps its positions whichever half runs)
+        picks = [(int(rng.integers(0, c)), int(rng.integers(0, h)), int(rng.integers(0, w)))
+                 for c, h, w in (layer.out_shape for _, layer in _explorers(source))]
+        if (name in FAST) != (request.param == "fast"):
+            continue
         built = folder / f"{name}.xlsx"
         write_atomically(make_plan(source), built)  # type: ignore[arg-type]
         wb = openpyxl.load_workbook(built)
-        picks = []
-        for n, (prefix, layer) in enumerate(_explorers(source)):
+        for n, ((prefix, layer), pick) in enumerate(zip(_explorers(source), picks,
+                                                        strict=True)):
             c, h, w = layer.out_shape
-            pick = (int(rng.integers(0, c)), int(rng.integers(0, h)), int(rng.integers(0, w)))
             if n == 0:  # the first explorer by step: step n = channel, row, column order
                 _cell(wb, f"{prefix}explore_step").value = pick[0] * h * w + pick[1] * w + pick[2]
                 _cell(wb, f"{prefix}explore_channel").value = 99  # ignored while step is set
             else:
                 for key, v in zip(("channel", "row", "col"), pick, strict=True):
                     _cell(wb, f"{prefix}explore_{key}").value = v
-            picks.append(pick)
         chosen[name] = picks
         edited = folder / f"{name}-moved.xlsx"
         wb.save(edited)
         books.append((name, edited))
-    wb = openpyxl.load_workbook(folder / "basic.xlsx")
+    write_atomically(make_plan(dict(SOURCES)["basic"]), folder / "plain.xlsx")  # type: ignore[arg-type]
+    wb = openpyxl.load_workbook(folder / "plain.xlsx")
     _cell(wb, "explore_row").value = 99
     wb.save(folder / "outside.xlsx")
     paths = [p for _, p in books] + [folder / "outside.xlsx"]
