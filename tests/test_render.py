@@ -32,13 +32,10 @@ def run_main(cwd: Path, *args: str, env: dict[str, str] | None = None,
 
 
 @pytest.fixture(scope="module")
-def presets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("presets")
-    books = {}
-    for name in VARIANTS:
-        books[name] = folder / f"{name}.xlsx"
-        build(LayerSpec.create(name, {}, preset(name)).network(), books[name])
-    return books
+def presets(built_all) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """Every variant's preset: the session's `convsheets build --all` (read-only)."""
+    assert built_all.exit_code == 0, built_all.output
+    return {name: built_all.paths[name] for name in VARIANTS}
 
 
 @pytest.fixture(scope="module")
