@@ -244,7 +244,9 @@ def _recompute(book: Book, operands: list[str], result: str, texts: list[str]) -
         assert len(pair) == 2, f"{result}: {pair} is not a window ⊛ kernel pair"
         window, kernel = shown[pair[0]], shown[pair[1]]
         displayed.append(book.meanings[_source(book, pair[0])[0]][4][0])
-        total = total + F.conv2d(window[None, None], kernel[None, None], stride=stride)[0, 0]
+        term = F.conv2d(window[None, None], kernel[None, None], stride=stride)[0, 0]
+        assert term.shape == total.shape, (result, pair, tuple(term.shape), tuple(total.shape))
+        total = total + term
     per_in = op.in_channels // op.groups
     per_out = op.out_channels // op.groups
     group = range(o // per_out * per_in, (o // per_out + 1) * per_in)
@@ -461,11 +463,10 @@ def _add_winner_checks(wb: openpyxl.Workbook, prefix: str) -> None:
     formulas = [rule.formula[0] for rules in ws.conditional_formatting
                 if str(rules.sqref) == ref.replace("$", "") for rule in rules.rules
                 if rule.type == "expression"]
-    assert formulas, f"{prefix}: the window has no conditional format"
-    for r in range(r0, r1 + 1):
+    for r in range(r0, r1 + 1):  # (no rule: no tap marked, and the test fails)
         for c in range(c0, c1 + 1):
             conds = [f.replace("ROW()", str(r)).replace("COLUMN()", str(c)) for f in formulas]
-            ws.cell(r + 40, c + 40).value = f"=IF(OR({','.join(conds)}),1,0)"
+            ws.cell(r + 40, c + 40).value = f"=IF(OR({','.join(conds)}),1,0)" if conds else 0
 
 
 @pytest.mark.parametrize("n", range(len(TIE_PICKS)))
