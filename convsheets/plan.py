@@ -437,7 +437,7 @@ def _relations(layer: Layer, sources: Sequence[Block],
     if layer.op.op == "conv2d" and sources is not None and sources[0].meaning is not None \
             and sources[0].meaning.role == OUTPUT:
         what = f"{sources[0].meaning.layer} output"
-    plus = " + the bias" if bias is not None else ""
+    plus = ", + the bias" if bias is not None else ""
     title = (f"{label}: output channel {o} = Σ over {what} {channel_list(channels)} of "
              f"(channel ⊛ its kernel), {stride}{plus}" if len(channels) > 1 else
              f"{label}: output channel {o} = {what} channel {channels[0]} ⊛ its kernel, "
