@@ -81,8 +81,8 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
                           "(type 0, 1, 2, ... to walk through the layer); clear the step cell "
                           "to use the three coordinates again. The big numbers are the output "
                           "cell in use.")
-    sheet.default_width = 8.5
-    sheet.widths = {2: 14}
+    sheet.default_width = 7.0
+    sheet.widths = {2: 14, 3: 8.5, 6: 8.0}  # room for "channel" and "or step" above
     here = sheet.name
 
     def put(block: Block, row: int, col: int) -> Block:
