@@ -421,8 +421,8 @@ def _relations(layer: Layer, sources: Sequence[Block],
              if (role, label, kind, kernel_index(0)) in found]
     for before, after in zip(chain, chain[1:], strict=False):
         kind = after.meaning.kind  # type: ignore[union-attr]
-        how = "flip" if kind == "flipped" else f"holes, dilation {dh}" if dh == dw \
-            else f"holes, dilation {dh}x{dw}"
+        how = "flip" if kind == "flipped" else f"dilate {dh}" if dh == dw \
+            else f"dilate {dh}x{dw}"
         title = (f"{label}: the kernel rotated by 180° (rows and columns reversed)"
                  if kind == "flipped" else f"{label}: the kernel with dilation - 1 zeros "
                  "(holes, blue) between its taps")
