@@ -165,12 +165,26 @@ def _build(tmp_path: Path, name: str, **options: object) -> openpyxl.Workbook:
 
 
 def _selections(shape: tuple[int, int, int]) -> list[tuple[str, int, tuple[int, int, int]]]:
-    """(how, step, (c, r, k)): the default selection (0, 0, 0) and a typed step in the middle
-    of the layer, decoded as the explorer's note defines a step (channel, row, column order)."""
+    """(how, step, (c, r, k)): the coordinates (0, 0, 0) typed in and a typed step in the
+    middle of the layer, decoded as the explorer's note defines a step (channel, row, column
+    order)."""
     step = int(np.prod(shape)) // 2 + shape[2] + 1
     step %= int(np.prod(shape))
     pick = np.unravel_index(step, shape)
-    return [("default", -1, (0, 0, 0)), ("step", step, tuple(int(v) for v in pick))]
+    return [("coordinates", -1, (0, 0, 0)), ("step", step, tuple(int(v) for v in pick))]
+
+
+def _select(wb: openpyxl.Workbook, how: str, step: int, pick: tuple[int, int, int],
+            prefix: str = "") -> None:
+    """Choose the explorer's cell as a student would: the three coordinates typed in (step
+    cleared), or a step typed in (the coordinates then ignored)."""
+    if how == "step":
+        _first(wb, f"{prefix}explore_step").value = step
+        _first(wb, f"{prefix}explore_channel").value = 1  # ignored while a step is typed in
+    else:
+        for key, value in zip(("channel", "row", "col"), pick, strict=True):
+            _first(wb, f"{prefix}explore_{key}").value = value
+        _first(wb, f"{prefix}explore_step").value = None
 
 
 @pytest.mark.parametrize("case", sorted(CONV_CASES))
@@ -179,9 +193,7 @@ def test_conv_explorer_highlights_exactly_pytorchs_window(tmp_path: Path, case: 
     for how, step, pick in _selections(_shape_of_output(Evaluator(_build(
             tmp_path, case, **options)))):
         wb = _build(tmp_path, case, **options)
-        if how == "step":
-            _first(wb, "explore_step").value = step
-            _first(wb, "explore_channel").value = 1  # ignored while a step is typed in
+        _select(wb, how, step, pick)
         ev = Evaluator(wb)
         want = _conv_expected(ev, groups=groups, stride=stride, dilation=dilation, pick=pick)
         # the window is not at the padded input's bottom or right edge: a window one row too
@@ -211,8 +223,7 @@ def test_pool_explorer_highlights_exactly_pytorchs_window(tmp_path: Path) -> Non
     prefix = explore[0][: -len("explore_step")]
     for how, step, pick in _selections(_shape_of_output(ev)):
         wb = _build(tmp_path, "pool", template=template)
-        if how == "step":
-            _first(wb, f"{prefix}explore_step").value = step
+        _select(wb, how, step, pick, prefix)
         ev = Evaluator(wb)
         want = _pool_expected(ev, pick=pick, **POOL)  # type: ignore[arg-type]
         assert len(want) > 2, (how, want)  # the window holds more than one input cell
