@@ -58,9 +58,8 @@ def layer_outputs(steps: list[tuple[Layer, np.ndarray, np.ndarray]]) -> dict[str
     out: dict[str, np.ndarray] = {}
     for layer, _x, y in steps:
         for o in range(y.shape[0]):
-            out[layer.names.output_c(o)] = y[o]
-            for alias in layer.names.aliases:
-                out[f"{alias}output_c{o}"] = y[o]
+            for name in (layer.output_name(o), *layer.output_aliases(o)):
+                out[name] = y[o]
     return out
 
 

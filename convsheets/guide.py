@@ -302,13 +302,14 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         name = layer.label
         cur.label(NET_COLS["name"], name, "cs_title")
         cur.label(NET_COLS["op"], layer.op.op)
+        mixed = layer.op.shape_formulas({key: ref(block) for key, block in above.items()})
         channels = (cur.scalar(f"{name}_output_channels", PARAM, layer.out_shape[0])
                     if layer.op.has_parameters else
-                    cur.formula(f"{name}_output_channels", f"{ref(above['channels'])}",
-                                "cs_count"))
+                    cur.formula(f"{name}_output_channels", mixed["channels"] if mixed else
+                                f"{ref(above['channels'])}", "cs_count"))
         row = {"channels": cur.place(channels, NET_COLS["channels"])}
         for axis, key in enumerate(("height", "width")):
-            formula = layer.op.size_formula(axis, ref(above[key]))
+            formula = mixed[key] if mixed else layer.op.size_formula(axis, ref(above[key]))
             row[key] = cur.place(cur.formula(f"{name}_output_{key}", formula, "cs_count"),
                                  NET_COLS[key])
         count = layer.op.parameter_count_formula(ref(above["channels"]))
@@ -338,10 +339,9 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
             count = layer.op.reference_parameter_count(c)
             out[f"{name}_parameter_count"] = count
             total += count
-            c = layer.out_shape[0]
-        else:
+        c, h, w = layer.op.guide_shape((c, h, w))
+        if not layer.op.has_parameters:
             out[f"{name}_output_channels"] = c
-        h, w = layer.op.reference_size(0, h), layer.op.reference_size(1, w)
         out[f"{name}_output_height"], out[f"{name}_output_width"] = h, w
     if any(layer.op.has_parameters for layer in network.layers):
         out["parameter_count"] = total

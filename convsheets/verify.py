@@ -324,7 +324,8 @@ def _other_guide(source: Network, rng: np.random.Generator,
         except ConvsheetsError:
             continue
         return bigger, {"input_height": size[0], "input_width": size[1]}
-    return source, {}
+    # no other input size fits (a linear layer fixes its in_features): keep the file's own
+    return source, {"input_height": source.input_size[0], "input_width": source.input_size[1]}
 
 
 def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
@@ -564,8 +565,8 @@ def _empty(book: _Workbook, sheets: _Sheets, name: str) -> bool:
 def _alias_targets(book: _Workbook) -> dict[str, str]:
     """Further names of the last layer's output (output_c{o}) -> its own block names."""
     last = book.network.layers[-1]
-    return {f"{alias}output_c{o}": last.names.output_c(o)
-            for alias in last.names.aliases for o in range(last.out_shape[0])}
+    return {alias: last.output_name(o)
+            for o in range(last.out_shape[0]) for alias in last.output_aliases(o)}
 
 
 def _read_tensors(book: _Workbook, sheets: _Sheets) -> dict[str, np.ndarray]:

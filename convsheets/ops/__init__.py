@@ -11,12 +11,15 @@ from .avg_pool2d import AvgPool2d
 from .base import Op, Shape
 from .conv2d import Conv2d
 from .conv_transpose2d import ConvTranspose2d
+from .flatten import Flatten
 from .leaky_relu import LeakyReLU
+from .linear import Linear
 from .max_pool2d import MaxPool2d
 from .relu import ReLU
 
 OPS: dict[str, type[Op]] = {
-    cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU)}
+    cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU,
+                          Flatten, Linear)}
 
-__all__ = ["OPS", "AvgPool2d", "Conv2d", "ConvTranspose2d", "LeakyReLU", "MaxPool2d", "Op", "ReLU",
-           "Shape"]
+__all__ = ["OPS", "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
+           "MaxPool2d", "Op", "ReLU", "Shape"]
