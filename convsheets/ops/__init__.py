@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from .avg_pool2d import AvgPool2d
 from .base import Op, Shape
+from .batch_norm2d import BatchNorm2d
 from .conv2d import Conv2d
 from .conv_transpose2d import ConvTranspose2d
+from .dropout import Dropout
 from .flatten import Flatten
+from .identity import Identity
 from .leaky_relu import LeakyReLU
 from .linear import Linear
 from .max_pool2d import MaxPool2d
@@ -19,7 +22,7 @@ from .relu import ReLU
 
 OPS: dict[str, type[Op]] = {
     cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU,
-                          Flatten, Linear)}
+                          Flatten, Linear, BatchNorm2d, Dropout, Identity)}
 
-__all__ = ["OPS", "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
-           "MaxPool2d", "Op", "ReLU", "Shape"]
+__all__ = ["OPS", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Flatten",
+           "Identity", "LeakyReLU", "Linear", "MaxPool2d", "Op", "ReLU", "Shape"]
