@@ -13,7 +13,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +142,7 @@ class BuildResult:
     cells: int
     formulas: int
     size: int
+    layers: dict[str, str] = field(default_factory=dict)  # from_module: module -> layer name
 
 
 def is_convsheets_workbook(path: Path) -> bool:

@@ -25,7 +25,8 @@ TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input
             "layers")
 MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
 MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
-LAYER_KEYS = ("op", "name", "weight", "weights", "kernel")  # besides the op's own options
+LAYER_KEYS = ("op", "name", "weight", "weights", "kernel", "running_mean", "running_var")
+STATISTICS = ("running_mean", "running_var")  # batch norm's buffers, given like a weight
 OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
 
 
@@ -126,8 +127,15 @@ def network_from_template(values: Mapping[str, object], source: str,
             origins[layer.names.tensor + "weight"] = (
                 "the PyTorch module's own parameters" if source == "module"
                 else f"the template {source}")
+        for key in STATISTICS:
+            if key in table:
+                if key not in shapes:
+                    raise SpecError(key, "...", f"{layer.op.op} has no {key}", place)
+                given[layer.names.tensor + key] = _array(table[key], shapes[key], key, place)
         bias = table.get("bias")
         if isinstance(bias, list):
+            if "bias" not in shapes:
+                raise SpecError("bias", "[...]", f"{layer.op.op} has no bias here", place)
             given[layer.names.tensor + "bias"] = _array(bias, shapes["bias"], "bias", place)
     return Network(shape[1:], shape[0], layers_, seed=seed, values=kind, given=given,
                    origins=origins)
@@ -162,8 +170,11 @@ def _entries(tables: list[dict[str, object]], source: str,
                 options["kernel_size"] = list(kernel_size_of(table["kernel"]))  # type: ignore[arg-type]
             except SpecError as exc:
                 raise exc.located(f"{here} ({name})") from None
-        if isinstance(options.get("bias"), list) and "bias" in op_cls.options:
-            options["bias"] = True
+        if isinstance(options.get("bias"), list):
+            if "bias" in op_cls.options:
+                options["bias"] = True
+            elif "bias" in op_cls.tensor_names:  # given values of a bias that is no option
+                del options["bias"]
         entries.append((str(name), op_cls.op, options,
                         LayerNames.of(str(name), last=i == len(tables) - 1)))
         where.append(f"{here} ({name})")

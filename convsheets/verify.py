@@ -235,6 +235,7 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
         values: dict[str, int | str | None] = {name: None for name in _source_names(book)}
         values.update(cells)
         values.update(_other_selection(book, rng))
+        positive = {n for n, m in book.meanings.items() if m.kind == "running_var"}
         for name, value in values.items():
             where = book.names.get(name)
             if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
@@ -245,7 +246,8 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
                 for c in range(c0, c1 + 1):
                     ws.cell(r, c).value = (
                         None if value == CLEAR else value if value is not None else
-                        round(float(rng.uniform(-2, 2)), 4) or 0.5)
+                        round(float(rng.uniform(0.1, 2)), 4) if name in positive else
+                        round(float(rng.uniform(-2, 2)), 4) or 0.5)  # a variance is positive
         path = folder / f"{n}-probe.xlsx"
         wb.save(path)
         probes.append((path, other))

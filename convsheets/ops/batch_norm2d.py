@@ -35,6 +35,7 @@ class BatchNorm2d(Op):
         "num_features": ("int", INFER), "eps": ("float", 1e-5), "momentum": ("float", 0.1),
         "affine": ("bool", True), "track_running_stats": ("bool", True)}
     has_parameters: ClassVar[bool] = True
+    tensor_names: ClassVar[tuple[str, ...]] = ("bias",)
 
     @classmethod
     def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
