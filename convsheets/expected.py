@@ -28,6 +28,8 @@ from .guide import network_guide_values
 from .layout import COMPUTED, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
 from .plan import VIEWS, Plan
+from .prediction import KIND as PREDICTION
+from .prediction import prediction_values
 from .stages import Gather, Values
 from .variants import VARIANTS
 from .views import view_values
@@ -131,6 +133,10 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
             value = (shown.content.array if isinstance(shown.content, Values)
                      else out[shown.name].value)
             out[block.name] = Expected(np.asarray(value, dtype=float))
+    for block in plan.blocks():  # the guide's Prediction block, from the class scores
+        if block.meaning is not None and block.meaning.kind == PREDICTION:
+            scores = steps[block.meaning.layer][2]
+            out[block.name] = Expected(prediction_values(scores)[block.name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
     for label, keys in views.items():

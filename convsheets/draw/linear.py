@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from ..layout import COMPUTED, EDIT, OUTPUT, TENSOR, Block, Meaning, row_block
 from ..ops import Flatten, Linear
 from ..plan import LayerContext, title
+from ..prediction import add_prediction, ends_in_scores
 from ..stages import PerCell, Values
 from ..tensors import block_of
 from .registry import Drawn, draws
@@ -74,4 +75,6 @@ def draw_linear(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
 
     out = vector_output(ctx, op.note(), op.out_features, PerCell(cell),
                         "= SUMPRODUCT(weight row, input)" + (" + bias" if bias else ""))
+    if ends_in_scores(ctx.plan, ctx.layer):
+        add_prediction(ctx.plan, ctx.layer, out)
     return Drawn(ctx, list(sources), [out], weights=[[matrix]], bias=bias)
