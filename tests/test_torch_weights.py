@@ -263,11 +263,12 @@ def test_a_module_given_twice_runs_twice() -> None:
 
 
 def test_a_default_name_taken_by_a_module_is_not_reused() -> None:
-    # "C3" reads as a cell reference: that layer takes a default name, and conv2 is taken
-    model = nn.Sequential(OrderedDict(conv2=nn.Conv2d(1, 1, 1), C3=nn.Conv2d(1, 1, 1),
-                                      conv1=nn.Conv2d(1, 1, 1)))
+    # "true" is a reserved word: that layer takes a default name, and conv2 is taken; "C3"
+    # reads as a cell reference but is only ever a prefix (C3_weight_0_0): kept
+    model = nn.Sequential(OrderedDict(conv2=nn.Conv2d(1, 1, 1), true=nn.Conv2d(1, 1, 1),
+                                      conv1=nn.Conv2d(1, 1, 1), C3=nn.Conv2d(1, 1, 1)))
     names = [layer.name for layer in module_network(model, torch.zeros(1, 3, 3)).layers]
-    assert names == ["conv2", "conv3", "conv1"]
+    assert names == ["conv2", "conv3", "conv1", "C3"]
 
 
 # ---------------------------------------------------------------------------- safetensors
