@@ -59,7 +59,7 @@ def traced_layers(module: Any, image: np.ndarray,
         return tuple(node.meta["tensor_meta"].shape)
 
     def where(node: Any) -> str:
-        return f"node {node.name} ({node.op} {_target(node)})"
+        return f"module {name}: node {node.name} ({node.op} {_target(node)})"
 
     functions: dict[Any, str] = {F.relu: "relu", torch.relu: "relu",
                                  F.leaky_relu: "leaky_relu", torch.flatten: "flatten",
@@ -99,7 +99,7 @@ def traced_layers(module: Any, image: np.ndarray,
                                "(convsheets draws chain-shaped models)")
         readers = [u for u in current.users if is_tensor(u) or u.op == "output"]
         if len(readers) > 1:
-            raise WeightsError(f"node {current.name}: its output is read by "
+            raise WeightsError(f"module {name}: node {current.name}: its output is read by "
                                f"{', '.join(u.name for u in readers)}: not a chain (convsheets "
                                "draws chain-shaped models; a skip connection is a graph)")
         table: Table | None

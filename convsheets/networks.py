@@ -170,11 +170,8 @@ def _entries(tables: list[dict[str, object]], source: str,
                 options["kernel_size"] = list(kernel_size_of(table["kernel"]))  # type: ignore[arg-type]
             except SpecError as exc:
                 raise exc.located(f"{here} ({name})") from None
-        if isinstance(options.get("bias"), list):
-            if "bias" in op_cls.options:
-                options["bias"] = True
-            elif "bias" in op_cls.tensor_names:  # given values of a bias that is no option
-                del options["bias"]
+        if isinstance(options.get("bias"), list) and "bias" in op_cls.options:
+            options["bias"] = True
         entries.append((str(name), op_cls.op, options,
                         LayerNames.of(str(name), last=i == len(tables) - 1)))
         where.append(f"{here} ({name})")

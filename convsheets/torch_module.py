@@ -82,12 +82,23 @@ def _layers(module: Any, image: np.ndarray) -> list[tuple[str, str, dict[str, ob
     if not isinstance(module, torch.nn.Module):
         raise WeightsError(f"module: a {type(module).__name__} is not a torch.nn.Module; give "
                            f"a model built of {SUPPORTED}")
-    if isinstance(module, torch.nn.Sequential) and \
-            type(module).forward is torch.nn.Sequential.forward:
+    plain = isinstance(module, torch.nn.Sequential) and \
+        type(module).forward is torch.nn.Sequential.forward
+    single = not list(module.children()) and (
+        type(module).__module__.startswith("torch.nn") or not _own_forward(module))
+    if plain or single:  # a Sequential, or one module of torch.nn on its own
         return [(q, _label(q, child), _layer(q, child)) for q, child in _flatten(module)]
     from .fx_chain import traced_layers
 
     return traced_layers(module, image, _layer)
+
+
+def _own_forward(module: Any) -> bool:
+    import torch
+
+    return type(module).forward is not torch.nn.Module.forward and not any(
+        type(module).forward is getattr(cls, "forward", None)
+        for cls in type(module).__mro__[1:] if cls.__module__.startswith("torch.nn"))
 
 
 def module_layers(module: torch.nn.Module, x: Any) -> dict[str, str]:
@@ -295,9 +306,11 @@ def _batch_norm(where: str, module: Any, table: dict[str, object]) -> None:
                            "convsheets draws batch norm in evaluation mode, with them")
     table["running_mean"] = _array(where, "running_mean", module.running_mean)
     table["running_var"] = _array(where, "running_var", module.running_var)
+    table["bias"] = False  # PyTorch 2.x: an affine batch norm may have no bias
     if module.affine:
         table["weight"] = _array(where, "weight", module.weight)
-        table["bias"] = _array(where, "bias", module.bias).tolist()
+        if module.bias is not None:
+            table["bias"] = _array(where, "bias", module.bias).tolist()
 
 
 def _pair(where: str, key: str, value: object) -> list[int]:

@@ -65,7 +65,6 @@ class Op:
     # ops with `vector_ok` may follow one (a convolution over a feature vector means nothing)
     flattens: ClassVar[bool] = False
     vector_ok: ClassVar[bool] = False
-    tensor_names: ClassVar[tuple[str, ...]] = ()  # tensors given by value that are not options
 
     def input_groups(self) -> int:
         """Groups its input channels fall into (a grouped convolution's), so the sheets that

@@ -24,6 +24,7 @@ class BatchNorm2d(Op):
     momentum: float = 0.1
     affine: bool = True
     track_running_stats: bool = True
+    bias: bool = True  # (PyTorch 2.x: an affine batch norm without its shift)
 
     op: ClassVar[str] = "batch_norm2d"
     module: ClassVar[str] = "BatchNorm2d"
@@ -33,9 +34,9 @@ class BatchNorm2d(Op):
                               "sqrt(running var + eps)")
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "num_features": ("int", INFER), "eps": ("float", 1e-5), "momentum": ("float", 0.1),
-        "affine": ("bool", True), "track_running_stats": ("bool", True)}
+        "affine": ("bool", True), "track_running_stats": ("bool", True),
+        "bias": ("bool", True)}
     has_parameters: ClassVar[bool] = True
-    tensor_names: ClassVar[tuple[str, ...]] = ("bias",)
 
     @classmethod
     def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
@@ -65,18 +66,26 @@ class BatchNorm2d(Op):
 
     def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
         c = (self.num_features,)
-        shapes: dict[str, tuple[int, ...]] = {"weight": c, "bias": c} if self.affine else {}
+        shapes: dict[str, tuple[int, ...]] = {"weight": c} if self.affine else {}
+        if self.shifted:
+            shapes["bias"] = c
         shapes.update(running_mean=c, running_var=c)
         return shapes
 
+    @property
+    def shifted(self) -> bool:
+        """It adds a bias (affine, and bias not switched off)."""
+        return self.affine and self.bias
+
     def parameter_count(self) -> int:
         """PyTorch's parameters: weight and bias (the running statistics are buffers)."""
-        return 2 * self.num_features if self.affine else 0
+        return self.num_features * (self.affine + self.shifted)
 
     def extra_repr(self) -> str:
         """PyTorch's `_NormBase.extra_repr`."""
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.shifted}, "
+                f"track_running_stats={self.track_running_stats}")
 
     def steps(self) -> tuple[str, ...]:
         return (
@@ -90,7 +99,7 @@ class BatchNorm2d(Op):
         )
 
     def note(self) -> str:
-        return ("Each cell is (x - running_mean[c]) · scale[c]" + (" + bias[c]" if self.affine
+        return ("Each cell is (x - running_mean[c]) · scale[c]" + (" + bias[c]" if self.shifted
                 else "") + " of the same cell of the layer's input, channel c's statistics "
                 "and scale from the Statistics sheet.")
 
@@ -101,7 +110,7 @@ class BatchNorm2d(Op):
         return "unchanged"
 
     def parameter_count_formula(self, in_channels: str) -> str:
-        return f"2*{in_channels}" if self.affine else "0"
+        return f"{int(self.affine) + int(self.shifted)}*{in_channels}"
 
     def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"scale": self.scale(tensors).reshape(1, -1)}
@@ -117,7 +126,7 @@ class BatchNorm2d(Op):
         x = np.asarray(x, dtype=np.float64)
         mean = np.asarray(tensors["running_mean"], dtype=np.float64)[:, None, None]
         y = (x - mean) * self.scale(tensors)[:, None, None]
-        if self.affine:
+        if self.shifted:
             y = y + np.asarray(tensors["bias"], dtype=np.float64)[:, None, None]
         return y
 
@@ -125,4 +134,4 @@ class BatchNorm2d(Op):
         return size
 
     def reference_parameter_count(self, in_channels: float) -> float:
-        return 2.0 * in_channels if self.affine else 0.0
+        return float(int(self.affine) + int(self.shifted)) * in_channels
