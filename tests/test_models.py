@@ -171,7 +171,7 @@ def test_models_as_written_equal_their_forward_in_every_engine(kind: str,
     with torch.no_grad():
         scores = model(x)[0].numpy()
     copies = [("stored", path)]
-    for engine in ("libreoffice", "gnumeric"):
+    for engine in ("libreoffice", "gnumeric", "ironcalc"):
         (copy,) = get_engine(engine).recalculate([path], tmp_path / engine, timeout=300)
         copies.append((engine, copy))
     for engine, copy in copies:
@@ -371,20 +371,48 @@ def test_weights_file_loads_linear_and_batch_norm(tmp_path: Path) -> None:
         assert _close(read("fc1_weight"), state["8.weight"].double().numpy())
 
 
-def test_exercise_blanks_a_linear_layer(tmp_path: Path) -> None:
+def test_exercise_on_linear_and_batch_norm_graded_from_pytorch(tmp_path: Path) -> None:
+    """Blank a batch norm and a linear layer; answers filled from PyTorch's values (not the
+    key under test) grade 100 %, one wrong answer loses exactly one cell."""
+    from exercise_fill import fill, typed
+
+    from convsheets.grade import grade_files
+
     template = tmp_path / "t.toml"
-    template.write_text('input_size = 3\nin_channels = 2\n[[layers]]\nop = "flatten"\n'
+    template.write_text('input_size = 3\nin_channels = 2\nvalues = "normal"\nseed = 4\n'
+                        '[[layers]]\nop = "batch_norm2d"\nname = "bn1"\n'
+                        '[[layers]]\nop = "flatten"\n'
                         '[[layers]]\nop = "linear"\nname = "fc1"\nout_features = 4\n'
                         '[[layers]]\nop = "relu"\n[[layers]]\nop = "linear"\nname = "fc2"\n'
                         'out_features = 3\n')
-    out = tmp_path / "hw.xlsx"
+    handout = tmp_path / "hw.xlsx"
     done = subprocess.run([sys.executable, "-m", "convsheets", "build", "--template",
-                           str(template), "--exercise", "--blank", "fc1", "-o", str(out)],
-                          capture_output=True, text=True)
+                           str(template), "--exercise", "--blank", "bn1,fc1", "-o",
+                           str(handout)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    with XlsxFile(out) as xf:
-        names = xf.defined_names()
-    assert "fc1_output" in names and "predicted_class" in names
+    with XlsxFile(handout) as xf:
+        read = _reader(xf)
+        x = torch.tensor(np.stack([read("input_c0"), read("input_c1")]))[None]
+        bn = F.batch_norm(x, torch.tensor(read("bn1_running_mean")[0]),
+                          torch.tensor(read("bn1_running_var")[0]),
+                          torch.tensor(read("bn1_weight")[0]), torch.tensor(read("bn1_bias")[0]),
+                          training=False)
+        fc1 = F.linear(torch.flatten(bn, 1), torch.tensor(read("fc1_weight")),
+                       torch.tensor(read("fc1_bias")[0]))
+    answers = {"bn1_output_c0": bn[0, 0].numpy(), "bn1_output_c1": bn[0, 1].numpy(),
+               "fc1_output": fc1.numpy()}
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, lambda block, i, j, _key: typed(float(answers[block][i, j]))
+         if block in answers else None)
+    fill(handout, wrong, lambda block, i, j, _key: typed(
+        float(answers[block][i, j]) + (1 if (block, i, j) == ("fc1_output", 0, 2) else 0))
+        if block in answers else None)
+    graded = {Path(g.file).name: g for g in grade_files([right, wrong])}
+    cells = sum(v.size for v in answers.values())
+    for name, missed in (("right.xlsx", 0), ("wrong.xlsx", 1)):
+        blocks = [b for b in graded[name].blocks if b.name in answers]
+        assert sum(b.total for b in blocks) == cells
+        assert sum(b.total - b.correct for b in blocks) == missed, name
 
 
 def test_a_linear_of_a_thousand_inputs_keeps_formulas_short(tmp_path: Path) -> None:
