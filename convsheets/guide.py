@@ -19,6 +19,7 @@ from .network import Network
 from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
+from .tensors import block_names
 from .variants import VARIANTS
 
 COL_TEXT, COL_VALUE = 2, 3  # text in B, values in C (and D for the width axis of pairs)
@@ -146,9 +147,17 @@ def add_guide(plan: Plan) -> None:
                  width=TEXT_WIDTH - 34)
     cur.gap()
     weighted = [layer for layer in network.layers if layer.op.has_parameters]
+    kernel = ""  # the first weight's first block: weight_0_0, or fc1_weight (a matrix)
+    for layer in weighted:
+        shapes, weight = layer.tensor_shapes(), layer.names.tensor + "weight"
+        if weight in shapes:
+            kernel = next(block_names(weight, shapes[weight]))[0] + ", "
+            break
+    last = network.layers[-1]
     example = ("input_c0, weight_0_0, output_c0" if not network.is_network else
-               "input_c0, " + (f"{weighted[0].names.tensor}weight_0_0, " if weighted else "")
-               + f"{network.layers[0].names.output_c(0)}, output_c0 (the last layer's output)")
+               f"input_c0, {kernel}{network.layers[0].output_name(0)}, "
+               f"{last.output_aliases(0)[0] if last.output_aliases(0) else 'output_c0'} "
+               "(the last layer's output)")
     cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
              f"{example}. The command convsheets verify FILE recomputes "
              "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
