@@ -141,6 +141,24 @@ def network_from_template(values: Mapping[str, object], source: str,
                    origins=origins)
 
 
+def unused_weights(values: Mapping[str, object], network: Network,
+                   weights: Mapping[str, np.ndarray] | None) -> list[str]:
+    """The weights file's tensors that no layer reads (a layer left out of the template, e.g.
+    a batch norm, silently changes what the workbook computes): every name, in file order.
+    Integer tensors PyTorch keeps beside them (``num_batches_tracked``) are not weights."""
+    if not weights:
+        return []
+    used: set[str] = set()
+    tables = values.get("layers")
+    for table, layer in zip(tables if isinstance(tables, list) else [], network.layers,
+                            strict=False):
+        prefix = table.get("weights") if isinstance(table, dict) else None
+        if isinstance(prefix, str):
+            used.update(f"{prefix}.{local}" for local in layer.op.tensor_shapes())
+    return [name for name in weights
+            if name not in used and not name.endswith("num_batches_tracked")]
+
+
 def _entries(tables: list[dict[str, object]], source: str,
              ) -> tuple[list[tuple[str | None, str, dict[str, object], LayerNames]], list[str]]:
     """(name, op, options, names) per layer, default names counted per op (conv1, relu1)."""
