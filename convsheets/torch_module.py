@@ -107,10 +107,24 @@ def module_layers(module: torch.nn.Module, x: Any) -> dict[str, str]:
     return _mapping(module, x, network)
 
 
+def _keys(layers: list[tuple[str, str, dict[str, object]]]) -> list[str]:
+    """How the mapping names each layer's source: the module's qualified name (``features.0``;
+    ``conv (call 2)`` when a module runs twice), or a functional node by its graph name and
+    target (``node relu_1 (call_function relu)``)."""
+    keys: list[str] = []
+    for qualified, label, _table in layers:
+        key = qualified or label[label.find("node "):]  # a functional node: "node relu ..."
+        n, base = 1, key
+        while key in keys:
+            n += 1
+            key = f"{base} (call {n})"
+        keys.append(key)
+    return keys
+
+
 def _mapping(module: Any, x: Any, network: Network) -> dict[str, str]:
     layers = _layers(module, _image(x))
-    return {(q or label): layer.label
-            for (q, label, _t), layer in zip(layers, network.layers, strict=True)}
+    return {key: layer.label for key, layer in zip(_keys(layers), network.layers, strict=True)}
 
 
 def module_network(module: torch.nn.Module, x: Any) -> Network:
@@ -118,7 +132,8 @@ def module_network(module: torch.nn.Module, x: Any) -> Network:
     convsheets cannot draw is refused naming its module. The guide says which module each
     layer is."""
     template = module_template(module, x)
-    labels = [label for _q, label, _t in _layers(module, _image(x))]
+    layers = _layers(module, _image(x))
+    labels = [label for _q, label, _t in layers]
     try:
         network = network_from_template(template, SOURCE)
     except SpecError as exc:
@@ -134,8 +149,10 @@ def module_network(module: torch.nn.Module, x: Any) -> Network:
             if text.startswith(prefix):
                 text = "the module: " + text[len(prefix):]
         raise type(exc)(text) from None
-    for label, layer in zip(labels, network.layers, strict=True):
-        network.origins[f"layer {layer.label}"] = f"{label} of the PyTorch model"
+    for (qualified, label, _t), key, layer in zip(layers, _keys(layers), network.layers,
+                                                  strict=True):
+        shown = label if qualified else key  # "module conv1 (Conv2d)", "node relu (...)"
+        network.origins[f"layer {layer.label}"] = f"{shown} of the PyTorch model"
     return network
 
 

@@ -191,6 +191,7 @@ def test_models_as_written_equal_their_forward_in_every_engine(kind: str,
             "c1", "relu1", "s2", "c3", "relu2", "s4", "flatten1", "c5", "relu3", "f6",
             "relu4", "output"]
         assert result.layers["c3"] == "c3" and result.layers["f6"] == "f6"
+        assert result.layers["node relu (call_function relu)"] == "relu1"
     if kind == "custom":
         assert {"conv1", "bn1", "pool", "conv2", "fc1", "dropout"} <= set(result.layers.values())
 
@@ -454,6 +455,9 @@ def test_a_sequential_with_its_own_forward_is_traced_as_written() -> None:
     x = _image(5)
     network = module_network(model, x)
     assert [layer.op.op for layer in network.layers] == ["conv2d", "conv2d"]
+    from convsheets.torch_module import module_layers
+
+    assert module_layers(model, x) == {"0": "conv1", "0 (call 2)": "conv2"}
     from convsheets.expected import forward
     from convsheets.tensors import random_tensors
 
