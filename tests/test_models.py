@@ -464,3 +464,17 @@ def test_a_sequential_with_its_own_forward_is_traced_as_written() -> None:
     (_l1, _x1, y1), (_l2, _x2, y2) = forward(network, random_tensors(network))
     with torch.no_grad():
         assert _close(y2[0], model(x)[0, 0].numpy())
+
+
+def test_flatten_shapes_follow_the_guides_what_if_input_size(tmp_path: Path) -> None:
+    """Without a linear layer any input size fits: verify's probe writes a larger one into
+    the guide, and flatten's width C·H·W follows it live."""
+    template = {"input_size": "4x5", "in_channels": 2, "layers": [
+        {"op": "conv2d", "out_channels": 3, "kernel_size": 2},
+        {"op": "max_pool2d", "kernel_size": 2}, {"op": "flatten"}, {"op": "relu"}]}
+    path = tmp_path / "flat.xlsx"
+    convsheets.build(template=template, output=path)
+    (report,) = verify_files([path], engine="gnumeric")
+    assert report.ok and all(run.probed for run in report.runs)
+    checked = {b.name for run in report.runs for b in run.blocks}
+    assert {"flatten1_output_width", "flatten1_output", "relu1_output", "output"} <= checked
