@@ -4,7 +4,8 @@ template table (`torch_module` builds the network from them).
 
 Nodes drawn: ``call_module`` (any module `torch_module` supports), ``call_function``
 (``F.relu``/``torch.relu``, ``F.leaky_relu``, ``torch.flatten``, ``F.max_pool2d``,
-``F.avg_pool2d``, ``F.dropout`` in evaluation) and ``call_method`` (``relu``, ``flatten``,
+``F.avg_pool2d``, ``F.adaptive_avg_pool2d``, ``F.adaptive_max_pool2d``, ``F.dropout`` in
+evaluation) and ``call_method`` (``relu``, ``flatten``,
 ``view``/``reshape`` to (batch, features) as a flatten). Shape-only nodes (``x.size(0)``,
 ``x.shape``, ``x.dim()``) are read, not drawn; ``contiguous`` passes its input on. Everything
 else, and a graph that is not a chain (a node whose output two layers read, a layer that reads
@@ -64,7 +65,9 @@ def traced_layers(module: Any, image: np.ndarray,
     functions: dict[Any, str] = {F.relu: "relu", torch.relu: "relu",
                                  F.leaky_relu: "leaky_relu", torch.flatten: "flatten",
                                  F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
-                                 F.dropout: "dropout"}
+                                 F.dropout: "dropout",
+                                 F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
+                                 F.adaptive_max_pool2d: "adaptive_max_pool2d"}
     shape_only = {"size", "dim"}
     out: list[tuple[str, str, Table]] = []
     current = None
@@ -117,7 +120,8 @@ def traced_layers(module: Any, image: np.ndarray,
         else:
             raise WeightsError(f"{where(node)}: not supported; convsheets draws modules and "
                                "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
-                               "F.dropout, x.relu(), x.flatten(1), x.view(N, -1)")
+                               "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
+                               "x.relu(), x.flatten(1), x.view(N, -1)")
         if table is not None:
             out.append(("", where(node), table))
         current = node
@@ -158,11 +162,17 @@ def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, 
     if op == "flatten":
         return {"op": "flatten", "start_dim": _argument(node, 1, "start_dim", 0),
                 "end_dim": _argument(node, 2, "end_dim", -1)}
+    if op.startswith("adaptive"):
+        size = _argument(node, 1, "output_size", None)
+        table: Table = {"op": op, "output_size": list(size) if isinstance(size, tuple) else size}
+        if op == "adaptive_max_pool2d":
+            table["return_indices"] = _argument(node, 2, "return_indices", False)
+        return table
     names = (("kernel_size", None), ("stride", None), ("padding", 0))
     names += (("dilation", 1), ("ceil_mode", False), ("return_indices", False)) \
         if op == "max_pool2d" else (("ceil_mode", False), ("count_include_pad", True),
                                     ("divisor_override", None))
-    table: Table = {"op": op}
+    table = {"op": op}
     for i, (key, default) in enumerate(names, start=1):
         value = _argument(node, i, key, default)
         if key == "stride" and value in (None, [], ()):

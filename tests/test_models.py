@@ -266,6 +266,10 @@ def test_new_ops_print_as_pytorch() -> None:
     ('op = "batch_norm2d"\nnum_features = 3', ["num_features=3", "(1)"]),
     ('op = "dropout"\np = 2', ["p=2", "between 0 and 1"]),
     ('op = "flatten"\n[[layers]]\nop = "max_pool2d"\nkernel_size = 1', ["op=", "cannot follow"]),
+    ('op = "adaptive_avg_pool2d"\noutput_size = 0', ["output_size="]),
+    ('op = "adaptive_avg_pool2d"', ["output_size", "required"]),
+    ('op = "adaptive_max_pool2d"\noutput_size = 2\nreturn_indices = true',
+     ["return_indices", "not supported"]),
 ])
 def test_bad_options_are_one_line_naming_the_option(tmp_path: Path, layers: str,
                                                     words: list[str]) -> None:
@@ -478,3 +482,45 @@ def test_flatten_shapes_follow_the_guides_what_if_input_size(tmp_path: Path) -> 
     assert report.ok and all(run.probed for run in report.runs)
     checked = {b.name for run in report.runs for b in run.blocks}
     assert {"flatten1_output_width", "flatten1_output", "relu1_output", "output"} <= checked
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_adaptive_pools_equal_torch_functional(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    c, h, w = (int(v) for v in rng.integers(1, 9, 3))
+    size = [int(v) for v in rng.integers(1, 10, 2)]  # larger than the input too
+    x = rng.normal(size=(c, h, w))
+    for op, function in (("adaptive_avg_pool2d", F.adaptive_avg_pool2d),
+                         ("adaptive_max_pool2d", F.adaptive_max_pool2d)):
+        network = network_from_template({"input_size": [h, w], "in_channels": c, "layers": [
+            {"op": op, "output_size": size}]}, "t")
+        want = function(torch.tensor(x)[None], size)[0].numpy()
+        assert np.allclose(network.layers[0].op.reference(x, {}), want, rtol=1e-14, atol=1e-14)
+
+
+class GlobalPool(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.gap = nn.AdaptiveAvgPool2d((2, 3))
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.adaptive_max_pool2d(self.gap(self.conv(x)), 1)
+        return self.fc(x.flatten(1))
+
+
+def test_adaptive_pools_as_written_in_every_engine(tmp_path: Path) -> None:
+    model = _seeded(GlobalPool(), 6)
+    x = _image(8)
+    network = module_network(model, x)
+    assert [str(layer.op) for layer in network.layers][1:3] == [
+        "AdaptiveAvgPool2d(output_size=(2, 3))", "AdaptiveMaxPool2d(output_size=1)"]
+    path = tmp_path / "gap.xlsx"
+    convsheets.from_module(model, x, path)
+    (report,) = verify_files([path], engine="gnumeric")
+    assert report.ok
+    for engine in ("libreoffice", "ironcalc"):
+        (copy,) = get_engine(engine).recalculate([path], tmp_path / engine, timeout=300)
+        with XlsxFile(copy) as xf:
+            _check_layers(model, x, network, _reader(xf))

@@ -7,6 +7,8 @@ of `base.py` (an element-wise op is drawn by `draw/elementwise.py`, whatever it 
 
 from __future__ import annotations
 
+from .adaptive_avg_pool2d import AdaptiveAvgPool2d
+from .adaptive_max_pool2d import AdaptiveMaxPool2d
 from .avg_pool2d import AvgPool2d
 from .base import Op, Shape
 from .batch_norm2d import BatchNorm2d
@@ -22,7 +24,9 @@ from .relu import ReLU
 
 OPS: dict[str, type[Op]] = {
     cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU,
-                          Flatten, Linear, BatchNorm2d, Dropout, Identity)}
+                          Flatten, Linear, BatchNorm2d, Dropout, Identity, AdaptiveAvgPool2d,
+                          AdaptiveMaxPool2d)}
 
-__all__ = ["OPS", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Flatten",
-           "Identity", "LeakyReLU", "Linear", "MaxPool2d", "Op", "ReLU", "Shape"]
+__all__ = ["OPS", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d",
+           "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
+           "MaxPool2d", "Op", "ReLU", "Shape"]
