@@ -27,4 +27,8 @@ def draw_adaptive(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
 
     outputs = per_channel_stage(ctx, op.note(), sources, (oh, ow), content,
                                 f"= {op.function} of its window")
+    if "explorer" in ctx.plan.views:
+        ctx.plan.notes.append(f"{ctx.layer.label} ({op.op}): no window explorer: its windows "
+                              "differ in size and may overlap, so there is no one sliding "
+                              "window to step through (Trace Precedents shows each cell's).")
     return Drawn(ctx, list(sources), outputs, windowed=list(sources))

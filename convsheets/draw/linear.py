@@ -75,6 +75,10 @@ def draw_linear(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
 
     out = vector_output(ctx, op.note(), op.out_features, PerCell(cell),
                         "= SUMPRODUCT(weight row, input)" + (" + bias" if bias else ""))
+    if "explorer" in ctx.plan.views:
+        ctx.plan.notes.append(f"{ctx.layer.label} (linear): no window explorer: every output "
+                              "reads the whole input row (one SUMPRODUCT; Trace Precedents "
+                              "shows it).")
     if ends_in_scores(ctx.plan, ctx.layer):
         add_prediction(ctx.plan, ctx.layer, out)
     return Drawn(ctx, list(sources), [out], weights=[[matrix]], bias=bias)
