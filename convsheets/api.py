@@ -35,8 +35,9 @@ from .exercise import Exercise, parse_blank
 from .grade import Grade, grade_files
 from .plan import COLOUR_SCALES, VIEWS
 from .render import DEFAULT_DPI
+from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
-from .request import API, check_exercise, resolve
+from .request import API, resolve
 from .request import OUTPUT_DIR as OUTPUT_DIR  # output/NAME.xlsx, as the command line
 from .torch_module import from_module
 from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE, FileReport, verify_files
@@ -99,8 +100,6 @@ def build(variant: str | None = None, *,
     if target is not None and target.suffix.lower() != ".xlsx":
         raise OutputError(f"{target}: give a file name ending in .xlsx")
     try:
-        if exercise:
-            check_exercise(image, kernel, weights, API)
         resolved = resolve(variant, template, weights, image, kernel, options, API)
     except SpecError as exc:  # a layer option's error, named as this call's argument
         raise (exc.located(HERE) if not exc.where else exc) from None
@@ -129,12 +128,24 @@ def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
 
 
 def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A002
-           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False) -> list[Path]:
+           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False,
+           force: bool = False) -> list[Path]:
     """Render workbooks as LibreOffice prints them, as ``convsheets render`` does: one PNG
     per page (``STEM-SHEET.png``) or the PDF, into the folder `to`; returns the files
-    written. Needs LibreOffice (EngineError otherwise)."""
+    written. An existing file is replaced only when convsheets wrote it, or with
+    ``force=True``. Needs LibreOffice (EngineError otherwise)."""
+    where = "convsheets.render"
+    if not paths:
+        raise VerifyInputError(f"{where}: give at least one workbook")
+    if format not in RENDER_FORMATS:
+        raise SpecError("format", format, "must be one of " + ", ".join(RENDER_FORMATS), where)
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 600:
+        raise SpecError("dpi", dpi, "must be a whole number from 20 to 600", where)
+    if trim and format == "pdf":
+        raise SpecError("trim", trim, "cuts pictures; it has no effect with format='pdf'",
+                        where)
     return render_workbooks([Path(p) for p in paths], Path(to), fmt=format, sheet=sheet,
-                            dpi=dpi, trim=trim)
+                            dpi=dpi, trim=trim, force=force)
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

@@ -20,9 +20,9 @@ from PIL import Image
 from ._version import __version__
 from .build import build as build_workbook
 from .build import build_exercise, check_target
-from .errors import ConvsheetsError, one_line
+from .errors import ConvsheetsError, OutputError, VerifyInputError, one_line
 from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
-from .grade import grade_files, table, write_csv, write_feedback
+from .grade import feedback_path, grade_files, table, write_csv, write_feedback
 from .grade import write_json as write_grade_json
 from .images import SAMPLES, sample_path
 from .kernels import (
@@ -33,12 +33,13 @@ from .kernels import (
 from .network import Network
 from .networks import describe_network, shipped_networks
 from .options import VALUE_KINDS, parse_pair
+from .outputs import check_targets
 from .plan import COLOUR_SCALES, VIEWS
 from .presets import describe, preset
 from .render import DEFAULT_DPI
 from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
-from .request import CLI, OUTPUT_DIR, RequestError, check_exercise, every_preset, resolve
+from .request import CLI, OUTPUT_DIR, RequestError, every_preset, resolve
 from .variants import VARIANTS
 from .verify import (
     DEFAULT_TOLERANCE,
@@ -160,8 +161,6 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         raise click.UsageError("--exercise builds one handout (or one per student); give "
                                "--variant or --template instead of --all")
     try:
-        if exercise:
-            check_exercise(image, kernel_names, weights_file)
         if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
             raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
                                      "handouts/", param_hint="'--output'")
@@ -194,7 +193,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
         c, h, w = network.input_shape
-        click.echo(f"  input ({c}, {h}, {w})")
+        click.echo(f"  input ({c}, {h}, {w})" + _resized(network))
         for layer in network.layers:
             click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
         if note:
@@ -226,6 +225,13 @@ def _jobs(variant: str | None, build_all: bool, template: str | None, output: Pa
     return [(resolved.network, output or resolved.default_output_path, resolved.preset_note)]
 
 
+def _resized(network: Network) -> str:
+    """", from the image digit, resized from 28x28 to 12x16 ... squashed ...": said where the
+    input is, so a picture is never squashed without a word."""
+    origin = network.origins.get("input", "")
+    return f", from {origin}" if "resized from" in origin else ""
+
+
 def _build_exercises(network: Network, target: Path, note: str, exercise: Exercise,
                      roster: Path | None, force: bool) -> None:
     """One handout, or one per student of a roster (every target checked before any is
@@ -234,7 +240,8 @@ def _build_exercises(network: Network, target: Path, note: str, exercise: Exerci
         result, answers = build_exercise(network, target, exercise, force=force)
         click.echo(f"wrote {result.path}: exercise, {answers:,} answer cells to fill in "
                    f"(blank: {', '.join(exercise.blank)}"
-                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}")
+                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}"
+                   + _resized(network))
         if note:
             click.echo(f"  {note}")
         return
@@ -251,7 +258,8 @@ def _build_exercises(network: Network, target: Path, note: str, exercise: Exerci
     answers = 0
     for student_source, path, one in jobs:
         _result, answers = build_exercise(student_source, path, one, force=force)
-    click.echo(f"wrote {len(jobs)} handouts into {target}/ ({answers:,} answer cells each; "
+    click.echo(f"wrote {_count(len(jobs), 'handout', 'handouts')} into {target}/ ({answers:,} "
+               f"answer cells each; "
                f"blank: {', '.join(exercise.blank)}"
                f"{', self-check' if exercise.self_check else ''}; seeds from --seed "
                f"{network.seed} and each id)")
@@ -290,8 +298,10 @@ def list_kernels() -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a machine-readable report here.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failing blocks and the summary.")
+@click.option("--force", is_flag=True, help="Replace an existing --json file convsheets did "
+              "not write.")
 def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: float,
-           json_path: Path | None, quiet: bool) -> None:
+           json_path: Path | None, quiet: bool, force: bool) -> None:
     """Recalculate workbooks in a spreadsheet application and compare every block with NumPy.
 
     Exit status: 0 all match, 1 a mismatch, 2 a file or engine is unusable."""
@@ -299,7 +309,7 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
         raise click.BadParameter(f"{tolerance} is not a finite number",
                                  param_hint="'--tolerance'")
     if json_path is not None:
-        _check_report_path(json_path, files)
+        _check_report_path(json_path, files, force=force)
 
     def progress(message: str) -> None:
         click.echo(message, err=True)
@@ -311,7 +321,11 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
             click.echo(f"Error: {one_line(report.unusable)}", err=True)
     click.echo(format_report(reports, tolerance, verbose=not quiet))
     if json_path is not None:
-        write_json(reports, json_path, tolerance)
+        try:  # (the report is printed already: one line says the file is not written)
+            write_json(reports, json_path, tolerance, force)
+        except OutputError as exc:
+            raise OutputError(f"--json {exc}") from None
+        click.echo(f"wrote {json_path}")
     status = exit_status(reports)
     if status:
         sys.exit(status)
@@ -334,9 +348,11 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 @click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,
               show_default=True, help="Seconds LibreOffice may take per workbook (only for "
               "files whose formulas have no stored values).")
+@click.option("--force", is_flag=True, help="Replace existing --csv, --json or feedback files "
+              "convsheets did not write.")
 def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | None,
           json_path: Path | None, feedback: Path | None, roster: Path | None,
-          timeout: float) -> None:
+          timeout: float, force: bool) -> None:
     """Grade returned exercise handouts (convsheets build --exercise) against NumPy.
 
     Exit status: 0 every file graded (wrong answers are not an error), 2 a file is not an
@@ -346,11 +362,13 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
                                  param_hint="'--tolerance'")
     for path, flag, kind in ((csv_path, "--csv", ".csv"), (json_path, "--json", ".json")):
         if path is not None:
-            _check_report_path(path, files, flag, kind)
+            _check_report_path(path, files, flag, kind, force)
     if feedback is not None:
         if feedback.exists() and not feedback.is_dir():
             raise click.BadParameter(f"{feedback} is not a directory",
                                      param_hint="'--feedback'")
+        check_targets([feedback_path(f, feedback) for f in dict.fromkeys(files)
+                       if f.suffix.lower() == ".xlsx"], force)
         stems = [f.stem for f in dict.fromkeys(files)]
         twice = next((stem for stem in stems if stems.count(stem) > 1), None)
         if twice is not None:
@@ -367,16 +385,24 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
         if g.unusable:
             click.echo(f"Error: {one_line(g.unusable)}", err=True)
     click.echo(table(grades, students))
-    if csv_path is not None:
-        write_csv(grades, csv_path, students)
-    if json_path is not None:
-        write_grade_json(grades, json_path, students)
     problems: list[str] = []
+    for path, flag, write in ((csv_path, "--csv", write_csv),
+                              (json_path, "--json", write_grade_json)):
+        if path is None:
+            continue
+        try:  # (the grades are printed already: one line says the file is not written)
+            write(grades, path, students, force)
+            click.echo(f"wrote {path}")
+        except OutputError as exc:
+            problems.append(str(exc))
+            click.echo(f"Error: {flag} {one_line(str(exc))}", err=True)
     if feedback is not None:
-        written, problems = write_feedback(grades, feedback)
-        for problem in problems:
+        written, failed = write_feedback(grades, feedback, force)
+        problems += failed
+        for problem in failed:
             click.echo(f"Error: {one_line(problem)}", err=True)
-        click.echo(f"wrote {len(written)} feedback copies into {feedback}/")
+        click.echo(f"wrote {_count(len(written), 'feedback copy', 'feedback copies')} into "
+                   f"{feedback}/")
     if problems or any(g.unusable for g in grades):
         sys.exit(2)
 
@@ -394,31 +420,47 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
               help="Resolution of the pictures.")
 @click.option("--trim", is_flag=True, help="Cut each picture to what the page shows (no "
               "blank paper, no footer): for slides and documents.")
+@click.option("--force", is_flag=True, help="Replace existing pictures or PDFs convsheets did "
+              "not write.")
 def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: int,
-           trim: bool) -> None:
+           trim: bool, force: bool) -> None:
     """Render workbooks as LibreOffice prints them: one PNG per page, or a PDF.
 
     Needs LibreOffice (the same headless, private-profile run verify uses); pages are
     attributed to sheets by the footer convsheets prints on every page."""
     if trim and fmt.lower() == "pdf":
         raise click.UsageError("--trim cuts pictures; it has no effect with --format pdf")
-    for path in render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
-                                 trim=trim):
+    try:
+        written = render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
+                                   trim=trim, force=force)
+    except VerifyInputError as exc:  # (an unknown --sheet: named as the option it is)
+        if sheet is not None and str(exc).startswith(f"sheet {sheet!r}: "):
+            raise VerifyInputError(f"--sheet {sheet}: "
+                                   + str(exc)[len(f"sheet {sheet!r}: "):]) from None
+        raise
+    for path in written:
         click.echo(f"wrote {path}")
 
 
 def _check_report_path(path: Path, files: tuple[Path, ...], flag: str = "--json",
-                       kind: str = ".json") -> None:
-    """Fail before the (possibly long) verification, not after it."""
+                       kind: str = ".json", force: bool = False) -> None:
+    """Fail before the (possibly long) verification, not after it: the rule of `outputs`
+    (never over a file convsheets did not write, a folder that takes files)."""
     if path.resolve() in {f.resolve() for f in files}:
         raise click.BadParameter(f"{path} is one of the workbooks given",
-                                 param_hint=f"'{flag}'")
-    if path.is_dir() or not path.parent.is_dir():
-        raise click.BadParameter(f"{path}: its folder does not exist or it is a directory",
                                  param_hint=f"'{flag}'")
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
         raise click.BadParameter(f"{path} looks like a workbook; give a {kind} file name",
                                  param_hint=f"'{flag}'")
+    try:
+        check_targets([path], force)
+    except OutputError as exc:
+        raise OutputError(f"{flag} {exc}") from None
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """"1 handout", "2 handouts"."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _progress_hooks() -> tuple[dict[str, object], Callable[[], None]]:

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import COMPUTED, EDIT, Block, Label, Tiling
+from .limits import view_fits
 from .plan import LayerContext
-from .stages import Formula, Values
+from .stages import Formula, Values, measured
 
 if TYPE_CHECKING:
     from .draw import Drawn
@@ -186,7 +187,10 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
     total = put(_formula(names["sum"], guarded(reduce)), total_row, total_col)
     put(_formula(names["agree"], f'IF({valid},IF(ABS({ref(total)}-{ref(output)})<=1E-9*(1+'
                  f'ABS({ref(output)})),"equal","DIFFERENT"),"")'), total_row, total_col + 1)
-    _highlight(ex, names, ctx)
+    rules = _highlights(ex, names)
+    if view_fits(ctx, sheet, "Explorer", sheet.blocks, (rule for _b, rule in rules)):
+        for block, rule in rules:
+            block.highlights.append(rule)
 
 
 @dataclass
@@ -220,6 +224,9 @@ class _Window:
                 line.append(f'=IF({self.valid},{value},"")')
             yield line
 
+    def longest(self, block: Block) -> int:
+        return measured(self.rows(block))  # (kernel-sized)
+
 
 @dataclass
 class _Kernel:
@@ -243,6 +250,9 @@ class _Kernel:
                 _plus(lines.col_expr(self.grid_row), f"({self.grid_col})*{col_step}+{j + 1}"))
                 + ',"")' for j in range(kw)]
 
+    def longest(self, block: Block) -> int:
+        return measured(self.rows(block))  # (kernel-sized)
+
 
 @dataclass
 class _Products:
@@ -256,6 +266,9 @@ class _Products:
             yield [f'=IF({self.valid},{self.window.ref(i, j, from_sheet=here)}*'
                    f'{self.kernel.ref(i, j, from_sheet=here)},"")'
                    for j in range(block.shape[1])]
+
+    def longest(self, block: Block) -> int:
+        return measured(self.rows(block))  # (kernel-sized)
 
 
 def index(rect: str, row: str, col: str) -> str:
@@ -304,10 +317,12 @@ def _formula(name: str, expr: str) -> Block:
                  style="cs_computed")
 
 
-def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> None:
+def _highlights(ex: Exploration, names: dict[str, str]) -> list[tuple[Block, str]]:
     """Conditional formats (through the selection's workbook-scope names, so they work on any
-    sheet in Excel 2010+, LibreOffice and Gnumeric): the window's taps on the source blocks,
-    the kernels of the selected filter, the selected output cell."""
+    sheet in Excel 2010+, LibreOffice and Gnumeric), each with the block it goes on: the
+    window's taps on the source blocks, the kernels of the selected filter, the selected
+    output cell."""
+    rules: list[tuple[Block, str]] = []
     c, r, k, valid = (names[key] for key in ("used_channel", "used_row", "used_col", "valid"))
     (sh, sw), (oh_, ow_), (dh, dw) = ex.stride, ex.offset, ex.dilation
     kh, kw = ex.kernel
@@ -316,9 +331,9 @@ def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> Non
         col = f"COLUMN()-{src.left}-({k}*{sw}+{ow_})"
         group = f"INT({c}/{ex.per_out})*{ex.per_in}"
         channel = f"{index}>={group},{index}<{group}+{ex.per_in}"
-        src.highlights.append(
+        rules.append((src,
             f"AND({valid}=1,{channel},{row}>=0,{row}<={(kh - 1) * dh},MOD({row},{dh})=0,"
-            f"{col}>=0,{col}<={(kw - 1) * dw},MOD({col},{dw})=0)")
+            f"{col}>=0,{col}<={(kw - 1) * dw},MOD({col},{dw})=0)"))
     if ex.kernels is not None and ex.kernel_cell is not None:
         for a, line in enumerate(ex.kernels):
             for b, block in enumerate(line):
@@ -326,10 +341,11 @@ def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> Non
                 column = [f"({ex.kernel_cell(c, j)[1]})={b}" for j in range(ex.per_in)]
                 either = ",".join(f"AND({x},{y})" for x, y in zip(conditions, column,
                                                                   strict=True))
-                block.highlights.append(f"AND({valid}=1,OR({either}))")
+                rules.append((block, f"AND({valid}=1,OR({either}))"))
     for o, out in enumerate(ex.outputs):
-        out.highlights.append(f"AND({valid}=1,{c}={o},ROW()-{out.top}={r},"
-                              f"COLUMN()-{out.left}={k})")
+        rules.append((out, f"AND({valid}=1,{c}={o},ROW()-{out.top}={r},"
+                      f"COLUMN()-{out.left}={k})"))
+    return rules
 
 
 def explore_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,

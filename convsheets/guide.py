@@ -121,8 +121,9 @@ def add_guide(plan: Plan) -> None:
         cur.gap()
         cur.text("Where the numbers come from", "cs_title")
         for tensor, origin in network.origins.items():
+            seeded = set(network.source_shapes()) - set(network.given)
             cur.text(f"{tensor}: {origin}; everything else from seed {network.seed}."
-                     if tensor == "input" else f"{tensor}: {origin}.")
+                     if tensor == "input" and seeded else f"{tensor}: {origin}.")
     cur.gap()
     cur.text("Colours", "cs_title")
     used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers),

@@ -53,7 +53,9 @@ class Meaning:
 
 
 class Content(Protocol):
-    """What fills a block: produces its rows, top to bottom, once the block is placed."""
+    """What fills a block: produces its rows, top to bottom, once the block is placed. Most
+    also report `longest(block)`, their longest formula (`limits.longest_formula` measures
+    the rows of one that does not)."""
 
     def rows(self, block: Block) -> Iterator[list[object]]: ...
 
@@ -207,6 +209,7 @@ class SheetPlan:
     hidden: bool = False  # a hidden sheet (an exercise's key and its metadata copy)
     protected: bool = False  # sheet protection on (the metadata copy)
     hidden_from: int | None = None  # columns from here on are hidden (a self-check's key)
+    layer: str = ""  # the label of the layer whose sheet this is ("": the input, guide, ...)
 
     @property
     def note_lines(self) -> list[str]:

@@ -13,7 +13,8 @@ Two lessons, one per op:
   input flattened to a column, and each output cell as SUMPRODUCT(a column of C, the column).
 
 Matrices grow as (input pixels × output pixels): above `MAX_MATRIX_CELLS` the view is left
-out and the guide says why.
+out and the guide says why; so is a view with a formula longer than Excel allows
+(`limits.view_fits`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numpy as np
 
 from . import reference as ref
 from .layout import COMPUTED, FIRST_COL, Block, Label, SheetPlan
+from .limits import view_fits
 from .plan import LayerContext, title
-from .stages import STRUCT, PerCell, Zero
+from .stages import STRUCT, PerCell, Zero, last_cell
 
 MAX_MATRIX_CELLS = 20_000  # cells of one layer's matrices; above it the view is left out
 
@@ -72,8 +74,6 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
                  "fewer channels) to see it."):
         return
     names = ctx.names.tensor
-    if groups > 1:
-        ctx.plan.legend.add("cs_struct")
     sheet = ctx.add_sheet("Matrix", "im2col: how frameworks compute a convolution. Each row of "
                           "the patch matrix is one output position's window (every input "
                           "channel × kernel tap, read from the padded input); each column of "
@@ -135,8 +135,11 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
             name, out_size, f"= im2col rows × filter {o} column"
             + (" + bias" if bias is not None else "") + f"; equals {outputs[o].name}"),
             "cs_title"))
-        _put(sheet, Block(name, out_size, COMPUTED, PerCell(product)), row + 1, oleft)
+        _put(sheet, Block(name, out_size, COMPUTED, PerCell(product, last_cell)), row + 1,
+             oleft)
         row += oh + 2
+    if view_fits(ctx, sheet, "Matrix view", sheet.blocks) and groups > 1:
+        ctx.plan.legend.add("cs_struct")
 
 
 def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
@@ -191,7 +194,6 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
                  "input or fewer channels) to see it."):
         return []
     names = ctx.names.tensor
-    ctx.plan.legend.add("cs_struct")
     sheet = ctx.add_sheet(
         "Matrix", "Why \"transposed\": the direct convolution with this kernel, stride, padding "
         "and dilation maps an output-sized image to an input-sized one, and it is a "
@@ -257,9 +259,12 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
             name, out_size, "= Cᵀ · x (column of C for each cell)"
             + (" + bias" if bias is not None else "") + f"; equals {outputs[o].name}"),
             "cs_title"))
-        blocks.append(_put(sheet, Block(name, out_size, COMPUTED, PerCell(transposed)),
-                           row + 1, FIRST_COL))
+        blocks.append(_put(sheet, Block(name, out_size, COMPUTED,
+                                        PerCell(transposed, last_cell)), row + 1, FIRST_COL))
         row += oh + 2
+    if not view_fits(ctx, sheet, "Matrix view", sheet.blocks):
+        return []
+    ctx.plan.legend.add("cs_struct")
     return blocks
 
 

@@ -66,7 +66,9 @@ def network_from_template(values: Mapping[str, object], source: str,
             raise TemplateError(f"--template {source}: image must be a file name or a sample")
         merged.setdefault("in_channels", 1)
         size = to_pair("input_size", merged["input_size"]) if "input_size" in merged else None
-        merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size)
+        resized: list[str] = []
+        merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size,
+                                     notes=resized)
         merged["input_size"] = list(merged["input"].shape[1:])
     try:
         shape = start_shape(merged)
@@ -87,7 +89,9 @@ def network_from_template(values: Mapping[str, object], source: str,
     given: dict[str, np.ndarray] = {}
     origins: dict[str, str] = {}
     if image is not None:
-        origins["input"] = f"the image {image}, converted to {'grey' if shape[0] == 1 else 'RGB'}"
+        origins["input"] = (f"the image {image}, converted to "
+                            f"{'grey' if shape[0] == 1 else 'RGB'}"
+                            + "".join(f", {note}" for note in resized))
     elif "input" in merged:
         origins["input"] = "x, given to from_module" if source == "module" else \
             f"the template {source}"

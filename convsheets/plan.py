@@ -97,7 +97,8 @@ class LayerContext:
         return self.plan.tensors.get(self.layer.names.tensor + local)
 
     def add_sheet(self, role: str, note: str) -> SheetPlan:
-        return self.plan.add_sheet(self.layer.names.sheet_name(role), note)
+        return self.plan.add_sheet(self.layer.names.sheet_name(role), note,
+                                   layer=self.layer.label)
 
     def output_names(self, o: int) -> tuple[str, tuple[str, ...]]:
         """The output block's name and its aliases (the last layer is also output_c{o}; a

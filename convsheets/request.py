@@ -45,8 +45,8 @@ from .weights import read_safetensors
 
 OUTPUT_DIR = Path("output")  # output/NAME.xlsx when no output is given (relative to the cwd)
 
-__all__ = ["API", "CLI", "OUTPUT_DIR", "Door", "RequestError", "Resolved", "check_exercise",
-           "every_preset", "read_template", "resolve"]
+__all__ = ["API", "CLI", "OUTPUT_DIR", "Door", "RequestError", "Resolved", "every_preset",
+           "read_template", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -152,15 +152,6 @@ def every_preset() -> dict[str, Resolved]:
     return out
 
 
-def check_exercise(image: object, kernel: object, weights: object, door: Door = CLI) -> None:
-    """A handout's numbers come from its seed: refuse the parameters that would give others."""
-    if image is not None or kernel is not None or weights is not None:
-        raise RequestError("exercise", f"{door.head('exercise')}: a handout's numbers come from "
-                           "its seed (so convsheets grade can re-create them); leave out "
-                           f"{door.flag('image')}, {door.flag('kernel')} and "
-                           f"{door.flag('weights')}", door)
-
-
 def read_template(template: str | Path | Mapping[str, object] | None, door: Door = CLI,
                   ) -> tuple[dict[str, object], str]:
     """(its keys, how messages name it): a file, a shipped network's name (when no such file
@@ -239,10 +230,12 @@ def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
     tensors: dict[str, np.ndarray] = {}
     origins: dict[str, str] = {}
     if image is not None:
-        origins["input"] = f"the image {image}"
         typed.setdefault("in_channels", 1)
         size = to_pair("input_size", typed["input_size"]) if "input_size" in typed else None
-        tensors["input"] = load_image(image, to_int("in_channels", typed["in_channels"]), size)
+        resized: list[str] = []  # a picture is never squashed without a word
+        tensors["input"] = load_image(image, to_int("in_channels", typed["in_channels"]), size,
+                                      notes=resized)
+        origins["input"] = f"the image {image}" + "".join(f", {note}" for note in resized)
         typed["input_size"] = tensors["input"].shape[1:]
     if kernel is not None:
         names = parse_names(kernel)

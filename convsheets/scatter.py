@@ -14,15 +14,25 @@ difference between them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .explorer import index
 from .layout import COMPUTED, EDIT, FIRST_COL, VIEW, Block, Label, Meaning
+from .limits import EXCEL_MAX_FORMULA, left_out_note, longest_of, view_fits
 from .plan import LayerContext, title
-from .stages import Formula, PerCell, Values, products
+from .stages import (
+    Formula,
+    PerCell,
+    Values,
+    col_letters,
+    last_cell,
+    products,
+    representatives,
+    row_digits,
+)
 
 if TYPE_CHECKING:
     from .guide import GuideWriter
@@ -127,6 +137,32 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
     row += kh + 3
     outputs = []
     oh, ow = out_size
+    worst_of: dict[int, list[tuple[int, int]]] = {}
+
+    def worst(g: int) -> list[tuple[int, int]]:
+        """The cells of group g's outputs that include a longest formula: a cell's formula is
+        a function of which taps land on its row and column and of the length of each landing
+        pixel's row number and column letters, so one row and one column per distinct such
+        pattern measure every length there is."""
+        if g not in worst_of:
+            group = range(g * per_in, (g + 1) * per_in)
+
+            def along(axis: int, size: int, measure: Callable[[Block, int], int]) -> list[int]:
+                def feature(out: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+                    lands = []
+                    for tap in range((kh, kw)[axis]):
+                        p = landing(out, tap, stride[axis], padding[axis], dilation[axis],
+                                    (h, w)[axis])
+                        if p is not None:
+                            lands.append((tap, tuple(measure(sources[a], p) for a in group)))
+                    return tuple(lands)
+                return representatives(size, feature)
+
+            ys = along(0, oh, lambda b, p: row_digits(b.top, p))
+            xs = along(1, ow, lambda b, p: col_letters(b.left, p))
+            worst_of[g] = [(y, x) for y in ys for x in xs]
+        return worst_of[g]
+
     for o in range(per_out * groups):
         g = o // per_out
         b = o - g * per_out
@@ -154,7 +190,8 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
         sheet.labels.append(Label(row, FIRST_COL, title(
             name, out_size, "= Σ input pixel × kernel tap, over the stamps landing here"
             + (" + bias" if bias is not None else "")), "cs_title"))
-        block = put(Block(name, out_size, COMPUTED, PerCell(cell)), row + 1, FIRST_COL)
+        block = put(Block(name, out_size, COMPUTED, PerCell(cell, lambda _shape, g=g: worst(g))),
+                    row + 1, FIRST_COL)
         conditions = []
         for axis, (pos, fn) in enumerate(((r, "ROW"), (k, "COLUMN"))):
             start = block.top if axis == 0 else block.left
@@ -165,10 +202,12 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
                                 + ",".join(conditions) + ")")
         outputs.append(block)
         row += oh + 2
-    for a, src in enumerate(sources):
-        src.highlights.append(f"AND({names['valid']}=1,{names['channel']}={a},"
-                              f"ROW()-{src.top}={names['row']},"
-                              f"COLUMN()-{src.left}={names['col']})")
+    rules = [f"AND({names['valid']}=1,{names['channel']}={a},ROW()-{src.top}={names['row']},"
+             f"COLUMN()-{src.left}={names['col']})" for a, src in enumerate(sources)]
+    if not view_fits(ctx, sheet, "Scatter view", sheet.blocks, rules):
+        return []
+    for src, rule in zip(sources, rules, strict=True):
+        src.highlights.append(rule)
     return outputs
 
 
@@ -240,7 +279,8 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
             for n, (text, key, blocks) in enumerate(ways):
                 shown.append(place(Block(
                     f"{prefix}guide_{key}_c{o}", (oh, ow), COMPUTED,
-                    PerCell(lambda here, i, j, src=blocks[o]: src.ref(i, j, from_sheet=here)),
+                    PerCell(lambda here, i, j, src=blocks[o]: src.ref(i, j, from_sheet=here),
+                            last_cell),
                     meaning=meaning(f"guide_{key}_c{o}")), n, f"{text} c{o}"))
 
             def gap(here: str, i: int, j: int, shown: list[Block] = shown) -> str:
@@ -251,14 +291,21 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
                 return f"IF({gaps[0]}>{gaps[1]},{gaps[0]},{gaps[1]})"
 
             gaps.append(place(Block(f"{prefix}guide_difference_c{o}", (oh, ow), COMPUTED,
-                                    PerCell(gap), colour_scale=False, style="cs_computed",
+                                    PerCell(gap, last_cell), colour_scale=False,
+                                    style="cs_computed",
                                     meaning=meaning(f"guide_difference_c{o}")),
                               len(ways), f"largest |difference| c{o}"))
             cur.row = top + ((len(ways) + 1 + 1) // 2) * (oh + 2) - 1
         areas = ",".join(g.area(from_sheet=cur.sheet.name) for g in gaps)
         total = cur.formula(f"{prefix}three_ways_difference", f"MAX({areas})")
         total.meaning = meaning("three_ways_difference")
-        cur.block("largest difference, all channels", total, note="0 when the ways agree")
+        longest = longest_of([total])
+        if longest <= EXCEL_MAX_FORMULA:
+            cur.block("largest difference, all channels", total, note="0 when the ways agree")
+        else:  # (the guide's notes are written after its parts)
+            ctx.plan.notes.append(left_out_note(
+                ctx.layer.label, "cell with the largest difference over all channels",
+                longest))
 
     ctx.plan.guide_parts.append(write)
 

@@ -37,6 +37,7 @@ from .expected import Expected, expected_blocks
 from .guide import parameter_cells
 from .layout import ROLES, SELECTION, Meaning
 from .network import Network
+from .outputs import write_text
 from .plan import VIEWS
 from .scatter import SELECT as SCATTER_SELECT
 from .spec import LayerSpec
@@ -658,7 +659,8 @@ def _check_block(book: _Workbook, sheets: _Sheets, name: str, exp: Expected,
     diff = np.where(blank, 0.0, np.abs(cells.values - exp.value))
     i, j = np.unravel_index(int(np.argmax(diff)), shape)
     result.max_abs_error = float(diff[i, j])
-    result.worst_cell = _addr(where, i, j)
+    if result.max_abs_error > 0:  # (every cell exact: no cell is the worst)
+        result.worst_cell = _addr(where, i, j)
     allowed = tolerance * np.maximum(1.0, np.abs(exp.value))
     over = ~(diff <= allowed)  # NaN never passes
     if over.any():
@@ -695,7 +697,8 @@ def format_report(reports: list[FileReport], tolerance: float, verbose: bool = T
                 status = "ok  " if b.ok else "FAIL"
                 shape = f"{b.shape[0]}x{b.shape[1]}"
                 line = (f"  {status} {b.name:<{width}} {shape:>9}  max abs err "
-                        f"{b.max_abs_error:.1e}  worst {b.worst_cell}")
+                        f"{b.max_abs_error:.1e}" + (f"  worst {b.worst_cell}"
+                                                    if b.worst_cell else ""))
                 if b.problem:
                     line += f"  -- {b.problem}"
                 lines.append(line)
@@ -723,14 +726,11 @@ def exit_status(reports: list[FileReport]) -> int:
     return 0 if all(r.ok for r in reports) else 1
 
 
-def write_json(reports: list[FileReport], path: Path, tolerance: float) -> None:
-    """The machine-readable report (per file, per engine, per block), written atomically."""
+def write_json(reports: list[FileReport], path: Path, tolerance: float,
+               force: bool = False) -> None:
+    """The machine-readable report (per file, per engine, per block), written by the rule
+    every output follows (`outputs`: atomically; never over a file convsheets did not write,
+    unless `force`)."""
     data = {"tolerance": tolerance, "ok": all(r.ok for r in reports),
             "files": [{**asdict(r), "ok": r.ok} for r in reports]}
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VerifyInputError(f"--json {path}: cannot write it ({exc.strerror})") from exc
+    write_text(path, json.dumps(data, indent=2) + "\n", force)

@@ -312,6 +312,11 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
     """Printing and PDF export: the sheet's own page setup (layout.SheetPlan.page_setup: one
     page when readable, else breaks between blocks), small margins, the sheet's name and the
     page number in the footer."""
+    if sheet.hidden:  # (an exercise's metadata copy) never printed, nor counted in "of N":
+        # its print area is one empty cell below its text (beside it, the text would flow
+        # into it), a page LibreOffice and Excel leave out
+        ws.print_area = f"A{sheet.max_row + 2}"
+        return
     setup = sheet.page_setup()
     ws.page_setup.orientation = setup.orientation
     if setup.fit:

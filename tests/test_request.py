@@ -168,11 +168,6 @@ BAD = [
     (["--variant", "basic", "--template", "edges"], {"variant": "basic", "template": "edges"},
      ["--variant builds one of the seven variants"],
      ["convsheets.build: variant builds one of the seven variants"]),
-    (["--variant", "basic", "--exercise", "--image", "digit"],
-     {"variant": "basic", "exercise": True, "image": "digit"},
-     ["--exercise: a handout's numbers", "leave out --image, --kernel and --weights"],
-     ["convsheets.build: exercise: a handout's numbers", "leave out image=, kernel= and "
-      "weights="]),
     (["--seed", "2"], {"seed": 2}, ["give --variant (one of basic", "--template FILE or --all"],
      ["convsheets.build: give variant= (one of basic", "or template="]),
     (["--template", "LAYER"], {"template": "LAYER"},
