@@ -62,7 +62,8 @@ def traced_layers(module: Any, image: np.ndarray,
     def where(node: Any) -> str:
         return f"module {name}: node {node.name} ({node.op} {_target(node)})"
 
-    functions: dict[Any, str] = {F.relu: "relu", torch.relu: "relu",
+    functions: dict[Any, str] = {F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid",
+                                 F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh",
                                  F.leaky_relu: "leaky_relu", torch.flatten: "flatten",
                                  F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
                                  F.dropout: "dropout",
@@ -148,8 +149,8 @@ def _argument(node: Any, index: int, key: str, default: object) -> object:
 def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, ...]],
               ) -> Table | None:
     """A table from a torch.nn.functional call, its arguments as PyTorch names them."""
-    if op == "relu":
-        return {"op": "relu"}
+    if op in ("relu", "sigmoid", "tanh"):
+        return {"op": op}
     if op == "leaky_relu":
         return {"op": "leaky_relu",
                 "negative_slope": float(_argument(node, 1, "negative_slope", 0.01))}  # type: ignore[arg-type]
@@ -184,8 +185,8 @@ def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, 
 def _method(node: Any, where: str, shape: Callable[[Any], tuple[int, ...]]) -> Table | None:
     """A table from a tensor method: x.relu(), x.flatten(1), x.view(N, -1) (a flatten)."""
     method = node.target
-    if method in ("relu", "relu_"):
-        return {"op": "relu"}
+    if method in ("relu", "relu_", "sigmoid", "tanh"):
+        return {"op": method.rstrip("_")}
     if method == "contiguous":
         return None
     if method == "flatten":

@@ -524,3 +524,34 @@ def test_adaptive_pools_as_written_in_every_engine(tmp_path: Path) -> None:
         (copy,) = get_engine(engine).recalculate([path], tmp_path / engine, timeout=300)
         with XlsxFile(copy) as xf:
             _check_layers(model, x, network, _reader(xf))
+
+
+class Classic(nn.Module):
+    """The classic LeNet activations: tanh and sigmoid, as modules, functions and methods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 2, 3)
+        self.act = nn.Tanh()
+        self.fc = nn.Linear(72, 4)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.tanh(self.act(self.c1(x)))
+        x = torch.sigmoid(x).tanh()
+        return self.gate(self.fc(torch.flatten(x, 1)))
+
+
+def test_tanh_and_sigmoid_equal_torch_in_every_engine(tmp_path: Path) -> None:
+    model = _seeded(Classic(), 3)
+    x = _image(6) / 4
+    network = module_network(model, x)
+    assert [layer.op.op for layer in network.layers] == [
+        "conv2d", "tanh", "tanh", "sigmoid", "tanh", "flatten", "linear", "sigmoid"]
+    assert [str(layer.op) for layer in network.layers][1:4] == ["Tanh()", "Tanh()", "Sigmoid()"]
+    path = tmp_path / "classic.xlsx"
+    convsheets.from_module(model, x, path)
+    for engine in ("libreoffice", "gnumeric", "ironcalc"):
+        (copy,) = get_engine(engine).recalculate([path], tmp_path / engine, timeout=300)
+        with XlsxFile(copy) as xf:
+            _check_layers(model, x, network, _reader(xf))

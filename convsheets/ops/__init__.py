@@ -21,12 +21,14 @@ from .leaky_relu import LeakyReLU
 from .linear import Linear
 from .max_pool2d import MaxPool2d
 from .relu import ReLU
+from .sigmoid import Sigmoid
+from .tanh import Tanh
 
 OPS: dict[str, type[Op]] = {
     cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU,
                           Flatten, Linear, BatchNorm2d, Dropout, Identity, AdaptiveAvgPool2d,
-                          AdaptiveMaxPool2d)}
+                          AdaptiveMaxPool2d, Sigmoid, Tanh)}
 
 __all__ = ["OPS", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d",
            "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
-           "MaxPool2d", "Op", "ReLU", "Shape"]
+           "MaxPool2d", "Op", "ReLU", "Shape", "Sigmoid", "Tanh"]
