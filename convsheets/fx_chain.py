@@ -2,14 +2,14 @@
 shapes propagated (`ShapeProp`), and each node of a chain-shaped graph turned into one
 template table (`torch_module` builds the network from them).
 
-Nodes drawn: ``call_module`` (any module `torch_module` supports), ``call_function``
-(``F.relu``/``torch.relu``, ``F.leaky_relu``, ``torch.flatten``, ``F.max_pool2d``,
-``F.avg_pool2d``, ``F.adaptive_avg_pool2d``, ``F.adaptive_max_pool2d``, ``F.dropout`` in
-evaluation) and ``call_method`` (``relu``, ``flatten``,
-``view``/``reshape`` to (batch, features) as a flatten). Shape-only nodes (``x.size(0)``,
-``x.shape``, ``x.dim()``) are read, not drawn; ``contiguous`` passes its input on. Everything
-else, and a graph that is not a chain (a node whose output two layers read, a layer that reads
-two nodes), is refused in one line naming the node.
+Nodes drawn: ``call_module`` (any module `torch_module` supports); ``call_function``
+(``F.relu``/``torch.relu``, ``torch.sigmoid``, ``torch.tanh``, ``F.leaky_relu``,
+``torch.flatten``, ``F.max_pool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``,
+``F.adaptive_max_pool2d``, ``F.dropout`` in evaluation); ``call_method`` (``relu``,
+``sigmoid``, ``tanh``, ``flatten``, ``view``/``reshape`` to (batch, features) as a flatten).
+Shape-only nodes (``x.size(0)``, ``x.shape``, ``x.dim()``) are read, not drawn;
+``contiguous`` passes its input on. Everything else, and a graph that is not a chain (a node
+whose output two layers read, a layer that reads two nodes), is refused in one line naming the node.
 """
 
 from __future__ import annotations

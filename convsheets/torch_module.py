@@ -3,11 +3,12 @@
 The model is taken as written. A plain `torch.nn.Sequential` (nested Sequentials flattened) is
 read module by module; any other module is traced by `torch.fx.symbolic_trace`, its shapes
 propagated by `ShapeProp`, and each node of its graph becomes a layer: ``call_module`` nodes
-(Conv2d, ConvTranspose2d, ReLU, LeakyReLU, MaxPool2d, AvgPool2d, BatchNorm2d, Flatten, Linear,
-Dropout, Identity), ``call_function`` nodes (``F.relu``, ``torch.relu``, ``F.leaky_relu``,
-``torch.flatten``, ``F.max_pool2d``, ``F.avg_pool2d``, ``F.dropout``) and ``call_method`` nodes
-(``x.relu()``, ``x.flatten(1)``, ``x.view(x.size(0), -1)`` / ``reshape`` as a flatten; shape-only
-``size``/``dim`` are read, not drawn). The graph must be a chain: each layer reads the one
+(every module of the ops registry: Conv2d, ConvTranspose2d, ReLU, LeakyReLU, Sigmoid, Tanh,
+MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear,
+Dropout, Identity), ``call_function`` nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
+``F.max_pool2d``, ...) and ``call_method`` nodes (``x.relu()``, ``x.flatten(1)``,
+``x.view(x.size(0), -1)`` / ``reshape`` as a flatten; shape-only ``size``/``dim`` are read,
+not drawn). The graph must be a chain: each layer reads the one
 before it. A model that cannot be traced (data-dependent control flow), or whose graph is not
 a chain, is refused in one line naming the node.
 
