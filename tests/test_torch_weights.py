@@ -480,7 +480,7 @@ BAD_MODULES: list[tuple[Callable[[], object], list[str]]] = [
     (lambda: nn.Sequential(nn.AvgPool2d(2, divisor_override=3)),
      ["module 0 (AvgPool2d)", "divisor_override=3"]),
     (lambda: nn.Sequential(nn.AvgPool2d(2, ceil_mode=True)), ["(AvgPool2d)", "ceil_mode"]),
-    (lambda: nn.Sequential(nn.Conv2d(1, 2, 1), nn.Tanh()), ["module 1 (Tanh): not supported"]),
+    (lambda: nn.Sequential(nn.Conv2d(1, 2, 1), nn.GELU()), ["module 1 (GELU): not supported"]),
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 1), nn.Conv2d(3, 1, 1)),
      ["module 1 (Conv2d): in_channels=3", "(2)"]),
     # a model as written is traced by torch.fx: the node it cannot draw is named
