@@ -30,7 +30,7 @@ from .network import Layer, Network
 from .plan import VIEWS, Plan
 from .prediction import KIND as PREDICTION
 from .prediction import prediction_values
-from .stages import Gather, Values
+from .stages import Gather, Values, Zero
 from .variants import VARIANTS
 from .views import view_values
 
@@ -130,9 +130,9 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
         if block.meaning is not None and block.meaning.kind == "overview":
             assert isinstance(block.content, Gather)
             shown = block.content.source
-            value = (shown.content.array if isinstance(shown.content, Values)
-                     else out[shown.name].value)
-            out[block.name] = Expected(np.asarray(value, dtype=float))
+            value = np.asarray(shown.content.array if isinstance(shown.content, Values)
+                               else out[shown.name].value, dtype=float)
+            out[block.name] = _copied(value, block.content)
     for block in plan.blocks():  # the guide's Prediction block, from the class scores
         if block.meaning is not None and block.meaning.kind == PREDICTION:
             scores = steps[block.meaning.layer][2]
@@ -149,6 +149,17 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
     if unchecked:  # a new kind of computed block needs its expected value here
         raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
     return out
+
+
+def _copied(value: np.ndarray, copy: Gather) -> Expected:
+    """A live copy of (part of) a block, its structural zeros kept as constant zeros."""
+    zero_r = np.array([isinstance(i, Zero) for i in copy.row_map], dtype=bool)
+    zero_c = np.array([isinstance(j, Zero) for j in copy.col_map], dtype=bool)
+    rows = [0 if isinstance(i, Zero) else i for i in copy.row_map]
+    cols = [0 if isinstance(j, Zero) else j for j in copy.col_map]
+    structural = zero_r[:, None] | zero_c[None, :]
+    picked = np.where(structural, 0.0, value[np.ix_(rows, cols)])
+    return Expected(picked, structural if structural.any() else None)
 
 
 def _local(layer: Layer, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
