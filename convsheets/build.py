@@ -8,7 +8,7 @@ beside the target and renamed into place, so an interrupted build leaves nothing
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +127,7 @@ class BuildResult:
     cells: int
     formulas: int
     size: int
+    layers: dict[str, str] = field(default_factory=dict)  # from_module: module -> layer name
 
 
 def build(network: Network, path: Path, *, force: bool = False,

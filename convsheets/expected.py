@@ -28,6 +28,8 @@ from .guide import network_guide_values
 from .layout import COMPUTED, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
 from .plan import VIEWS, Plan
+from .prediction import KIND as PREDICTION
+from .prediction import prediction_values
 from .stages import Gather, Values, Zero
 from .variants import VARIANTS
 from .views import view_values
@@ -58,9 +60,8 @@ def layer_outputs(steps: list[tuple[Layer, np.ndarray, np.ndarray]]) -> dict[str
     out: dict[str, np.ndarray] = {}
     for layer, _x, y in steps:
         for o in range(y.shape[0]):
-            out[layer.names.output_c(o)] = y[o]
-            for alias in layer.names.aliases:
-                out[f"{alias}output_c{o}"] = y[o]
+            for name in (layer.output_name(o), *layer.output_aliases(o)):
+                out[name] = y[o]
     return out
 
 
@@ -132,6 +133,10 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
             value = np.asarray(shown.content.array if isinstance(shown.content, Values)
                                else out[shown.name].value, dtype=float)
             out[block.name] = _copied(value, block.content)
+    for block in plan.blocks():  # the guide's Prediction block, from the class scores
+        if block.meaning is not None and block.meaning.kind == PREDICTION:
+            scores = steps[block.meaning.layer][2]
+            out[block.name] = Expected(prediction_values(scores)[block.name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
     for label, keys in views.items():

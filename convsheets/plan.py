@@ -104,9 +104,9 @@ class LayerContext:
                                    layer=self.layer.label)
 
     def output_names(self, o: int) -> tuple[str, tuple[str, ...]]:
-        """The output block's name and its aliases (the last layer is also output_c{o})."""
-        names = self.layer.names
-        return names.output_c(o), tuple(f"{a}output_c{o}" for a in names.aliases)
+        """The output block's name and its aliases (the last layer is also output_c{o}; a
+        vector's one row is ``{name}_output``, the last also ``output``)."""
+        return self.layer.output_name(o), self.layer.output_aliases(o)
 
 
 def title(name: str, shape: tuple[int, int], note: str = "") -> str:

@@ -30,7 +30,13 @@ from .errors import SpecError, TemplateError
 from .images import load_image
 from .kernels import kernel_size_of, named_weight, parse_names
 from .network import Network
-from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
+from .networks import (
+    OVERRIDABLE,
+    is_network,
+    network_from_template,
+    shipped_networks,
+    unused_weights,
+)
 from .options import format_value, option_flag, to_int, to_pair
 from .presets import KNOWN_KEYS, load_template, preset
 from .spec import LayerSpec
@@ -193,7 +199,11 @@ def _network(values: dict[str, object], label: str, template: object, variant: o
     tensors, source = _weights(weights, door)
     network = network_from_template(values, label, given, tensors, source)
     stem = "network" if isinstance(template, Mapping) else Path(label).stem
-    return Resolved(network, OUTPUT_DIR / f"{stem}.xlsx")
+    unused = unused_weights(values, network, tensors)
+    note = (f"note: {source}: {len(unused)} tensor(s) no layer reads: "
+            + ", ".join(unused[:6]) + (", ..." if len(unused) > 6 else "")
+            + " (is a layer missing from the template?)") if unused else ""
+    return Resolved(network, OUTPUT_DIR / f"{stem}.xlsx", note)
 
 
 def _weights(weights: str | Path | Mapping[str, np.ndarray] | None, door: Door,

@@ -236,6 +236,7 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
         values: dict[str, int | str | None] = {name: None for name in _source_names(book)}
         values.update(cells)
         values.update(_other_selection(book, rng))
+        positive = {n for n, m in book.meanings.items() if m.kind == "running_var"}
         for name, value in values.items():
             where = book.names.get(name)
             if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
@@ -246,7 +247,8 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
                 for c in range(c0, c1 + 1):
                     ws.cell(r, c).value = (
                         None if value == CLEAR else value if value is not None else
-                        round(float(rng.uniform(-2, 2)), 4) or 0.5)
+                        round(float(rng.uniform(0.1, 2)), 4) if name in positive else
+                        round(float(rng.uniform(-2, 2)), 4) or 0.5)  # a variance is positive
         path = folder / f"{n}-probe.xlsx"
         wb.save(path)
         probes.append((path, other))
@@ -325,7 +327,8 @@ def _other_guide(source: Network, rng: np.random.Generator,
         except ConvsheetsError:
             continue
         return bigger, {"input_height": size[0], "input_width": size[1]}
-    return source, {}
+    # no other input size fits (a linear layer fixes its in_features): keep the file's own
+    return source, {"input_height": source.input_size[0], "input_width": source.input_size[1]}
 
 
 def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
@@ -565,8 +568,8 @@ def _empty(book: _Workbook, sheets: _Sheets, name: str) -> bool:
 def _alias_targets(book: _Workbook) -> dict[str, str]:
     """Further names of the last layer's output (output_c{o}) -> its own block names."""
     last = book.network.layers[-1]
-    return {f"{alias}output_c{o}": last.names.output_c(o)
-            for alias in last.names.aliases for o in range(last.out_shape[0])}
+    return {alias: last.output_name(o)
+            for o in range(last.out_shape[0]) for alias in last.output_aliases(o)}
 
 
 def _read_tensors(book: _Workbook, sheets: _Sheets) -> dict[str, np.ndarray]:

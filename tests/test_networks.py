@@ -349,9 +349,10 @@ BAD_TEMPLATES = [
      ["layers[0] (avgpool1)", "padding=2x2", "half of kernel_size"]),
     ('[[layers]]\nop = "max_pool2d"\nkernel_size = 2\npadding = 1\ndilation = 5\n',
      ["layers[0] (maxpool1)", "dilation", "only padding"]),
-    ('[[layers]]\nop = "relu"\nname = "C1"\n', ["layers[0]", 'name="C1"', "cell reference"]),
-    ('[[layers]]\nop = "relu"\nname = "R1C1"\n', ['name="R1C1"', "cell reference"]),
-    ('[[layers]]\nop = "relu"\nname = "abc12"\n', ['name="abc12"', "cell reference"]),
+    # a name that reads as a cell reference (C1, R1C1) is only ever a prefix: allowed
+    ('[[layers]]\nop = "relu"\nname = "TRUE"\n', ["layers[0]", 'name="TRUE"', "reserved"]),
+    ('[[layers]]\nop = "flatten"\n[[layers]]\nop = "conv2d"\nout_channels = 1\n'
+     'kernel_size = 1\n', ["layers[1] (conv1)", 'op="conv2d"', "cannot follow flatten1"]),
     ('[[layers]]\nop = "relu"\nname = "1x"\n', ['name="1x"', "start with a letter"]),
     ('[[layers]]\nop = "relu"\nname = "a"\n[[layers]]\nop = "relu"\nname = "a"\n',
      ["layers[1]", 'name="a"', "unique"]),
