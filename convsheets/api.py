@@ -4,6 +4,7 @@
     convsheets.build("transposed", stride=2, output="t.xlsx")     # a variant's preset + options
     convsheets.build(template="edges", seed=4)                     # a network (shipped or file)
     convsheets.build(template="net.toml", weights="model.safetensors", output="mine.xlsx")
+    convsheets.build("basic", image="digit", kernel="sobel-x,sobel-y")  # a picture, edge kernels
     convsheets.from_module(torch_sequential, x, "mine.xlsx")       # your own PyTorch layers
     reports = convsheets.verify("t.xlsx", engine="libreoffice")    # recalculate and compare
     assert all(r.ok for r in reports)
@@ -11,37 +12,37 @@
     grades = convsheets.grade("returned/a.xlsx", "returned/b.xlsx")  # score returned handouts
 
 Options take the command line's names with underscores (``input_size``, ``kernel_size``) and
-its forms (``3``, ``(3, 2)``, ``"3x2"``). Every error is a `ConvsheetsError` subclass with the
-one-line message the command line would show; nothing here exits the interpreter.
+its forms (``3``, ``(3, 2)``, ``"3x2"``); `build` resolves its request exactly as the command
+line does (`convsheets.request`), so the same request writes the same bytes. Every error is a
+`ConvsheetsError` subclass with a one-line message: the rule the command line states, with the
+argument named as this call takes it (``kernel=``, not ``--kernel``; messages about a file's
+contents, a template's, an image's or a weights file's, name it as the command line does);
+nothing here exits the interpreter.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .build import BuildResult, build_exercise
 from .build import build as build_workbook
-from .errors import OutputError, SpecError, TemplateError, VerifyInputError
+from .errors import OutputError, SpecError, VerifyInputError
 from .exercise import Exercise, parse_blank
 from .grade import Grade, grade_files
-from .network import Network
-from .networks import OVERRIDABLE, is_network, network_from_template, shipped_networks
 from .plan import COLOUR_SCALES, VIEWS
-from .presets import KNOWN_KEYS, load_template, preset
 from .render import DEFAULT_DPI
+from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
-from .spec import LayerSpec
+from .request import API, resolve
+from .request import OUTPUT_DIR as OUTPUT_DIR  # output/NAME.xlsx, as the command line
 from .torch_module import from_module
-from .variants import VARIANTS
 from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE, FileReport, verify_files
-from .weights import read_safetensors
 
-OUTPUT_DIR = Path("output")  # as the command line: output/NAME.xlsx when no output is given
-HERE = "convsheets.build"  # names the call in messages about its own options
+HERE = API.name  # names the call in messages about its own options
 
 __all__ = ["build", "from_module", "grade", "render", "verify"]
 
@@ -49,6 +50,7 @@ __all__ = ["build", "from_module", "grade", "render", "verify"]
 def build(variant: str | None = None, *,
           template: str | Path | Mapping[str, object] | None = None,
           weights: str | Path | Mapping[str, np.ndarray] | None = None,
+          image: str | Path | None = None, kernel: str | Sequence[str] | None = None,
           output: str | Path | None = None, force: bool = False,
           views: Collection[str] = VIEWS, colour_scale: str = "block", exercise: bool = False,
           blank: str = "output", self_check: bool = False, **options: object) -> BuildResult:
@@ -63,6 +65,18 @@ def build(variant: str | None = None, *,
       input_size, in_channels, seed and values as options; `weights` (a ``.safetensors``
       path, or a mapping of name -> array) supplies the tensors its layers name with
       ``weights = "features.0"``.
+    - `image` (``--image``): the input from a picture, a PNG/JPEG/GIF/BMP/WebP file or a
+      bundled sample (``"digit"``, ``"scene"``, ``"colour"``; ``convsheets samples``); grey
+      with in_channels 1 (the default with an image), RGB with 3; resized to input_size
+      (default: its own size). For a variant or a network.
+    - `kernel` (``--kernel``): a variant's weights from classic kernels by name, one per output
+      channel or one for all (``"sobel-x,sobel-y"`` or ``["sobel-x", "sobel-y"]``;
+      ``convsheets kernels``); biases 0; kernel_size (and, for several, out_channels) follow
+      from them unless given. In a network template a layer says ``kernel = "sobel-x"``.
+
+    The same request gives the same file as the command line (``build("basic",
+    image="digit", kernel="sobel-x,sobel-y")`` is ``convsheets build --variant basic --image
+    digit --kernel sobel-x,sobel-y``): both go through `convsheets.request.resolve`.
 
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
     file convsheets did not write is replaced only with ``force=True``. `views` chooses the
@@ -71,59 +85,29 @@ def build(variant: str | None = None, *,
     blocks of a tensor). Options given as None are ignored (as options left off the command
     line). ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer
     blocks' kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would
-    give the answers away)."""
+    give the answers away; its numbers come from its seed, so not with image, kernel or
+    weights)."""
     if colour_scale not in COLOUR_SCALES:
         raise SpecError("colour_scale", colour_scale, "must be one of "
                         + ", ".join(COLOUR_SCALES), HERE)
-    given = {k: v for k, v in options.items() if v is not None}
-    values, label = _template(template)
-    target = Path(output) if output is not None else None
-    if target is not None and target.suffix.lower() != ".xlsx":
-        raise OutputError(f"{target}: give a file name ending in .xlsx")
-    source: Network
-    if is_network(values):
-        if variant:
-            raise SpecError("variant", variant, "builds one of the seven variants; a network "
-                            "template defines its own layers", HERE)
-        layer_options = sorted(set(given) - set(OVERRIDABLE))
-        if layer_options:
-            key = layer_options[0]
-            raise SpecError(key, given[key], "a network's layer options go in the template's "
-                            "[[layers]] tables (build() may set " + ", ".join(OVERRIDABLE) + ")",
-                            HERE)
-        tensors, weights_source = _weights(weights)
-        source = network_from_template(values, label, given, weights=tensors,
-                                       weights_source=weights_source)
-        stem = "network" if isinstance(template, Mapping) else Path(label).stem
-        default = OUTPUT_DIR / f"{stem}.xlsx"
-    else:
-        if weights is not None:
-            raise SpecError("weights", str(weights) if isinstance(weights, (str, Path)) else
-                            "{...}", "needs a network template (template= with [[layers]] "
-                            'tables naming tensors with weights = "prefix")', HERE)
-        name = variant or values.pop("variant", None)
-        values.pop("variant", None)
-        if name is None:
-            raise SpecError("variant", None, "is required: give one of " + ", ".join(VARIANTS)
-                            + ", or template=", HERE)
-        try:
-            source = LayerSpec.create(str(name), {**values, **given}, preset(str(name))
-                                      if name in VARIANTS else {}).network()
-        except SpecError as exc:
-            raise (exc.located(HERE) if not exc.where else exc) from None
-        default = OUTPUT_DIR / f"{name}.xlsx"
     unknown = sorted(set(views) - set(VIEWS))
     if unknown:
         raise SpecError("views", unknown[0], "is not a view (" + ", ".join(VIEWS) + ")", HERE)
-    if exercise:
-        kinds = parse_blank(blank)
-        return build_exercise(source, target or default, Exercise(kinds, self_check),
-                              force=force)[0]
-    if blank != "output" or self_check:
+    if not exercise and (blank != "output" or self_check):
         raise SpecError("exercise", False, "blank= and self_check= make an exercise handout; "
                         "add exercise=True", HERE)
-    return build_workbook(source, target or default, force=force, views=views,
-                          colour_scale=colour_scale)
+    target = Path(output) if output is not None else None
+    if target is not None and target.suffix.lower() != ".xlsx":
+        raise OutputError(f"{target}: give a file name ending in .xlsx")
+    try:
+        resolved = resolve(variant, template, weights, image, kernel, options, API)
+    except SpecError as exc:  # a layer option's error, named as this call's argument
+        raise (exc.located(HERE) if not exc.where else exc) from None
+    if exercise:
+        return build_exercise(resolved.network, target or resolved.default_output_path,
+                              Exercise(parse_blank(blank), self_check), force=force)[0]
+    return build_workbook(resolved.network, target or resolved.default_output_path,
+                          force=force, views=views, colour_scale=colour_scale)
 
 
 def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
@@ -144,12 +128,24 @@ def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:
 
 
 def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A002
-           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False) -> list[Path]:
+           sheet: str | None = None, dpi: int = DEFAULT_DPI, trim: bool = False,
+           force: bool = False) -> list[Path]:
     """Render workbooks as LibreOffice prints them, as ``convsheets render`` does: one PNG
     per page (``STEM-SHEET.png``) or the PDF, into the folder `to`; returns the files
-    written. Needs LibreOffice (EngineError otherwise)."""
+    written. An existing file is replaced only when convsheets wrote it, or with
+    ``force=True``. Needs LibreOffice (EngineError otherwise)."""
+    where = "convsheets.render"
+    if not paths:
+        raise VerifyInputError(f"{where}: give at least one workbook")
+    if format not in RENDER_FORMATS:
+        raise SpecError("format", format, "must be one of " + ", ".join(RENDER_FORMATS), where)
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 600:
+        raise SpecError("dpi", dpi, "must be a whole number from 20 to 600", where)
+    if trim and format == "pdf":
+        raise SpecError("trim", trim, "cuts pictures; it has no effect with format='pdf'",
+                        where)
     return render_workbooks([Path(p) for p in paths], Path(to), fmt=format, sheet=sheet,
-                            dpi=dpi, trim=trim)
+                            dpi=dpi, trim=trim, force=force)
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,
@@ -174,40 +170,3 @@ def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_
                             "convsheets.verify")
     return verify_files([Path(p) for p in paths], engine=engine, tolerance=float(tolerance),
                         timeout=float(timeout))
-
-
-def _template(template: str | Path | Mapping[str, object] | None,
-              ) -> tuple[dict[str, object], str]:
-    """(its keys, how messages name it): a file, a shipped network's name or a dict."""
-    if template is None:
-        return {}, ""
-    if isinstance(template, Mapping):
-        values = dict(template)
-        if not is_network(values):
-            for key in values:
-                if key not in KNOWN_KEYS:
-                    raise TemplateError(f"template: unknown key {key!r} (known keys: "
-                                        f"{', '.join(KNOWN_KEYS)})")
-        return values, "template"
-    if not isinstance(template, (str, Path)):
-        raise TemplateError(f"template: a {type(template).__name__}; give a file path, a "
-                            "shipped network's name or a dict")
-    path = Path(template)
-    shipped = shipped_networks()
-    if not path.exists() and str(template) in shipped:
-        import tomllib
-
-        return tomllib.loads(shipped[str(template)]), str(template)
-    return load_template(path), str(path)
-
-
-def _weights(weights: str | Path | Mapping[str, np.ndarray] | None,
-             ) -> tuple[Mapping[str, np.ndarray] | None, str]:
-    if weights is None:
-        return None, "weights"
-    if isinstance(weights, (str, Path)):
-        return read_safetensors(Path(weights)), str(weights)
-    if isinstance(weights, Mapping):
-        return weights, "weights"
-    raise SpecError("weights", type(weights).__name__, "must be a .safetensors path or a "
-                    "mapping of tensor name -> array", HERE)

@@ -7,41 +7,32 @@ beside the target and renamed into place, so an interrupted build leaves nothing
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
-import tempfile
-import zipfile
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .draw import Drawn, draw_layer
-from .errors import LimitError, OutputError, SpecError
+from .errors import LimitError, SpecError
 from .exercise import Exercise, exercise_plan
 from .expected import stored_values
 from .guide import add_guide
-from .layout import Block
+from .limits import EXCEL_MAX_FORMULA, longest_formula
 from .network import Network
+from .outputs import (  # noqa: F401 - the rule's checks, long imported from here
+    atomic_write,
+    check_target,
+    is_convsheets_workbook,
+    private_tempdir,
+)
 from .plan import VIEWS, LayerContext, Plan, input_stage, overview_stage
-from .stages import Conv, Pool
 from .tensors import random_tensors
 from .views import draw_views
-from .workbook import (
-    FIXED_TIME,
-    GENERATOR,
-    MAX_METADATA_BYTES,
-    METADATA_KEY,
-    ZIP_TIME,
-    RenderStats,
-    render,
-)
+from .workbook import RenderStats, render
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
-EXCEL_MAX_FORMULA = 8_192
 MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cells
 
 
@@ -118,22 +109,16 @@ def check_limits(plan: Plan) -> int:
         if sheet.max_col > EXCEL_MAX_COLS:
             raise LimitError(f"sheet {sheet.name} would need {sheet.max_col:,} columns; Excel "
                              f"allows {EXCEL_MAX_COLS:,}")
-        convs = [b for b in sheet.blocks if isinstance(b.content, (Conv, Pool))]
-        if convs:
-            longest = _longest_formula(convs[-1])
+        for block in sheet.blocks:  # (an optional view too long for Excel left itself out)
+            longest = longest_formula(block)
             if longest > EXCEL_MAX_FORMULA:
-                raise LimitError(f"sheet {sheet.name}: an output formula would be {longest:,} "
-                                 f"characters; Excel allows {EXCEL_MAX_FORMULA:,} (fewer input "
-                                 "channels per group, or a smaller window)")
+                where = f"layer {sheet.layer}" if sheet.layer else f"sheet {sheet.name}"
+                raise LimitError(
+                    f"{where}: a formula of {block.name} (sheet {sheet.name}) would be "
+                    f"{longest:,} characters and Excel allows at most {EXCEL_MAX_FORMULA:,}; "
+                    "views that long are left out, a layer's own formulas cannot be, so it is "
+                    "not built (use fewer input channels per group or a smaller kernel)")
     return cells
-
-
-def _longest_formula(block: Block) -> int:
-    """Length of the block's last row formulas (their addresses are the longest)."""
-    last: list[object] = []
-    for last in block.content.rows(block):  # noqa: B007 - only the last row is needed
-        pass
-    return max((len(str(v)) for v in last), default=0)
 
 
 @dataclass
@@ -142,52 +127,7 @@ class BuildResult:
     cells: int
     formulas: int
     size: int
-
-
-def is_convsheets_workbook(path: Path) -> bool:
-    """True when `path` is an .xlsx that convsheets wrote and nobody saved since: our metadata
-    property, our creator, our fixed modification time and our fixed zip entry times (which
-    any application that saves the file rewrites, even a headless conversion that keeps the
-    document properties, so a student's edited copy is never replaced silently and a
-    recalculated copy is never mistaken for values convsheets stored)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            info = zf.getinfo("docProps/custom.xml")
-            if info.file_size > MAX_METADATA_BYTES:
-                return False
-            custom = zf.read(info).decode("utf-8", "replace")
-            core = zf.read("docProps/core.xml").decode("utf-8", "replace")
-            # every application that saves a package writes its own entry times
-            untouched = all(entry.date_time == ZIP_TIME for entry in zf.infolist())
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
-        return False
-    stamp = FIXED_TIME.isoformat(timespec="seconds") + "Z</dcterms:modified>"
-    return (untouched and f'name="{METADATA_KEY}"' in custom and f">{GENERATOR}<" in core
-            and stamp in core)
-
-
-def check_target(path: Path, force: bool) -> None:
-    """Refuse to replace a file convsheets did not write, unless forced."""
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory; give a file name ending in .xlsx")
-    if path.exists() and not force and not is_convsheets_workbook(path):
-        if _has_our_metadata(path):
-            raise OutputError(f"{path}: was written by convsheets and edited (saved by an "
-                              "application) since; refusing to overwrite the edits (--force "
-                              "replaces it)")
-        raise OutputError(f"{path}: exists and was not written by convsheets; refusing to "
-                          "overwrite it (use --force to replace it)")
-
-
-def _has_our_metadata(path: Path) -> bool:
-    """True for an .xlsx carrying convsheets' metadata property, saved since or not."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            info = zf.getinfo("docProps/custom.xml")
-            return (info.file_size <= MAX_METADATA_BYTES and f'name="{METADATA_KEY}"'
-                    in zf.read(info).decode("utf-8", "replace"))
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
-        return False
+    layers: dict[str, str] = field(default_factory=dict)  # from_module: module -> layer name
 
 
 def build(network: Network, path: Path, *, force: bool = False,
@@ -223,54 +163,13 @@ def write_atomically(plan: Plan, path: Path,
                      progress: Callable[[int], None] | None = None, *,
                      store_values: bool = True,
                      stored: dict[str, np.ndarray] | None = None) -> RenderStats:
-    """Render into a temporary file beside `path`, then rename it into place. Every formula
-    carries its value unless `store_values` is false (the file then shows nothing until an
-    application recalculates it; kept for measuring what stored values buy). `stored`: the
-    values to store, when the caller computed them (an exercise's, without its answers)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, _private_tempdir():
-            stats = render(plan, out, progress,
-                           stored=(stored if stored is not None else stored_values(plan))
-                           if store_values else None)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write it ({_reason(exc)})") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return stats
-
-
-@contextlib.contextmanager
-def _private_tempdir() -> Iterator[None]:
-    """openpyxl streams each sheet through a temporary file; keep those in a directory we
-    remove ourselves, so an interrupted build leaves no litter in the system temp folder."""
-    saved = tempfile.tempdir
-    with tempfile.TemporaryDirectory(prefix="convsheets-") as private:
-        tempfile.tempdir = private
-        try:
-            yield
-        finally:
-            tempfile.tempdir = saved
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the device"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.EROFS:
-        return "read-only file system"
-    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
-        return "a folder on its path is a file"
-    return exc.strerror or str(exc)
+    """Render into a temporary file beside `path`, then rename it into place (`outputs`:
+    the rule every file convsheets writes follows; the caller has checked the target). Every
+    formula carries its value unless `store_values` is false (the file then shows nothing
+    until an application recalculates it; kept for measuring what stored values buy).
+    `stored`: the values to store, when the caller computed them (an exercise's, without its
+    answers)."""
+    with atomic_write(path, check=False, listed=False) as out, private_tempdir():
+        return render(plan, out, progress,
+                      stored=(stored if stored is not None else stored_values(plan))
+                      if store_values else None)

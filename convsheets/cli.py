@@ -15,40 +15,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-import numpy as np
 from PIL import Image
 
 from ._version import __version__
 from .build import build as build_workbook
 from .build import build_exercise, check_target
-from .errors import ConvsheetsError, one_line
+from .errors import ConvsheetsError, OutputError, VerifyInputError, one_line
 from .exercise import BLANK_KINDS, Exercise, parse_blank, read_roster, student_seed
-from .grade import grade_files, table, write_csv, write_feedback
+from .grade import feedback_path, grade_files, table, write_csv, write_feedback
 from .grade import write_json as write_grade_json
-from .images import SAMPLES, load_image, sample_path
+from .images import SAMPLES, sample_path
 from .kernels import (
     KERNEL_NOTES,
     KERNELS,
     describe_kernel,
-    kernel_size_of,
-    named_weight,
-    parse_names,
 )
 from .network import Network
-from .networks import (
-    OVERRIDABLE,
-    describe_network,
-    is_network,
-    network_from_template,
-    shipped_networks,
-)
-from .options import VALUE_KINDS, format_value, option_flag, parse_pair, to_pair
+from .networks import describe_network, shipped_networks
+from .options import VALUE_KINDS, parse_pair
+from .outputs import check_targets
 from .plan import COLOUR_SCALES, VIEWS
-from .presets import describe, load_template, preset
+from .presets import describe, preset
 from .render import DEFAULT_DPI
 from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
-from .spec import LayerSpec
+from .request import CLI, OUTPUT_DIR, RequestError, every_preset, resolve
 from .variants import VARIANTS
 from .verify import (
     DEFAULT_TOLERANCE,
@@ -59,9 +50,6 @@ from .verify import (
     verify_files,
     write_json,
 )
-from .weights import read_safetensors
-
-OUTPUT_DIR = Path("output")
 
 
 class PairType(click.ParamType):
@@ -172,87 +160,17 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
     if exercise and build_all:
         raise click.UsageError("--exercise builds one handout (or one per student); give "
                                "--variant or --template instead of --all")
-    if exercise and (image or kernel_names or weights_file):
-        raise click.UsageError("--exercise: a handout's numbers come from its seed (so "
-                               "convsheets grade can re-create them); leave out --image, "
-                               "--kernel and --weights")
-    if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
-        raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
-                                 "handouts/", param_hint="'--output'")
-    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        if roster is not None and (output is None or output.suffix.lower() == ".xlsx"):
+            raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
+                                     "handouts/", param_hint="'--output'")
+        jobs = _jobs(variant, build_all, template, output, force, image, kernel_names,
+                     weights_file, roster, options)
+    except RequestError as exc:  # a usage error, as click's own
+        raise click.UsageError(str(exc)) from None
     left_out = {"overview": no_overview, "explorer": no_explorer, "matrix": no_matrix,
                 "scatter": no_scatter}
     views = tuple(view for view in VIEWS if not left_out[view])
-    jobs: list[tuple[Network, Path, str]] = []  # (what, where, its preset)
-    extras = image or kernel_names or weights_file
-    if build_all:
-        if variant or template or given or extras:
-            raise click.UsageError("--all builds every variant's preset; give layer options "
-                                   "with --variant instead")
-        directory = output or OUTPUT_DIR
-        if directory.exists() and not directory.is_dir():
-            raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
-        for name in VARIANTS:
-            jobs.append((LayerSpec.create(name, {}, preset(name)).network(),
-                         directory / f"{name}.xlsx", ""))
-        for name, text in shipped_networks().items():
-            jobs.append((network_from_template(tomllib.loads(text), name),
-                         directory / f"{name}.xlsx", ""))
-        for _source, target, _preset in jobs:  # refuse before writing any of them
-            check_target(target, force)
-    else:
-        from_template, label = _template(template) if template else ({}, "")
-        if output is not None and output.suffix.lower() != ".xlsx" and roster is None:
-            raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
-                                     param_hint="'--output'")
-        if is_network(from_template):
-            if variant:
-                raise click.UsageError("--variant builds one of the seven variants; a network "
-                                       "template defines its own layers")
-            layer_options = sorted(set(given) - set(OVERRIDABLE))
-            if layer_options:
-                raise click.UsageError(f"{option_flag(layer_options[0])}: a network's layer "
-                                       "options go in the template's [[layers]] tables (the "
-                                       "command line may set " + ", ".join(
-                                           option_flag(k) for k in OVERRIDABLE) + ")")
-            if kernel_names:
-                raise click.UsageError("--kernel names the kernels of a variant's layer; in a "
-                                       "network template give a layer kernel = \"sobel-x\"")
-            if image:
-                from_template = {**from_template, "image": image}
-                from_template.pop("input", None)
-            weights = read_safetensors(weights_file) if weights_file else None
-            network = network_from_template(from_template, label, given, weights,
-                                            f"--weights {weights_file}")
-            stem = Path(label).stem
-            jobs.append((network, output or OUTPUT_DIR / f"{stem}.xlsx", ""))
-        else:
-            variant = variant or from_template.pop("variant", None)  # type: ignore[assignment]
-            from_template.pop("variant", None)
-            if variant is None and template:
-                raise click.UsageError(f"--template {template}: the file has neither a variant "
-                                       "= line nor [[layers]] tables; add variant = \"NAME\" ("
-                                       + ", ".join(VARIANTS) + ") or give --variant")
-            if variant is None:
-                raise click.UsageError("give --variant (one of " + ", ".join(VARIANTS) +
-                                       "), --template FILE or --all")
-            if isinstance(variant, str):
-                variant = variant.lower()
-            if weights_file:
-                raise click.UsageError("--weights takes a network template (its layers name "
-                                       "their tensors); for one layer use --kernel or a "
-                                       "template with weight = [...]")
-            typed = {**from_template, **given}
-            if image:  # a picture's input: its own size, grey unless --in-channels 3
-                typed.setdefault("in_channels", 1)
-            spec = _variant_spec(variant, typed, image, kernel_names)
-            if image:
-                typed["input_size"] = spec.input_size
-            if kernel_names:
-                typed.setdefault("kernel_size", spec.kernel_size)
-            from_preset = [k for k in preset(variant) if k not in typed]
-            jobs.append((spec.network(), output or OUTPUT_DIR / f"{variant}.xlsx",
-                         _preset_note(spec, from_preset)))
     if exercise:
         source, target, note = jobs[0]
         _build_exercises(source, target, note, Exercise(
@@ -275,11 +193,43 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
         c, h, w = network.input_shape
-        click.echo(f"  input ({c}, {h}, {w})")
+        click.echo(f"  input ({c}, {h}, {w})" + _resized(network))
         for layer in network.layers:
             click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
         if note:
             click.echo(f"  {note}")
+
+
+def _jobs(variant: str | None, build_all: bool, template: str | None, output: Path | None,
+          force: bool, image: str | None, kernel_names: str | None, weights_file: Path | None,
+          roster: Path | None, options: dict[str, object]) -> list[tuple[Network, Path, str]]:
+    """(what, where, its preset note) for each workbook to write: every preset and shipped
+    network with --all, else the one the request layer resolves."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if build_all:
+        if variant or template or given or image or kernel_names or weights_file:
+            raise click.UsageError("--all builds every variant's preset; give layer options "
+                                   "with --variant instead")
+        directory = output or OUTPUT_DIR
+        if directory.exists() and not directory.is_dir():
+            raise click.BadParameter(f"{directory} is not a directory", param_hint="'--output'")
+        jobs = [(resolved.network, directory / f"{name}.xlsx", "")
+                for name, resolved in every_preset().items()]
+        for _source, target, _preset in jobs:  # refuse before writing any of them
+            check_target(target, force)
+        return jobs
+    if output is not None and output.suffix.lower() != ".xlsx" and roster is None:
+        raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
+                                 param_hint="'--output'")
+    resolved = resolve(variant, template, weights_file, image, kernel_names, given, CLI)
+    return [(resolved.network, output or resolved.default_output_path, resolved.preset_note)]
+
+
+def _resized(network: Network) -> str:
+    """", from the image digit, resized from 28x28 to 12x16 ... squashed ...": said where the
+    input is, so a picture is never squashed without a word."""
+    origin = network.origins.get("input", "")
+    return f", from {origin}" if "resized from" in origin else ""
 
 
 def _build_exercises(network: Network, target: Path, note: str, exercise: Exercise,
@@ -290,7 +240,8 @@ def _build_exercises(network: Network, target: Path, note: str, exercise: Exerci
         result, answers = build_exercise(network, target, exercise, force=force)
         click.echo(f"wrote {result.path}: exercise, {answers:,} answer cells to fill in "
                    f"(blank: {', '.join(exercise.blank)}"
-                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}")
+                   f"{', self-check' if exercise.self_check else ''}), seed {network.seed}"
+                   + _resized(network))
         if note:
             click.echo(f"  {note}")
         return
@@ -307,47 +258,11 @@ def _build_exercises(network: Network, target: Path, note: str, exercise: Exerci
     answers = 0
     for student_source, path, one in jobs:
         _result, answers = build_exercise(student_source, path, one, force=force)
-    click.echo(f"wrote {len(jobs)} handouts into {target}/ ({answers:,} answer cells each; "
+    click.echo(f"wrote {_count(len(jobs), 'handout', 'handouts')} into {target}/ ({answers:,} "
+               f"answer cells each; "
                f"blank: {', '.join(exercise.blank)}"
                f"{', self-check' if exercise.self_check else ''}; seeds from --seed "
                f"{network.seed} and each id)")
-
-
-def _variant_spec(variant: str, typed: dict[str, object], image: str | None,
-                  kernel_names: str | None) -> LayerSpec:
-    """A variant's layer, its input from --image and its (first) weights from --kernel."""
-    typed = dict(typed)
-    tensors = {}
-    origins = {}
-    if image:
-        origins["input"] = f"the image {image}"
-        typed.setdefault("in_channels", 1)
-        size = parse_pair_option("input_size", typed.get("input_size"))
-        tensors["input"] = load_image(image, int(typed["in_channels"]), size)  # type: ignore[call-overload]
-        typed["input_size"] = tensors["input"].shape[1:]
-    if kernel_names:
-        names = parse_names(kernel_names)
-        typed.setdefault("kernel_size", kernel_size_of(names))
-        if len(names) > 1 and "out_channels" in VARIANTS[variant].honoured:
-            typed.setdefault("out_channels", len(names))
-    spec = LayerSpec.create(variant, typed, preset(variant), tensors, origins)
-    if kernel_names:
-        layer = spec.network().layers[0]
-        op = layer.op
-        shapes = layer.tensor_shapes()
-        tensors[layer.names.tensor + "weight"] = named_weight(
-            kernel_names, op.out_channels, op.in_channels // op.groups,  # type: ignore[attr-defined]
-            op.kernel_size, op.op == "conv_transpose2d", op.groups)  # type: ignore[attr-defined]
-        if layer.names.tensor + "bias" in shapes:
-            tensors[layer.names.tensor + "bias"] = np.zeros(
-                shapes[layer.names.tensor + "bias"], dtype=np.int64)
-        origins[layer.names.tensor + "weight"] = f"classic kernels {kernel_names} (biases 0)"
-        spec = LayerSpec.create(variant, typed, preset(variant), tensors, origins)
-    return spec
-
-
-def parse_pair_option(key: str, value: object) -> tuple[int, int] | None:
-    return None if value is None else to_pair(key, value)
 
 
 @cli.command("samples")
@@ -368,26 +283,6 @@ def list_kernels() -> None:
         click.echo()
 
 
-def _template(given: str) -> tuple[dict[str, object], str]:
-    """A template file, or a shipped network by name when no such file exists."""
-    path = Path(given)
-    shipped = shipped_networks()
-    if not path.exists() and given in shipped:
-        return tomllib.loads(shipped[given]), given
-    return load_template(path), str(path)
-
-
-def _preset_note(spec: LayerSpec, keys: list[str]) -> str:
-    """Which of the layer's values came from the variant's preset, not from the user."""
-    shown = [k for k in keys if k not in ("seed", "values", "variant")]
-    if not shown:
-        return ""
-    values = spec.as_options()
-    return (f"from the {spec.variant} preset (not typed): " + ", ".join(
-        f"{k}={format_value(tuple(v) if isinstance(v, list) else v)}"
-        for k, v in ((k, values[k]) for k in shown)))
-
-
 @cli.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
@@ -403,8 +298,10 @@ def _preset_note(spec: LayerSpec, keys: list[str]) -> str:
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a machine-readable report here.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failing blocks and the summary.")
+@click.option("--force", is_flag=True, help="Replace an existing --json file convsheets did "
+              "not write.")
 def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: float,
-           json_path: Path | None, quiet: bool) -> None:
+           json_path: Path | None, quiet: bool, force: bool) -> None:
     """Recalculate workbooks in a spreadsheet application and compare every block with NumPy.
 
     Exit status: 0 all match, 1 a mismatch, 2 a file or engine is unusable."""
@@ -412,7 +309,7 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
         raise click.BadParameter(f"{tolerance} is not a finite number",
                                  param_hint="'--tolerance'")
     if json_path is not None:
-        _check_report_path(json_path, files)
+        _check_report_path(json_path, files, force=force)
 
     def progress(message: str) -> None:
         click.echo(message, err=True)
@@ -424,7 +321,11 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
             click.echo(f"Error: {one_line(report.unusable)}", err=True)
     click.echo(format_report(reports, tolerance, verbose=not quiet))
     if json_path is not None:
-        write_json(reports, json_path, tolerance)
+        try:  # (the report is printed already: one line says the file is not written)
+            write_json(reports, json_path, tolerance, force)
+        except OutputError as exc:
+            raise OutputError(f"--json {exc}") from None
+        click.echo(f"wrote {json_path}")
     status = exit_status(reports)
     if status:
         sys.exit(status)
@@ -447,9 +348,11 @@ def verify(files: tuple[Path, ...], engine: str, tolerance: float, timeout: floa
 @click.option("--timeout", type=click.FloatRange(min=1), default=TIMEOUT_PER_FILE,
               show_default=True, help="Seconds LibreOffice may take per workbook (only for "
               "files whose formulas have no stored values).")
+@click.option("--force", is_flag=True, help="Replace existing --csv, --json or feedback files "
+              "convsheets did not write.")
 def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | None,
           json_path: Path | None, feedback: Path | None, roster: Path | None,
-          timeout: float) -> None:
+          timeout: float, force: bool) -> None:
     """Grade returned exercise handouts (convsheets build --exercise) against NumPy.
 
     Exit status: 0 every file graded (wrong answers are not an error), 2 a file is not an
@@ -459,11 +362,13 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
                                  param_hint="'--tolerance'")
     for path, flag, kind in ((csv_path, "--csv", ".csv"), (json_path, "--json", ".json")):
         if path is not None:
-            _check_report_path(path, files, flag, kind)
+            _check_report_path(path, files, flag, kind, force)
     if feedback is not None:
         if feedback.exists() and not feedback.is_dir():
             raise click.BadParameter(f"{feedback} is not a directory",
                                      param_hint="'--feedback'")
+        check_targets([feedback_path(f, feedback) for f in dict.fromkeys(files)
+                       if f.suffix.lower() == ".xlsx"], force)
         stems = [f.stem for f in dict.fromkeys(files)]
         twice = next((stem for stem in stems if stems.count(stem) > 1), None)
         if twice is not None:
@@ -480,16 +385,24 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
         if g.unusable:
             click.echo(f"Error: {one_line(g.unusable)}", err=True)
     click.echo(table(grades, students))
-    if csv_path is not None:
-        write_csv(grades, csv_path, students)
-    if json_path is not None:
-        write_grade_json(grades, json_path, students)
     problems: list[str] = []
+    for path, flag, write in ((csv_path, "--csv", write_csv),
+                              (json_path, "--json", write_grade_json)):
+        if path is None:
+            continue
+        try:  # (the grades are printed already: one line says the file is not written)
+            write(grades, path, students, force)
+            click.echo(f"wrote {path}")
+        except OutputError as exc:
+            problems.append(str(exc))
+            click.echo(f"Error: {flag} {one_line(str(exc))}", err=True)
     if feedback is not None:
-        written, problems = write_feedback(grades, feedback)
-        for problem in problems:
+        written, failed = write_feedback(grades, feedback, force)
+        problems += failed
+        for problem in failed:
             click.echo(f"Error: {one_line(problem)}", err=True)
-        click.echo(f"wrote {len(written)} feedback copies into {feedback}/")
+        click.echo(f"wrote {_count(len(written), 'feedback copy', 'feedback copies')} into "
+                   f"{feedback}/")
     if problems or any(g.unusable for g in grades):
         sys.exit(2)
 
@@ -507,31 +420,47 @@ def grade(files: tuple[Path, ...], tolerance: float | None, csv_path: Path | Non
               help="Resolution of the pictures.")
 @click.option("--trim", is_flag=True, help="Cut each picture to what the page shows (no "
               "blank paper, no footer): for slides and documents.")
+@click.option("--force", is_flag=True, help="Replace existing pictures or PDFs convsheets did "
+              "not write.")
 def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: int,
-           trim: bool) -> None:
+           trim: bool, force: bool) -> None:
     """Render workbooks as LibreOffice prints them: one PNG per page, or a PDF.
 
     Needs LibreOffice (the same headless, private-profile run verify uses); pages are
     attributed to sheets by the footer convsheets prints on every page."""
     if trim and fmt.lower() == "pdf":
         raise click.UsageError("--trim cuts pictures; it has no effect with --format pdf")
-    for path in render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
-                                 trim=trim):
+    try:
+        written = render_workbooks(list(files), to, fmt=fmt.lower(), sheet=sheet, dpi=dpi,
+                                   trim=trim, force=force)
+    except VerifyInputError as exc:  # (an unknown --sheet: named as the option it is)
+        if sheet is not None and str(exc).startswith(f"sheet {sheet!r}: "):
+            raise VerifyInputError(f"--sheet {sheet}: "
+                                   + str(exc)[len(f"sheet {sheet!r}: "):]) from None
+        raise
+    for path in written:
         click.echo(f"wrote {path}")
 
 
 def _check_report_path(path: Path, files: tuple[Path, ...], flag: str = "--json",
-                       kind: str = ".json") -> None:
-    """Fail before the (possibly long) verification, not after it."""
+                       kind: str = ".json", force: bool = False) -> None:
+    """Fail before the (possibly long) verification, not after it: the rule of `outputs`
+    (never over a file convsheets did not write, a folder that takes files)."""
     if path.resolve() in {f.resolve() for f in files}:
         raise click.BadParameter(f"{path} is one of the workbooks given",
-                                 param_hint=f"'{flag}'")
-    if path.is_dir() or not path.parent.is_dir():
-        raise click.BadParameter(f"{path}: its folder does not exist or it is a directory",
                                  param_hint=f"'{flag}'")
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
         raise click.BadParameter(f"{path} looks like a workbook; give a {kind} file name",
                                  param_hint=f"'{flag}'")
+    try:
+        check_targets([path], force)
+    except OutputError as exc:
+        raise OutputError(f"{flag} {exc}") from None
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """"1 handout", "2 handouts"."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _progress_hooks() -> tuple[dict[str, object], Callable[[], None]]:

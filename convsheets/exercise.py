@@ -7,16 +7,24 @@ block downstream of one, found from the blocks' formulas (which block reads whic
 what the variant is. Everything upstream stays live. Without `--self-check` the file holds no
 answer anywhere: answer blocks and their downstream carry no formula and no stored value, the
 explorer (which computes any output cell on demand) is left out unless it is itself blanked,
-and the metadata holds only what re-creates the inputs (the seed and the options).
+and the metadata holds only what the handout shows anyway: the options, and the numbers of its
+yellow cells (input, weights, biases) in its exercise record.
+
+No seed: the handout records seed 0 and the numbers it shows, never the seed they were drawn
+from (a recorded seed rebuilt every answer with one `convsheets build --seed`). Grading
+re-creates the handout from those recorded numbers (and reports cells that differ from them as
+edited), so handouts of templates whose numbers are given (a picture, classic kernels, trained
+weights) are graded the same way. Handouts of the first format (seeded, format 1) are still
+graded, from their seed.
 
 With `--self-check`, a check area to the right of each answer block shows ✓/✗ per cell and
 "n of N correct", against a key in hidden columns of the same sheet (the original formulas,
 reading the key of any upstream answer, so a wrong padded block does not make a right output
 look wrong).
 
-A roster gives each student their own numbers: the seed is derived from the build's seed and
-the student's id (`student_seed`), recorded in the file, so `convsheets grade` re-creates the
-student's tensors and rebuilding the roster gives the same bytes.
+A roster gives each student their own numbers: drawn from a seed derived from the build's seed
+and the student's id (`student_seed`), so rebuilding the roster gives the same bytes; neither
+seed is written into the handouts.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from .stages import Formula, Values
 BLANK_KINDS = ("output", "padded", "upsampled", "flipped", "dilated", "explore")
 TRANSFORM_KINDS = ("padded", "upsampled", "flipped", "dilated")
 METADATA_SHEET = "convsheets"  # hidden, protected copy of the metadata record
-EXERCISE_FORMAT = 1
+EXERCISE_FORMAT = 2  # 2: the record holds the numbers shown, no seed; 1: the seed (old)
 INTEGER_TOLERANCE = 1e-6  # small integers: exact up to the float arithmetic
 DECIMAL_TOLERANCE = 5e-4  # --values normal: the sheets show 3 decimals, students type those
 _CHUNK = 30_000  # characters of the record per metadata cell (a cell holds 32,767)
@@ -77,19 +85,21 @@ class Exercise:
     student: str | None = None  # roster id
     name: str | None = None  # roster name
     base_seed: int | None = None  # the build's --seed a roster student's seed comes from
+    # (never recorded in the handout); 1: a first-format handout, re-created from its seed
+    format: int = EXERCISE_FORMAT
 
     def record(self) -> dict[str, object]:
+        """What the handout records of the exercise (`exercise_plan` adds the numbers shown)."""
         record: dict[str, object] = {"format": EXERCISE_FORMAT, "blank": list(self.blank),
                                      "self_check": self.self_check}
         if self.student is not None:
-            record.update({"student": self.student, "name": self.name or "",
-                           "base_seed": self.base_seed})
+            record.update({"student": self.student, "name": self.name or ""})
         return record
 
     @classmethod
     def from_record(cls, record: object) -> Exercise:
         """The exercise a file records; ValueError when the record is not one."""
-        if not isinstance(record, dict) or record.get("format") != EXERCISE_FORMAT:
+        if not isinstance(record, dict) or record.get("format") not in (1, EXERCISE_FORMAT):
             raise ValueError("no exercise record of a known format")
         blank = record.get("blank")
         if (not isinstance(blank, list) or not blank or len(blank) > 50
@@ -101,7 +111,7 @@ class Exercise:
         base = record.get("base_seed")
         return cls(tuple(blank), record.get("self_check") is True, student,
                    name if isinstance(name, str) else None,
-                   base if isinstance(base, int) else None)
+                   base if isinstance(base, int) else None, int(record["format"]))
 
 
 _KIND_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -141,20 +151,30 @@ class Handout:
 
 
 def exercise_plan(source: Network, exercise: Exercise) -> Handout:
-    """The handout of `source` (its tensors from its seed) for `exercise`."""
+    """The handout of `source` (its tensors from its seed, or given) for `exercise`. The
+    handout's network has every tensor given and seed 0 (`shown_network`): nothing in the
+    file leads back to the seed."""
     from .build import make_plan  # (build imports this module's callers)
 
     _check_supported(source)
+    if exercise.format == 1:  # a first-format handout: its numbers and position from its seed
+        position = source.seed + 7
+    else:
+        source = shown_network(source)
+        position = _position_seed(source.given)
     views = exercise_views(exercise)
     first = make_plan(source, views=views)
-    _fix_selection(first)
+    _fix_selection(first, position)
     answers = answer_names(first, exercise.blank)
     plan = make_plan(source, views=views, intro=_intro(first, answers, exercise))
-    _fix_selection(plan)
+    _fix_selection(plan, position)
     stored = stored_values(plan)
     blocks = {b.name: b for b in plan.blocks()}
     chosen = [blocks[name] for name in answers]
     plan.exercise = exercise.record()
+    if exercise.format != 1:
+        plan.exercise["tensors"] = {name: np.asarray(array).tolist()
+                                    for name, array in source.given.items()}
     solutions = {b.name: np.asarray(stored[b.name], dtype=float) for b in chosen}
     for block in chosen:
         value = stored[block.name]
@@ -190,10 +210,54 @@ def _check_supported(network: Network) -> None:
     if cells > MAX_EXERCISE_CELLS:
         raise LimitError(f"an exercise of {cells:,} cells; handouts hold at most "
                          f"{MAX_EXERCISE_CELLS:,} (they are worked by hand)")
-    if network.given:
-        raise SpecError("exercise", ", ".join(sorted(network.given)), "an exercise's numbers "
-                        "come from its seed (so `convsheets grade` can re-create them); "
-                        "--image, --kernel, --weights and given tensors are not supported")
+
+
+def shown_network(source: Network) -> Network:
+    """`source` with every editable tensor given (its seeded ones drawn now) and seed 0: what
+    a handout shows and records, and nothing it was drawn from."""
+    from .tensors import random_tensors
+
+    tensors = random_tensors(source)
+    if source.request is not None:
+        return dataclasses.replace(source.request, seed=0, tensors=tensors).network()
+    return dataclasses.replace(source, seed=0, given=tensors)
+
+
+def recorded_network(network: Network, record: dict[str, object]) -> Network:
+    """The network a handout's exercise record re-creates: `network` (from the metadata) with
+    the numbers the record holds (format 2), checked against its tensors' shapes (the file is
+    untrusted). A first-format record: `network` as it is (its numbers from its seed)."""
+    if record.get("format") == 1:
+        return network
+    tensors = record.get("tensors")
+    shapes = network.source_shapes()
+    if not isinstance(tensors, dict) or set(tensors) != set(shapes):
+        raise ValueError("its recorded numbers do not name the handout's tensors ("
+                         + ", ".join(shapes) + ")")
+    given: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        try:
+            array = np.asarray(tensors[name])
+        except (ValueError, TypeError):
+            raise ValueError(f"its recorded {name} is not an array of numbers") from None
+        if array.shape != tuple(shape) or array.dtype.kind not in "iuf" or \
+                not np.all(np.isfinite(array)):
+            raise ValueError(f"its recorded {name} is not {'x'.join(map(str, shape))} "
+                             "finite numbers")
+        given[name] = array.astype(np.int64 if array.dtype.kind in "iu" else np.float64)
+    if network.request is not None:
+        return dataclasses.replace(network.request, tensors=given).network()
+    return dataclasses.replace(network, given=given)
+
+
+def _position_seed(tensors: dict[str, np.ndarray]) -> int:
+    """The seed of a blanked explorer's position: from the numbers the handout shows, so a
+    grader re-creates it from them (and a handout's seed is not needed)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(tensors[name], dtype="<f8").tobytes())
+    return int.from_bytes(digest.digest()[:4], "big")
 
 
 @dataclass
@@ -205,10 +269,10 @@ class _Blank:
             yield [None] * block.shape[1]
 
 
-def _fix_selection(plan: Plan) -> None:
-    """A blanked explorer asks about one output cell, chosen from the seed: its selection
+def _fix_selection(plan: Plan, seed: int) -> None:
+    """A blanked explorer asks about one output cell, chosen from `seed`: its selection
     cells become fixed parameters (the student fills in what that position computes)."""
-    rng = np.random.default_rng(plan.network.seed + 7)
+    rng = np.random.default_rng(seed)
     for layer in plan.network.layers:
         cells = {b.meaning.key: b for b in plan.blocks() if b.meaning == Meaning(
             SELECTION, layer.label, "explorer", b.meaning.key) and b.kind == EDIT}
@@ -505,30 +569,68 @@ def read_roster(path: Path) -> list[Student]:
         at_name = columns.index("name") if "name" in columns else None
         students: list[Student] = []
         seen: dict[str, int] = {}
+        problems: list[tuple[int, str]] = []  # every bad row, reported at once
         for row in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
             sid = row[at_id].strip() if at_id < len(row) else ""
-            if not ID_RE.fullmatch(sid) or sid.upper().split(".")[0] in _RESERVED \
-                    or sid.endswith("."):
-                raise bad(line, f"id {sid[:40]!r} is not a safe file name (1-64 letters, "
-                          "digits, '.', '_' or '-', starting with a letter or digit)")
-            if sid.lower() in seen:
-                raise bad(line, f"id {sid!r} repeats line {seen[sid.lower()]} (ids must be "
-                          "unique, ignoring case)")
-            seen[sid.lower()] = line
+            why = id_problem(sid)
+            if why:
+                problems.append((line, f"id {sid[:40]!r} {why}"))
+            elif sid.lower() in seen:
+                problems.append((line, f"id {sid!r} repeats line {seen[sid.lower()]} (ids must "
+                                 "be unique, ignoring case)"))
+            else:
+                seen[sid.lower()] = line
             name = row[at_name].strip() if at_name is not None and at_name < len(row) else ""
             if len(name) > 100 or any(ord(ch) < 32 for ch in name):
-                raise bad(line, "the name is over 100 characters or holds control characters")
+                problems.append((line, "the name is over 100 characters or holds control "
+                                 "characters"))
             students.append(Student(sid, name))
             if len(students) > MAX_STUDENTS:
                 raise bad(line, f"more than {MAX_STUDENTS:,} students")
     except csv.Error as exc:
         raise bad(reader.line_num, f"is not valid CSV ({exc})") from None
+    if problems:
+        shown = "; ".join(f"line {line}: {why}" for line, why in problems[:10])
+        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        lines = ", ".join(str(line) for line, _ in problems[:10])
+        where = f"{path} line{'s' if len(problems) > 1 else ''} {lines}{more and ', ...'}"
+        rule = ID_RULE if any(why.startswith("id ") and "repeats" not in why
+                              for _, why in problems) else ""
+        raise SpecError("roster", where, shown + more + (f" ({rule})" if rule else ""))
     if not students:
         raise bad(None, "lists no student")
     return students
+
+
+ID_RULE = ("an id names the student's handout file, so it must be a safe file name on every "
+           "system: 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
+           "digit, not ending with '.', and not a device name Windows reserves (CON, PRN, AUX, "
+           "NUL, COM0-COM9, LPT0-LPT9, with or without an extension)")
+
+
+def id_problem(sid: str) -> str:
+    """Why `sid` cannot be a roster id ("" when it can): the broken part of `ID_RULE`."""
+    if not sid:
+        return "is empty"
+    if len(sid) > 64:
+        return f"is {len(sid)} characters long, over 64"
+    odd = next((ch for ch in sid if not (ch.isascii() and (ch.isalnum() or ch in "._-"))),
+               None)
+    if odd is not None:
+        what = "a space" if odd == " " else repr(odd)
+        return f"holds {what}, not an ASCII letter, digit, '.', '_' or '-'"
+    if not sid[0].isalnum():
+        return f"starts with {sid[0]!r}, not a letter or digit"
+    if sid.endswith("."):
+        return "ends with '.'"
+    if sid.upper().split(".")[0] in _RESERVED:
+        return f"is {sid.upper().split('.')[0]}, a device name Windows reserves"
+    if not ID_RE.fullmatch(sid):  # (the rules above are ID_RE's; kept as the last word)
+        return "is not a safe file name"
+    return ""
 
 
 def student_seed(seed: int, student_id: str) -> int:

@@ -28,7 +28,9 @@ from .guide import network_guide_values
 from .layout import COMPUTED, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
 from .plan import VIEWS, Plan
-from .stages import Gather, Values
+from .prediction import KIND as PREDICTION
+from .prediction import prediction_values
+from .stages import Gather, Values, Zero
 from .variants import VARIANTS
 from .views import view_values
 
@@ -72,9 +74,8 @@ def layer_outputs(steps: list[tuple[Layer, np.ndarray, np.ndarray]]) -> dict[str
     out: dict[str, np.ndarray] = {}
     for layer, _x, y in steps:
         for o in range(y.shape[0]):
-            out[layer.names.output_c(o)] = y[o]
-            for alias in layer.names.aliases:
-                out[f"{alias}output_c{o}"] = y[o]
+            for name in (layer.output_name(o), *layer.output_aliases(o)):
+                out[name] = y[o]
     return out
 
 
@@ -200,9 +201,13 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
         if block.meaning is not None and block.meaning.kind == "overview":
             assert isinstance(block.content, Gather)
             shown = block.content.source
-            value = (shown.content.array if isinstance(shown.content, Values)
-                     else out[shown.name].value)
-            out[block.name] = Expected(np.asarray(value, dtype=float))
+            value = np.asarray(shown.content.array if isinstance(shown.content, Values)
+                               else out[shown.name].value, dtype=float)
+            out[block.name] = _copied(value, block.content)
+    for block in plan.blocks():  # the guide's Prediction block, from the class scores
+        if block.meaning is not None and block.meaning.kind == PREDICTION:
+            scores = steps[block.meaning.layer][2]
+            out[block.name] = Expected(prediction_values(scores)[block.name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
     for label, keys in views.items():
@@ -215,6 +220,17 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
     if unchecked:  # a new kind of computed block needs its expected value here
         raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
     return out
+
+
+def _copied(value: np.ndarray, copy: Gather) -> Expected:
+    """A live copy of (part of) a block, its structural zeros kept as constant zeros."""
+    zero_r = np.array([isinstance(i, Zero) for i in copy.row_map], dtype=bool)
+    zero_c = np.array([isinstance(j, Zero) for j in copy.col_map], dtype=bool)
+    rows = [0 if isinstance(i, Zero) else i for i in copy.row_map]
+    cols = [0 if isinstance(j, Zero) else j for j in copy.col_map]
+    structural = zero_r[:, None] | zero_c[None, :]
+    picked = np.where(structural, 0.0, value[np.ix_(rows, cols)])
+    return Expected(picked, structural if structural.any() else None)
 
 
 def _local(layer: Layer, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

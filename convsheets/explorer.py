@@ -1,14 +1,18 @@
 """The window explorer: one output cell of a convolution or pooling layer, computed on one
 screen, for the position three yellow cells (or a step number) choose.
 
-For the selected output cell it shows, for every input channel the selected filter sees, the
-window of the (padded / zero-inserted) input it reads, the kernel, their element-wise products
-and the sum per channel; then the bias and the total, beside the output cell itself. Every cell
+It opens on the output cell of largest magnitude and shows the position in use in big
+numbers beside the yellow cells. For the selected output cell it shows, for every input channel
+the selected filter sees, the window of the (padded / zero-inserted) input it reads, the kernel,
+their element-wise products and the sum per channel; then the bias and the total, beside the
+output cell itself. A 1x1 kernel is one dot product: the pixel's channels as a column beside
+the filter's weights and their products. A pooling layer shows its window and its maximum
+(the winning cell marked, the first one in row order as PyTorch) or mean. Every cell
 is a portable formula: `INDEX` into one literal rectangle (the input blocks, the kernel grid,
 the output blocks, as layout's `Tiling` placed them) with computed row and column, `IF`, `AND`,
 `ISNUMBER`, `MOD`, `INT`, `ABS`, `SUM`/`MAX`/`AVERAGE`. Conditional formats on the input, kernel
 and output sheets highlight what the explorer shows, through the workbook-scope names of its
-selection cells.
+selection cells (and, for max pooling, the window's winner, with `COUNTIF`, `ROW`, `COLUMN`).
 
 The explorer is a view (`views.py`): for any layer whose op declares a `window()`, it reads
 that geometry and the stages the drawer recorded (`exploration`), and `explore_values` computes
@@ -24,8 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import COMPUTED, EDIT, Block, Label, Tiling
+from .limits import view_fits
 from .plan import LayerContext
-from .stages import Formula, Values
+from .stages import Formula, Values, measured
 
 if TYPE_CHECKING:
     from .draw import Drawn
@@ -68,14 +73,17 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
     names = explore_names(ctx.names.tensor)
     out_c = len(ex.outputs)
     oh, ow = ex.outputs[0].shape
+    pooling = ex.kernels is None
+    words = _words(ex)
     sheet = ctx.add_sheet("Explorer", "Choose an output cell in the yellow cells (0-based, as "
-                          "PyTorch indexes): the window it reads, the kernel, the products and "
-                          "their sum are computed here, and highlighted on the other sheets. Or "
-                          "type a step number: step n is the n-th output cell in channel, row, "
-                          "column order (type 0, 1, 2, ... to walk through the layer); clear the "
-                          "step cell to use the three coordinates again.")
+                          f"PyTorch indexes): {words['note']} are computed here, and "
+                          "highlighted (magenta, framed) on the other sheets. Or type a step "
+                          "number: step n is the n-th output cell in channel, row, column order "
+                          "(type 0, 1, 2, ... to walk through the layer); clear the step cell "
+                          "to use the three coordinates again. The big numbers are the output "
+                          "cell in use.")
     sheet.default_width = 7.0
-    sheet.widths = {2: 11}
+    sheet.widths = {2: 14, 3: 8.5, 6: 8.0}  # room for "channel" and "or step" above
     here = sheet.name
 
     def put(block: Block, row: int, col: int) -> Block:
@@ -93,14 +101,18 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
     label(row, 2, f"Output cell: channel 0-{out_c - 1}, row 0-{oh - 1}, column 0-{ow - 1}",
           "cs_title")
     row += 1
+    for col, text in ((3, "channel"), (4, "row"), (5, "column"), (6, "or step")):
+        label(row, col, text, "cs_title")
+    row += 1
+    label(row, 2, "type here")
     select = {}
     limits = {"channel": out_c - 1, "row": oh - 1, "col": ow - 1, "step": out_c * oh * ow - 1}
-    for col, key, text in ((2, "channel", "channel"), (4, "row", "row"), (6, "col", "column"),
-                           (8, "step", "or step")):
-        label(row, col, text)
-        select[key] = put(_scalar(names[key], EDIT, None if key == "step" else 0), row, col + 1)
+    start = default_selection(ctx)
+    for col, key, first in zip((3, 4, 5, 6), ("channel", "row", "col", "step"), (*start, None),
+                               strict=True):
+        select[key] = put(_scalar(names[key], EDIT, first), row, col)
         select[key].validation = (0, limits[key])
-    label(row, 10, "(a number in step overrides the three; clear it to use them)", "cs_note")
+    label(row, 7, "(a number in step overrides the three; clear it to use them)", "cs_note")
     row += 1
     step, size = ref(select["step"]), oh * ow
     used_text = {
@@ -108,19 +120,28 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
         "used_row": f"IF(ISNUMBER({step}),INT(MOD({step},{size})/{ow}),{ref(select['row'])})",
         "used_col": f"IF(ISNUMBER({step}),MOD({step},{ow}),{ref(select['col'])})",
     }
-    label(row, 2, "selected")
-    used = {key: put(_formula(names[key], text), row, col)
-            for (key, text), col in zip(used_text.items(), (3, 5, 7), strict=True)}
+    label(row, 2, "in use", "cs_heading")
+    used = {}
+    for (key, text), col in zip(used_text.items(), (3, 4, 5), strict=True):
+        used[key] = put(_formula(names[key], text), row, col)
+        used[key].style = "cs_heading"  # big: the position every cell below shows
     c, r, k = (ref(used[key]) for key in ("used_channel", "used_row", "used_col"))
     checks = ",".join(f"{v}>=0,{v}<{n},INT({v})={v}" for v, n in ((c, out_c), (r, oh), (k, ow)))
-    label(row, 8, "valid")
-    valid_block = put(_formula(names["valid"], f"IF(AND({checks}),1,0)"), row, 9)
+    label(row, 7, "inside")
+    valid_block = put(_formula(names["valid"], f"IF(AND({checks}),1,0)"), row, 8)
     valid = ref(valid_block) + "=1"
     row += 1
-    put(_formula(names["message"], f'IF({valid},"","This position is outside the output: '
-                 f'channel 0-{out_c - 1}, row 0-{oh - 1}, column 0-{ow - 1} (0-based)")'),
-        row, 2)
+    label(row, 2, "warning")
+    message = put(_formula(names["message"], f'IF({valid},"","This position is outside the '
+                           f'output: channel 0-{out_c - 1}, row 0-{oh - 1}, column 0-{ow - 1} '
+                           '(0-based)")'), row, 3)
+    message.style = "cs_note"  # empty while the position is inside the output
     row += 1
+    label(row, 2, "In use: the step's channel, row and column if a step is typed, else the three "
+          "yellow cells.", "cs_note")
+    label(row + 1, 2, "Inside: 1 if that position is in the output, else 0 (and a warning).",
+          "cs_note")
+    row += 3
 
     def guarded(expr: str) -> str:
         return f'IF({valid},{expr},"")'
@@ -131,62 +152,164 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
     output = put(_formula(names["output"], guarded(
         index(out_rect, _plus(out_tiling.row_expr(c), f"{r}+1"),
               _plus(out_tiling.col_expr(c), f"{k}+1")))), row, 3)
-    label(row, 4, "explorer total", "cs_title")
-    total_row, total_col = row, 6
+    label(row, 4, words["total"], "cs_title")
+    total_row, total_col = row, 7
     row += 2
 
-    # one panel per input channel the selected filter sees
     kh, kw = ex.kernel
     h, w = ex.sources[0].shape
     src_rect = _rect(ex.sources, here)
     first_channel = f"INT({c}/{ex.per_out})*{ex.per_in}"  # of the selected filter's group
     windows: list[Block] = []
     sums: list[Block] = []
-    panel_height = 3 * kh + 4 if ex.kernels is not None else kh + 1
-    for j in range(ex.per_in):
-        top = row + (j // PANELS_PER_ROW) * (panel_height + 1)
-        left = 2 + (j % PANELS_PER_ROW) * (kw + 1)
+    products_blocks: list[Block] = []
+
+    def window_block(j: int) -> Block:
         source = f"({first_channel}+{j})"
-        label(top, left, f"{ex.what} ch. {j}" if ex.per_in > 1 else f"{ex.what} window",
-              "cs_title")
-        window = Block(f"{ctx.names.tensor}explore_window_{j}", (kh, kw), COMPUTED,
-                       _Window(ex, src_rect, source, r, k, valid, h, w), colour_scale=False,
-                       style="cs_computed")
-        windows.append(put(window, top + 1, left))
-        if ex.kernels is None:
-            continue
-        krow = top + kh + 1
-        label(krow, left, ex.kernel_what, "cs_title")
+        return Block(f"{ctx.names.tensor}explore_window_{j}", (kh, kw), COMPUTED,
+                     _Window(ex, src_rect, source, r, k, valid, h, w), colour_scale=False,
+                     style="cs_computed")
+
+    def kernel_block(j: int) -> Block:
         assert ex.kernel_cell is not None
         grid_row, grid_col = ex.kernel_cell(c, j)
-        kernel = Block(f"{ctx.names.tensor}explore_kernel_{j}", (kh, kw), COMPUTED,
-                       _Kernel(ex, grid_row, grid_col, valid, here), colour_scale=False,
-                       style="cs_computed")
-        put(kernel, krow + 1, left)
-        prow = krow + kh + 1
-        label(prow, left, "window × kernel", "cs_title")
-        products = Block(f"{ctx.names.tensor}explore_products_{j}", (kh, kw), COMPUTED,
-                         _Products(window, kernel, valid), colour_scale=False,
-                         style="cs_computed")
-        put(products, prow + 1, left)
-        srow = prow + kh + 1
-        label(srow, left, "sum")
-        sums.append(put(_formula(f"{ctx.names.tensor}explore_channel_sum_{j}", guarded(
-            f"SUM({products.area(from_sheet=here)})")), srow, left + 1))
+        return Block(f"{ctx.names.tensor}explore_kernel_{j}", (kh, kw), COMPUTED,
+                     _Kernel(ex, grid_row, grid_col, valid, here), colour_scale=False,
+                     style="cs_computed")
 
-    parts = [ref(s) for s in sums]
+    def products_block(j: int, window: Block, kernel: Block) -> Block:
+        return Block(f"{ctx.names.tensor}explore_products_{j}", (kh, kw), COMPUTED,
+                     _Products(window, kernel, valid), colour_scale=False, style="cs_computed")
+
+    if not pooling and (kh, kw) == (1, 1):
+        # a 1x1 kernel: one dot product of the pixel's channels with the filter's weights
+        label(row, 2, f"the {ex.what} pixel's channels · the filter's weights (one dot "
+              "product)", "cs_title")
+        row += 1
+        for col, text in ((3, "value"), (4, "weight"), (5, "product")):
+            label(row, col, text, "cs_title")
+        row += 1
+        for j in range(ex.per_in):
+            label(row + j, 2, f"channel {j}" if ex.per_in > 1 else "channel")
+            windows.append(put(window_block(j), row + j, 3))
+            kernel = put(kernel_block(j), row + j, 4)
+            products_blocks.append(put(products_block(j, windows[-1], kernel), row + j, 5))
+        label(row + ex.per_in, 3, "their sum, the dot product, is in the total above",
+              "cs_note")
+        parts = [f"SUM({_rect(products_blocks, here)})"]
+    else:  # one panel per input channel the selected filter sees
+        panel_height = 3 * kh + 4 if not pooling else kh + 2
+        narrow = kw < 2
+        for j in range(ex.per_in):
+            top = row + (j // PANELS_PER_ROW) * (panel_height + 1)
+            left = 2 + (j % PANELS_PER_ROW) * (kw + 1)
+            title = (f"ch. {j}" if narrow else f"{ex.what} ch. {j}") if ex.per_in > 1 \
+                else f"{ex.what} window"
+            label(top, left, title, "cs_title")
+            windows.append(put(window_block(j), top + 1, left))
+            if pooling:
+                continue
+            krow = top + kh + 1
+            label(krow, left, ex.kernel_what, "cs_title")
+            kernel = put(kernel_block(j), krow + 1, left)
+            prow = krow + kh + 1
+            label(prow, left, "products" if narrow else "window × kernel", "cs_title")
+            products = put(products_block(j, windows[-1], kernel), prow + 1, left)
+            srow = prow + kh + 1
+            label(srow, left, "sum")
+            sums.append(put(_formula(f"{ctx.names.tensor}explore_channel_sum_{j}", guarded(
+                f"SUM({products.area(from_sheet=here)})")), srow, left + 1))
+        parts = [ref(s) for s in sums]
+        if pooling:
+            below = row + 1 + kh
+            for n, text in enumerate(words["under"]):
+                label(below + n, 2, text, "cs_note")
     if ex.bias is not None:
         bias_rect = ex.bias.area(from_sheet=here)
-        label(total_row, 8, "bias", "cs_title")
+        label(total_row, 10, "bias", "cs_title")
         parts.append(ref(put(_formula(names["bias"], guarded(
-            index(bias_rect, "1", f"{c}+1"))), total_row, 9)))
+            index(bias_rect, "1", f"{c}+1"))), total_row, 11)))
     areas = ",".join(b.area(from_sheet=here) for b in windows)
     reduce = {"SUM": "+".join(parts), "MAX": f"MAX({areas})",
               "MEAN": f"SUM({areas})/{kh * kw}", "AVERAGE": f"AVERAGE({areas})"}[ex.reduce]
     total = put(_formula(names["sum"], guarded(reduce)), total_row, total_col)
+    label(total_row, total_col + 1, "check")
     put(_formula(names["agree"], f'IF({valid},IF(ABS({ref(total)}-{ref(output)})<=1E-9*(1+'
-                 f'ABS({ref(output)})),"equal","DIFFERENT"),"")'), total_row, total_col + 1)
-    _highlight(ex, names, ctx)
+                 f'ABS({ref(output)})),"equal","DIFFERENT"),"")'), total_row, total_col + 2)
+    if ex.reduce == "MAX":
+        _mark_winner(windows[0], valid)
+    rules = _highlights(ex, names)
+    if view_fits(ctx, sheet, "Explorer", sheet.blocks, (rule for _b, rule in rules)):
+        for block, rule in rules:
+            block.highlights.append(rule)
+
+
+def _words(ex: Exploration) -> dict[str, object]:
+    """What the explorer calls its parts: a convolution's kernel, products and sums; a
+    pooling's window and its maximum or mean (and what its blank padding cells mean)."""
+    kh, kw = ex.kernel
+    if ex.kernels is not None:
+        total = "Σ products + bias" if ex.bias is not None else "Σ products"
+        if ex.kernel == (1, 1):
+            return {"note": "the pixel it reads in every channel, the filter's weights, their "
+                    "products and the dot product", "total": total, "under": ()}
+        return {"note": "the window it reads in every channel, the kernel, their products and "
+                "the sums", "total": total, "under": ()}
+    padded = ex.offset != (0, 0)
+    if ex.reduce == "MAX":
+        under = ["magenta: the window's maximum (the first one in row order if tied, as "
+                 "PyTorch picks it)"]
+        if padded:
+            under.append("a blank cell is padding: PyTorch pads with -inf, so it never wins")
+        return {"note": "the window it reads and its maximum", "total": "max of the window",
+                "under": tuple(under)}
+    if ex.reduce == "MEAN":
+        under = [f"mean = sum of the window / {kh * kw} (the window's size)"]
+        if padded:
+            under.append(f"a blank cell is padding: it counts as 0 (still divided by {kh * kw})")
+        return {"note": "the window it reads and its mean", "total": f"window sum / {kh * kw}",
+                "under": tuple(under)}
+    under = ["mean of the window's cells inside the input"]
+    if padded:
+        under.append("a blank cell is padding: left out of the mean (count_include_pad=False)")
+    return {"note": "the window it reads and its mean", "total": "mean of the cells",
+            "under": tuple(under)}
+
+
+def default_selection(ctx: LayerContext) -> tuple[int, int, int]:
+    """The output cell the explorer opens on: the one of largest magnitude (the first in
+    channel, row, column order if tied), from the layer's reference output, which is what the
+    workbook stores; so it never opens on an all-zero window."""
+    plan = ctx.plan
+    x = np.asarray(plan.tensors["input"], dtype=float)
+    for layer in plan.network.layers:
+        prefix = layer.names.tensor
+        local = {name[len(prefix):]: np.asarray(plan.tensors[name], dtype=float)
+                 for name in layer.tensor_shapes()}
+        x = layer.op.reference(x, local)
+        if layer is ctx.layer:
+            break
+    c, r, k = np.unravel_index(int(np.argmax(np.abs(x))), x.shape)
+    return int(c), int(r), int(k)
+
+
+def _mark_winner(window: Block, valid: str) -> None:
+    """Max pooling: highlight the window's winning cell, the first maximum in row-major order
+    (as PyTorch's max_pool2d picks its index): a rule per cell, through ROW() and COLUMN()."""
+    area = window.area(from_sheet=window.sheet)
+    kh, kw = window.shape
+    for i in range(kh):
+        for j in range(kw):
+            cell = window.ref(i, j, absolute=True, from_sheet=window.sheet)
+            earlier = []
+            if i:
+                earlier.append(window.range(0, 0, i, kw, absolute=True, from_sheet=window.sheet))
+            if j:
+                earlier.append(window.range(i, 0, 1, j, absolute=True, from_sheet=window.sheet))
+            first = "".join(f",COUNTIF({e},MAX({area}))=0" for e in earlier)
+            window.highlights.append(
+                f"AND(ROW()={window.top + i},COLUMN()={window.left + j},{valid},"
+                f"ISNUMBER({cell}),{cell}=MAX({area}){first})")
 
 
 @dataclass
@@ -220,6 +343,9 @@ class _Window:
                 line.append(f'=IF({self.valid},{value},"")')
             yield line
 
+    def longest(self, block: Block) -> int:
+        return measured(self.rows(block))  # (kernel-sized)
+
 
 @dataclass
 class _Kernel:
@@ -243,6 +369,9 @@ class _Kernel:
                 _plus(lines.col_expr(self.grid_row), f"({self.grid_col})*{col_step}+{j + 1}"))
                 + ',"")' for j in range(kw)]
 
+    def longest(self, block: Block) -> int:
+        return measured(self.rows(block))  # (kernel-sized)
+
 
 @dataclass
 class _Products:
@@ -256,6 +385,9 @@ class _Products:
             yield [f'=IF({self.valid},{self.window.ref(i, j, from_sheet=here)}*'
                    f'{self.kernel.ref(i, j, from_sheet=here)},"")'
                    for j in range(block.shape[1])]
+
+    def longest(self, block: Block) -> int:
+        return measured(self.rows(block))  # (kernel-sized)
 
 
 def index(rect: str, row: str, col: str) -> str:
@@ -304,10 +436,12 @@ def _formula(name: str, expr: str) -> Block:
                  style="cs_computed")
 
 
-def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> None:
+def _highlights(ex: Exploration, names: dict[str, str]) -> list[tuple[Block, str]]:
     """Conditional formats (through the selection's workbook-scope names, so they work on any
-    sheet in Excel 2010+, LibreOffice and Gnumeric): the window's taps on the source blocks,
-    the kernels of the selected filter, the selected output cell."""
+    sheet in Excel 2010+, LibreOffice and Gnumeric), each with the block it goes on: the
+    window's taps on the source blocks, the kernels of the selected filter, the selected
+    output cell."""
+    rules: list[tuple[Block, str]] = []
     c, r, k, valid = (names[key] for key in ("used_channel", "used_row", "used_col", "valid"))
     (sh, sw), (oh_, ow_), (dh, dw) = ex.stride, ex.offset, ex.dilation
     kh, kw = ex.kernel
@@ -316,9 +450,9 @@ def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> Non
         col = f"COLUMN()-{src.left}-({k}*{sw}+{ow_})"
         group = f"INT({c}/{ex.per_out})*{ex.per_in}"
         channel = f"{index}>={group},{index}<{group}+{ex.per_in}"
-        src.highlights.append(
+        rules.append((src,
             f"AND({valid}=1,{channel},{row}>=0,{row}<={(kh - 1) * dh},MOD({row},{dh})=0,"
-            f"{col}>=0,{col}<={(kw - 1) * dw},MOD({col},{dw})=0)")
+            f"{col}>=0,{col}<={(kw - 1) * dw},MOD({col},{dw})=0)"))
     if ex.kernels is not None and ex.kernel_cell is not None:
         for a, line in enumerate(ex.kernels):
             for b, block in enumerate(line):
@@ -326,10 +460,11 @@ def _highlight(ex: Exploration, names: dict[str, str], ctx: LayerContext) -> Non
                 column = [f"({ex.kernel_cell(c, j)[1]})={b}" for j in range(ex.per_in)]
                 either = ",".join(f"AND({x},{y})" for x, y in zip(conditions, column,
                                                                   strict=True))
-                block.highlights.append(f"AND({valid}=1,OR({either}))")
+                rules.append((block, f"AND({valid}=1,OR({either}))"))
     for o, out in enumerate(ex.outputs):
-        out.highlights.append(f"AND({valid}=1,{c}={o},ROW()-{out.top}={r},"
-                              f"COLUMN()-{out.left}={k})")
+        rules.append((out, f"AND({valid}=1,{c}={o},ROW()-{out.top}={r},"
+                      f"COLUMN()-{out.left}={k})"))
+    return rules
 
 
 def explore_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
@@ -358,7 +493,8 @@ def explore_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.
         if kernels is not None:
             out[f"explore_kernel_{j}"] = kernels[c][j]
             out[f"explore_products_{j}"] = taps * kernels[c][j]
-            out[f"explore_channel_sum_{j}"] = np.array([[np.sum(taps * kernels[c][j])]])
+            if (kh, kw) != (1, 1):  # (a 1x1 kernel: the products are one dot product)
+                out[f"explore_channel_sum_{j}"] = np.array([[np.sum(taps * kernels[c][j])]])
     if kernels is not None and tensors.get("bias") is not None:
         out["explore_bias"] = np.array([[tensors["bias"][c]]])
     out["explore_sum"] = out["explore_output"] = np.array([[y[c, r, k]]])

@@ -1,14 +1,17 @@
 """`convsheets grade`: score returned exercise handouts against NumPy.
 
-For each file the original request (variant or network, seed, options) and the exercise
-(what was blank) come from its metadata (the custom document property, or the hidden metadata
-sheet when an application dropped the property), and the handout is re-created from them: the
-answers' places and NumPy's values (`expected.py`) come from the seed, never from the student's
-cells, so an edited input is reported, not rewarded. The answers are read as saved (typed
-numbers, or the values the student's application stored for formulas) by the hardened reader;
-files with formulas that carry no stored value are recalculated in LibreOffice, once for the
-whole batch. A file that is not an exercise, or cannot be read, is reported in one line; the
-others are still graded.
+For each file the original request (variant or network, options) and the exercise (what was
+blank, and the numbers the handout shows: input, weights, biases) come from its metadata (the
+custom document property, or the hidden metadata sheet when an application dropped the
+property), and the handout is re-created from them: the answers' places and NumPy's values
+(`expected.py`) come from the recorded numbers, never from the student's cells, so an edited
+input is reported, not rewarded. (First-format handouts recorded their seed instead: they are
+re-created from it.) A feedback copy (`--feedback`) is recognised by its own document property
+and skipped, so grading a folder that holds them counts each student once. The answers are
+read as saved (typed numbers, or the values the student's application stored for formulas)
+by the hardened reader; files with formulas that carry no stored value are recalculated in
+LibreOffice, once for the whole batch. A file that is not an exercise, or cannot be read, is
+reported in one line; the others are still graded.
 """
 
 from __future__ import annotations
@@ -38,14 +41,18 @@ from .exercise import (
     Student,
     exercise_plan,
     handout_tolerance,
+    recorded_network,
 )
 from .layout import PARAM, SELECTION, TENSOR
 from .network import Network
+from .outputs import atomic_write, write_text
 from .stages import Values
 from .workbook import METADATA_KEY
 from .xlsxread import KIND_NO_CACHED_VALUE, KIND_NUMBER, XlsxFile, col_letter, parse_ref
 
 FEEDBACK_MAX_CELLS = 2_000_000  # a handout's copy is loaded whole by openpyxl
+FEEDBACK_KEY = "convsheets_feedback"  # custom property marking a feedback copy (not graded)
+FEEDBACK_SHEET = "Feedback"
 TIMEOUT_PER_FILE = 60.0
 
 
@@ -73,6 +80,7 @@ class Grade:
     handout: str = ""  # which handout it is (its metadata record), to spot one returned twice
     tolerance: float = 0.0  # the one it was graded with
     unusable: str = ""
+    skipped: str = ""  # why it was not graded although readable (a feedback copy)
 
     @property
     def correct(self) -> int:
@@ -95,9 +103,15 @@ class Grade:
         block = max(bad, key=lambda b: (b.total - b.correct, -self.blocks.index(b)))
         return f"{block.name} ({block.total - block.correct} wrong)"
 
+    @property
+    def graded(self) -> bool:
+        return not self.unusable and not self.skipped
+
     def as_dict(self) -> dict[str, object]:
         if self.unusable:
             return {"file": self.file, "error": self.unusable}
+        if self.skipped:
+            return {"file": self.file, "skipped": self.skipped}
         return {"file": self.file, "student": self.student, "name": self.name,
                 "correct": self.correct, "total": self.total, "score": round(self.score, 2),
                 "inputs_edited": bool(self.edited), "edited_blocks": self.edited,
@@ -133,6 +147,9 @@ def grade_files(paths: list[Path], tolerance: float | None = None,
         try:
             opened = _open(path, grade)
             needs = _grade_cells(opened, path, grade, tolerance)
+        except _Skipped as why:
+            grade.skipped = str(why)
+            continue
         except ConvsheetsError as exc:
             grade.unusable = str(exc)
             continue
@@ -160,6 +177,10 @@ def grade_files(paths: list[Path], tolerance: float | None = None,
             except Exception as exc:  # noqa: BLE001 - as above
                 grade.unusable = _unexpected(opened.path, exc)
     return list(grades.values())
+
+
+class _Skipped(Exception):
+    """A readable file that is not graded (the message says why)."""
 
 
 def _unexpected(path: Path, exc: Exception) -> str:
@@ -228,6 +249,9 @@ def _open(path: Path, grade: Grade) -> _Opened:
         raise WorkbookReadError(f"{path}: not a regular file; pass .xlsx workbooks")
     try:
         with XlsxFile(path) as xf:
+            if FEEDBACK_KEY in xf.custom_properties():
+                raise _Skipped("a feedback copy (convsheets grade --feedback wrote it), not "
+                               "a returned handout")
             found, problems = read_records(xf)
     except WorkbookReadError as exc:
         text = str(exc)
@@ -243,6 +267,7 @@ def _open(path: Path, grade: Grade) -> _Opened:
             network = Network.from_record(record)
             check_size_early(network)
             exercise = Exercise.from_record(record["exercise"])
+            network = recorded_network(network, record["exercise"])  # type: ignore[arg-type]
             handout = exercise_plan(network, exercise)
         except (ValueError, KeyError, TypeError, LimitError, SpecError) as exc:
             unusable.append(f"{where}: {' '.join(str(exc).split())[:200]}")
@@ -355,16 +380,16 @@ COLUMNS = ("file", "student", "correct", "total", "score %", "inputs edited", "w
 
 def roster_check(grades: list[Grade], students: list[Student]) -> tuple[list[Student], list[Grade]]:
     """Students of the roster with no graded handout, and graded handouts of nobody on it."""
-    returned = {g.student.lower() for g in grades if not g.unusable and g.student}
+    returned = {g.student.lower() for g in grades if g.graded and g.student}
     ids = {s.id.lower() for s in students}
     return ([s for s in students if s.id.lower() not in returned],
-            [g for g in grades if not g.unusable and g.student.lower() not in ids])
+            [g for g in grades if g.graded and g.student.lower() not in ids])
 
 
 def table(grades: list[Grade], students: list[Student] | None = None) -> str:
     rows = [COLUMNS]
     for g in grades:
-        if g.unusable:
+        if not g.graded:
             continue
         student = f"{g.student} {g.name}".strip() if g.student else "-"
         rows.append((Path(g.file).name, student, str(g.correct), str(g.total),
@@ -374,17 +399,22 @@ def table(grades: list[Grade], students: list[Student] | None = None) -> str:
     lines = ["  ".join(c.rjust(w) if k in right else c.ljust(w)
                        for k, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
              for r in rows]
-    graded = [g for g in grades if not g.unusable]
+    graded = [g for g in grades if g.graded]
+    skipped = [g for g in grades if g.skipped]
+    failed = [g for g in grades if g.unusable]
     lines.append(f"{len(graded)} file(s) graded" + (
         f", mean score {sum(g.score for g in graded) / len(graded):.1f}%" if graded else "") +
-        (f"; {len(grades) - len(graded)} could not be graded" if len(graded) < len(grades)
-         else ""))
+        (f"; {len(failed)} could not be graded" if failed else ""))
+    if skipped:
+        lines.append(f"skipped {len(skipped)} feedback cop{'y' if len(skipped) == 1 else 'ies'}"
+                     " (written by convsheets grade --feedback, not returned handouts): "
+                     + ", ".join(Path(g.file).name for g in skipped))
     handouts: dict[str, list[Grade]] = {}
     for g in graded:
         handouts.setdefault(g.handout, []).append(g)
     for same in handouts.values():
         if len(same) > 1:
-            whose = f"of {same[0].student}" if same[0].student else "(the same seed)"
+            whose = f"of {same[0].student}" if same[0].student else "(the same numbers)"
             lines.append(f"one handout {whose} was returned in {len(same)} files: "
                          + ", ".join(Path(g.file).name for g in same))
     if students is not None:
@@ -403,19 +433,27 @@ def table(grades: list[Grade], students: list[Student] | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_csv(grades: list[Grade], path: Path, students: list[Student] | None = None) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(["file", "student", "name", "correct", "total", "score", "inputs_edited",
-                      "worst_block", "error"])
-        for g in grades:
-            if g.unusable:
-                out.writerow([g.file, "", "", "", "", "", "", "", g.unusable])
-            else:
-                out.writerow([g.file, g.student, _safe(g.name), g.correct, g.total,
-                              f"{g.score:.2f}", "yes" if g.edited else "no", g.worst, ""])
-        for s in roster_check(grades, students)[0] if students is not None else []:
-            out.writerow(["", s.id, _safe(s.name), "", "", "", "", "", "not returned"])
+def write_csv(grades: list[Grade], path: Path, students: list[Student] | None = None,
+              force: bool = False) -> None:
+    """The grades as CSV, one row per file (and per student who returned nothing), written by
+    the rule every output follows (`outputs`)."""
+    import io
+
+    buffer = io.StringIO(newline="")
+    out = csv.writer(buffer)
+    out.writerow(["file", "student", "name", "correct", "total", "score", "inputs_edited",
+                  "worst_block", "error"])
+    for g in grades:
+        if g.unusable:
+            out.writerow([g.file, "", "", "", "", "", "", "", g.unusable])
+        elif g.skipped:
+            out.writerow([g.file, "", "", "", "", "", "", "", f"skipped: {g.skipped}"])
+        else:
+            out.writerow([g.file, g.student, _safe(g.name), g.correct, g.total,
+                          f"{g.score:.2f}", "yes" if g.edited else "no", g.worst, ""])
+    for s in roster_check(grades, students)[0] if students is not None else []:
+        out.writerow(["", s.id, _safe(s.name), "", "", "", "", "", "not returned"])
+    write_text(path, buffer.getvalue(), force)
 
 
 def _safe(text: str) -> str:
@@ -423,38 +461,49 @@ def _safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_json(grades: list[Grade], path: Path, students: list[Student] | None = None) -> None:
+def write_json(grades: list[Grade], path: Path, students: list[Student] | None = None,
+               force: bool = False) -> None:
+    """Every answer cell's verdict as JSON, written by the rule every output follows."""
     report: dict[str, object] = {"files": [g.as_dict() for g in grades]}
     if students is not None:
         report["not_returned"] = [{"student": s.id, "name": s.name}
                                   for s in roster_check(grades, students)[0]]
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(report, indent=2) + "\n", force)
 
 
-def write_feedback(grades: list[Grade], folder: Path) -> tuple[list[Path], list[str]]:
+def feedback_path(file: str | Path, folder: Path) -> Path:
+    """Where `--feedback` writes the copy of `file`: FOLDER/STEM.feedback.xlsx."""
+    return folder / f"{Path(file).stem}.feedback.xlsx"
+
+
+def write_feedback(grades: list[Grade], folder: Path,
+                   force: bool = False) -> tuple[list[Path], list[str]]:
     """Each graded student's copy with their answer cells marked: green right, red wrong,
-    orange blank (the expected values are not given away), and a Feedback sheet. Returns the
-    copies written and, one line each, the files that got none (the others still do)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    orange blank (the expected values are not given away), and a Feedback sheet; written by
+    the rule every output follows (`outputs`: atomically, never over a file convsheets did
+    not write unless `force`). Returns the copies written and, one line each, the files that
+    got none (the others still do)."""
     written: list[Path] = []
     problems: list[str] = []
     for g in grades:
-        if g.unusable:
+        if not g.graded:
             continue
         try:
-            written.append(_feedback_copy(g, folder))
+            written.append(_feedback_copy(g, folder, force))
         except OutputError as exc:
             problems.append(str(exc))
     return written, problems
 
 
-def _feedback_copy(g: Grade, folder: Path) -> Path:
+def _feedback_copy(g: Grade, folder: Path, force: bool = False) -> Path:
     import warnings
 
     import openpyxl
     from openpyxl.comments import Comment
+    from openpyxl.packaging.custom import StringProperty
     from openpyxl.styles import PatternFill
 
+    target = feedback_path(g.file, folder)
     fills = {"right": PatternFill("solid", fgColor="C6EFCE"),
              "wrong": PatternFill("solid", fgColor="FFC7CE"),
              "blank": PatternFill("solid", fgColor="FFEB9C")}
@@ -481,24 +530,67 @@ def _feedback_copy(g: Grade, folder: Path) -> Path:
         for ref in b.cells:
             if f"{b.sheet}!{ref}" not in marks:
                 ws[ref].fill = fills["right"]
-    sheet = wb.create_sheet("Feedback", 0)
-    sheet.append([f"{g.student} {g.name}".strip() or Path(g.file).name])
-    sheet.append([f"{g.correct} of {g.total} answer cells right ({g.score:.1f}%)"])
-    if g.edited:
-        sheet.append(["You changed given numbers (" + ", ".join(g.edited[:8]) + "); you were "
-                      "graded against the original ones."])
-    sheet.append([])
-    sheet.append(["block", "sheet", "right", "of"])
-    for b in g.blocks:
-        sheet.append([b.name, b.sheet, b.correct, b.total])
+    if FEEDBACK_SHEET in wb.sheetnames:  # (a handout has none; keep the name free)
+        del wb[FEEDBACK_SHEET]
+    _feedback_sheet(wb.create_sheet(FEEDBACK_SHEET, 0), g)
+    if METADATA_SHEET in wb.sheetnames:  # never printed (first-format handouts printed it)
+        wb[METADATA_SHEET].print_area = f"A{wb[METADATA_SHEET].max_row + 2}"
+    wb.custom_doc_props.append(StringProperty(name=FEEDBACK_KEY, value=Path(g.file).name))
     wb.active = 0
-    target = folder / f"{Path(g.file).stem}.feedback.xlsx"
-    try:
-        wb.save(target)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write it ({exc.strerror or exc})") from None
+    with atomic_write(target, force) as out:
+        wb.save(out)
     return target
 
 
-__all__ = ["Grade", "grade_files", "table", "write_csv", "write_json",
+def _feedback_sheet(sheet, g: Grade) -> None:  # type: ignore[no-untyped-def]
+    """The first sheet of a feedback copy: who, the score, and a table of the blocks, in
+    columns wide enough for their text, long lines wrapped, printed on one page width with
+    the footer every convsheets sheet carries."""
+    from openpyxl.styles import Alignment, Font
+
+    from .workbook import PAGE_FOOTER
+
+    names = [b.name for b in g.blocks] + ["block"]
+    sheets = [b.sheet for b in g.blocks] + ["sheet"]
+    widths = {"A": min(40, max(len(n) for n in names) + 2),
+              "B": min(31, max(len(n) for n in sheets) + 2), "C": 8, "D": 8}
+    for col, width in widths.items():
+        sheet.column_dimensions[col].width = width
+    total = sum(widths.values())
+    text = [(f"{g.student} {g.name}".strip() or Path(g.file).name, Font(bold=True, size=14)),
+            (f"{g.correct} of {g.total} answer cells right ({g.score:.1f}%)", Font(bold=True))]
+    if g.edited:
+        text.append(("You changed given numbers (" + ", ".join(g.edited[:8]) + "); you were "
+                     "graded against the original ones.", Font(italic=True)))
+    text.append(("Green: right; red: wrong; orange: left blank (each marked cell has a "
+                 "comment).", Font()))
+    row = 0
+    for line, font in text:
+        row += 1
+        cell = sheet.cell(row, 1, line)
+        cell.font = font
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=4)
+        lines = -(-len(line) * (1.3 if font.size and font.size > 12 else 1.0) // total)
+        sheet.row_dimensions[row].height = 15 * max(1, lines) + (6 if font.size and
+                                                                 font.size > 12 else 0)
+    row += 2
+    for k, head in enumerate(("block", "sheet", "right", "of"), 1):
+        sheet.cell(row, k, head).font = Font(bold=True)
+        if k > 2:  # over numbers: aligned as they are
+            sheet.cell(row, k).alignment = Alignment(horizontal="right")
+    for b in g.blocks:
+        row += 1
+        for k, value in enumerate((b.name, b.sheet, b.correct, b.total), 1):
+            sheet.cell(row, k, value)
+    sheet.print_area = f"A1:D{row}"
+    sheet.page_setup.orientation = "portrait"
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.oddFooter.center.text = PAGE_FOOTER
+    sheet.oddFooter.center.size = 8
+
+
+__all__ = ["Grade", "feedback_path", "grade_files", "table", "write_csv", "write_json",
            "write_feedback", "read_records"]

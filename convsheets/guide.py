@@ -20,6 +20,7 @@ from .network import Layer, Network
 from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
+from .tensors import block_names
 from .variants import VARIANTS
 from .workbook import ROUNDING_NOTE
 
@@ -132,8 +133,9 @@ def add_guide(plan: Plan) -> None:
         cur.gap()
         cur.text("Where the numbers come from", "cs_title")
         for tensor, origin in network.origins.items():
+            seeded = set(network.source_shapes()) - set(network.given)
             cur.text(f"{tensor}: {origin}; everything else from seed {network.seed}."
-                     if tensor == "input" else f"{tensor}: {origin}.")
+                     if tensor == "input" and seeded else f"{tensor}: {origin}.")
     cur.gap()
     cur.text("Colours", "cs_title")
     used = set().union(*(layer.op.zero_styles(layer.in_shape) for layer in network.layers),
@@ -163,9 +165,17 @@ def add_guide(plan: Plan) -> None:
                                 width), col=COL_VALUE, width=width)
     cur.gap()
     weighted = [layer for layer in network.layers if layer.op.has_parameters]
+    kernel = ""  # the first weight's first block: weight_0_0, or fc1_weight (a matrix)
+    for layer in weighted:
+        shapes, weight = layer.tensor_shapes(), layer.names.tensor + "weight"
+        if weight in shapes:
+            kernel = next(block_names(weight, shapes[weight]))[0] + ", "
+            break
+    last = network.layers[-1]
     example = ("input_c0, weight_0_0, output_c0" if not network.is_network else
-               "input_c0, " + (f"{weighted[0].names.tensor}weight_0_0, " if weighted else "")
-               + f"{network.layers[0].names.output_c(0)}, output_c0 (the last layer's output)")
+               f"input_c0, {kernel}{network.layers[0].output_name(0)}, "
+               f"{last.output_aliases(0)[0] if last.output_aliases(0) else 'output_c0'} "
+               "(the last layer's output)")
     cur.text("Every block has a workbook-scope defined name (Formulas > Name Manager), e.g. "
              f"{example}. The command convsheets verify FILE recomputes "
              "everything in a spreadsheet application and compares it with NumPy.", "cs_note")
@@ -370,13 +380,14 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     for layer in network.layers:
         name = layer.label
         cur.label(NET_COLS["name"], name, "cs_title")
+        mixed = layer.op.shape_formulas({key: ref(block) for key, block in above.items()})
         channels = (cur.scalar(f"{name}_output_channels", PARAM, layer.out_shape[0])
                     if layer.op.has_parameters else
-                    cur.formula(f"{name}_output_channels", f"{ref(above['channels'])}",
-                                "cs_count"))
+                    cur.formula(f"{name}_output_channels", mixed["channels"] if mixed else
+                                f"{ref(above['channels'])}", "cs_count"))
         row = {"channels": cur.place(channels, NET_COLS["channels"])}
         for axis, key in enumerate(("height", "width")):
-            formula = layer.op.size_formula(axis, ref(above[key]))
+            formula = mixed[key] if mixed else layer.op.size_formula(axis, ref(above[key]))
             row[key] = cur.place(cur.formula(f"{name}_output_{key}", formula, "cs_count"),
                                  NET_COLS[key])
         count = layer.op.parameter_count_formula(ref(above["channels"]))
@@ -420,10 +431,9 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
             count = layer.op.reference_parameter_count(c)
             out[f"{name}_parameter_count"] = count
             total += count
-            c = layer.out_shape[0]
-        else:
+        c, h, w = layer.op.guide_shape((c, h, w))
+        if not layer.op.has_parameters:
             out[f"{name}_output_channels"] = c
-        h, w = layer.op.reference_size(0, h), layer.op.reference_size(1, w)
         out[f"{name}_output_height"], out[f"{name}_output_width"] = h, w
     if any(layer.op.has_parameters for layer in network.layers):
         out["parameter_count"] = total

@@ -45,7 +45,7 @@ def sample_path(name: str) -> Path:
 
 
 def load_image(image: str, channels: int, size: Pair | None,
-               max_pixels: int = 1_000_000) -> np.ndarray:
+               max_pixels: int = 1_000_000, notes: list[str] | None = None) -> np.ndarray:
     """The picture `image` as an int64 array (channels, H, W) of values 0-255.
 
     `image` is a file path or the name of a bundled sample (`SAMPLES`); a name is used only if no
@@ -59,7 +59,8 @@ def load_image(image: str, channels: int, size: Pair | None,
 
     `size` (H, W) resizes with ``resize((W, H), Image.Resampling.BOX)``, only when the picture's
     size differs. None keeps the picture's own size if H*W <= `max_pixels`, else an `ImageError`
-    suggests an ``--input-size`` of the same aspect ratio that fits.
+    suggests an ``--input-size`` of the same aspect ratio that fits. A resize is described
+    in `notes` (when given), saying whether it changes the picture's aspect ratio.
     """
     shown = _shown(image)
     if channels not in CHANNELS:
@@ -71,18 +72,33 @@ def load_image(image: str, channels: int, size: Pair | None,
     height, width = img.height, img.width
     if size is None and height * width > max_pixels:
         h, w = suggest_size((height, width), max_pixels)
-        raise ImageError(f"--image {shown}: {height}x{width} pixels is more than the {max_pixels} "
-                         f"a block may hold; ask for a smaller size, e.g. --input-size {h}x{w}")
+        raise ImageError(f"--image {shown}: {height}x{width} pixels (height x width) is more "
+                         f"than the {max_pixels:,} a block may hold; ask for a smaller size of "
+                         f"the same shape, e.g. --input-size {h}x{w}")
     img = _decode(img, shown)
     img = _to_mode(img, CHANNELS[channels])
     if size is not None and (height, width) != tuple(size):
         img = img.resize((size[1], size[0]), Image.Resampling.BOX)
+        if notes is not None:
+            notes.append(resize_note((height, width), size))
     array = np.asarray(img, dtype=np.int64)
     if array.ndim == 2:
         array = array[np.newaxis]
     else:
         array = array.transpose(2, 0, 1)
     return np.ascontiguousarray(array)
+
+
+def resize_note(original: Pair, size: Pair) -> str:
+    """How a picture was resized, in words: "resized from 64x48 to 12x12 pixels (height x
+    width), squashed: its aspect ratio changed (an input size of the same shape: 16x12)"."""
+    (h0, w0), (h, w) = original, size
+    text = f"resized from {h0}x{w0} to {h}x{w} pixels (height x width)"
+    if abs(h * w0 - w * h0) * 50 <= h0 * w0:  # within 2 %: the same shape
+        return text
+    kept = suggest_size(original, h * w)
+    return (text + f", {'squashed' if h * w0 < w * h0 else 'stretched'} (its aspect ratio "
+            f"changed; {kept[0]}x{kept[1]} would keep it)")
 
 
 def suggest_size(size: Pair, max_pixels: int) -> Pair:

@@ -53,7 +53,9 @@ class Meaning:
 
 
 class Content(Protocol):
-    """What fills a block: produces its rows, top to bottom, once the block is placed."""
+    """What fills a block: produces its rows, top to bottom, once the block is placed. Most
+    also report `longest(block)`, their longest formula (`limits.longest_formula` measures
+    the rows of one that does not)."""
 
     def rows(self, block: Block) -> Iterator[list[object]]: ...
 
@@ -216,6 +218,7 @@ class SheetPlan:
     hidden: bool = False  # a hidden sheet (an exercise's key and its metadata copy)
     protected: bool = False  # sheet protection on (the metadata copy)
     hidden_from: int | None = None  # columns from here on are hidden (a self-check's key)
+    layer: str = ""  # the label of the layer whose sheet this is ("": the input, guide, ...)
     # print only the top-left rows x columns (`clip`: a view larger than any readable page)
     print_rows: int | None = None
     print_cols: int | None = None

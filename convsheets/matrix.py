@@ -13,7 +13,8 @@ Two lessons, one per op:
   input flattened to a column, and each output cell as SUMPRODUCT(a column of C, the column).
 
 Matrices grow as (input pixels × output pixels): above `MAX_MATRIX_CELLS` the view is left
-out and the guide says why.
+out and the guide says why; so is a view with a formula longer than Excel allows
+(`limits.view_fits`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from .layout import (
     SheetPlan,
     print_points,
 )
+from .limits import view_fits
 from .plan import LayerContext, title
-from .stages import PAD, STRUCT, Gather, PerCell, Zero
+from .stages import PAD, STRUCT, Gather, PerCell, Zero, last_cell
 
 MAX_MATRIX_CELLS = 20_000  # cells of one layer's matrices; above it the view is left out
 
@@ -96,8 +98,6 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
                  "fewer channels) to see it."):
         return
     names = ctx.names.tensor
-    if groups > 1:
-        ctx.plan.legend.add("cs_struct")
     note = ("im2col: how frameworks compute a convolution. Each row of the patch matrix is one "
             "output position's window (every input channel × kernel tap, read from the padded "
             "input; grey: padding); each column of the weight matrix is one filter (f0, f1, "
@@ -179,8 +179,8 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
         sheet.labels.append(Label(row, oleft, f"{name}  ({oh}×{ow}) = im2col × f{o}"
                                   + (" + bias" if bias is not None else "")
                                   + f" = {outputs[o].name}", "cs_title"))
-        products.append(_put(sheet, Block(name, out_size, COMPUTED, PerCell(product)),
-                             row + 1, oleft))
+        products.append(_put(sheet, Block(name, out_size, COMPUTED,
+                                          PerCell(product, last_cell)), row + 1, oleft))
         row += oh + 2
     selected = _explorer_names(ctx)
     if selected is not None:  # the explorer's output cell: its patch row, filter, product
@@ -196,6 +196,8 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
         for o, block in enumerate(products):
             block.highlights.append(f"AND({valid}=1,{c}={o},ROW()-{block.top}={r},"
                                     f"COLUMN()-{block.left}={x})")
+    if view_fits(ctx, sheet, "Matrix view", sheet.blocks) and groups > 1:
+        ctx.plan.legend.add("cs_struct")
 
 
 def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
@@ -256,7 +258,6 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
                  "input or fewer channels) to see it."):
         return []
     names = ctx.names.tensor
-    ctx.plan.legend.add("cs_struct")
     sheet = ctx.add_sheet(
         "Matrix", "Why \"transposed\": the direct convolution with this kernel, stride, padding "
         "and dilation maps an output-sized image to an input-sized one, and it is a "
@@ -325,9 +326,12 @@ def transposed_matrix_stage(ctx: LayerContext, sources: Sequence[Block],
             name, out_size, "= Cᵀ · x (column of C for each cell)"
             + (" + bias" if bias is not None else "") + f"; equals {outputs[o].name}"),
             "cs_title"))
-        blocks.append(_put(sheet, Block(name, out_size, COMPUTED, PerCell(transposed)),
-                           row + 1, FIRST_COL))
+        blocks.append(_put(sheet, Block(name, out_size, COMPUTED,
+                                        PerCell(transposed, last_cell)), row + 1, FIRST_COL))
         row += oh + 2
+    if not view_fits(ctx, sheet, "Matrix view", sheet.blocks):
+        return []
+    ctx.plan.legend.add("cs_struct")
     selected = _explorer_names(ctx)
     if selected is not None:  # the explorer's output cell: its column of C, and the result
         c, r, x, valid = (selected[key] for key in ("used_channel", "used_row", "used_col",

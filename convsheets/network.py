@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 
 MAX_NAME = 16  # a layer name plus " Upsampled" must fit Excel's 31-character sheet names
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_A1 = re.compile(r"([A-Za-z]{1,3})([0-9]+)\Z")
-_R1C1 = re.compile(r"[Rr]([0-9]*)([Cc]([0-9]*))?\Z|[Cc][0-9]*\Z")
-_RESERVED = {"input", "output", "param", "parameter", "bottleneck", "true", "false"}
+_RESERVED = {"param", "parameter", "bottleneck", "true", "false"}
 
 
 @dataclass(frozen=True)
@@ -74,10 +72,25 @@ class Layer:
     op: Op
     in_shape: Shape
     names: LayerNames
+    flat_input: bool = False  # its input is a vector of features (after a flatten)
 
     @property
     def out_shape(self) -> Shape:
         return self.op.output_shape(self.in_shape)
+
+    @property
+    def flat(self) -> bool:
+        """Its output is a vector of features, one row of cells: ``{name}_output``."""
+        return self.op.flattens or (self.flat_input and self.op.vector_ok)
+
+    def output_name(self, o: int) -> str:
+        """The block of output channel `o` (a vector's one row: ``fc1_output``)."""
+        return f"{self.names.output}output" if self.flat else self.names.output_c(o)
+
+    def output_aliases(self, o: int) -> tuple[str, ...]:
+        """Its further names: the last layer's output is also ``output_c{o}`` (``output``)."""
+        return tuple(f"{a}output" if self.flat else f"{a}output_c{o}"
+                     for a in self.names.aliases)
 
     @property
     def label(self) -> str:
@@ -184,7 +197,7 @@ class Network:
         size, channels = record.get("input_size"), record.get("in_channels")
         values = {"input_size": size, "in_channels": channels}
         start = start_shape(values)
-        layers = []
+        layers: list[Layer] = []
         shape = start
         for i, entry in enumerate(record["layers"]):
             if not isinstance(entry, dict):
@@ -194,12 +207,13 @@ class Network:
             if op_cls is None:
                 raise SpecError(f"layers[{i}].op", entry.get("op"), "is not a known op")
             # recorded options are complete: pairs come back as lists
+            check_follows(layers, op_cls)
             op = op_cls.create(options, shape)
             names = _names_from_record(entry.get("names"))
             name = entry.get("name")
             if name is not None and not isinstance(name, str):
                 raise SpecError(f"layers[{i}].name", name, "must be text")
-            layers.append(Layer(name, op, shape, names))
+            layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))
             shape = layers[-1].out_shape
         if not layers:
             raise SpecError("layers", [], "a network needs at least one layer")
@@ -228,41 +242,45 @@ def chain(input_shape: Shape, entries: list[tuple[str | None, str, dict[str, obj
           where: list[str]) -> tuple[Layer, ...]:
     """Validate each (name, op, options, names) against its input shape, in order. `where[i]`
     names the layer in messages (empty: a command-line option)."""
-    layers = []
+    layers: list[Layer] = []
     shape = input_shape
     for (name, op_name, options, names), place in zip(entries, where, strict=True):
         op_cls = OPS[op_name]
         try:
+            check_follows(layers, op_cls)
             op = op_cls.create(options, shape)
         except SpecError as exc:
             raise (exc.located(place) if place else exc) from None
-        layers.append(Layer(name, op, shape, names))
+        layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))
         shape = layers[-1].out_shape
     return tuple(layers)
 
 
+def check_follows(layers: list[Layer], op_cls: type[Op]) -> None:
+    """A layer after a flatten (or a linear) reads a vector of features: only ops that mean
+    something on one (element-wise ops, linear, dropout) may follow."""
+    if layers and layers[-1].flat and not op_cls.vector_ok:
+        before = layers[-1]
+        raise SpecError("op", op_cls.op, f"cannot follow {before.label} ({before.op.op}), whose "
+                        f"output is a vector of {before.out_shape[2]} features, not an image "
+                        "(only element-wise ops, dropout, identity and linear read vectors)")
+
+
 def check_layer_name(name: object, where: str) -> str:
-    """A letter, then letters, digits or underscores; usable in every defined name and sheet
-    name built from it (so never readable as a cell reference such as C1 or R1C1)."""
+    """A letter, then letters, digits or underscores. A layer's name is only ever a prefix
+    (``c1_weight_0_0``, sheet ``'c1 Output'``, always quoted in references), never a whole
+    defined name, so a name that reads as a cell reference (c1, fc1, R1C1) is fine; the
+    format forbids only a *whole* name that is one."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise SpecError("name", name, "must start with a letter and hold only letters, digits "
                         "and underscores", where)
     if len(name) > MAX_NAME:
         raise SpecError("name", name, f"must be at most {MAX_NAME} characters (it names "
                         "sheets, whose names Excel limits to 31)", where)
-    a1 = _A1.match(name)
-    looks_a1 = bool(a1) and _column(a1.group(1)) <= 16_384 and int(a1.group(2)) <= 1_048_576
-    if looks_a1 or _R1C1.match(name) or name.lower() in _RESERVED:
-        raise SpecError("name", name, "reads as a cell reference or a reserved word in Excel; "
-                        "choose another (e.g. conv1)", where)
+    if name.lower() in _RESERVED:
+        raise SpecError("name", name, "is a reserved word in Excel; choose another (e.g. "
+                        "conv1)", where)
     return name
-
-
-def _column(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
 
 
 def _names_record(names: LayerNames) -> dict[str, object]:

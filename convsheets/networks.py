@@ -25,7 +25,8 @@ TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input
             "layers")
 MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
 MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
-LAYER_KEYS = ("op", "name", "weight", "weights", "kernel")  # besides the op's own options
+LAYER_KEYS = ("op", "name", "weight", "weights", "kernel", "running_mean", "running_var")
+STATISTICS = ("running_mean", "running_var")  # batch norm's buffers, given like a weight
 OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
 
 
@@ -65,7 +66,9 @@ def network_from_template(values: Mapping[str, object], source: str,
             raise TemplateError(f"--template {source}: image must be a file name or a sample")
         merged.setdefault("in_channels", 1)
         size = to_pair("input_size", merged["input_size"]) if "input_size" in merged else None
-        merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size)
+        resized: list[str] = []
+        merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size,
+                                     notes=resized)
         merged["input_size"] = list(merged["input"].shape[1:])
     try:
         shape = start_shape(merged)
@@ -86,7 +89,9 @@ def network_from_template(values: Mapping[str, object], source: str,
     given: dict[str, np.ndarray] = {}
     origins: dict[str, str] = {}
     if image is not None:
-        origins["input"] = f"the image {image}, converted to {'grey' if shape[0] == 1 else 'RGB'}"
+        origins["input"] = (f"the image {image}, converted to "
+                            f"{'grey' if shape[0] == 1 else 'RGB'}"
+                            + "".join(f", {note}" for note in resized))
     elif "input" in merged:
         origins["input"] = "x, given to from_module" if source == "module" else \
             f"the template {source}"
@@ -126,11 +131,36 @@ def network_from_template(values: Mapping[str, object], source: str,
             origins[layer.names.tensor + "weight"] = (
                 "the PyTorch module's own parameters" if source == "module"
                 else f"the template {source}")
+        for key in STATISTICS:
+            if key in table:
+                if key not in shapes:
+                    raise SpecError(key, "...", f"{layer.op.op} has no {key}", place)
+                given[layer.names.tensor + key] = _array(table[key], shapes[key], key, place)
         bias = table.get("bias")
         if isinstance(bias, list):
+            if "bias" not in shapes:
+                raise SpecError("bias", "[...]", f"{layer.op.op} has no bias here", place)
             given[layer.names.tensor + "bias"] = _array(bias, shapes["bias"], "bias", place)
     return Network(shape[1:], shape[0], layers_, seed=seed, values=kind, given=given,
                    origins=origins)
+
+
+def unused_weights(values: Mapping[str, object], network: Network,
+                   weights: Mapping[str, np.ndarray] | None) -> list[str]:
+    """The weights file's tensors that no layer reads (a layer left out of the template, e.g.
+    a batch norm, silently changes what the workbook computes): every name, in file order.
+    Integer tensors PyTorch keeps beside them (``num_batches_tracked``) are not weights."""
+    if not weights:
+        return []
+    used: set[str] = set()
+    tables = values.get("layers")
+    for table, layer in zip(tables if isinstance(tables, list) else [], network.layers,
+                            strict=False):
+        prefix = table.get("weights") if isinstance(table, dict) else None
+        if isinstance(prefix, str):
+            used.update(f"{prefix}.{local}" for local in layer.op.tensor_shapes())
+    return [name for name in weights
+            if name not in used and not name.endswith("num_batches_tracked")]
 
 
 def _entries(tables: list[dict[str, object]], source: str,

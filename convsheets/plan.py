@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import (
+    CHAR_POINTS,
     COMPUTED,
     EDIT,
+    FIRST_COL,
     OUTPUT,
     STAGE,
     TENSOR,
@@ -26,11 +28,12 @@ from .layout import (
     Label,
     Meaning,
     SheetPlan,
+    col_points,
     grid,
     row_block,
     stack,
 )
-from .stages import Conv, Gather, IndexMap, Values, identity_map, pad_map
+from .stages import Conv, Gather, IndexMap, Values, Zero, identity_map, pad_map
 from .tensors import block_names, block_of
 
 if TYPE_CHECKING:
@@ -97,12 +100,13 @@ class LayerContext:
         return self.plan.tensors.get(self.layer.names.tensor + local)
 
     def add_sheet(self, role: str, note: str) -> SheetPlan:
-        return self.plan.add_sheet(self.layer.names.sheet_name(role), note)
+        return self.plan.add_sheet(self.layer.names.sheet_name(role), note,
+                                   layer=self.layer.label)
 
     def output_names(self, o: int) -> tuple[str, tuple[str, ...]]:
-        """The output block's name and its aliases (the last layer is also output_c{o})."""
-        names = self.layer.names
-        return names.output_c(o), tuple(f"{a}output_c{o}" for a in names.aliases)
+        """The output block's name and its aliases (the last layer is also output_c{o}; a
+        vector's one row is ``{name}_output``, the last also ``output``)."""
+        return self.layer.output_name(o), self.layer.output_aliases(o)
 
 
 def title(name: str, shape: tuple[int, int], note: str = "") -> str:
@@ -273,40 +277,280 @@ def per_channel_stage(ctx: LayerContext, note: str, sources: Sequence[Block],
     return blocks
 
 
+OVERVIEW_TERMS = 3  # input channels an overview equation shows; it names the rest
+
+
+@dataclass
+class _Relation:
+    """One relation the Overview draws: `result` is computed from `operands` (each with the
+    kernel it is convolved with, if any), plus a named term the sheet does not show, plus one
+    bias cell. Blocks are the workbook's own; the Overview shows live copies."""
+
+    title: str
+    operands: list[tuple[Block, Block | None]]
+    result: Block
+    how: str  # under the arrow: "pad 1", "stride 2", "flip", "MAX(0, x)"
+    rest: str = ""  # a term named, not shown ("channels 3-15 ⊛ their kernels ...")
+    bias: tuple[Block, int] | None = None  # the bias row and the filter's index in it
+
+
 def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]) -> None:
-    """The Overview sheet (second, after the guide): input channel 0, the first kernel that
-    reads it and output channel 0 side by side, live copies of the blocks on their own sheets,
-    the way the README shows a workbook."""
-    shown = [(inputs[0], "overview_input", "input channel 0")]
-    weighted = [layer for layer in plan.network.layers if layer.op.has_parameters]
-    if weighted:
-        name = weighted[0].names.tensor + "weight_0_0"
-        kernel = next((b for b in plan.blocks() if b.name == name), None)
-        if kernel is not None:
-            shown.append((kernel, "overview_kernel", f"the kernel {name} that reads it"))
-    shown.append((outputs[0], "overview_output", "output channel 0"))
+    """The Overview sheet (second, after the guide): what output channel 0 of the first layer
+    is computed from, literally, as live copies of the blocks on their own sheets. Every `→`
+    is true: the block on its right is computed from the blocks on its left (and any term the
+    sheet names). The windows' source (the padded or zero-inserted input, from input channel
+    0), the kernels as the windows multiply them (flipped, with holes: from weight_0_0), then
+    every channel the filter reads (the first three, the rest named) ⊛ its kernel, with the
+    stride, + the bias -> the output channel. A variant of several layers (separable) follows
+    the chain to its output; a network shows its first layer and names the ones that follow.
+    Copies: `overview_input` (input channel 0), `overview_kernel` (the first layer's
+    weight_0_0), `overview_output` (the last block the chain computes), `overview_<name>` for
+    the others."""
+    layers = list(plan.network.layers)
+    if not layers:
+        return
+    found: dict[tuple[object, ...], Block] = {}
+    for block in plan.blocks():
+        m = block.meaning
+        if m is not None and m.role in (TENSOR, STAGE, OUTPUT):
+            found.setdefault((m.role, m.layer, m.kind, m.index), block)
+    shown = layers if plan.spec is not None else layers[:1]
+    bands: list[list[_Relation]] = []
+    previous: Block | None = None
+    for n, layer in enumerate(shown):
+        if n == 0:
+            sources = list(inputs)
+        else:
+            before = layers[n - 1].label
+            sources = [found[(OUTPUT, before, "", (c,))] for c in range(layer.in_shape[0])]
+        prepare, kernel_steps, main = _relations(layer, sources, found)
+        if previous is not None and not prepare and not kernel_steps \
+                and main.operands[0][0] is previous:
+            bands[-1].append(main)  # the chain goes on: the last result is read next
+        else:
+            bands += [[r] for r in prepare] + ([kernel_steps] if kernel_steps else []) + [[main]]
+        previous = main.result
     source_sheet = next(s for s in plan.sheets if s.name == inputs[0].sheet)
-    sheet = SheetPlan("Overview", note="At a glance: " + ", ".join(
-        f"{what} ({b.name})" if what != f"the kernel {b.name} that reads it" else what
-        for b, _n, what in shown)
-                      + ", side by side (live copies of the blocks on the other sheets: edit "
-                      "those and these follow). Every step is on the sheets after this one.",
-                      default_width=source_sheet.default_width,
-                      row_height=source_sheet.row_height, zoom=source_sheet.zoom)
+    first = layers[0]
+    sheet = SheetPlan(
+        "Overview", note=f"What output channel 0 of {_layer_words(plan, first)} is computed "
+        "from, literally: each → gives the block on its right from the blocks on its left "
+        "(and any term named there). ⊛ slides the kernel over the block: at each position, "
+        "the sum of window × kernel. Live copies of the blocks on the other sheets: edit those "
+        "and these follow.", default_width=source_sheet.default_width,
+        row_height=source_sheet.row_height, zoom=source_sheet.zoom)
     plan.sheets.insert(0, sheet)
-    left = 2
-    symbols = ("⊛", "→") if len(shown) == 3 else ("→",)  # (a text "=" would be a formula)
-    for n, (src, name, _what) in enumerate(shown):
-        shape = src.shape
-        block = Block(name, shape, COMPUTED, Gather(src, identity_map(shape[0]),
-                                                    identity_map(shape[1])),
-                      meaning=Meaning(VIEW, "", "overview", name),
-                      scale=src.scale, title=f"{src.name}  ({shape[0]}×{shape[1]})")
-        sheet.labels.append(Label(sheet.first_row, left, block.title, "cs_title"))
-        block.place(sheet.name, sheet.first_row + 1, left)
-        sheet.blocks.append(block)
-        left += shape[1] + 1
-        if n < len(symbols):
-            sheet.labels.append(Label(sheet.first_row + 1 + (shape[0] - 1) // 2, left + 1,
-                                      symbols[n], "cs_heading"))
-            left += 3
+    names = _OverviewNames(inputs[0], found.get((TENSOR, first.label, "weight", (0, 0))),
+                           previous)
+    row = sheet.first_row
+    for band in bands:
+        row = _draw_band(sheet, band, row, names) + 2
+    if plan.spec is None and len(layers) > 1:
+        rest = " → ".join(f"{layer.label} ({layer.op.module})" for layer in layers[1:])
+        sheet.labels.append(Label(row, FIRST_COL, f"Then {rest}: each on its own sheets, "
+                                  "after this layer's.", "cs_note"))
+
+
+def _layer_words(plan: Plan, layer: Layer) -> str:
+    if plan.spec is not None:
+        return f"this {plan.spec.variant} layer" if len(plan.network.layers) == 1 else \
+            f"this {plan.spec.variant} convolution"
+    return f"the first layer, {layer.label} ({layer.op.module})"
+
+
+def _relations(layer: Layer, sources: Sequence[Block],
+               found: dict[tuple[object, ...], Block],
+               ) -> tuple[list[_Relation], list[_Relation], _Relation]:
+    """The relations that give the layer's output channel 0: the preparation of the windows'
+    source (padding, zero insertion) and of the kernels (flip, holes), and the layer itself."""
+    op, label, o = layer.op, layer.label, 0
+    result = found[(OUTPUT, label, "", (o,))]
+    window = op.window()
+    if window is None:  # element-wise
+        rule = getattr(op, "rule", lambda: op.module)()
+        return [], [], _Relation(f"{label}: every cell is {rule} of the same input cell",
+                                 [(sources[o], None)], result, rule)
+    kh, kw = window.kernel
+    (sh, sw), (dh, dw) = window.stride, window.dilation
+    stride = f"stride {sh}" if sh == sw else f"stride {sh}x{sw}"
+    if not window.kernels_by:  # pooling: windows of the raw input, channel by channel
+        ph, pw = -window.offset[0], -window.offset[1]
+        what = {"MAX": "the largest value", "MEAN": f"the sum / {kh * kw}",
+                "AVERAGE": "the mean of the cells inside the input"}[window.reduce]
+        padding = f", padding {ph}x{pw} left out" if (ph or pw) and window.reduce == "MAX" \
+            else f", padding {ph}x{pw}" if ph or pw else ""
+        return [], [], _Relation(
+            f"{label}: each cell of output channel {o} is {what} of a {kh}x{kw} window of "
+            f"input channel {o}, {stride}{padding}", [(sources[o], None)], result,
+            f"{window.reduce} {kh}x{kw}, {stride}")
+    per_in, per_out = window.per_in, window.per_out
+    g = o // per_out
+    channels = list(range(g * per_in, (g + 1) * per_in))
+
+    def source(c: int) -> Block:
+        for kind in ("padded", "upsampled"):
+            if (STAGE, label, kind, (c,)) in found:
+                return found[(STAGE, label, kind, (c,))]
+        return sources[c]
+
+    def kernel_index(j: int) -> tuple[int, int]:
+        return (o, j) if window.kernels_by == "out" else (g * per_in + j, o - g * per_out)
+
+    def kernel(j: int) -> Block:
+        for role, kind in ((STAGE, "dilated"), (STAGE, "flipped"), (TENSOR, "weight")):
+            if (role, label, kind, kernel_index(j)) in found:
+                return found[(role, label, kind, kernel_index(j))]
+        raise AssertionError(f"{label}: no kernel {kernel_index(j)}")
+
+    prepare = []
+    c0 = channels[0]
+    if source(c0) is not sources[c0]:
+        kind = source(c0).meaning.kind  # type: ignore[union-attr]
+        if kind == "padded":
+            ph, pw = op.padding  # type: ignore[attr-defined]
+            how = f"pad {ph}" if ph == pw else f"pad {ph}x{pw}"
+            title = (f"{label}: input channel {c0} with {ph} row(s) and {pw} column(s) of "
+                     "zeros around it (grey)")
+        else:
+            how = "zeros in, pad"
+            title = (f"{label}: input channel {c0} with stride - 1 zeros between its pixels "
+                     "(orange), then padded (grey) or cropped")
+        prepare.append(_Relation(title, [(sources[c0], None)], source(c0), how))
+    kernel_steps = []
+    chain = [found[(role, label, kind, kernel_index(0))]
+             for role, kind in ((TENSOR, "weight"), (STAGE, "flipped"), (STAGE, "dilated"))
+             if (role, label, kind, kernel_index(0)) in found]
+    for before, after in zip(chain, chain[1:], strict=False):
+        kind = after.meaning.kind  # type: ignore[union-attr]
+        how = "flip" if kind == "flipped" else f"dilate {dh}" if dh == dw \
+            else f"dilate {dh}x{dw}"
+        title = (f"{label}: the kernel rotated by 180° (rows and columns reversed)"
+                 if kind == "flipped" else f"{label}: the kernel with dilation - 1 zeros "
+                 "(holes, blue) between its taps")
+        kernel_steps.append(_Relation(title, [(before, None)], after, how))
+    if len(kernel_steps) > 1:
+        kernel_steps[0].title += ", then " + kernel_steps[1].title.split(": ", 1)[1]
+    shown = channels[:OVERVIEW_TERMS]
+    rest = channels[OVERVIEW_TERMS:]
+    bias = found.get((TENSOR, label, "bias", ()))
+    what = "upsampled input" if window.kernels_by == "in" else \
+        "padded input" if source(c0) is not sources[c0] else "input"
+    if layer.op.op == "conv2d" and sources is not None and sources[0].meaning is not None \
+            and sources[0].meaning.role == OUTPUT:
+        what = f"{sources[0].meaning.layer} output"
+    plus = ", + the bias" if bias is not None else ""
+    title = (f"{label}: output channel {o} = Σ over {what} {channel_list(channels)} of "
+             f"(channel ⊛ its kernel), {stride}{plus}" if len(channels) > 1 else
+             f"{label}: output channel {o} = {what} channel {channels[0]} ⊛ its kernel, "
+             f"{stride}{plus}")
+    return prepare, kernel_steps, _Relation(
+        title, [(source(c), kernel(c - channels[0])) for c in shown], result,
+        stride, rest=(f"{channel_list(rest)} ⊛ their kernels (on their own sheets)"
+                      if rest else ""),
+        bias=(bias, o) if bias is not None else None)
+
+
+@dataclass
+class _OverviewNames:
+    """The defined names of the Overview's copies: the public three, overview_<name> else."""
+
+    input: Block
+    kernel: Block | None
+    output: Block | None
+    used: set[str] = field(default_factory=set)
+
+    def __call__(self, src: Block) -> str:
+        name = ("overview_input" if src is self.input else "overview_kernel"
+                if src is self.kernel else "overview_output" if src is self.output
+                else f"overview_{src.name}")
+        base, n = name, 1
+        while name in self.used:  # shown twice (a result the next relation reads)
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+
+def _copy(sheet: SheetPlan, src: Block, name: str, top: int, left: int,
+          cell: tuple[int, int] | None = None) -> Block:
+    """A live copy of `src` (or of one of its cells) under its title; structural zeros stay
+    constant zeros in their colours, as on the source's sheet."""
+    content = src.content
+    if cell is not None:
+        rows, cols = (cell[0],), (cell[1],)
+    elif isinstance(content, Gather):
+        rows = tuple(i if not isinstance(z, Zero) else z for i, z in enumerate(content.row_map))
+        cols = tuple(j if not isinstance(z, Zero) else z for j, z in enumerate(content.col_map))
+    else:
+        rows, cols = identity_map(src.shape[0]), identity_map(src.shape[1])
+    shape = (len(rows), len(cols))
+    block = Block(name, shape, COMPUTED, Gather(src, rows, cols),
+                  meaning=Meaning(VIEW, "", "overview", name), scale=src.scale,
+                  colour_scale=cell is None,
+                  title=f"{src.name}  ({shape[0]}×{shape[1]})" if cell is None else "")
+    if block.title:
+        sheet.labels.append(Label(top - 1, left, block.title, "cs_title"))
+    block.place(sheet.name, top, left)
+    sheet.blocks.append(block)
+    return block
+
+
+def _columns(sheet: SheetPlan, text: str) -> int:
+    """Columns a text runs over on the sheet."""
+    return -(-int(len(text) * CHAR_POINTS) // int(col_points(sheet.default_width)))
+
+
+def _draw_band(sheet: SheetPlan, relations: Sequence[_Relation], top: int,
+               names: _OverviewNames) -> int:
+    """One band of relations, left to right, each result read by the next relation (a chain),
+    under its titles. Each operand sits on its own rows with its kernel beside it, `+` between
+    them; the arrow points at the result. Returns the last row used."""
+    def label(row: int, col: int, text: str, style: str = "cs_heading") -> None:
+        sheet.labels.append(Label(row, col, text, style))
+
+    for n, relation in enumerate(relations):
+        label(top + n, FIRST_COL, relation.title, "cs_group")
+    y0 = top + len(relations) + 1  # the first operand's top row (its title above)
+    left, bottom = FIRST_COL, y0
+    placed: Block | None = None  # the previous result, which the next relation reads
+    for relation in relations:
+        height = max(b.shape[0] for b, _k in relation.operands)
+        width = max(b.shape[1] for b, _k in relation.operands)
+        symbol_col = left + width + 1
+        kernel_col = symbol_col + 1
+        right = left + width - 1
+        row = y0
+        for n, (operand, kernel) in enumerate(relation.operands):
+            if not (n == 0 and placed is not None):
+                _copy(sheet, operand, names(operand), row, left)
+            if kernel is not None:
+                label(row + (height - 1) // 2, symbol_col, "⊛")
+                title = _copy(sheet, kernel, names(kernel), row, kernel_col).title
+                right = max(right, kernel_col + kernel.shape[1] - 1,
+                            kernel_col + _columns(sheet, title) - 1)
+            row += height
+            if n < len(relation.operands) - 1 or relation.rest or relation.bias:
+                label(row, left, "+")
+                row += 2 if n < len(relation.operands) - 1 else 1
+        if relation.rest:
+            label(row, left, relation.rest, "cs_note")
+            row += 1
+            if relation.bias:
+                label(row, left, "+")
+                row += 1
+        if relation.bias:
+            bias, index = relation.bias
+            _copy(sheet, bias, names(bias), row, left, cell=(0, index))
+            label(row, left + 1, f"{bias.name}[{index}], the filter's bias", "cs_label")
+            right = max(right, left + 4)
+            row += 1
+        arrow = right + 2
+        result = relation.result
+        result_left = arrow + 2
+        arrow_row = y0 + (min(height, result.shape[0]) - 1) // 2  # beside both
+        label(arrow_row, arrow, "→")
+        label(arrow_row + 1, arrow, relation.how, "cs_note")
+        placed = _copy(sheet, result, names(result), y0, result_left)
+        bottom = max(bottom, row - 1, y0 + result.shape[0] - 1, arrow_row + 1)
+        left = result_left
+    return bottom

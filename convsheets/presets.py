@@ -30,6 +30,12 @@ def load_template(path: Path) -> dict[str, object]:
     template (one with [[layers]]) is returned as read."""
     try:
         raw = path.read_bytes()
+    except FileNotFoundError:
+        from .networks import shipped_networks
+
+        raise TemplateError(f"--template {path}: no such file, and not the name of a shipped "
+                            f"network ({', '.join(shipped_networks())}; convsheets list shows "
+                            "them)") from None
     except OSError as exc:
         raise TemplateError(f"--template {path}: cannot read it ({exc.strerror})") from exc
     try:

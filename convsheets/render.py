@@ -4,7 +4,10 @@ LibreOffice (headless, a private throw-away profile, as verify runs it) exports 
 to PDF with the page setup the workbook carries (orientation, fit to page, breaks between
 blocks, print titles); pypdfium2 (PDFium in a wheel, no system dependency) turns pages into
 PNGs. Every page convsheets prints has the sheet's name in its footer, which is how a page is
-attributed to its sheet (`--sheet`, file names such as ``basic-output.png``).
+attributed to its sheet (`--sheet`, file names such as ``basic-output.png``). Pages of an
+exercise's hidden metadata sheet are never rendered (handouts built before it stopped printing
+still print it). Every file is written by the rule of `outputs` (atomically, never over a
+file convsheets did not write unless forced); every target is checked before any is written.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from PIL import Image
 
 from .engines.base import Deadline, check_inputs, tail
 from .engines.libreoffice import LibreOfficeEngine, convert
-from .errors import EngineError, OutputError, VerifyInputError
+from .errors import EngineError, OutputError, SpecError, VerifyInputError
+from .exercise import METADATA_SHEET
+from .outputs import atomic_write, check_folder, check_targets, copy_file
 
 FORMATS = ("png", "pdf")
 DEFAULT_DPI = 110
@@ -108,14 +113,18 @@ def page_names(stem: str, pages: Sequence[Page]) -> Iterator[tuple[Page, str]]:
 
 
 def render(paths: Sequence[Path], to: Path, *, fmt: str = "png", sheet: str | None = None,
-           dpi: int = DEFAULT_DPI, trim: bool = False, timeout: float = TIMEOUT) -> list[Path]:
+           dpi: int = DEFAULT_DPI, trim: bool = False, timeout: float = TIMEOUT,
+           force: bool = False) -> list[Path]:
     """Render workbooks into the folder `to`: one PNG per page (STEM-SHEET.png), or the PDF
     (STEM.pdf, only the sheet's pages with `sheet`). `trim`: each PNG cut to what the page
-    shows (no blank paper, no footer), for slides and documents. Returns the files written."""
+    shows (no blank paper, no footer), for slides and documents. Returns the files written.
+    An existing file is replaced only when convsheets wrote it (or `force`)."""
     if fmt not in FORMATS:
-        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+        raise SpecError("format", fmt, "must be one of " + ", ".join(FORMATS),
+                        "convsheets.render")
     if to.exists() and not to.is_dir():
-        raise OutputError(f"{to}: is a file; --to takes a folder")
+        raise OutputError(f"{to}: is a file; the pictures go into a folder")
+    check_folder(to)
     with tempfile.TemporaryDirectory(prefix="convsheets-pdf-") as tmp:
         pdfs = to_pdf(paths, Path(tmp), timeout)
         chosen = [_select(pdf, sheet) for pdf in pdfs]
@@ -123,27 +132,27 @@ def render(paths: Sequence[Path], to: Path, *, fmt: str = "png", sheet: str | No
             names = list(dict.fromkeys(p.sheet for pdf in pdfs for p in pdf_pages(pdf)
                                        if p.sheet))
             which = f"{pdfs[0].stem}.xlsx has" if len(pdfs) == 1 else "none of the workbooks has"
-            raise VerifyInputError(f"--sheet {sheet}: {which} no such sheet (sheets: "
+            raise VerifyInputError(f"sheet {sheet!r}: {which} no such sheet (sheets: "
                                    + (", ".join(names) or "none named in a footer") + ")")
-        try:
-            to.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{to}: cannot create the folder ({exc.strerror})") from exc
+        jobs: list[tuple[Path, list[Page], list[tuple[Page, str]]]] = [
+            (pdf, pages, list(page_names(pdf.stem, pages)))
+            for pdf, pages in zip(pdfs, chosen, strict=True) if pages]
+        targets = [to / pdf.name for pdf, _pages, _named in jobs] if fmt == "pdf" else [
+            to / f"{stem}.png" for _pdf, _pages, named in jobs for _page, stem in named]
+        check_targets(targets, force)  # every refusal before the first file is written
         written: list[Path] = []
-        for pdf, pages in zip(pdfs, chosen, strict=True):
-            if not pages:
-                continue
+        for pdf, pages, named in jobs:
             if fmt == "pdf":
                 written.append(_write_pdf(pdf, [p.index for p in pages], to / pdf.name))
             else:
-                written += _write_pngs(pdf, page_names(pdf.stem, pages), to, dpi, trim)
+                written += _write_pngs(pdf, iter(named), to, dpi, trim)
     return written
 
 
 def _select(pdf: Path, sheet: str | None) -> list[Page]:
     """The pages to keep: all, or the named sheet's (any case; none when the workbook has no
     such sheet, e.g. a network among presets)."""
-    pages = pdf_pages(pdf)
+    pages = [p for p in pdf_pages(pdf) if p.sheet != METADATA_SHEET]
     if sheet is None:
         return pages
     return [p for p in pages if p.sheet.lower() == sheet.lower()]
@@ -155,12 +164,12 @@ def _write_pdf(pdf: Path, indices: list[int], target: Path) -> Path:
     src = pdfium.PdfDocument(str(pdf))
     if indices == list(range(len(src))):
         src.close()
-        shutil.copyfile(pdf, target)
-        return target
+        return copy_file(pdf, target, force=True)  # (checked with the others already)
     out = pdfium.PdfDocument.new()
     try:
         out.import_pages(src, indices)
-        out.save(str(target))
+        with atomic_write(target, check=False) as fh:
+            out.save(fh)
     finally:
         out.close()
         src.close()
@@ -180,7 +189,8 @@ def _write_pngs(pdf: Path, named: Iterator[tuple[Page, str]], to: Path,
                 image = _trim(image, dpi)
             target = to / f"{stem}.png"
             # a page has few colours: a 256-colour palette keeps text sharp at a third the size
-            image.convert("RGB").quantize(256).save(target, optimize=True)
+            with atomic_write(target, check=False) as fh:
+                image.convert("RGB").quantize(256).save(fh, format="PNG", optimize=True)
             written.append(target)
     finally:
         doc.close()

@@ -32,8 +32,18 @@ from .layout import (
     Styled,
     print_points,
 )
+from .limits import EXCEL_MAX_FORMULA, left_out_note, longest_of, view_fits
 from .plan import LayerContext, title
-from .stages import Formula, PerCell, Values, products
+from .stages import (
+    Formula,
+    PerCell,
+    Values,
+    col_letters,
+    last_cell,
+    products,
+    representatives,
+    row_digits,
+)
 
 if TYPE_CHECKING:
     from .guide import GuideWriter
@@ -74,6 +84,11 @@ class _Canvas:
     cell: Callable[[str, int, int], str]
     padding: tuple[int, int]
     out_size: tuple[int, int]
+
+    def longest(self, block: Block) -> int:
+        """(for the formula-length limit: the canvas's cells, grey ones included)"""
+        return max((len(str(v.value if isinstance(v, Styled) else v))
+                    for line in self.rows(block) for v in line), default=0)
 
     def scaled(self, block: Block) -> list[tuple[int, int, int, int]]:
         """The colour scale covers the output's cells (the cropped border stays grey)."""
@@ -179,6 +194,32 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
     canvas_size = canvas_shape((h, w), (kh, kw), stride, padding, dilation, out_size)
     if any(canvas_size[a] > out_size[a] for a in (0, 1)):
         ctx.plan.legend.add("cs_cropped")
+    worst_of: dict[int, list[tuple[int, int]]] = {}
+
+    def worst(g: int) -> list[tuple[int, int]]:
+        """The cells of group g's outputs that include a longest formula: a cell's formula is
+        a function of which taps land on its row and column and of the length of each landing
+        pixel's row number and column letters, so one row and one column per distinct such
+        pattern measure every length there is."""
+        if g not in worst_of:
+            group = range(g * per_in, (g + 1) * per_in)
+
+            def along(axis: int, size: int, measure: Callable[[Block, int], int]) -> list[int]:
+                def feature(out: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+                    lands = []
+                    for tap in range((kh, kw)[axis]):
+                        p = landing(out, tap, stride[axis], padding[axis], dilation[axis],
+                                    (h, w)[axis])
+                        if p is not None:
+                            lands.append((tap, tuple(measure(sources[a], p) for a in group)))
+                    return tuple(lands)
+                return representatives(size, feature)
+
+            ys = along(0, oh, lambda b, p: row_digits(b.top, p))
+            xs = along(1, ow, lambda b, p: col_letters(b.left, p))
+            worst_of[g] = [(y, x) for y in ys for x in xs]
+        return worst_of[g]
+
     for o in range(per_out * groups):
         g = o // per_out
         b = o - g * per_out
@@ -206,7 +247,8 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
         sheet.labels.append(Label(row, FIRST_COL, title(
             name, out_size, "= Σ input pixel × kernel tap, over the stamps landing here"
             + (" + bias" if bias is not None else "")), "cs_title"))
-        block = put(Block(name, out_size, COMPUTED, PerCell(cell)), row + 1, FIRST_COL)
+        block = put(Block(name, out_size, COMPUTED, PerCell(cell, lambda _shape, g=g: worst(g))),
+                    row + 1, FIRST_COL)
         # the canvas before the crop, right of the output: where a stamp that "lands at
         # row -1" is seen whole; the cropped border greyed
         canvas = put(Block(f"{ctx.names.tensor}scatter_canvas_c{o}", canvas_size, COMPUTED,
@@ -234,10 +276,12 @@ def scatter_stage(ctx: LayerContext, sources: Sequence[Block],
         canvas.highlights.append(f"AND({names['valid']}=1,INT({names['channel']}/{per_in})={g},"
                                  + ",".join(conditions) + ")")
         row += max(oh, canvas_size[0] + 1) + 2
-    for a, src in enumerate(sources):
-        src.highlights.append(f"AND({names['valid']}=1,{names['channel']}={a},"
-                              f"ROW()-{src.top}={names['row']},"
-                              f"COLUMN()-{src.left}={names['col']})")
+    rules = [f"AND({names['valid']}=1,{names['channel']}={a},ROW()-{src.top}={names['row']},"
+             f"COLUMN()-{src.left}={names['col']})" for a, src in enumerate(sources)]
+    if not view_fits(ctx, sheet, "Scatter view", sheet.blocks, rules):
+        return []
+    for src, rule in zip(sources, rules, strict=True):
+        src.highlights.append(rule)
     return outputs
 
 
@@ -345,7 +389,13 @@ def three_ways(ctx: LayerContext, outputs: Sequence[Block], scatter: Sequence[Bl
                             "MAX(" + ",".join(c.ref(0, 0, from_sheet=cur.sheet.name)
                                               for c in cells) + ")", "cs_computed")
         total.meaning = meaning("three_ways_difference")
-        cur.block("largest, all channels", total, note="0 when the ways agree")
+        longest = longest_of([total])
+        if longest <= EXCEL_MAX_FORMULA:
+            cur.block("largest, all channels", total, note="0 when the ways agree")
+        else:  # (the guide's notes are written after its parts)
+            ctx.plan.notes.append(left_out_note(
+                ctx.layer.label, "cell with the largest difference over all channels",
+                longest))
 
     ctx.plan.guide_parts.append(write)
 
@@ -366,8 +416,8 @@ def _side_by_side(cur: GuideWriter, ways: Sequence[tuple[str, str, Sequence[Bloc
         row, col = top + (n // across) * (oh + 2), first + (n % across) * (ow + 1)
         cur.sheet.labels.append(Label(row - 1, col, f"{text} c0", "cs_title"))
         block = Block(f"{prefix}guide_{key}_c0", (oh, ow), COMPUTED,
-                      PerCell(lambda here, i, j, src=blocks[0]: src.ref(i, j, from_sheet=here)),
-                      meaning=meaning(f"guide_{key}_c0"))
+                      PerCell(lambda here, i, j, src=blocks[0]: src.ref(i, j, from_sheet=here),
+                              last_cell), meaning=meaning(f"guide_{key}_c0"))
         block.place(cur.sheet.name, row, col)
         cur.sheet.blocks.append(block)
     cur.row = top + (-(-len(ways) // across)) * (oh + 2) - 1

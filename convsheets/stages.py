@@ -13,11 +13,17 @@ Every variant is a composition of these:
 
 Index maps: a tuple with one entry per output position along an axis: the source index, or a
 `Zero` saying why that position is a constant zero (padding, inserted by a stride, dilation hole).
+
+Every content also reports `longest(block)`: the length, "=" included, of the longest formula
+it writes (0: none), without writing them all: from its arithmetic, or from the few cells that
+provably include the longest (`representatives`). `build.check_limits` holds every block to
+Excel's 8,192 characters with it; the optional views check themselves with it before they are
+added (`limits.view_fits`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +82,40 @@ def compose(outer: IndexMap, inner: IndexMap) -> IndexMap:
     return tuple(i if isinstance(i, Zero) else inner[i] for i in outer)
 
 
+# ---------------------------------------------------------------------------- measuring
+def formula_length(value: object) -> int:
+    """Characters of a cell's formula ("=" included); 0 for a value."""
+    return len(value) if isinstance(value, str) and value.startswith("=") else 0
+
+
+def measured(rows: Iterable[Iterable[object]]) -> int:
+    """The longest formula among the rows, every cell measured (small blocks, or cells chosen
+    by `representatives`)."""
+    return max((formula_length(v) for row in rows for v in row), default=0)
+
+
+def representatives(n: int, feature: Callable[[int], Hashable]) -> list[int]:
+    """One position per distinct `feature` among 0..n-1 (the first one). When a formula's
+    length is a function of its row's feature and its column's feature (the lengths of the
+    references it holds), measuring the product of both axes' representatives measures every
+    length the block has."""
+    first: dict[Hashable, int] = {}
+    for i in range(n):
+        first.setdefault(feature(i), i)
+    return list(first.values())
+
+
+def row_digits(top: int, index: int) -> int:
+    """Characters of the row number of item `index` of a block whose first row is `top`."""
+    return len(str(top + index))
+
+
+def col_letters(left: int, index: int) -> int:
+    """Characters of the column letters of item `index` of a block whose first column is
+    `left`."""
+    return len(col_letter(left + index))
+
+
 # ---------------------------------------------------------------------------- contents
 @dataclass
 class Values:
@@ -85,6 +125,9 @@ class Values:
 
     def rows(self, block: Block) -> Iterator[list[object]]:
         yield from self.array.tolist()
+
+    def longest(self, block: Block) -> int:
+        return 0
 
 
 @dataclass
@@ -107,6 +150,17 @@ class Gather:
             row = str(src.top + r)
             yield [c if isinstance(c, Zero) else prefix + c + row for c in cols]
 
+    def longest(self, block: Block) -> int:
+        """The "=", the prefix, the longest column letters and the longest row number (both
+        grow with the index)."""
+        rows = [r for r in self.row_map if not isinstance(r, Zero)]
+        cols = [c for c in self.col_map if not isinstance(c, Zero)]
+        if not rows or not cols:
+            return 0
+        src = self.source
+        return (1 + len(src.prefix(block.sheet)) + col_letters(src.left, max(cols))
+                + row_digits(src.top, max(rows)))
+
 
 @dataclass
 class Conv:
@@ -120,6 +174,14 @@ class Conv:
     stride: tuple[int, int]
 
     def rows(self, block: Block) -> Iterator[list[object]]:
+        return self._rows(block, range(block.shape[0]))
+
+    def longest(self, block: Block) -> int:
+        """The last row's: every reference's row number and column letters grow with the
+        output position, the rest of a formula is the same in every cell."""
+        return measured(self._rows(block, [block.shape[0] - 1]))
+
+    def _rows(self, block: Block, ys: Iterable[int]) -> Iterator[list[object]]:
         kh, kw = self.kernels[0].shape
         sh, sw = self.stride
         here = block.sheet
@@ -127,7 +189,7 @@ class Conv:
                 if self.bias is not None else "")
         out_h, out_w = block.shape
         if kh == kw == 1:
-            yield from self._products(block, bias)
+            yield from self._products(block, bias, ys)
             return
         terms = []  # per source: (column prefixes, column ends, kernel ref, top row)
         for src, ker in zip(self.sources, self.kernels, strict=True):
@@ -135,7 +197,7 @@ class Conv:
             starts = [lead + col_letter(src.left + x * sw) for x in range(out_w)]
             ends = [":" + col_letter(src.left + x * sw + kw - 1) for x in range(out_w)]
             terms.append((starts, ends, "," + ker.area(from_sheet=here) + ")", src.top))
-        for y in range(out_h):
+        for y in ys:
             parts = [(starts, ends, kref, str(top + y * sh), str(top + y * sh + kh - 1))
                      for starts, ends, kref, top in terms]
             yield ["=" + "+".join(
@@ -143,13 +205,13 @@ class Conv:
                 for starts, ends, kref, r0, r1 in parts) + bias
                 for x in range(out_w)]
 
-    def _products(self, block: Block, bias: str) -> Iterator[list[object]]:
+    def _products(self, block: Block, bias: str, ys: Iterable[int]) -> Iterator[list[object]]:
         """1x1 kernels: the 'MLP at every pixel', written as a weighted sum of channels."""
         sh, sw = self.stride
         here = block.sheet
         out_h, out_w = block.shape
         weights = ["*" + k.ref(0, 0, absolute=True, from_sheet=here) for k in self.kernels]
-        for y in range(out_h):
+        for y in ys:
             yield ["=" + "+".join(src.ref(y * sh, x * sw, from_sheet=here) + w
                                   for src, w in zip(self.sources, weights, strict=True)) + bias
                    for x in range(out_w)]
@@ -164,6 +226,9 @@ class Formula:
     def rows(self, block: Block) -> Iterator[list[object]]:
         yield ["=" + self.make(block)]
 
+    def longest(self, block: Block) -> int:
+        return 1 + len(self.make(block))
+
 
 @dataclass
 class PerCell:
@@ -172,6 +237,9 @@ class PerCell:
     every block is placed, and gives the formula without "=" or a structural `Zero`."""
 
     make: Callable[[str, int, int], str | Zero]
+    # The cells that include a longest formula, by construction (given the block's shape);
+    # None: every cell is measured.
+    worst: Callable[[tuple[int, int]], Iterable[tuple[int, int]]] | None = None
 
     def rows(self, block: Block) -> Iterator[list[object]]:
         for i in range(block.shape[0]):
@@ -180,6 +248,18 @@ class PerCell:
                 cell = self.make(block.sheet, i, j)
                 line.append(cell if isinstance(cell, Zero) else "=" + cell)
             yield line
+
+    def longest(self, block: Block) -> int:
+        if self.worst is None:
+            return measured(self.rows(block))
+        cells = (self.make(block.sheet, i, j) for i, j in self.worst(block.shape))
+        return max((1 + len(c) for c in cells if not isinstance(c, Zero)), default=0)
+
+
+def last_cell(shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """`PerCell.worst` of a block whose formulas differ only by references that grow with the
+    cell's row and column."""
+    return [(shape[0] - 1, shape[1] - 1)]
 
 
 def products(pairs: Sequence[tuple[str, str]], extra: str = "") -> str:
@@ -223,9 +303,24 @@ class Pool:
         return [src.ref(r, c, from_sheet=here) for r in rows for c in cols]
 
     def rows(self, block: Block) -> Iterator[list[object]]:
+        return self._rows(block, range(block.shape[0]), range(block.shape[1]))
+
+    def longest(self, block: Block) -> int:
+        """A cell's formula is a function of its window's taps, and its length of how many
+        there are along each axis and the length of each tap's row number / column letters:
+        one row and one column per distinct such pattern measure every length there is."""
+        src = self.source
+        ys = representatives(block.shape[0], lambda y: tuple(
+            row_digits(src.top, t) for t in self.taps(0, y)))
+        xs = representatives(block.shape[1], lambda x: tuple(
+            col_letters(src.left, t) for t in self.taps(1, x)))
+        return measured(self._rows(block, ys, xs))
+
+    def _rows(self, block: Block, ys: Iterable[int], xs: Iterable[int],
+              ) -> Iterator[list[object]]:
         here = block.sheet
-        col_taps = [self.taps(1, x) for x in range(block.shape[1])]
-        for y in range(block.shape[0]):
+        col_taps = [self.taps(1, x) for x in xs]
+        for y in ys:
             rows = self.taps(0, y)
             line: list[object] = []
             for cols in col_taps:

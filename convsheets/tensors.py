@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from .network import Network
 
 # Ranges of the default small integers: a learner can check a product in their head.
-_INTEGER_RANGES = {"input": (0, 9), "weight": (-2, 2), "bias": (-3, 3)}
+_INTEGER_RANGES = {"input": (0, 9), "weight": (-2, 2), "bias": (-3, 3), "mean": (-3, 3),
+                   "variance": (1, 4)}
+_ORDER = ("input", "weight", "bias", "mean", "variance")  # batch norm's statistics come last
 
 
 def random_tensors(network: Network) -> dict[str, np.ndarray]:
@@ -29,12 +31,14 @@ def random_tensors(network: Network) -> dict[str, np.ndarray]:
     shapes = network.source_shapes()
     # Drawn in a fixed order, the input, then every weight, then every bias (layer order),
     # so the first release's workbooks keep their numbers.
-    order = sorted(shapes, key=lambda name: ("input", "weight", "bias").index(_kind(name)))
+    order = sorted(shapes, key=lambda name: _ORDER.index(_kind(name)))
     for name in order:
         shape, kind = shapes[name], _kind(name)
         if network.values == "integers":
             low, high = _INTEGER_RANGES[kind]
             tensors[name] = rng.integers(low, high + 1, size=shape).astype(np.int64)
+        elif kind == "variance":  # a variance is positive
+            tensors[name] = np.round(0.5 + np.abs(rng.standard_normal(shape)), 3)
         else:
             tensors[name] = np.round(rng.standard_normal(shape), 3)
     for name, array in network.given.items():
@@ -43,7 +47,13 @@ def random_tensors(network: Network) -> dict[str, np.ndarray]:
 
 
 def _kind(name: str) -> str:
-    return "input" if name == "input" else "bias" if name.endswith("bias") else "weight"
+    if name == "input":
+        return "input"
+    if name.endswith("running_var"):
+        return "variance"
+    if name.endswith("running_mean"):
+        return "mean"
+    return "bias" if name.endswith("bias") else "weight"
 
 
 def block_names(tensor: str, shape: tuple[int, ...]) -> Iterator[tuple[str, tuple[int, ...]]]:
@@ -56,7 +66,7 @@ def block_names(tensor: str, shape: tuple[int, ...]) -> Iterator[tuple[str, tupl
         for a in range(shape[0]):
             for b in range(shape[1]):
                 yield f"{tensor}_{a}_{b}", (a, b)
-    elif len(shape) == 1:
+    elif len(shape) in (1, 2):  # a vector (one row), or a linear layer's out x in matrix
         yield tensor, ()
     else:
         raise ValueError(f"no block naming for tensor {tensor} of shape {shape}")

@@ -1,17 +1,33 @@
 """A PyTorch module as a network workbook: `from_module(net, x, "net.xlsx")`.
 
-A `torch.nn.Sequential` (nested Sequentials flattened) of Conv2d, ConvTranspose2d, ReLU,
-MaxPool2d and AvgPool2d becomes a network template: each layer's options come from the module
-(stride, padding, dilation, groups, output_padding, bias, count_include_pad), its weight and
-bias from the module's parameters (as float64, exactly), and the network input from `x`. The
+The model is taken as written. A plain `torch.nn.Sequential` (nested Sequentials flattened) is
+read module by module; any other module is traced by `torch.fx.symbolic_trace`, its shapes
+propagated by `ShapeProp`, and each node of its graph becomes a layer: ``call_module`` nodes
+(every module of the ops registry: Conv2d, ConvTranspose2d, ReLU, LeakyReLU, Sigmoid, Tanh,
+MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear,
+Dropout, Identity), ``call_function`` nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
+``F.max_pool2d``, ...) and ``call_method`` nodes (``x.relu()``, ``x.flatten(1)``,
+``x.view(x.size(0), -1)`` / ``reshape`` as a flatten; shape-only ``size``/``dim`` are read,
+not drawn). The graph must be a chain: each layer reads the one
+before it. A model that cannot be traced (data-dependent control flow), or whose graph is not
+a chain, is refused in one line naming the node.
+
+Each layer's options come from the module (stride, padding, ..., eps), its tensors from the
+module's parameters and buffers (as float64, exactly), and the network input from `x`. The
 workbook then computes what ``module(x)`` computes, layer by layer, with live formulas.
 
-Anything else is refused, naming the module as PyTorch does (``features.2``) and what is not
-supported: other module types (BatchNorm2d, ...), padding modes other than zeros, ceil_mode,
-return_indices, divisor_override, a ``padding="same"`` that pads one side more than the other,
-forward pre-hooks (they may change the weights or the input), a Sequential subclass with its
-own forward. ``padding="valid"`` is 0 and ``padding="same"`` with equal sides is that number,
-exactly what PyTorch computes.
+**Names kept**: a layer is named after its module, dots as underscores (``conv1``, ``bn1``,
+``fc1``, ``c1``, ``features.0`` -> ``features_0``); a functional node takes convsheets' default
+name (relu1, flatten1, ...), as does a module whose name is not a valid layer name (too long,
+a reserved word). The mapping module -> layer is returned (`BuildResult.layers`,
+`module_layers`) and written on the guide.
+
+Refused, naming the module as PyTorch does (``features.2``): other module types, padding
+modes other than zeros, ceil_mode, return_indices, divisor_override, a ``padding="same"`` that
+pads one side more than the other, forward pre-hooks (they may change the weights or the
+input), BatchNorm2d or Dropout in training mode (call ``model.eval()``: a workbook shows what
+the trained model computes). ``padding="valid"`` is 0 and ``padding="same"`` with equal sides
+is that number, exactly what PyTorch computes.
 
 PyTorch is an optional dependency (``pip install 'convsheets[torch]'``): it is imported only
 inside these functions, so the command line never needs it.
@@ -32,6 +48,8 @@ from .network import Network, check_layer_name
 from .networks import network_from_template
 from .ops import OPS, Op
 from .ops._conv import ConvNd
+from .ops.batch_norm2d import BatchNorm2d
+from .ops.linear import Linear
 from .options import format_value
 
 if TYPE_CHECKING:
@@ -45,26 +63,80 @@ _LAYER = re.compile(r"layers\[(\d+)\]")
 
 def module_template(module: torch.nn.Module, x: Any) -> dict[str, object]:
     """The network template (for `network_from_template`) of `module` applied to `x`, a
-    (C, H, W) or (1, C, H, W) tensor: one layer per supported module, in order, with its
-    options, ``weight`` (a float64 array) and ``bias`` (a list of floats, or false), and the
-    input from `x`. Raises `WeightsError` naming the first module convsheets cannot draw."""
+    (C, H, W) or (1, C, H, W) tensor: one layer per module or graph node, in order, with its
+    options, its tensors (float64 arrays; a bias as a list of floats, or false), and the input
+    from `x`. Raises `WeightsError` naming the first module or node convsheets cannot draw."""
     image = _image(x)
-    modules = _flatten(module)
-    tables = [_layer(qualified, child) for qualified, child in modules]
-    for table, name in zip(tables, _names(modules, tables), strict=True):
+    layers = _layers(module, image)
+    tables = [table for _q, _label, table in layers]
+    for table, name in zip(tables, _names(layers), strict=True):
         if name is not None:
             table["name"] = name
     return {"input_size": list(image.shape[1:]), "in_channels": int(image.shape[0]),
             "seed": 0, "values": "normal", "input": image, "layers": tables}
 
 
+def _layers(module: Any, image: np.ndarray) -> list[tuple[str, str, dict[str, object]]]:
+    """(qualified name or "" for a functional node, how messages name it, template table)."""
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise WeightsError(f"module: a {type(module).__name__} is not a torch.nn.Module; give "
+                           f"a model built of {SUPPORTED}")
+    plain = isinstance(module, torch.nn.Sequential) and \
+        type(module).forward is torch.nn.Sequential.forward
+    single = not list(module.children()) and (
+        type(module).__module__.startswith("torch.nn") or not _own_forward(module))
+    if plain or single:  # a Sequential, or one module of torch.nn on its own
+        return [(q, _label(q, child), _layer(q, child)) for q, child in _flatten(module)]
+    from .fx_chain import traced_layers
+
+    return traced_layers(module, image, _layer)
+
+
+def _own_forward(module: Any) -> bool:
+    import torch
+
+    return type(module).forward is not torch.nn.Module.forward and not any(
+        type(module).forward is getattr(cls, "forward", None)
+        for cls in type(module).__mro__[1:] if cls.__module__.startswith("torch.nn"))
+
+
+def module_layers(module: torch.nn.Module, x: Any) -> dict[str, str]:
+    """Module (or graph node) -> layer name, as `from_module` names the layers."""
+    network = module_network(module, x)
+    return _mapping(module, x, network)
+
+
+def _keys(layers: list[tuple[str, str, dict[str, object]]]) -> list[str]:
+    """How the mapping names each layer's source: the module's qualified name (``features.0``;
+    ``conv (call 2)`` when a module runs twice), or a functional node by its graph name and
+    target (``node relu_1 (call_function relu)``)."""
+    keys: list[str] = []
+    for qualified, label, _table in layers:
+        key = qualified or label[label.find("node "):]  # a functional node: "node relu ..."
+        n, base = 1, key
+        while key in keys:
+            n += 1
+            key = f"{base} (call {n})"
+        keys.append(key)
+    return keys
+
+
+def _mapping(module: Any, x: Any, network: Network) -> dict[str, str]:
+    layers = _layers(module, _image(x))
+    return {key: layer.label for key, layer in zip(_keys(layers), network.layers, strict=True)}
+
+
 def module_network(module: torch.nn.Module, x: Any) -> Network:
     """The validated `Network` of `module` applied to `x` (see `module_template`); a layer
-    convsheets cannot draw is refused naming its module."""
+    convsheets cannot draw is refused naming its module. The guide says which module each
+    layer is."""
     template = module_template(module, x)
-    labels = [_label(q, child) for q, child in _flatten(module)]
+    layers = _layers(module, _image(x))
+    labels = [label for _q, label, _t in layers]
     try:
-        return network_from_template(template, SOURCE)
+        network = network_from_template(template, SOURCE)
     except SpecError as exc:
         found = _LAYER.search(exc.where)
         shown = "" if exc.value is None else "=" + format_value(exc.value)
@@ -78,27 +150,37 @@ def module_network(module: torch.nn.Module, x: Any) -> Network:
             if text.startswith(prefix):
                 text = "the module: " + text[len(prefix):]
         raise type(exc)(text) from None
+    for (qualified, label, _t), key, layer in zip(layers, _keys(layers), network.layers,
+                                                  strict=True):
+        shown = label if qualified else key  # "module conv1 (Conv2d)", "node relu (...)"
+        network.origins[f"layer {layer.label}"] = f"{shown} of the PyTorch model"
+    return network
 
 
 def from_module(module: torch.nn.Module, x: Any, path: str | Path, *,
                 force: bool = False, **build_options: Any) -> BuildResult:
     """Build the workbook of `module` applied to `x` at `path` (an .xlsx file).
 
-    `module` is a ``torch.nn.Sequential`` (or one module) of Conv2d, ConvTranspose2d, ReLU,
-    MaxPool2d and AvgPool2d; `x` one image, a (C, H, W) or (1, C, H, W) tensor. Every layer's
-    ``{name}_output_c{o}`` block then equals that module's output. Layers take their names
-    from the module's (``features.0`` -> ``features_0``, ``conv1``) when those are valid
-    workbook names, else convsheets' defaults (conv1, relu1, ...). An existing file that
-    convsheets did not write is replaced only with ``force=True``. `build_options` go to
-    `convsheets.build.build` as they are (e.g. ``progress=``, or which optional views the
-    workbook shows). There is no seed, input size or value kind to give: every number comes
-    from the module and `x`.
+    `module` is a model as written: an ``nn.Sequential`` or any ``nn.Module`` whose forward
+    torch.fx can trace into a chain of Conv2d, ConvTranspose2d, BatchNorm2d, ReLU,
+    LeakyReLU, MaxPool2d, AvgPool2d, Dropout, Identity, Flatten and Linear (modules or their
+    functional forms), in evaluation mode; `x` one image, a (C, H, W) or (1, C, H, W)
+    tensor. Every layer's ``{name}_output_c{o}`` block (``{name}_output`` after a flatten)
+    then equals that layer's output in ``module(x)``. Layers take their module's names
+    (``features.0`` -> ``features_0``, ``conv1``, ``c1``) when those are valid workbook
+    names, else convsheets' defaults (conv1, relu1, ...); the result's ``layers`` maps each
+    module (or functional node) to its layer. An existing file that convsheets did not write
+    is replaced only with ``force=True``. `build_options` go to `convsheets.build.build` as
+    they are (e.g. ``progress=``, or which optional views the workbook shows).
 
     Raises a `ConvsheetsError` subclass (`WeightsError` for an unsupported module)."""
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
         raise OutputError(f"{target}: give a file name ending in .xlsx")
-    return build_workbook(module_network(module, x), target, force=force, **build_options)
+    network = module_network(module, x)
+    result = build_workbook(network, target, force=force, **build_options)
+    result.layers = _mapping(module, x, network)
+    return result
 
 
 # ---------------------------------------------------------------------------- the modules
@@ -147,7 +229,15 @@ def _layer(qualified: str, module: torch.nn.Module) -> dict[str, object]:
         _no_pre_hooks(qualified, module)
         if issubclass(cls, ConvNd):
             return _conv(where, module)
-        return _options(where, module, cls)
+        if cls.module in ("BatchNorm2d", "Dropout") and module.training:
+            raise WeightsError(f"{where}: is in training mode; call model.eval() first (a "
+                               "workbook shows what the trained model computes)")
+        if cls is Linear:
+            return _linear(where, module)
+        table = _options(where, module, cls)
+        if cls is BatchNorm2d:
+            _batch_norm(where, module, table)
+        return table
     if len(list(module.children())):
         raise WeightsError(f"{where}: not supported: a module with its own forward; give an "
                            f"nn.Sequential of {SUPPORTED}")
@@ -167,6 +257,8 @@ def _options(where: str, module: Any, cls: type[Op]) -> dict[str, object]:
             if value is None or isinstance(value, (tuple, list)) and len(value) == 0:
                 continue  # PyTorch's "not given" (a pooling's stride): the op's default
             table[key] = _pair(where, key, value)
+        elif kind == "float" and value is None:
+            continue  # BatchNorm2d's momentum=None (a cumulative average): not drawn
         elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
             table[key] = float(value)
         else:
@@ -215,6 +307,28 @@ def _conv(where: str, module: Any) -> dict[str, object]:
     table["bias"] = (False if module.bias is None
                      else _array(where, "bias", module.bias).tolist())
     return table
+
+
+def _linear(where: str, module: Any) -> dict[str, object]:
+    return {"op": "linear", "in_features": int(module.in_features),
+            "out_features": int(module.out_features),
+            "weight": _array(where, "weight", module.weight),
+            "bias": (False if module.bias is None
+                     else _array(where, "bias", module.bias).tolist())}
+
+
+def _batch_norm(where: str, module: Any, table: dict[str, object]) -> None:
+    """The running statistics (buffers) and, when affine, weight and bias."""
+    if module.running_mean is None or module.running_var is None:
+        raise WeightsError(f"{where}: has no running statistics (track_running_stats=False); "
+                           "convsheets draws batch norm in evaluation mode, with them")
+    table["running_mean"] = _array(where, "running_mean", module.running_mean)
+    table["running_var"] = _array(where, "running_var", module.running_var)
+    table["bias"] = False  # PyTorch 2.x: an affine batch norm may have no bias
+    if module.affine:
+        table["weight"] = _array(where, "weight", module.weight)
+        if module.bias is not None:
+            table["bias"] = _array(where, "bias", module.bias).tolist()
 
 
 def _pair(where: str, key: str, value: object) -> list[int]:
@@ -273,14 +387,13 @@ def _image(x: Any) -> np.ndarray:
     return array.reshape(shape[-3:])
 
 
-def _names(modules: list[tuple[str, Any]],
-           tables: list[dict[str, object]]) -> list[str | None]:
+def _names(layers: list[tuple[str, str, dict[str, object]]]) -> list[str | None]:
     """Each layer's name: the module's own (dots as underscores) when it is a valid layer
     name, else convsheets' default (None: leave it to the template's default counting, or an
     explicit free name when the default is taken by a module's own name)."""
     own: list[str | None] = []
     taken: set[str] = set()
-    for qualified, _module in modules:
+    for qualified, *_rest in layers:
         candidate = qualified.replace(".", "_")
         try:
             check_layer_name(candidate, "")
@@ -294,7 +407,7 @@ def _names(modules: list[tuple[str, Any]],
         taken.add(candidate.lower())
     counts: dict[str, int] = {}
     names: list[str | None] = []
-    for name, table in zip(own, tables, strict=True):
+    for name, (_q, _l, table) in zip(own, layers, strict=True):
         op = str(table["op"])
         counts[op] = counts.get(op, 0) + 1
         if name is not None:

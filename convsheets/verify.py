@@ -37,6 +37,7 @@ from .expected import Expected, expected_blocks
 from .guide import parameter_cells
 from .layout import ROLES, SELECTION, Meaning
 from .network import Network
+from .outputs import write_text
 from .plan import VIEWS
 from .scatter import SELECT as SCATTER_SELECT
 from .spec import LayerSpec
@@ -235,6 +236,7 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
         values: dict[str, int | str | None] = {name: None for name in _source_names(book)}
         values.update(cells)
         values.update(_other_selection(book, rng))
+        positive = {n for n, m in book.meanings.items() if m.kind == "running_var"}
         for name, value in values.items():
             where = book.names.get(name)
             if not isinstance(where, tuple) or where[0] not in wb.sheetnames:
@@ -245,7 +247,8 @@ def _write_probes(batch: list[_Workbook], folder: Path) -> list[_Probe | None]:
                 for c in range(c0, c1 + 1):
                     ws.cell(r, c).value = (
                         None if value == CLEAR else value if value is not None else
-                        round(float(rng.uniform(-2, 2)), 4) or 0.5)
+                        round(float(rng.uniform(0.1, 2)), 4) if name in positive else
+                        round(float(rng.uniform(-2, 2)), 4) or 0.5)  # a variance is positive
         path = folder / f"{n}-probe.xlsx"
         wb.save(path)
         probes.append((path, other))
@@ -324,7 +327,8 @@ def _other_guide(source: Network, rng: np.random.Generator,
         except ConvsheetsError:
             continue
         return bigger, {"input_height": size[0], "input_width": size[1]}
-    return source, {}
+    # no other input size fits (a linear layer fixes its in_features): keep the file's own
+    return source, {"input_height": source.input_size[0], "input_width": source.input_size[1]}
 
 
 def _other_layer(spec: LayerSpec, rng: np.random.Generator) -> LayerSpec:
@@ -564,8 +568,8 @@ def _empty(book: _Workbook, sheets: _Sheets, name: str) -> bool:
 def _alias_targets(book: _Workbook) -> dict[str, str]:
     """Further names of the last layer's output (output_c{o}) -> its own block names."""
     last = book.network.layers[-1]
-    return {f"{alias}output_c{o}": last.names.output_c(o)
-            for alias in last.names.aliases for o in range(last.out_shape[0])}
+    return {alias: last.output_name(o)
+            for o in range(last.out_shape[0]) for alias in last.output_aliases(o)}
 
 
 def _read_tensors(book: _Workbook, sheets: _Sheets) -> dict[str, np.ndarray]:
@@ -655,7 +659,8 @@ def _check_block(book: _Workbook, sheets: _Sheets, name: str, exp: Expected,
     diff = np.where(blank, 0.0, np.abs(cells.values - exp.value))
     i, j = np.unravel_index(int(np.argmax(diff)), shape)
     result.max_abs_error = float(diff[i, j])
-    result.worst_cell = _addr(where, i, j)
+    if result.max_abs_error > 0:  # (every cell exact: no cell is the worst)
+        result.worst_cell = _addr(where, i, j)
     allowed = tolerance * np.maximum(1.0, np.abs(exp.value))
     over = ~(diff <= allowed)  # NaN never passes
     if over.any():
@@ -692,7 +697,8 @@ def format_report(reports: list[FileReport], tolerance: float, verbose: bool = T
                 status = "ok  " if b.ok else "FAIL"
                 shape = f"{b.shape[0]}x{b.shape[1]}"
                 line = (f"  {status} {b.name:<{width}} {shape:>9}  max abs err "
-                        f"{b.max_abs_error:.1e}  worst {b.worst_cell}")
+                        f"{b.max_abs_error:.1e}" + (f"  worst {b.worst_cell}"
+                                                    if b.worst_cell else ""))
                 if b.problem:
                     line += f"  -- {b.problem}"
                 lines.append(line)
@@ -720,14 +726,11 @@ def exit_status(reports: list[FileReport]) -> int:
     return 0 if all(r.ok for r in reports) else 1
 
 
-def write_json(reports: list[FileReport], path: Path, tolerance: float) -> None:
-    """The machine-readable report (per file, per engine, per block), written atomically."""
+def write_json(reports: list[FileReport], path: Path, tolerance: float,
+               force: bool = False) -> None:
+    """The machine-readable report (per file, per engine, per block), written by the rule
+    every output follows (`outputs`: atomically; never over a file convsheets did not write,
+    unless `force`)."""
     data = {"tolerance": tolerance, "ok": all(r.ok for r in reports),
             "files": [{**asdict(r), "ok": r.ok} for r in reports]}
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VerifyInputError(f"--json {path}: cannot write it ({exc.strerror})") from exc
+    write_text(path, json.dumps(data, indent=2) + "\n", force)

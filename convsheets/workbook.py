@@ -49,8 +49,11 @@ ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 _MAX_CF_RANGES = 400  # beyond this, a block's colour scale covers it whole
 
 _THIN = Side(style="thin", color="BFBFBF")
-_HIGHLIGHT_FILL = PatternFill("solid", fgColor="F4B183", bgColor="F4B183")  # the explorer's pick
-_THICK = Side(style="medium", color="C00000")
+# The explorer's (and scatter's) pick: magenta, a hue no structural cell (padding grey, inserted
+# zeros orange, holes blue, editable yellow), colour scale or answer frame uses, with a dark
+# frame that still tells it apart in a grey-scale print.
+_HIGHLIGHT_FILL = PatternFill("solid", fgColor="FF66FF", bgColor="FF66FF")
+_THICK = Side(style="medium", color="000000")
 _HIGHLIGHT_BORDER = Border(_THICK, _THICK, _THICK, _THICK)
 _ANSWER_SIDE = Side(style="medium", color="2E75B6")
 
@@ -357,6 +360,11 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
     """Printing and PDF export: the sheet's own page setup (layout.SheetPlan.page_setup: one
     page when readable, else breaks between blocks), small margins, the sheet's name and the
     page number in the footer."""
+    if sheet.hidden:  # (an exercise's metadata copy) never printed, nor counted in "of N":
+        # its print area is one empty cell below its text (beside it, the text would flow
+        # into it), a page LibreOffice and Excel leave out
+        ws.print_area = f"A{sheet.max_row + 2}"
+        return
     setup = sheet.page_setup()
     ws.page_setup.orientation = setup.orientation
     if setup.fit:

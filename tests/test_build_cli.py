@@ -188,12 +188,13 @@ def test_unwritable_target_is_a_clear_error(tmp_path):
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_same_arguments_same_bytes(tmp_path):
-    for name in ("a", "b"):
-        assert run("build", "--all", "-o", str(tmp_path / name)).exit_code == 0
-        time.sleep(1.1)  # zip timestamps have 2 s resolution: cross a tick on most runs
+def test_same_arguments_same_bytes(tmp_path, built_all):
+    # the first build is the session's (conftest's built_all), made earlier in this process
+    assert built_all.exit_code == 0, built_all.output
+    time.sleep(1.1)  # zip timestamps have 2 s resolution: cross a tick on most runs
+    assert run("build", "--all", "-o", str(tmp_path / "b")).exit_code == 0
     for variant in VARIANTS:
-        assert (tmp_path / "a" / f"{variant}.xlsx").read_bytes() == \
+        assert (built_all.folder / f"{variant}.xlsx").read_bytes() == \
             (tmp_path / "b" / f"{variant}.xlsx").read_bytes(), variant
 
 
@@ -253,18 +254,22 @@ def test_list_shows_every_variant_with_its_preset_and_the_networks():
         assert re.search(rf"^{name}\s+\S", networks, re.M), name
 
 
-def test_build_all_writes_every_variant_and_network(tmp_path):
-    result = run("build", "--all", "-o", str(tmp_path))
-    assert result.exit_code == 0, result.output
-    assert sorted(p.stem for p in tmp_path.glob("*.xlsx")) == sorted((*VARIANTS, *NETWORKS))
-    assert result.output.count("wrote ") == len((*VARIANTS, *NETWORKS))
+def test_build_all_writes_every_variant_and_network(built_all):
+    # (`convsheets build --all -o DIR`, run once per session by conftest's fixture)
+    assert built_all.exit_code == 0, built_all.output
+    assert sorted(p.stem for p in built_all.folder.glob("*.xlsx")) == sorted(
+        (*VARIANTS, *NETWORKS))
+    assert built_all.output.count("wrote ") == len((*VARIANTS, *NETWORKS))
 
 
-def test_committed_output_is_identical_to_a_fresh_build(tmp_path):
+def test_committed_output_is_identical_to_a_fresh_build(built_all):
+    """(So the tests that verify the session's fresh build, conftest's `verified_all`, prove
+    the committed output/ workbooks too.)"""
     committed = Path(__file__).resolve().parent.parent / "output"
-    assert run("build", "--all", "-o", str(tmp_path)).exit_code == 0
+    assert built_all.exit_code == 0, built_all.output
+    assert sorted(p.stem for p in committed.glob("*.xlsx")) == sorted((*VARIANTS, *NETWORKS))
     for variant in (*VARIANTS, *NETWORKS):
-        fresh = (tmp_path / f"{variant}.xlsx").read_bytes()
+        fresh = (built_all.folder / f"{variant}.xlsx").read_bytes()
         assert (committed / f"{variant}.xlsx").read_bytes() == fresh, (
             f"output/{variant}.xlsx is stale: run `convsheets build --all` and commit it")
 

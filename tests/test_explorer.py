@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from engine_copies import verify_keeping_copies
 
 from convsheets.build import make_plan, write_atomically
-from convsheets.engines import get_engine
 from convsheets.networks import network_from_template, shipped_networks
 from convsheets.presets import preset
 from convsheets.spec import LayerSpec
@@ -71,6 +71,12 @@ def _sources() -> list[tuple[str, object]]:
 
 
 SOURCES = _sources()
+# The default run moves the explorers of these sources (a preset of each kind of layer the
+# explorer reads differently: padded, zero-inserted, grouped with dilation and stride, pooled,
+# a network); the other sources are the slow half (CI runs it with -m slow). The presets'
+# explorers are also moved at random by verify's probe in the session's run of every preset
+# in every engine (conftest's `verified_all`).
+FAST = ("basic", "transposed", "dilated_grouped", "pooled", "lenet")
 
 
 def _explorers(source):  # type: ignore[no-untyped-def]
@@ -78,44 +84,51 @@ def _explorers(source):  # type: ignore[no-untyped-def]
             if layer.op.op not in ("relu", "leaky_relu")]
 
 
-@pytest.fixture(scope="module")
-def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Each source with its explorers moved to random cells (one by step, the rest by
-    coordinates) and one copy with an invalid row, recalculated by LibreOffice and Gnumeric."""
+@pytest.fixture(scope="module", params=["fast", pytest.param("rest", marks=pytest.mark.slow)])
+def recalculated(request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
+                 tmp_path_factory: pytest.TempPathFactory):
+    """Each source (FAST, or the rest: the slow half) with its explorers moved to random cells
+    (one by step, the rest by coordinates) and one copy of basic with an invalid row,
+    verified in every engine (one start each, with the probes); LibreOffice's and Gnumeric's
+    recalculated copies are kept."""
     folder = tmp_path_factory.mktemp("explorer")
     rng = np.random.default_rng(11)
     books, chosen = [], {}
     for name, source in SOURCES:
+        # (every source draws its picks, so each keeps its positions whichever half runs)
+        picks = [(int(rng.integers(0, c)), int(rng.integers(0, h)), int(rng.integers(0, w)))
+                 for c, h, w in (layer.out_shape for _, layer in _explorers(source))]
+        if (name in FAST) != (request.param == "fast"):
+            continue
         built = folder / f"{name}.xlsx"
         write_atomically(make_plan(source), built)  # type: ignore[arg-type]
         wb = openpyxl.load_workbook(built)
-        picks = []
-        for n, (prefix, layer) in enumerate(_explorers(source)):
+        for n, ((prefix, layer), pick) in enumerate(zip(_explorers(source), picks,
+                                                        strict=True)):
             c, h, w = layer.out_shape
-            pick = (int(rng.integers(0, c)), int(rng.integers(0, h)), int(rng.integers(0, w)))
             if n == 0:  # the first explorer by step: step n = channel, row, column order
                 _cell(wb, f"{prefix}explore_step").value = pick[0] * h * w + pick[1] * w + pick[2]
                 _cell(wb, f"{prefix}explore_channel").value = 99  # ignored while step is set
             else:
                 for key, v in zip(("channel", "row", "col"), pick, strict=True):
                     _cell(wb, f"{prefix}explore_{key}").value = v
-            picks.append(pick)
         chosen[name] = picks
         edited = folder / f"{name}-moved.xlsx"
         wb.save(edited)
         books.append((name, edited))
-    wb = openpyxl.load_workbook(folder / "basic.xlsx")
+    write_atomically(make_plan(dict(SOURCES)["basic"]), folder / "plain.xlsx")  # type: ignore[arg-type]
+    wb = openpyxl.load_workbook(folder / "plain.xlsx")
     _cell(wb, "explore_row").value = 99
     wb.save(folder / "outside.xlsx")
     paths = [p for _, p in books] + [folder / "outside.xlsx"]
-    copies = {engine: get_engine(engine).recalculate(paths, folder / engine, timeout=600)
-              for engine in ("libreoffice", "gnumeric")}
-    return books, chosen, copies, paths
+    reports, kept = verify_keeping_copies(paths, folder / "kept")
+    copies = {engine: [kept[engine][p] for p in paths] for engine in ("libreoffice", "gnumeric")}
+    return books, chosen, copies, paths, reports
 
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_explorer_shows_the_selected_output_cell(recalculated, engine: str) -> None:
-    books, chosen, copies, _ = recalculated
+    books, chosen, copies, _, _ = recalculated
     for (name, _path), copy in zip(books, copies[engine], strict=False):
         source = dict(SOURCES)[name]
         book = Book(copy)
@@ -174,7 +187,7 @@ def _check_window(book: Book, name: str, source, prefix: str, layer, c: int, r: 
 
 
 def test_outside_the_output_shows_a_message_not_an_error(recalculated) -> None:
-    _, _, copies, _ = recalculated
+    _, _, copies, _, _ = recalculated
     for engine, paths in copies.items():
         book = Book(paths[-1])
         assert book.values("explore_valid")[0, 0] == 0
@@ -190,8 +203,11 @@ def test_outside_the_output_shows_a_message_not_an_error(recalculated) -> None:
 
 def test_verify_checks_the_moved_and_the_invalid_selections(recalculated) -> None:
     """verify reads each explorer's selection (and step) back, and its probe moves it."""
-    _, _, _, paths = recalculated
-    for report in verify_files(paths, engine="all"):
+    _, _, _, paths, reports = recalculated
+    assert [r.path for r in reports] == [str(p) for p in paths]
+    for report in reports:
+        assert sorted(run.engine for run in report.runs) == ["gnumeric", "ironcalc",
+                                                              "libreoffice"]
         assert report.ok, (report.path, report.unusable, [
             (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3])
         assert all(run.probed for run in report.runs)

@@ -3,7 +3,9 @@ evaluated by tests/formula_eval.py (a strict evaluator of exactly the grammar co
 reading only the .xlsx) and compared with the NumPy reference (convsheets.expected).
 
 Complements test_sweep.py, which proves fewer layers in real spreadsheet applications: this one
-needs no LibreOffice or Gnumeric and checks 300 layers in about 40 s. Like `verify`, each workbook
+needs no LibreOffice or Gnumeric. The long sweeps (180 random layers, 40 cropping transposed
+ones) are marked slow (CI runs them with `-m slow`); the default run checks a few of each kind
+(25 and 8) besides every preset. Like `verify`, each workbook
 is also evaluated as a *probe*, with random non-integer values in every editable cell, so a
 formula that matches only by accident (a constant, a reference to a wrong cell holding the same
 value) fails.
@@ -210,11 +212,24 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("inprocess") / "layer.xlsx"
 
 
-@settings(max_examples=180, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.data_too_large])
+RANDOM = dict(deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                     HealthCheck.data_too_large])
+
+
+@pytest.mark.slow
+@settings(max_examples=180, **RANDOM)  # type: ignore[arg-type]
 @given(spec=layers())
 def test_random_layers_compute_the_reference(scratch: Path, spec: LayerSpec) -> None:
+    problems = check_layer(spec, scratch)
+    assert not problems, (spec, problems[:5], f"{len(problems)} problem(s)")
+
+
+@settings(max_examples=25, **RANDOM)  # type: ignore[arg-type]
+@given(spec=layers())
+def test_a_few_random_layers_compute_the_reference(scratch: Path, spec: LayerSpec) -> None:
+    """The default run's share of the sweep above (other layers: another test, another
+    derandomized sequence)."""
     problems = check_layer(spec, scratch)
     assert not problems, (spec, problems[:5], f"{len(problems)} problem(s)")
 
@@ -246,11 +261,22 @@ def cropping_transposed(draw: st.DrawFn) -> LayerSpec:
         raise
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(spec=cropping_transposed())
 def test_cropping_transposed_layers_compute_the_reference(scratch: Path,
                                                           spec: LayerSpec) -> None:
+    problems = check_layer(spec, scratch)
+    assert not problems, (spec, problems[:5], f"{len(problems)} problem(s)")
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(spec=cropping_transposed())
+def test_a_few_cropping_transposed_layers_compute_the_reference(scratch: Path,
+                                                                spec: LayerSpec) -> None:
+    """The default run's share of the sweep above."""
     problems = check_layer(spec, scratch)
     assert not problems, (spec, problems[:5], f"{len(problems)} problem(s)")
 

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
+from convsheets.cli import cli
 from convsheets.engines import get_engine
 from convsheets.xlsxread import XlsxFile, parse_ref
 
@@ -74,10 +76,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pat
     for name, mode, args in CASES:
         picture = _picture(folder / f"{name}.png", mode)
         args = [a if a != "NET" else str(folder / "net.toml") for a in args]
-        result = subprocess.run([sys.executable, "-m", "convsheets", "build", *args, "--image",
-                                 str(picture), "-o", str(folder / f"{name}.xlsx")],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
+        # the command line in process (one Python start saved per case; the subprocess form
+        # is test_bundled_samples_work_from_any_folder's)
+        result = CliRunner().invoke(cli, ["build", *args, "--image", str(picture), "-o",
+                                          str(folder / f"{name}.xlsx")])
+        assert result.exit_code == 0, result.output
         out[name] = (picture, folder / f"{name}.xlsx")
     names = list(out)
     copies = get_engine("libreoffice").recalculate([out[n][1] for n in names],

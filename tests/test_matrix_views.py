@@ -22,16 +22,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from engine_copies import verify_keeping_copies
 
 from convsheets.build import make_plan, write_atomically
 from convsheets.cli import cli
-from convsheets.engines import get_engine
 from convsheets.errors import ConvsheetsError
 from convsheets.matrix import MAX_MATRIX_CELLS
 from convsheets.networks import network_from_template, shipped_networks
 from convsheets.presets import preset
 from convsheets.spec import LayerSpec
-from convsheets.verify import verify_files
 from convsheets.xlsxread import KIND_NUMBER, XlsxFile, parse_ref
 
 TOL = 1e-9
@@ -78,6 +77,10 @@ def _sources() -> list[tuple[str, object]]:
 
 SOURCES = dict(_sources())
 PICKS: dict[str, dict[str, tuple[int, int, int]]] = {}
+# Presets without a transposed layer: nothing here moves (no scatter view), so their engine
+# copies and verdicts are the session's (conftest's `verified_all`: `build --all`, verified
+# once in every engine), not a second recalculation of the same formulas.
+UNMOVED = ("basic", "pointwise", "depthwise", "dilated", "grouped", "separable")
 
 
 def _layers(source):  # type: ignore[no-untyped-def]
@@ -110,13 +113,17 @@ class Book:
 
 
 @pytest.fixture(scope="module")
-def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Every source built, each scatter selection moved to a random pixel, recalculated by
-    LibreOffice and by Gnumeric (one batch each)."""
+def recalculated(tmp_path_factory: pytest.TempPathFactory, verified_all):  # type: ignore[no-untyped-def]
+    """Every source with a transposed layer built, each scatter selection moved to a random
+    pixel, verified in every engine (one batch each, with the probes); LibreOffice's and
+    Gnumeric's recalculated copies are kept. The unmoved presets: the session's copies and
+    reports."""
     folder = tmp_path_factory.mktemp("matrix")
     rng = np.random.default_rng(5)
     paths = []
-    for name, source in SOURCES.items():
+    mine = [name for name in SOURCES if name not in UNMOVED]
+    for name in mine:
+        source = SOURCES[name]
         built = folder / f"{name}.xlsx"
         write_atomically(make_plan(source), built)  # type: ignore[arg-type]
         wb = openpyxl.load_workbook(built)
@@ -130,10 +137,11 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
             PICKS[name][layer.names.tensor] = pick  # type: ignore[assignment]
         wb.save(built)
         paths.append(built)
-    copies = {engine: dict(zip(SOURCES, get_engine(engine).recalculate(
-        paths, folder / engine, timeout=600), strict=True))
-        for engine in ("libreoffice", "gnumeric")}
-    return paths, copies
+    reports, kept = verify_keeping_copies(paths, folder / "kept")
+    copies = {engine: {**dict(zip(mine, [kept[engine][p] for p in paths], strict=True)),
+                       **{name: verified_all.copies[engine][name] for name in UNMOVED}}
+              for engine in ("libreoffice", "gnumeric")}
+    return paths, copies, reports + [verified_all.reports[name] for name in UNMOVED]
 
 
 def _layer_input(book: Book, source, layer) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -155,7 +163,7 @@ def _weights(book: Book, layer) -> tuple[torch.Tensor, torch.Tensor | None]:  # 
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_transposed_three_ways_equal_pytorch(recalculated, engine: str) -> None:
-    _, copies = recalculated
+    _, copies, _ = recalculated
     checked = 0
     for name, source in SOURCES.items():
         for layer in _layers(source):
@@ -219,7 +227,7 @@ def _check_stamps(book: Book, name: str, layer, x: torch.Tensor, w: torch.Tensor
 
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_direct_matrix_view_is_unfold_times_weights(recalculated, engine: str) -> None:
-    _, copies = recalculated
+    _, copies, _ = recalculated
     checked = 0
     for name, source in SOURCES.items():
         for layer in _layers(source):
@@ -244,9 +252,12 @@ def test_direct_matrix_view_is_unfold_times_weights(recalculated, engine: str) -
 
 
 def test_verify_checks_every_view_and_its_probe(recalculated) -> None:
-    paths, _ = recalculated
-    reports = verify_files(paths, engine="all")
+    paths, _, reports = recalculated
+    assert [r.path for r in reports][:len(paths)] == [str(p) for p in paths]
+    assert len(reports) == len(SOURCES)
     for report in reports:
+        assert sorted(run.engine for run in report.runs) == ["gnumeric", "ironcalc",
+                                                              "libreoffice"]
         assert report.ok, (report.path, report.unusable, [
             (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3])
         assert all(run.probed for run in report.runs), report.path

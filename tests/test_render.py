@@ -32,13 +32,10 @@ def run_main(cwd: Path, *args: str, env: dict[str, str] | None = None,
 
 
 @pytest.fixture(scope="module")
-def presets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("presets")
-    books = {}
-    for name in VARIANTS:
-        books[name] = folder / f"{name}.xlsx"
-        build(LayerSpec.create(name, {}, preset(name)).network(), books[name])
-    return books
+def presets(built_all) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """Every variant's preset: the session's `convsheets build --all` (read-only)."""
+    assert built_all.exit_code == 0, built_all.output
+    return {name: built_all.paths[name] for name in VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +98,7 @@ def test_render_png_one_picture_per_sheet(presets, tmp_path):
     assert result.returncode == 0, result.stderr
     sheets = openpyxl.load_workbook(presets["basic"], read_only=True).sheetnames
     expected = {f"basic-{slug(s)}.png" for s in sheets}
-    assert {p.name for p in (tmp_path / "pics").iterdir()} == expected
+    assert {p.name for p in (tmp_path / "pics").glob("*.png")} == expected
     with Image.open(tmp_path / "pics" / "basic-output.png") as image:
         # a page (A4 or Letter) at 50 dpi: 8.27-11 inches on a side
         assert 400 <= max(image.size) <= 560 and min(image.size) >= 400
@@ -219,5 +216,5 @@ def test_render_one_sheet_of_several_workbooks_skips_those_without_it(presets, t
     result = run_main(tmp_path, "render", *books, "--to", "out", "--sheet", "Padded",
                       "--dpi", "30")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [
         "basic-padded.png", "grouped-padded.png"]

@@ -1,11 +1,15 @@
 """Property-based sweep: random valid layers of every variant, built and verified in batches by
-every installed spreadsheet application (LibreOffice and Gnumeric in CI)."""
+every installed spreadsheet application (LibreOffice, Gnumeric and IronCalc in CI).
+
+Both sweeps are long: marked slow (`python -m pytest -m slow`, which CI runs after the default
+suite)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +18,8 @@ from convsheets.errors import ConvsheetsError
 from convsheets.presets import preset
 from convsheets.spec import LayerSpec
 from convsheets.variants import VARIANTS
+
+pytestmark = pytest.mark.slow
 
 BATCH = 21  # layers per spreadsheet-application start
 

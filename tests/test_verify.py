@@ -1,11 +1,15 @@
 """`convsheets verify`: real engines, tampered workbooks, foreign files, the JSON report.
 
 LibreOffice starts once per batch, so the tampered workbooks are prepared together and
-verified in one call (module fixture); a few CLI calls check exit codes and messages.
+verified in one call (module fixture); a few CLI calls check exit codes and messages. The
+presets are the session's fresh build (conftest's `built_all`, byte for byte the committed
+output/), verified once in every engine (conftest's `verified_all`), whose reports and
+recalculated copies the tests here read instead of recalculating the presets again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -18,13 +22,12 @@ import openpyxl
 import pytest
 
 from convsheets.build import make_plan, write_atomically
-from convsheets.engines import get_engine
 from convsheets.expected import expected_blocks
 from convsheets.presets import preset
 from convsheets.spec import LayerSpec
 from convsheets.tensors import random_tensors
 from convsheets.variants import VARIANTS
-from convsheets.verify import exit_status, verify_files
+from convsheets.verify import FileReport, exit_status, verify_files
 
 
 def built(directory: Path, variant: str, name: str | None = None, **given: object) -> Path:
@@ -58,10 +61,16 @@ def basic_expected():
     return spec, expected_blocks(spec.network(), tensors, {})
 
 
+def one_engine(report: FileReport, engine: str) -> FileReport:
+    """The report as if verify had run only `engine`."""
+    return dataclasses.replace(report, runs=[r for r in report.runs if r.engine == engine])
+
+
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+def batch(tmp_path_factory, built_all, verified_all):
     d = tmp_path_factory.mktemp("verify")
-    files: dict[str, Path] = {v: built(d, v) for v in VARIANTS}
+    # the presets: the session's build (read-only; every edit below goes to a copy)
+    files: dict[str, Path] = {v: built_all.paths[v] for v in VARIANTS}
     cells: dict[str, str] = {}
 
     def plus_one(wb):
@@ -138,17 +147,29 @@ def batch(tmp_path_factory):
     ]:
         files[name] = d / f"{name}.xlsx"
         cells[name] = tamper(files[source], files[name], edit)
+    tampered = [name for name in files if name not in VARIANTS]
+    # a copy of basic.xlsx under the same name in another folder, verified in the same batch
+    # as the original (the engines' output names must not collide); grouped named twice
+    elsewhere = d / "elsewhere" / "basic.xlsx"
+    elsewhere.parent.mkdir()
+    shutil.copy(files["basic"], elsewhere)
     hashes = {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in files.items()}
-    reports = verify_files(list(files.values()), engine="libreoffice")
-    by_name = {Path(r.path).stem: r for r in reports}
-    return {"files": files, "cells": cells, "reports": by_name, "hashes": hashes, "dir": d}
+    extra = [files["basic"], elsewhere, files["grouped"], files["grouped"]]
+    reports = verify_files([files[n] for n in tampered] + extra, engine="libreoffice")
+    by_path = {Path(r.path): r for r in reports}
+    by_name = {n: by_path[files[n]] for n in tampered}
+    # the presets' LibreOffice verdicts: from the session's run in every engine
+    by_name.update({v: one_engine(verified_all.reports[v], "libreoffice") for v in VARIANTS})
+    return {"files": files, "cells": cells, "reports": by_name, "hashes": hashes, "dir": d,
+            "tampered": tampered, "all_reports": reports, "elsewhere": elsewhere,
+            "copy_reports": [by_path[files["basic"]], by_path[elsewhere]]}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_preset_verifies_in_libreoffice(batch, variant):
     report = batch["reports"][variant]
     assert report.ok, [b for r in report.runs for b in r.blocks if not b.ok] or report.unusable
-    run = report.runs[0]
+    [run] = report.runs
     assert run.engine == "libreoffice"
     names = {b.name for b in run.blocks}
     assert "output_c0" in names and "parameter_count" in names
@@ -158,11 +179,13 @@ def failing(report):
     return [b for run in report.runs for b in run.blocks if not b.ok]
 
 
-def test_ironcalc_gives_libreoffices_verdict_on_every_file(batch):
+def test_ironcalc_gives_libreoffices_verdict_on_every_file(batch, verified_all):
     """Presets, tampered, edited and unusable files: IronCalc's verify agrees with
-    LibreOffice's, block by block (the failing cell named the same way)."""
-    theirs = {Path(r.path).stem: r for r in
-              verify_files(list(batch["files"].values()), engine="ironcalc")}
+    LibreOffice's, block by block (the failing cell named the same way). (The presets'
+    IronCalc runs: the session's verify in every engine.)"""
+    tampered = [batch["files"][n] for n in batch["tampered"]]
+    theirs = {Path(r.path).stem: r for r in verify_files(tampered, engine="ironcalc")}
+    theirs.update({v: one_engine(verified_all.reports[v], "ironcalc") for v in VARIANTS})
     for name, lo in batch["reports"].items():
         ic = theirs[name]
         assert bool(ic.unusable) == bool(lo.unusable), (name, ic.unusable, lo.unusable)
@@ -242,18 +265,16 @@ def test_verify_never_modifies_the_files(batch):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == batch["hashes"][key], key
 
 
-def test_libreoffice_saved_copy_verifies_with_cached_engine(batch, tmp_path):
-    copy = get_engine("libreoffice").recalculate([batch["files"]["separable"]], tmp_path,
-                                                 timeout=300)[0]
+def test_libreoffice_saved_copy_verifies_with_cached_engine(verified_all):
+    copy = verified_all.copies["libreoffice"]["separable"]  # LibreOffice's recalculated copy
     reports = verify_files([copy], engine="cached")
     assert reports[0].ok and reports[0].runs[0].engine == "cached"
     # auto picks the cached values for a file that has them
     assert verify_files([copy], engine="auto")[0].runs[0].engine == "cached"
 
 
-def test_gnumeric_saved_copy_keeps_metadata_and_verifies_cached(batch, tmp_path):
-    copy = get_engine("gnumeric").recalculate([batch["files"]["transposed"]], tmp_path,
-                                              timeout=300)[0]
+def test_gnumeric_saved_copy_keeps_metadata_and_verifies_cached(verified_all):
+    copy = verified_all.copies["gnumeric"]["transposed"]  # Gnumeric's recalculated copy
     reports = verify_files([copy], engine="cached")
     assert reports[0].ok, reports[0].unusable or failing(reports[0])
 
@@ -364,28 +385,31 @@ def test_gnumeric_agrees(batch):
     assert reports[0].runs[0].engine == "gnumeric"
 
 
-def test_engine_all_runs_every_installed_engine(batch):
-    reports = verify_files([batch["files"]["dilated"]], engine="all")
-    assert sorted(r.engine for r in reports[0].runs) == ["gnumeric", "ironcalc", "libreoffice"]
-    assert reports[0].ok
+def test_engine_all_runs_every_installed_engine(verified_all):
+    # (the session's verify_files(engine="all") of every preset and network)
+    report = verified_all.reports["dilated"]
+    assert sorted(r.engine for r in report.runs) == ["gnumeric", "ironcalc", "libreoffice"]
+    assert report.ok
 
 
-def test_copy_of_output_dir_workbook_verifies(batch, tmp_path):
-    # a workbook moved elsewhere (the name collision case: two files called basic.xlsx)
-    other = tmp_path / "basic.xlsx"
-    shutil.copy(batch["files"]["basic"], other)
-    reports = verify_files([batch["files"]["basic"], other], engine="libreoffice")
-    assert all(r.ok for r in reports)
+def test_copy_of_output_dir_workbook_verifies(batch):
+    # a workbook moved elsewhere (the name collision case: two files called basic.xlsx, in
+    # the batch's one LibreOffice run)
+    reports = batch["copy_reports"]
+    assert [Path(r.path) for r in reports] == [batch["files"]["basic"], batch["elsewhere"]]
+    assert all(r.ok and [run.engine for run in r.runs] == ["libreoffice"] for r in reports)
 
 
-def test_committed_output_workbooks_verify_in_every_engine():
-    output = Path(__file__).resolve().parent.parent / "output"
-    files = sorted(output.glob("*.xlsx"))
+def test_every_preset_and_network_verifies_in_every_engine(verified_all):
+    """Every variant's preset and every shipped network, as `convsheets build --all` writes
+    them, in LibreOffice, Gnumeric and IronCalc, with the probe. These are byte for byte the
+    committed output/ workbooks (test_build_cli's test_committed_output_is_identical_to_a_
+    fresh_build), so this proves output/ without recalculating it a second time."""
     networks = ["digit_edges", "edges", "encoder_decoder", "lenet"]
-    assert sorted(p.stem for p in files) == sorted([*VARIANTS, *networks])
-    reports = verify_files(files, engine="all")
-    for report in reports:
+    assert sorted(verified_all.reports) == sorted([*VARIANTS, *networks])
+    for report in verified_all.reports.values():
         assert sorted(r.engine for r in report.runs) == ["gnumeric", "ironcalc", "libreoffice"]
+        assert all(r.probed for r in report.runs), report.path
         assert report.ok, (report.path, failing(report) or report.unusable)
 
 
@@ -420,16 +444,19 @@ def test_metadata_claiming_a_huge_layer_is_refused_without_allocating(tmp_path):
 
 def test_json_report_path_problems_fail_before_verifying(batch, tmp_path):
     wb_path = str(batch["files"]["basic"])
-    missing_dir = _cli_verify("--json", str(tmp_path / "no" / "r.json"), wb_path)
-    assert missing_dir.returncode == 2 and "--json" in missing_dir.stderr
+    # (a missing folder is created, as for every file convsheets writes: outputs.py)
+    in_a_file = tmp_path / "file"
+    in_a_file.write_text("not a folder")
+    through_file = _cli_verify("--json", str(in_a_file / "r.json"), wb_path)
+    assert through_file.returncode == 2 and "--json" in through_file.stderr
+    assert "Traceback" not in through_file.stderr and in_a_file.read_text() == "not a folder"
     onto_input = _cli_verify("--json", wb_path, wb_path)
     assert onto_input.returncode == 2 and "--json" in onto_input.stderr
     assert hashlib.sha256(Path(wb_path).read_bytes()).hexdigest() == batch["hashes"]["basic"]
 
 
-def test_one_uncalculated_file_does_not_sink_the_batch(batch, tmp_path):
-    copy = get_engine("libreoffice").recalculate([batch["files"]["dilated"]], tmp_path,
-                                                 timeout=300)[0]
+def test_one_uncalculated_file_does_not_sink_the_batch(verified_all, tmp_path):
+    copy = verified_all.copies["libreoffice"]["dilated"]  # LibreOffice's recalculated copy
     reports = verify_files([copy, never_calculated(tmp_path, "basic")], engine="cached")
     assert reports[0].ok
     assert "--engine libreoffice" in reports[1].unusable
@@ -448,6 +475,8 @@ def test_one_broken_file_does_not_sink_the_others(batch, tmp_path, engine):
 
 
 def test_the_same_file_twice_is_verified_once(batch):
+    # grouped.xlsx was named twice in the batch's verify_files call
     path = batch["files"]["grouped"]
-    reports = verify_files([path, path], engine="libreoffice")
-    assert len(reports) == 1 and len(reports[0].runs) == 1 and reports[0].ok
+    mine = [r for r in batch["all_reports"] if Path(r.path) == path]
+    assert len(batch["all_reports"]) == len(batch["tampered"]) + 3
+    assert len(mine) == 1 and len(mine[0].runs) == 1 and mine[0].ok

@@ -24,6 +24,11 @@ class PerCellOf:
         for i in range(block.shape[0]):
             yield ["=" + cell(src.ref(i, j, from_sheet=here)) for j in range(block.shape[1])]
 
+    def longest(self, block: Block) -> int:
+        """The last cell's: its reference is the longest (rows and columns only grow)."""
+        h, w = block.shape
+        return 1 + len(self.op.cell(self.source.ref(h - 1, w - 1, from_sheet=block.sheet)))
+
 
 @draws(Elementwise)
 def draw_elementwise(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:

@@ -6,13 +6,16 @@ NumPy (`reference`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .base import Op, Shape
 
 
 @dataclass(frozen=True)
 class Elementwise(Op):
-    """One cell in, one cell out, channel by channel."""
+    """One cell in, one cell out, channel by channel (or along a vector of features)."""
+
+    vector_ok: ClassVar[bool] = True
 
     def output_shape(self, in_shape: Shape) -> Shape:
         return in_shape

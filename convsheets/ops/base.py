@@ -61,6 +61,10 @@ class Op:
     # option -> (kind, PyTorch default): kinds "pair", "int", "bool"; REQUIRED has no default
     options: ClassVar[dict[str, tuple[str, object]]]
     has_parameters: ClassVar[bool] = False
+    # Vectors: a flatten or a linear gives a vector of features (held as (1, 1, N)); only
+    # ops with `vector_ok` may follow one (a convolution over a feature vector means nothing)
+    flattens: ClassVar[bool] = False
+    vector_ok: ClassVar[bool] = False
 
     def input_groups(self) -> int:
         """Groups its input channels fall into (a grouped convolution's), so the sheets that
@@ -157,6 +161,19 @@ class Op:
     def parameter_count_formula(self, in_channels: str) -> str | None:
         """Excel expression of the parameter count from the input channel count (a cell
         reference), or None for an op without parameters."""
+        return None
+
+    def guide_shape(self, in_shape: Shape) -> Shape:
+        """The output shape for an input of `in_shape` by the reference's size rules (the
+        guide's what-if table): a layer with parameters fixes its channels."""
+        c, h, w = in_shape
+        return (self.output_shape(in_shape)[0] if self.has_parameters else c,
+                self.reference_size(0, h), self.reference_size(1, w))
+
+    def shape_formulas(self, refs: dict[str, str]) -> dict[str, str] | None:
+        """Excel expressions of the output channels, height and width from the input's
+        (`refs` by those keys), for an op whose sizes mix the axes (flatten); None: the
+        per-axis `size_formula`."""
         return None
 
     # ------------------------------------------------------------------ the geometry

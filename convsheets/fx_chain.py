@@ -1,0 +1,202 @@
+"""A model as written, read by `torch.fx`: its forward traced into a graph (`symbolic_trace`),
+shapes propagated (`ShapeProp`), and each node of a chain-shaped graph turned into one
+template table (`torch_module` builds the network from them).
+
+Nodes drawn: ``call_module`` (any module `torch_module` supports); ``call_function``
+(``F.relu``/``torch.relu``, ``torch.sigmoid``, ``torch.tanh``, ``F.leaky_relu``,
+``torch.flatten``, ``F.max_pool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``,
+``F.adaptive_max_pool2d``, ``F.dropout`` in evaluation); ``call_method`` (``relu``,
+``sigmoid``, ``tanh``, ``flatten``, ``view``/``reshape`` to (batch, features) as a flatten).
+Shape-only nodes (``x.size(0)``, ``x.shape``, ``x.dim()``) are read, not drawn;
+``contiguous`` passes its input on. Everything else, and a graph that is not a chain (a node
+whose output two layers read, a layer that reads two nodes), is refused in one line naming the node.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .errors import WeightsError, one_line
+
+Table = dict[str, object]
+
+
+def traced_layers(module: Any, image: np.ndarray,
+                  layer: Callable[[str, Any], Table]) -> list[tuple[str, str, Table]]:
+    """(module's qualified name, or "" for a functional node; how messages name the node;
+    its template table) of every node of `module`'s traced forward, in order. `layer` makes
+    the table of one supported module (`torch_module._layer`)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.fx import symbolic_trace
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    name = type(module).__name__
+    try:
+        graph_module = symbolic_trace(module)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure is the model's, said once
+        raise WeightsError(f"module {name}: torch.fx cannot trace its forward "
+                           f"({one_line(str(exc))[:300]}); convsheets reads a forward without "
+                           "data-dependent control flow") from None
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()),
+                 torch.float32)
+    try:
+        with torch.no_grad():
+            ShapeProp(graph_module).propagate(torch.as_tensor(image, dtype=dtype)[None])
+    except Exception as exc:  # noqa: BLE001
+        raise WeightsError(f"module {name}: running it on x failed "
+                           f"({one_line(str(exc))[:300]})") from None
+
+    def is_tensor(node: Any) -> bool:
+        return isinstance(node, torch.fx.Node) and "tensor_meta" in node.meta and \
+            isinstance(node.meta["tensor_meta"], torch.fx.passes.shape_prop.TensorMetadata)
+
+    def shape(node: Any) -> tuple[int, ...]:
+        return tuple(node.meta["tensor_meta"].shape)
+
+    def where(node: Any) -> str:
+        return f"module {name}: node {node.name} ({node.op} {_target(node)})"
+
+    functions: dict[Any, str] = {F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid",
+                                 F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh",
+                                 F.leaky_relu: "leaky_relu", torch.flatten: "flatten",
+                                 F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
+                                 F.dropout: "dropout",
+                                 F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
+                                 F.adaptive_max_pool2d: "adaptive_max_pool2d"}
+    shape_only = {"size", "dim"}
+    out: list[tuple[str, str, Table]] = []
+    current = None
+    for node in graph_module.graph.nodes:
+        if node.op == "placeholder":
+            if current is not None:
+                raise WeightsError(f"{where(node)}: a second input; convsheets draws a model "
+                                   "of one input")
+            current = node
+            continue
+        if node.op == "output":
+            (result,) = node.args
+            if result is not current:
+                raise WeightsError(f"{where(node)}: the model returns {_target_of(result)}, "
+                                   f"not the last layer's output ({current.name}); convsheets "
+                                   "draws a chain of layers with one output")
+            break
+        if node.op == "get_attr":
+            if any(is_tensor(u) for u in node.users) and is_tensor(node):
+                raise WeightsError(f"{where(node)}: a tensor used directly in forward; "
+                                   "convsheets draws modules and functions of the input")
+            continue
+        if not is_tensor(node):  # shape-only: x.size(0), x.shape, x.dim(), getitem on those
+            if node.op == "call_method" and node.target in shape_only or \
+                    node.op == "call_function" and node.target in (getattr, operator.getitem):
+                continue
+            raise WeightsError(f"{where(node)}: not supported (its result is not a tensor)")
+        inputs = [a for a in node.all_input_nodes if is_tensor(a)]
+        if inputs != [current]:
+            raise WeightsError(f"{where(node)}: reads {', '.join(a.name for a in inputs) or 'no'}"
+                               f" layer output(s), not just {current.name}: not a chain "
+                               "(convsheets draws chain-shaped models)")
+        readers = [u for u in current.users if is_tensor(u) or u.op == "output"]
+        if len(readers) > 1:
+            raise WeightsError(f"module {name}: node {current.name}: its output is read by "
+                               f"{', '.join(u.name for u in readers)}: not a chain (convsheets "
+                               "draws chain-shaped models; a skip connection is a graph)")
+        table: Table | None
+        if node.op == "call_module":
+            submodule = graph_module.get_submodule(node.target)
+            qualified = str(node.target)
+            table = layer(qualified, submodule)
+            out.append((qualified, f"module {qualified} ({type(submodule).__name__})", table))
+            current = node
+            continue
+        if node.op == "call_function" and node.target in functions:
+            table = _function(functions[node.target], node, where(node), shape)
+        elif node.op == "call_method":
+            table = _method(node, where(node), shape)
+        else:
+            raise WeightsError(f"{where(node)}: not supported; convsheets draws modules and "
+                               "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
+                               "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
+                               "x.relu(), x.flatten(1), x.view(N, -1)")
+        if table is not None:
+            out.append(("", where(node), table))
+        current = node
+    if not out:
+        raise WeightsError(f"module {name}: its forward has no layers")
+    return out
+
+
+def _target(node: Any) -> str:
+    target = node.target
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+def _target_of(value: Any) -> str:
+    return getattr(value, "name", type(value).__name__)
+
+
+def _argument(node: Any, index: int, key: str, default: object) -> object:
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(key, default)
+
+
+def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, ...]],
+              ) -> Table | None:
+    """A table from a torch.nn.functional call, its arguments as PyTorch names them."""
+    if op in ("relu", "sigmoid", "tanh"):
+        return {"op": op}
+    if op == "leaky_relu":
+        return {"op": "leaky_relu",
+                "negative_slope": float(_argument(node, 1, "negative_slope", 0.01))}  # type: ignore[arg-type]
+    if op == "dropout":
+        if _argument(node, 2, "training", True):
+            raise WeightsError(f"{where}: dropout with training=True changes the values; "
+                               "trace the model in eval mode (F.dropout(x, p, self.training) "
+                               "after model.eval())")
+        return {"op": "dropout", "p": float(_argument(node, 1, "p", 0.5))}  # type: ignore[arg-type]
+    if op == "flatten":
+        return {"op": "flatten", "start_dim": _argument(node, 1, "start_dim", 0),
+                "end_dim": _argument(node, 2, "end_dim", -1)}
+    if op.startswith("adaptive"):
+        size = _argument(node, 1, "output_size", None)
+        table: Table = {"op": op, "output_size": list(size) if isinstance(size, tuple) else size}
+        if op == "adaptive_max_pool2d":
+            table["return_indices"] = _argument(node, 2, "return_indices", False)
+        return table
+    names = (("kernel_size", None), ("stride", None), ("padding", 0))
+    names += (("dilation", 1), ("ceil_mode", False), ("return_indices", False)) \
+        if op == "max_pool2d" else (("ceil_mode", False), ("count_include_pad", True),
+                                    ("divisor_override", None))
+    table = {"op": op}
+    for i, (key, default) in enumerate(names, start=1):
+        value = _argument(node, i, key, default)
+        if key == "stride" and value in (None, [], ()):
+            continue
+        table[key] = list(value) if isinstance(value, tuple) else value
+    return table
+
+
+def _method(node: Any, where: str, shape: Callable[[Any], tuple[int, ...]]) -> Table | None:
+    """A table from a tensor method: x.relu(), x.flatten(1), x.view(N, -1) (a flatten)."""
+    method = node.target
+    if method in ("relu", "relu_", "sigmoid", "tanh"):
+        return {"op": method.rstrip("_")}
+    if method == "contiguous":
+        return None
+    if method == "flatten":
+        return {"op": "flatten", "start_dim": _argument(node, 1, "start_dim", 0),
+                "end_dim": _argument(node, 2, "end_dim", -1)}
+    if method in ("view", "reshape"):
+        before, after = shape(node.args[0]), shape(node)
+        if len(before) >= 2 and after == (before[0], math.prod(before[1:])):
+            return {"op": "flatten"}
+        raise WeightsError(f"{where}: reshapes {before} to {after}; convsheets draws only a "
+                           "flatten to (batch, features), e.g. x.view(x.size(0), -1)")
+    raise WeightsError(f"{where}: the method {method} is not supported; convsheets draws "
+                       "x.relu(), x.flatten(1) and x.view(x.size(0), -1)")

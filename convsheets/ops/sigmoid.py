@@ -1,0 +1,38 @@
+"""sigmoid: 1 / (1 + e^-x) per cell (`torch.nn.Sigmoid`): every value squashed into (0, 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ._elementwise import Elementwise
+
+
+@dataclass(frozen=True)
+class Sigmoid(Elementwise):
+    op: ClassVar[str] = "sigmoid"
+    module: ClassVar[str] = "Sigmoid"
+    default_prefix: ClassVar[str] = "sigmoid"
+    summary: ClassVar[str] = "sigmoid: every value squashed into (0, 1) by 1 / (1 + EXP(-x))"
+    options: ClassVar[dict[str, tuple[str, object]]] = {}
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def steps(self) -> tuple[str, ...]:
+        return ("Every cell becomes 1 / (1 + EXP(-x)): large negative values go to 0, large "
+                "positive ones to 1, 0 to 0.5; the shape does not change and there are no "
+                "weights.",)
+
+    def cell(self, x: str) -> str:
+        return f"1/(1+EXP(-{x}))"
+
+    def rule(self) -> str:
+        return "1 / (1 + EXP(-x))"
+
+    def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-x))
