@@ -206,7 +206,7 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
             out[block.name] = _copied(value, block.content)
     for block in plan.blocks():  # the guide's Prediction block, from the class scores
         if block.meaning is not None and block.meaning.kind == PREDICTION:
-            scores = steps[block.meaning.layer][2]
+            scores = by_label[block.meaning.layer][2]
             out[block.name] = Expected(prediction_values(scores)[block.name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
