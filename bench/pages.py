@@ -28,7 +28,6 @@ from convsheets.render import pdf_pages, to_pdf  # noqa: E402
 from convsheets.spec import LayerSpec  # noqa: E402
 from convsheets.variants import VARIANTS  # noqa: E402
 
-
 FONT_POINTS = 11.0  # the workbooks' default font size
 
 

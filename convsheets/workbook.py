@@ -435,7 +435,7 @@ def _rows(ws, sheet: SheetPlan, first: int, stats: RenderStats,
                 raise AssertionError(f"no stored value for block {block.name}")
             texts = getattr(stored, "texts", {}).get(block.name)
             known = zip(stored[block.name], texts if texts is not None else
-                        _no_texts(block.shape))
+                        _no_texts(block.shape), strict=True)
         pieces.append((block.top, block.bottom, block.left, block.content.rows(block), style,
                        known, fmt))
     for label in sheet.labels:
