@@ -27,11 +27,11 @@ fill(tmp / "exercise-empty.xlsx", tmp / "exercise.xlsx",
      typed(right + 1 if (b == "output_c0" and i == 0 and j == 1) or
            (b == "output_c1" and i == 1 and j == 0) else right))
 EOF
-"$python" -m convsheets render "$tmp/exercise.xlsx" --sheet Output --to docs/images --dpi 70 \
+"$python" -m convsheets render "$tmp/exercise.xlsx" --sheet Output --to docs/images --dpi 70 --force \
     --trim >/dev/null
 # a transposed layer small enough for its matrix C to be read on one page
 "$python" -m convsheets build --variant transposed --input-size 2x2 --in-channels 1 \
     --out-channels 1 --kernel-size 2 --stride 2 --padding 0 --output-padding 0 \
     -o "$tmp/matrix-small.xlsx" >/dev/null
-"$python" -m convsheets render "$tmp/matrix-small.xlsx" --sheet Matrix --to docs/images \
+"$python" -m convsheets render "$tmp/matrix-small.xlsx" --sheet Matrix --to docs/images --force \
     --dpi 80 --trim >/dev/null
