@@ -26,6 +26,8 @@ from .options import Pair
 
 SAMPLES: dict[str, str] = {
     "digit": "a handwritten-style 3, 28x28 grey, white on black like MNIST",
+    "drawing": "a handwritten-style 2, 32x32 grey, black ink on white as drawn in a paint "
+               "program (the digit_classifier's default input)",
     "scene": "a house on a horizon, 32x32 grey, with clear horizontal and vertical edges",
     "colour": "red, green and blue discs overlapping on black, 24x24 RGB",
 }

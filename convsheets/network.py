@@ -120,6 +120,8 @@ class Network:
     given: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
     # Where given tensors came from, for the guide: tensor name -> e.g. "--weights m.safetensors"
     origins: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Class names for the Prediction block (template key labels), one per class score.
+    labels: tuple[str, ...] = field(default=(), compare=False, hash=False)
     # A variant's network keeps the flat request it was made from (`--variant NAME` and its
     # options): the preset facts its guide page, its metadata record and verify's probe use.
     request: LayerSpec | None = field(default=None, compare=False, hash=False, repr=False)

@@ -20,9 +20,11 @@ from .kernels import kernel_size_of, named_weight
 from .network import LayerNames, Network, chain, check_layer_name, start_shape
 from .ops import OPS
 from .options import to_int, to_pair, to_values
+from .scaling import KEYS as SCALING_KEYS
+from .scaling import read_scaling
 
 TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "image",
-            "layers")
+            "layers", "labels", "weights_file", *SCALING_KEYS)
 MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
 MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
 LAYER_KEYS = ("op", "name", "weight", "weights", "kernel", "running_mean", "running_var")
@@ -67,9 +69,13 @@ def network_from_template(values: Mapping[str, object], source: str,
         merged.setdefault("in_channels", 1)
         size = to_pair("input_size", merged["input_size"]) if "input_size" in merged else None
         resized: list[str] = []
-        merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size,
-                                     notes=resized)
+        channels = to_int("in_channels", merged["in_channels"])
+        merged["input"] = load_image(image, channels, size, notes=resized)
         merged["input_size"] = list(merged["input"].shape[1:])
+        scaling = read_scaling(merged, channels, f"--template {source}")
+        if scaling is not None:
+            merged["input"] = scaling.apply(merged["input"])
+            resized.append(scaling.describe())
     try:
         shape = start_shape(merged)
         seed = to_int("seed", merged.get("seed", 0))
@@ -141,8 +147,27 @@ def network_from_template(values: Mapping[str, object], source: str,
             if "bias" not in shapes:
                 raise SpecError("bias", "[...]", f"{layer.op.op} has no bias here", place)
             given[layer.names.tensor + "bias"] = _array(bias, shapes["bias"], "bias", place)
+    labels = _labels(merged.get("labels"), layers_, source)
     return Network(shape[1:], shape[0], layers_, seed=seed, values=kind, given=given,
-                   origins=origins)
+                   origins=origins, labels=labels)
+
+
+def _labels(value: object, layers, source: str) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The class names the Prediction block shows beside the class numbers: one text per
+    output of the last layer, a linear one."""
+    if value is None:
+        return ()
+    where = f"--template {source}"
+    last = layers[-1]
+    if last.op.op != "linear":
+        raise SpecError("labels", "[...]", "name the classes of a network ending in a linear "
+                        f"layer; the last layer ({last.label}) is {last.op.op}", where)
+    n = last.out_shape[2]
+    if not isinstance(value, list) or len(value) != n or not all(
+            isinstance(v, str) and v.isprintable() and 0 < len(v) <= 40 for v in value):
+        raise SpecError("labels", "[...]", f"must be a list of {n} texts (one per output of "
+                        f"{last.label}), each 1 to 40 printable characters", where)
+    return tuple(value)
 
 
 def unused_weights(values: Mapping[str, object], network: Network,

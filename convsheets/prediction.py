@@ -6,7 +6,9 @@ overflows: the same probabilities) and one SUM cell, then each probability as it
 SUM; the one-cell ``SUMPRODUCT(EXP(range))`` is an array formula that Gnumeric silently
 evaluates wrong, so it is not used. The predicted class is ``MATCH(MAX(scores), scores, 0) - 1``
 (0-based, the first of equal scores: what ``argmax`` gives). Named ``probabilities`` and
-``predicted_class``; their expected values come from the network's reference.
+``predicted_class``; their expected values come from the network's reference. The
+probabilities carry a data bar from 0 (empty) to 1 (full); a template's ``labels`` (one text
+per class) are shown in a column after the probabilities.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def ends_in_scores(plan: Plan, layer: Layer) -> bool:
 
 def add_prediction(plan: Plan, layer: Layer, scores: Block) -> None:
     """Register the Prediction block for the guide (drawn after the layers' steps)."""
-    plan.guide_parts.append(lambda cur: _draw(cur, layer, scores))
+    labels = plan.network.labels
+    plan.guide_parts.append(lambda cur: _draw(cur, layer, scores, labels))
 
 
 def _block(name: str, shape: tuple[int, int], make, label: str) -> Block:  # type: ignore[no-untyped-def]
@@ -43,7 +46,7 @@ def _block(name: str, shape: tuple[int, int], make, label: str) -> Block:  # typ
                  meaning=Meaning(GUIDE, label, KIND, name))
 
 
-def _draw(cur: GuideWriter, layer: Layer, scores: Block) -> None:
+def _draw(cur: GuideWriter, layer: Layer, scores: Block, labels: tuple[str, ...] = ()) -> None:
     n = scores.shape[1]
     here = cur.sheet.name
     every = scores.area(from_sheet=here)
@@ -55,7 +58,10 @@ def _draw(cur: GuideWriter, layer: Layer, scores: Block) -> None:
              f"one with the largest score: MATCH(MAX(scores), scores, 0) - 1 (0-based, as "
              "argmax). Edit the input and watch the prediction change.")
     top = cur.row + 1
-    for col, text in ((2, "class"), (3, "score"), (4, "EXP(s - max)"), (5, "probability")):
+    first = 3  # the score column
+    heads = ((2, "class"), (first, "score"), (first + 1, "EXP(s - max)"),
+             (first + 2, "probability"), *(((first + 3, "label"),) if labels else ()))
+    for col, text in heads:
         cur.label(col, text, "cs_title")
     cur.row += 1
     score_copy = _block("prediction_scores", (n, 1),
@@ -65,24 +71,27 @@ def _draw(cur: GuideWriter, layer: Layer, scores: Block) -> None:
                  layer.label)
     for k in range(n):
         cur.sheet.labels.append(Label(cur.row + k, 2, k, "cs_label"))
-    cur.place(score_copy, 3)
-    cur.place(exp, 4)
+        if labels:
+            cur.sheet.labels.append(Label(cur.row + k, first + 3, labels[k], "cs_label"))
+    cur.place(score_copy, first)
+    cur.place(exp, first + 1)
     total = _block("prediction_sum", (1, 1),
                    lambda h, _i, _j: f"SUM({exp.area(from_sheet=h)})", layer.label)
     probabilities = _block("probabilities", (n, 1), lambda h, i, _j: (
         f"{exp.ref(i, 0, from_sheet=h)}/{total.ref(0, 0, absolute=True, from_sheet=h)}"),
         layer.label)
-    cur.place(probabilities, 5)
+    probabilities.data_bar = True
+    cur.place(probabilities, first + 2)
     cur.row = top + n
-    cur.label(3, "sum", "cs_label")
-    cur.place(total, 4)
+    cur.label(first, "sum", "cs_label")
+    cur.place(total, first + 1)
     cur.row += 1
     predicted = _block("predicted_class", (1, 1),
                        lambda h, _i, _j: f"MATCH(MAX({every}),{every},0)-1", layer.label)
     cur.label(2, "predicted class", "cs_title")
     cur.place(predicted, 3)
-    cur.label(4, "(named predicted_class; the probabilities are named probabilities)",
-              "cs_note")
+    cur.label(4, "(named predicted_class; the probabilities are named probabilities; each "
+              "bar runs from 0 to 1)", "cs_note")
     cur.row += 1
 
 

@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.formatting.rule import ColorScaleRule, FormulaRule
+from openpyxl.formatting.rule import ColorScaleRule, DataBarRule, FormulaRule
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
@@ -337,6 +337,11 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
             ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
                 formula=[formula], fill=_HIGHLIGHT_FILL, font=Font(bold=True),
                 border=_HIGHLIGHT_BORDER))
+    for block in sheet.blocks:  # a bar as long as the value, from 0 (empty) to 1 (full)
+        if block.data_bar:
+            ws.conditional_formatting.add(block.area(from_sheet=block.sheet), DataBarRule(
+                start_type="num", start_value=0, end_type="num", end_value=1,
+                color=DATA_BAR, showValue=True, minLength=0, maxLength=100))
     scaled: dict[tuple[str, str], list[str]] = {}
     signs: dict[tuple[str, str], list[float]] = {}
     for block in sheet.blocks:
@@ -386,6 +391,7 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
 
 _SCALE_ENDS = {"grey": "595959", "red": "FF0000", "green": "00B050", "blue": "0070C0"}
 NEGATIVE, ZERO, POSITIVE = "B4A7D6", "FFFFFF", "93C47D"  # every computed block's scale
+DATA_BAR = "6FA8DC"  # the probabilities' bars (a blue apart from the colour scale's hues)
 
 
 def _colour_scale(kind: str = "", low: float = -1.0, high: float = 1.0) -> ColorScaleRule:

@@ -172,7 +172,8 @@ def test_a_file_wins_over_a_sample_of_the_same_name(tmp_path: Path,
 
 # ---------------------------------------------------------------- samples
 
-SAMPLE_SHAPES = {"digit": (28, 28, "L"), "scene": (32, 32, "L"), "colour": (24, 24, "RGB")}
+SAMPLE_SHAPES = {"digit": (28, 28, "L"), "drawing": (32, 32, "L"), "scene": (32, 32, "L"),
+                 "colour": (24, 24, "RGB")}
 
 
 def test_samples_are_listed_and_shipped() -> None:

@@ -10,6 +10,10 @@ A different zlib may compress differently; the pixels stay the same.
 - ``digit.png``: a handwritten-style 3, 28x28 grey (mode L), white on black like MNIST, the
   digit inside the central 20x20 box; drawn 8x larger with round-capped strokes, then reduced
   with a box filter, which gives the soft, anti-aliased edges of a scanned pen stroke.
+- ``drawing.png``: a handwritten-style 2, 32x32 grey (mode L), black ink on white paper as a
+  user draws it in a paint program; the same pen and reduction as the digit. 32x32 is the size
+  of the bitmaps scikit-learn's 8x8 digits were counted from (4x4 blocks), the default input of
+  the shipped ``digit_classifier``.
 - ``scene.png``: a house on a horizon, 32x32 grey (mode L): light sky, dark ground, a wall with
   a window (with a cross bar) and a door, a dark roof and a sun; hard-edged (no smoothing),
   so horizontal and vertical edge detectors give crisp lines.
@@ -54,6 +58,23 @@ def digit() -> Image.Image:
     return big.resize((28, 28), Image.Resampling.BOX)
 
 
+def drawing() -> Image.Image:
+    """A "2" in black ink on white, pen about 3 pixels wide at 32x32."""
+    s = _SCALE
+    big = Image.new("L", (32 * s, 32 * s), 255)
+    draw = ImageDraw.Draw(big)
+    width = round(3.2 * s)
+    pts = [(round(x * s), round(y * s)) for x, y in (
+        (8.5, 10.0), (10.5, 6.8), (14.0, 5.0), (18.0, 5.0), (21.5, 6.8), (23.0, 10.0),
+        (22.2, 13.6), (19.5, 17.0), (15.5, 20.6), (11.5, 24.0), (8.5, 26.5), (13.0, 26.6),
+        (18.0, 26.4), (24.0, 26.2))]
+    draw.line(pts, fill=0, width=width, joint="curve")
+    r = width // 2
+    for x, y in (pts[0], pts[-1]):
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=0)
+    return big.resize((32, 32), Image.Resampling.BOX)
+
+
 def scene() -> Image.Image:
     img = Image.new("L", (32, 32), 215)  # sky
     draw = ImageDraw.Draw(img)
@@ -83,7 +104,7 @@ def colour() -> Image.Image:
     return Image.merge("RGB", bands)
 
 
-SAMPLES = {"digit": digit, "scene": scene, "colour": colour}
+SAMPLES = {"digit": digit, "drawing": drawing, "scene": scene, "colour": colour}
 
 
 def main() -> None:
