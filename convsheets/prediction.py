@@ -63,6 +63,8 @@ def _draw(cur: GuideWriter, layer: Layer, scores: Block, labels: tuple[str, ...]
              (first + 2, "probability"), *(((first + 3, "label"),) if labels else ()))
     for col, text in heads:
         cur.label(col, text, "cs_title")
+    for col in (first + 1, first + 2):  # room for the headers and the bars
+        cur.sheet.widths[col] = max(cur.sheet.col_width(col), 12.0)
     cur.row += 1
     score_copy = _block("prediction_scores", (n, 1),
                         lambda h, i, _j: scores.ref(0, i, from_sheet=h), layer.label)

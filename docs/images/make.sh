@@ -35,3 +35,28 @@ EOF
     -o "$tmp/matrix-small.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/matrix-small.xlsx" --sheet Matrix --to docs/images --force \
     --dpi 80 --trim >/dev/null
+# the shipped digit classifier's Prediction block (the guide's section with the probability bars)
+"$python" -m convsheets build --template digit_classifier -o "$tmp/digit_classifier.xlsx" \
+    >/dev/null
+"$python" -m convsheets render "$tmp/digit_classifier.xlsx" --sheet Guide --to "$tmp/guide" \
+    --dpi 110 --trim >/dev/null
+"$python" - "$tmp/guide/digit_classifier-guide.png" docs/images/digit_classifier-prediction.png <<'EOF'
+# Cut the Prediction section out of the guide's first page: the rows between the blank gaps
+# above and below the probabilities' data bars (rows with 20+ pixels of the bars' blue, which
+# LibreOffice draws as a gradient).
+import sys
+import numpy as np
+from PIL import Image
+page = np.asarray(Image.open(sys.argv[1]).convert("RGB")).astype(int)
+blue = (page[:, :, 2] - page[:, :, 0] > 40) & (page[:, :, 2] > 200)
+bar = (blue.sum(axis=1) >= 20).nonzero()[0]
+blank = (page.min(axis=2) >= 245).all(axis=1)
+def gap(row, step):  # the first run of 12 blank rows from `row` going `step`
+    run = 0
+    while 0 < row < len(blank) - 1 and run < 12:
+        row += step
+        run = run + 1 if blank[row] else 0
+    return row
+top, bottom = gap(bar[0], -1), gap(bar[-1], 1)
+Image.open(sys.argv[1]).crop((0, top, page.shape[1], bottom)).save(sys.argv[2])
+EOF
