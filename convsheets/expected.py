@@ -153,7 +153,7 @@ def _most_decimals(values: np.ndarray) -> float:
         return 0.0
     best = flat[0]
     for places in range(5):
-        off = np.abs(np.round(flat, places) - flat) > 1e-9 * np.maximum(1.0, np.abs(flat))
+        off = np.abs(np.round(flat, places) - flat) > 1e-12 * np.maximum(1.0, np.abs(flat))
         if not off.any():
             break
         best = flat[off][0]

@@ -360,6 +360,9 @@ class SheetPlan:
         scale, orientation = max(options)
         if scale >= MIN_SCALE:
             return PageSetup(orientation, area, fit=True)
+        wide = self._pages_wide(width, height)
+        if wide is not None:
+            return wide
         candidates = []
         for orientation, (page_w, page_h) in PAGES.items():
             fits = min(1.0, page_w / width)
@@ -374,6 +377,21 @@ class SheetPlan:
         if not best.breaks:  # one page after all (a large picture): let the application fit it
             return PageSetup(best.orientation, area, fit=True)
         return best
+
+
+    def _pages_wide(self, width: float, height: float) -> PageSetup | None:
+        """A short sheet too wide for one page (a linear layer's row of 32 features): fitted
+        to 2 to 4 pages side by side, one page tall, at a readable scale; None if that does not
+        make it readable."""
+        last = self.print_extent()[0]
+        area = f"$A$1:${col_letter(last)}${self.print_height}"
+        for pages in range(2, MAX_PAGES_WIDE + 1):
+            options = [(min(1.0, pages * page_w / width, page_h / height), orientation)
+                       for orientation, (page_w, page_h) in PAGES.items()]
+            scale, orientation = max(options)
+            if scale * SAFETY >= MIN_SCALE:
+                return PageSetup(orientation, area, fit=True, pages_wide=pages)
+        return None
 
 
 _MORE = "999,999 more rows and 99,999 more columns"  # the longest `_on_screen` can say
@@ -391,7 +409,8 @@ class PageSetup:
 
     orientation: str  # "landscape" or "portrait"
     area: str  # the print area, absolute A1
-    fit: bool = False  # fit the print area on one page
+    fit: bool = False  # fit the print area on one page (`pages_wide` pages side by side)
+    pages_wide: int = 1
     scale: int = 100  # percent, when not fitted
     breaks: list[int] = field(default_factory=list)  # rows after which a new page starts
     title_rows: int = 0  # rows 1..n repeat at the top of every page
@@ -415,6 +434,7 @@ def _breaks(bands: list[tuple[int, int]], capacity: int, repeated: int) -> list[
 PAGES = {"landscape": (792 - 58, 595 - 79), "portrait": (595 - 58, 792 - 79)}
 SAFETY = 0.85  # a fixed scale leaves this much room for the estimate's error
 MIN_SCALE = 0.5  # below this a sheet is printed on several pages rather than shrunk
+MAX_PAGES_WIDE = 4  # a short, wide sheet may print on this many pages side by side
 CLIP_SCALE = 0.62  # a clipped sheet's print (`SheetPlan.clip`): its top-left at this scale
 CLIP_MIN = 0.55  # ... or down to this one, if that shows every column (MIN_SCALE, with room)
 ROW_POINTS = 15.0  # default row height

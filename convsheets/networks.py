@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from .ops import OPS
 from .options import to_int, to_pair, to_values
 from .scaling import KEYS as SCALING_KEYS
 from .scaling import read_scaling
+from .weights import Weights, read_safetensors
 
 TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input", "image",
             "layers", "labels", "weights_file", *SCALING_KEYS)
@@ -54,6 +56,8 @@ def network_from_template(values: Mapping[str, object], source: str,
     `weights` are named tensors (a safetensors file's, as float64): a layer with
     ``weights = "features.0"`` takes ``features.0.weight`` (and ``features.0.bias`` if it has
     a bias) from them, shapes checked against the layer."""
+    if weights is None and "weights_file" in values:
+        weights, weights_source = template_weights(values, source, None, weights_source)
     for key in values:
         if key not in TOP_KEYS:
             raise TemplateError(f"--template {source}: unknown key {key!r} for a network "
@@ -168,6 +172,28 @@ def _labels(value: object, layers, source: str) -> tuple[str, ...]:  # type: ign
         raise SpecError("labels", "[...]", f"must be a list of {n} texts (one per output of "
                         f"{last.label}), each 1 to 40 printable characters", where)
     return tuple(value)
+
+
+def template_weights(values: Mapping[str, object], source: str, folder: Path | None,
+                     default: str = "--weights") -> tuple[Weights | None, str]:
+    """A template's own weights file, ``weights_file = "model.safetensors"``, and how the guide
+    names it: a file in the template's `folder` (a template file), or in the package beside a
+    shipped network. (None, `default`) when the template names none. ``--weights`` replaces it
+    (the caller reads this only when no weights were given)."""
+    name = values.get("weights_file")
+    if name is None:
+        return None, default
+    if not isinstance(name, str) or not name.endswith(".safetensors") or \
+            Path(name).name != name or name.startswith("."):
+        raise TemplateError(f"--template {source}: weights_file must be the name of a "
+                            ".safetensors file beside the template (no folders)")
+    if folder is None and source in shipped_networks():
+        packaged = resources.files("convsheets").joinpath("templates", "networks", name)
+        return read_safetensors(Path(str(packaged))), f"the shipped weights {name}"
+    if folder is None:
+        raise TemplateError(f"--template {source}: weights_file {name} is read beside a "
+                            "template file; give the tensors with --weights (weights=)")
+    return read_safetensors(folder / name), f"weights_file {name}"
 
 
 def unused_weights(values: Mapping[str, object], network: Network,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from .networks import (
     is_network,
     network_from_template,
     shipped_networks,
+    template_weights,
     unused_weights,
 )
 from .options import format_value, option_flag, to_int, to_pair
@@ -197,12 +197,11 @@ def _network(values: dict[str, object], label: str, template: object, variant: o
     if image is not None:  # the picture replaces the template's input
         values = {**values, "image": image}
         values.pop("input", None)
-    if weights is None and "weights_file" in values:
-        weights, source = _template_weights(values["weights_file"], template, label, door)
-        tensors = read_safetensors(weights)
-    else:
-        tensors, source = _weights(weights, door)
-    values = {k: v for k, v in values.items() if k != "weights_file"}
+    tensors, source = _weights(weights, door)
+    folder = Path(template).parent if isinstance(template, (str, Path)) and \
+        Path(template).exists() else None
+    if tensors is None:  # the template's own weights_file, if it names one
+        tensors, source = template_weights(values, label, folder, source)
     network = network_from_template(values, label, given, tensors, source)
     stem = "network" if isinstance(template, Mapping) else Path(label).stem
     unused = unused_weights(values, network, tensors)
@@ -210,22 +209,6 @@ def _network(values: dict[str, object], label: str, template: object, variant: o
             + ", ".join(unused[:6]) + (", ..." if len(unused) > 6 else "")
             + " (is a layer missing from the template?)") if unused else ""
     return Resolved(network, OUTPUT_DIR / f"{stem}.xlsx", note)
-
-
-def _template_weights(name: object, template: object, label: str, door: Door,
-                      ) -> tuple[Path, str]:
-    """A template's own weights file (``weights_file = "x.safetensors"``): beside the template
-    file, or in the package for a shipped network. ``--weights`` replaces it."""
-    if not isinstance(name, str) or not name.endswith(".safetensors") or \
-            Path(name).name != name:
-        raise TemplateError(door.say(f"{door.head('template', label)}: weights_file must be the "
-                                     "name of a .safetensors file beside the template"))
-    path = Path(template) if isinstance(template, (str, Path)) else None
-    if path is not None and not path.exists() and label in shipped_networks():
-        folder = resources.files("convsheets").joinpath("templates", "networks")
-        return Path(str(folder.joinpath(name))), f"the shipped weights {name}"
-    folder_path = path.parent if path is not None else Path(".")
-    return folder_path / name, f"weights_file {name}"
 
 
 def _weights(weights: str | Path | Mapping[str, np.ndarray] | None, door: Door,

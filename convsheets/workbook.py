@@ -374,7 +374,7 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
     ws.page_setup.orientation = setup.orientation
     if setup.fit:
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToWidth = setup.pages_wide
         ws.page_setup.fitToHeight = 1
     else:  # a fixed scale (Excel ignores page breaks on a sheet fitted to pages)
         ws.page_setup.scale = setup.scale
@@ -505,7 +505,7 @@ def decimals(values: np.ndarray) -> tuple[int, bool]:
     v = v[np.isfinite(v)]
     need = np.full(v.shape, MAX_PLACES + 1)
     for places in range(MAX_PLACES, -1, -1):
-        need[np.abs(np.round(v, places) - v) <= 1e-9 * np.maximum(1.0, np.abs(v))] = places
+        need[np.abs(np.round(v, places) - v) <= 1e-12 * np.maximum(1.0, np.abs(v))] = places
     exact = need <= MAX_PLACES
     places = int(need[exact].max(initial=0))
     rounded = bool((~exact).any())

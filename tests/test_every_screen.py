@@ -59,7 +59,7 @@ def shown_text(value: float, fmt: str) -> str:
 def _places(value: float) -> int | None:
     """The decimals a value has, if at most MAX_PLACES."""
     for places in range(MAX_PLACES + 1):
-        if abs(round(value, places) - value) <= 1e-9 * max(1.0, abs(value)):
+        if abs(round(value, places) - value) <= 1e-12 * max(1.0, abs(value)):
             return places
     return None
 
