@@ -23,6 +23,7 @@ nothing here exits the interpreter.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
@@ -44,7 +45,12 @@ from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE, FileRep
 
 HERE = API.name  # names the call in messages about its own options
 
-__all__ = ["build", "from_module", "grade", "render", "verify"]
+
+class UnusedWeightsWarning(UserWarning):
+    """A weights file holds tensors that no layer of the template reads (a layer left out
+    changes what the workbook computes); ``strict=True`` makes it an error."""
+
+__all__ = ["UnusedWeightsWarning", "build", "from_module", "grade", "render", "verify"]
 
 
 def build(variant: str | None = None, *,
@@ -53,7 +59,8 @@ def build(variant: str | None = None, *,
           image: str | Path | None = None, kernel: str | Sequence[str] | None = None,
           output: str | Path | None = None, force: bool = False,
           views: Collection[str] = VIEWS, colour_scale: str = "block", exercise: bool = False,
-          blank: str = "output", self_check: bool = False, **options: object) -> BuildResult:
+          blank: str = "output", self_check: bool = False, strict: bool = False,
+          **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
     - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
@@ -86,7 +93,8 @@ def build(variant: str | None = None, *,
     line). ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer
     blocks' kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would
     give the answers away; its numbers come from its seed, so not with image, kernel or
-    weights)."""
+    weights). A tensor of `weights` that no layer reads is reported by `warnings.warn`
+    (`UnusedWeightsWarning`); ``strict=True`` makes it a `WeightsError` (``--strict``)."""
     if colour_scale not in COLOUR_SCALES:
         raise SpecError("colour_scale", colour_scale, "must be one of "
                         + ", ".join(COLOUR_SCALES), HERE)
@@ -100,9 +108,12 @@ def build(variant: str | None = None, *,
     if target is not None and target.suffix.lower() != ".xlsx":
         raise OutputError(f"{target}: give a file name ending in .xlsx")
     try:
-        resolved = resolve(variant, template, weights, image, kernel, options, API)
+        resolved = resolve(variant, template, weights, image, kernel, options, API,
+                           strict=strict)
     except SpecError as exc:  # a layer option's error, named as this call's argument
         raise (exc.located(HERE) if not exc.where else exc) from None
+    for text in resolved.warnings:
+        warnings.warn(text, UnusedWeightsWarning, stacklevel=2)
     if exercise:
         return build_exercise(resolved.network, target or resolved.default_output_path,
                               Exercise(parse_blank(blank), self_check), force=force)[0]

@@ -134,6 +134,8 @@ def list_variants() -> None:
 @click.option("--weights", "weights_file", type=click.Path(path_type=Path, dir_okay=False),
               help="A safetensors file; network layers with weights = \"prefix\" take "
               "prefix.weight and prefix.bias from it.")
+@click.option("--strict", is_flag=True, help="With --weights: a tensor of the file that no "
+              "layer reads is an error (exit 2), not a warning.")
 @click.option("--exercise", is_flag=True, help="A handout: the --blank blocks (and everything "
               "downstream) are left empty for the student; grade it with convsheets grade.")
 @click.option("--blank", "blank_kinds", help="With --exercise: which blocks are answers, "
@@ -147,7 +149,7 @@ def list_variants() -> None:
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
           force: bool, colour_scale: str, no_overview: bool, no_explorer: bool, no_matrix: bool,
           no_scatter: bool, image: str | None, kernel_names: str | None,
-          weights_file: Path | None, exercise: bool, blank_kinds: str | None,
+          weights_file: Path | None, strict: bool, exercise: bool, blank_kinds: str | None,
           self_check: bool, roster: Path | None, **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
 
@@ -165,7 +167,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
             raise click.BadParameter("with --roster give a folder for the handouts, e.g. -o "
                                      "handouts/", param_hint="'--output'")
         jobs = _jobs(variant, build_all, template, output, force, image, kernel_names,
-                     weights_file, roster, options)
+                     weights_file, roster, options, strict)
     except RequestError as exc:  # a usage error, as click's own
         raise click.UsageError(str(exc)) from None
     left_out = {"overview": no_overview, "explorer": no_explorer, "matrix": no_matrix,
@@ -202,7 +204,8 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
 
 def _jobs(variant: str | None, build_all: bool, template: str | None, output: Path | None,
           force: bool, image: str | None, kernel_names: str | None, weights_file: Path | None,
-          roster: Path | None, options: dict[str, object]) -> list[tuple[Network, Path, str]]:
+          roster: Path | None, options: dict[str, object], strict: bool = False,
+          ) -> list[tuple[Network, Path, str]]:
     """(what, where, its preset note) for each workbook to write: every preset and shipped
     network with --all, else the one the request layer resolves."""
     given = {k: v for k, v in options.items() if v is not None}
@@ -221,7 +224,10 @@ def _jobs(variant: str | None, build_all: bool, template: str | None, output: Pa
     if output is not None and output.suffix.lower() != ".xlsx" and roster is None:
         raise click.BadParameter(f"{output}: give a file name ending in .xlsx",
                                  param_hint="'--output'")
-    resolved = resolve(variant, template, weights_file, image, kernel_names, given, CLI)
+    resolved = resolve(variant, template, weights_file, image, kernel_names, given, CLI,
+                       strict=strict)
+    for warning in resolved.warnings:
+        click.echo(f"warning: {warning}", err=True)
     return [(resolved.network, output or resolved.default_output_path, resolved.preset_note)]
 
 

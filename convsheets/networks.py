@@ -80,6 +80,8 @@ def network_from_template(values: Mapping[str, object], source: str,
         if scaling is not None:
             merged["input"] = scaling.apply(merged["input"])
             resized.append(scaling.describe())
+    if image is None and "input" in merged:  # the input's own shape, unless given
+        _shape_from_input(merged)
     try:
         shape = start_shape(merged)
         seed = to_int("seed", merged.get("seed", 0))
@@ -94,6 +96,8 @@ def network_from_template(values: Mapping[str, object], source: str,
     if len(layers) > MAX_LAYERS:
         raise TemplateError(f"--template {source}: {len(layers)} layers; convsheets builds at "
                             f"most {MAX_LAYERS} (each is a group of sheets to read)")
+    if weights is not None:
+        layers = [_options_from_tensors(t, weights) for t in layers]
     entries, where = _entries(layers, source)
     layers_ = chain(shape, entries, where)
     given: dict[str, np.ndarray] = {}
@@ -172,6 +176,47 @@ def _labels(value: object, layers, source: str) -> tuple[str, ...]:  # type: ign
         raise SpecError("labels", "[...]", f"must be a list of {n} texts (one per output of "
                         f"{last.label}), each 1 to 40 printable characters", where)
     return tuple(value)
+
+
+def _shape_from_input(merged: dict[str, object]) -> None:
+    """in_channels and input_size from a template's ``input`` (C x H x W nested lists) when
+    the template leaves them out (a wrong shape is reported when the input is read)."""
+    try:
+        array = np.array(merged["input"], dtype=object)
+    except ValueError:
+        return
+    if array.ndim == 3 and all(array.shape):
+        merged.setdefault("in_channels", int(array.shape[0]))
+        merged.setdefault("input_size", [int(array.shape[1]), int(array.shape[2])])
+
+
+# op -> how its weight tensor's shape gives the options a template may leave out
+_FROM_WEIGHT = {
+    "conv2d": lambda shape, table: {"out_channels": shape[0], "kernel_size": list(shape[2:])},
+    "conv_transpose2d": lambda shape, table: {
+        "out_channels": shape[1] * int(table.get("groups", 1)), "kernel_size": list(shape[2:])},
+    "linear": lambda shape, table: {"out_features": shape[0], "in_features": shape[1]},
+}
+
+
+def _options_from_tensors(table: dict[str, object], weights: Mapping[str, np.ndarray],
+                          ) -> dict[str, object]:
+    """A layer that names its tensors (``weights = "conv1"``) takes the options its weight's
+    shape fixes (out_channels and kernel_size of a convolution, out_features of a linear
+    layer) and whether it has a bias (the file has ``conv1.bias``) when the template leaves
+    them out; options it gives are kept and checked against the tensors as before."""
+    prefix, op = table.get("weights"), table.get("op")
+    if not isinstance(prefix, str) or op not in _FROM_WEIGHT:
+        return table
+    weight = weights.get(f"{prefix}.weight")
+    if weight is None or np.ndim(weight) != (2 if op == "linear" else 4):
+        return table  # (the missing or misshapen tensor is reported when it is read)
+    try:
+        found = _FROM_WEIGHT[str(op)](tuple(int(n) for n in np.shape(weight)), table)
+    except (TypeError, ValueError):
+        return table
+    found["bias"] = f"{prefix}.bias" in weights
+    return {**found, **table}
 
 
 def template_weights(values: Mapping[str, object], source: str, folder: Path | None,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecError, TemplateError
+from .errors import SpecError, TemplateError, WeightsError
 from .images import load_image
 from .kernels import kernel_size_of, named_weight, parse_names
 from .network import Network
@@ -96,14 +96,19 @@ class Resolved:
     network: Network
     default_output_path: Path
     preset_note: str = ""
+    # what the user should know but that does not stop the build (a weights file's tensors no
+    # layer reads); with strict=True (--strict) each is an error instead
+    warnings: tuple[str, ...] = ()
 
 
 def resolve(variant: str | None = None, template: str | Path | Mapping[str, object] | None = None,
             weights: str | Path | Mapping[str, np.ndarray] | None = None,
             image: str | Path | None = None, kernel: str | Sequence[str] | None = None,
-            options: Mapping[str, object] | None = None, door: Door = CLI) -> Resolved:
+            options: Mapping[str, object] | None = None, door: Door = CLI,
+            strict: bool = False) -> Resolved:
     """The network a request asks for (see the module docstring). `options` are layer options
-    by key (input_size, stride, ...); None values count as not given."""
+    by key (input_size, stride, ...); None values count as not given. `strict`: a weights
+    file's tensor that no layer reads is an error (`WeightsError`), not a warning."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
     if image is not None and not isinstance(image, (str, Path)):
         raise SpecError("image", type(image).__name__, "must be a file path or the name of a "
@@ -111,7 +116,8 @@ def resolve(variant: str | None = None, template: str | Path | Mapping[str, obje
     image = str(image) if image is not None else None
     values, label = read_template(template, door)
     if is_network(values):
-        return _network(values, label, template, variant, weights, image, kernel, given, door)
+        return _network(values, label, template, variant, weights, image, kernel, given, door,
+                        strict)
     name = variant or values.pop("variant", None)
     values.pop("variant", None)
     if name is None and isinstance(template, (str, Path)):
@@ -179,7 +185,8 @@ def read_template(template: str | Path | Mapping[str, object] | None, door: Door
 
 def _network(values: dict[str, object], label: str, template: object, variant: object,
              weights: str | Path | Mapping[str, np.ndarray] | None, image: str | None,
-             kernel: object, given: dict[str, object], door: Door) -> Resolved:
+             kernel: object, given: dict[str, object], door: Door,
+             strict: bool = False) -> Resolved:
     """A network template with the request's overrides, picture and weights file."""
     if variant:
         raise RequestError("variant", f"{door.head('variant')} builds one of the seven "
@@ -205,10 +212,17 @@ def _network(values: dict[str, object], label: str, template: object, variant: o
     network = network_from_template(values, label, given, tensors, source)
     stem = "network" if isinstance(template, Mapping) else Path(label).stem
     unused = unused_weights(values, network, tensors)
-    note = (f"note: {source}: {len(unused)} tensor(s) no layer reads: "
-            + ", ".join(unused[:6]) + (", ..." if len(unused) > 6 else "")
-            + " (is a layer missing from the template?)") if unused else ""
-    return Resolved(network, OUTPUT_DIR / f"{stem}.xlsx", note)
+    if not unused:
+        return Resolved(network, OUTPUT_DIR / f"{stem}.xlsx")
+    listed = (f"{source}: {len(unused)} tensor(s) no layer reads: " + ", ".join(unused[:6])
+              + (", ..." if len(unused) > 6 else ""))
+    if strict:
+        raise WeightsError(door.say(f"{listed}; with {door.flag('strict')} every tensor of "
+                                    "the file must be read by a layer (add the missing layers "
+                                    "to the template)"))
+    return Resolved(network, OUTPUT_DIR / f"{stem}.xlsx", warnings=(
+        f"{listed} (is a layer missing from the template? {door.flag('strict')} makes this "
+        "an error)",))
 
 
 def _weights(weights: str | Path | Mapping[str, np.ndarray] | None, door: Door,
