@@ -7,10 +7,11 @@ The Python API (see `convsheets.api`) mirrors the command line::
     convsheets.verify(*paths, engine="auto", tolerance=1e-9, timeout=300.0) -> list[FileReport]
     convsheets.from_module(module, x, path, *, force=False, **build_options) -> BuildResult
     convsheets.grade(*paths, tolerance=1e-6) -> list[Grade]
+    convsheets.read(path, name, engine=None) -> numpy.ndarray
     convsheets.render(*paths, to, format="png", sheet=None, dpi=110, trim=False) -> list[Path]
 """
 
 from ._version import __version__
-from .api import build, from_module, grade, render, verify
+from .api import build, from_module, grade, read, render, verify
 
-__all__ = ["__version__", "build", "from_module", "grade", "render", "verify"]
+__all__ = ["__version__", "build", "from_module", "grade", "read", "render", "verify"]

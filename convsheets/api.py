@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .build import BuildResult, build_exercise
+from .build import BuildResult, build_exercise, progress_hooks
 from .build import build as build_workbook
+from .engines import ENGINES
 from .errors import OutputError, SpecError, VerifyInputError
 from .exercise import Exercise, parse_blank
 from .grade import Grade, grade_files
 from .plan import COLOUR_SCALES, VIEWS
+from .readback import read_blocks
 from .render import DEFAULT_DPI
 from .render import FORMATS as RENDER_FORMATS
 from .render import render as render_workbooks
@@ -50,7 +52,8 @@ class UnusedWeightsWarning(UserWarning):
     """A weights file holds tensors that no layer of the template reads (a layer left out
     changes what the workbook computes); ``strict=True`` makes it an error."""
 
-__all__ = ["UnusedWeightsWarning", "build", "from_module", "grade", "render", "verify"]
+__all__ = ["UnusedWeightsWarning", "build", "from_module", "grade", "read", "render",
+           "verify"]
 
 
 def build(variant: str | None = None, *,
@@ -60,6 +63,7 @@ def build(variant: str | None = None, *,
           output: str | Path | None = None, force: bool = False,
           views: Collection[str] = VIEWS, colour_scale: str = "block", exercise: bool = False,
           blank: str = "output", self_check: bool = False, strict: bool = False,
+          on_progress: Callable[[int, int], None] | None = None,
           **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
@@ -94,7 +98,9 @@ def build(variant: str | None = None, *,
     blocks' kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would
     give the answers away; its numbers come from its seed, so not with image, kernel or
     weights). A tensor of `weights` that no layer reads is reported by `warnings.warn`
-    (`UnusedWeightsWarning`); ``strict=True`` makes it a `WeightsError` (``--strict``)."""
+    (`UnusedWeightsWarning`); ``strict=True`` makes it a `WeightsError` (``--strict``).
+    ``on_progress(done, total)`` hears how many rows of cells are written, of how many
+    (`convsheets.build.progress_hooks`), for a progress bar on a big model."""
     if colour_scale not in COLOUR_SCALES:
         raise SpecError("colour_scale", colour_scale, "must be one of "
                         + ", ".join(COLOUR_SCALES), HERE)
@@ -117,8 +123,28 @@ def build(variant: str | None = None, *,
     if exercise:
         return build_exercise(resolved.network, target or resolved.default_output_path,
                               Exercise(parse_blank(blank), self_check), force=force)[0]
+    hooks = progress_hooks(on_progress) if on_progress is not None else {}
     return build_workbook(resolved.network, target or resolved.default_output_path,
-                          force=force, views=views, colour_scale=colour_scale)
+                          force=force, views=views, colour_scale=colour_scale,
+                          **hooks)  # type: ignore[arg-type]
+
+
+def read(path: str | Path, name: str, *, engine: str | None = None,
+         timeout: float = 300.0) -> np.ndarray:
+    """One block of a workbook as a float64 NumPy array.
+
+    `name` is a block's defined name (``"input_c0"``, ``"fc1_output"``, ``"probabilities"``:
+    a 2-D array, rows x columns as on the sheet) or the common prefix of a stage's channel
+    blocks (``"conv1_output"`` for ``conv1_output_c0`` ...: a (C, H, W) array). With
+    ``engine=None`` the values the file holds are read (what convsheets stored when it built
+    the file, or what the application that last saved it calculated); with ``engine=
+    "libreoffice"``, ``"gnumeric"`` or ``"ironcalc"`` a copy is recalculated by that engine
+    first (the file is not touched). Text and empty cells read as NaN. Raises a
+    `ConvsheetsError` subclass (an unknown name: `SpecError`, listing the file's blocks)."""
+    if engine is not None and engine not in ENGINES:
+        raise SpecError("engine", engine, "must be None (the stored values) or one of "
+                        "libreoffice, gnumeric, ironcalc", "convsheets.read")
+    return read_blocks(path, [name], engine, timeout)[name]
 
 
 def grade(*paths: str | Path, tolerance: float | None = None) -> list[Grade]:

@@ -146,6 +146,24 @@ def build(network: Network, path: Path, *, force: bool = False,
     return BuildResult(path, stats.cells, stats.formulas, path.stat().st_size)
 
 
+def progress_hooks(on_progress: Callable[[int, int], None]) -> dict[str, object]:
+    """`build`'s hooks for one documented callback, ``on_progress(done, total)``: the rows of
+    cells written so far and the rows to write in all (every sheet's), called first with
+    (0, total) once the plan is checked, then every 512 rows or so, last with (total,
+    total). For a progress bar in a notebook or an application."""
+    state = {"done": 0, "total": 0}
+
+    def on_start(plan: Plan, _cells: int) -> None:
+        state["total"] = sum(sheet.max_row - sheet.first_row + 1 for sheet in plan.sheets)
+        on_progress(0, state["total"])
+
+    def progress(rows: int) -> None:
+        state["done"] = min(state["total"], state["done"] + rows)
+        on_progress(state["done"], state["total"])
+
+    return {"on_start": on_start, "progress": progress}
+
+
 def build_exercise(network: Network, path: Path, exercise: Exercise, *,
                    force: bool = False) -> tuple[BuildResult, int]:
     """Build an exercise handout at `path`, atomically. Returns the result and the number

@@ -75,6 +75,13 @@ class WorkbookReadError(VerifyInputError):
     """A workbook could not be read; the message is one line that says what to do."""
 
 
+class CheckError(ConvsheetsError):
+    """A workbook whose recalculated values differ from what PyTorch computes
+    (`from_module(..., check=True)`): a failed verification, exit status 1."""
+
+    exit_code = 1
+
+
 def one_line(text: object, limit: int | None = None) -> str:
     """A message (or an exception's) as one line: what every error a user sees must be."""
     line = " ".join(str(text).split())

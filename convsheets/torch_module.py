@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .build import BuildResult
+from .build import BuildResult, progress_hooks
 from .build import build as build_workbook
 from .errors import ConvsheetsError, ImageError, OutputError, SpecError, WeightsError
 from .network import Network, check_layer_name
@@ -158,7 +158,9 @@ def module_network(module: torch.nn.Module, x: Any) -> Network:
 
 
 def from_module(module: torch.nn.Module, x: Any, path: str | Path, *,
-                force: bool = False, **build_options: Any) -> BuildResult:
+                force: bool = False, check: bool | str = False, tolerance: float = 1e-9,
+                timeout: float = 300.0, on_progress: Any = None,
+                **build_options: Any) -> BuildResult:
     """Build the workbook of `module` applied to `x` at `path` (an .xlsx file).
 
     `module` is a model as written: an ``nn.Sequential`` or any ``nn.Module`` whose forward
@@ -173,14 +175,61 @@ def from_module(module: torch.nn.Module, x: Any, path: str | Path, *,
     is replaced only with ``force=True``. `build_options` go to `convsheets.build.build` as
     they are (e.g. ``progress=``, or which optional views the workbook shows).
 
+    ``on_progress(done, total)``: rows of cells written so far, of how many (as
+    `convsheets.build`'s).
+
+    ``check=True`` (or an engine's name, ``check="gnumeric"``) then recalculates a copy of
+    the workbook in a spreadsheet engine (True: the first installed of LibreOffice, Gnumeric,
+    IronCalc) and compares its ``output`` with ``module(x)``, run here in float64 on a copy
+    of the module: every value within `tolerance` x max(1, |value|), else `CheckError`
+    naming the engine, the first differing value and how many differ (the workbook stays
+    written, for a look).
+
     Raises a `ConvsheetsError` subclass (`WeightsError` for an unsupported module)."""
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
         raise OutputError(f"{target}: give a file name ending in .xlsx")
     network = module_network(module, x)
+    if on_progress is not None:
+        build_options = {**build_options, **progress_hooks(on_progress)}
     result = build_workbook(network, target, force=force, **build_options)
     result.layers = _mapping(module, x, network)
+    if check:
+        _check(module, x, target, check if isinstance(check, str) else None, tolerance,
+               timeout)
     return result
+
+
+def _check(module: torch.nn.Module, x: Any, path: Path, engine: str | None, tolerance: float,
+           timeout: float) -> None:
+    """The workbook's ``output``, recalculated by `engine`, against ``module(x)``."""
+    import copy
+
+    import torch
+
+    from .engines import installed_engines
+    from .errors import CheckError, EngineError
+    from .readback import read_blocks
+
+    if engine is None:
+        found = installed_engines()
+        if not found:
+            raise EngineError("check=True needs a spreadsheet engine (LibreOffice, Gnumeric or "
+                              "the ironcalc package); install one or leave out check")
+        engine = found[0]
+    got = read_blocks(path, ["output"], engine, timeout)["output"].reshape(-1)
+    with torch.no_grad():
+        want = copy.deepcopy(module).double().eval()(
+            torch.as_tensor(_image(x))[None]).detach().numpy().reshape(-1)
+    if got.shape != want.shape:
+        raise CheckError(f"{path}: {engine} gives {got.size} output values, module(x) "
+                         f"{want.size}")
+    off = ~(np.abs(got - want) <= tolerance * np.maximum(1.0, np.abs(want)))
+    if off.any():
+        k = int(np.argmax(off))
+        raise CheckError(f"{path}: recalculated by {engine}, output value {k} (flattened) is "
+                         f"{got[k]!r}, module(x) gives {want[k]!r}; {int(off.sum())} of "
+                         f"{off.size} values differ by more than {tolerance:g} x max(1, |value|)")
 
 
 # ---------------------------------------------------------------------------- the modules
