@@ -64,7 +64,7 @@ def make_plan(network: Network,
     for layer in drawn:
         draw_views(layer, plan.views)
     if "overview" in plan.views:
-        overview_stage(plan, inputs, blocks)
+        overview_stage(plan, inputs)
     plan.intro = list(intro)
     add_guide(plan)
     unknown = [block.name for block in plan.blocks() if block.meaning is None]

@@ -371,8 +371,15 @@ class SheetPlan:
             breaks = _breaks(self.bands(), capacity, len(self.note_lines))
             setup = PageSetup(orientation, area, scale=max(10, int(scale * 100)), breaks=breaks,
                               title_rows=len(self.note_lines))
+            if fits >= MIN_SCALE > scale:  # readable only at the exact width: let the
+                # application fit the width (LibreOffice keeps the breaks between bands;
+                # Excel, fitting, places its own)
+                capacity = int(page_h / fits / self.row_points)
+                setup = PageSetup(orientation, area, fit_width=True, title_rows=setup.title_rows,
+                                  breaks=_breaks(self.bands(), capacity, len(self.note_lines)))
+                scale = fits
             # readable first, then the fewest pages, then the larger print
-            candidates.append(((fits < MIN_SCALE, len(breaks), -scale), setup))
+            candidates.append(((fits < MIN_SCALE, len(setup.breaks), -scale), setup))
         best = min(candidates, key=lambda c: c[0])[1]
         if not best.breaks:  # one page after all (a large picture): let the application fit it
             return PageSetup(best.orientation, area, fit=True)
@@ -411,6 +418,7 @@ class PageSetup:
     area: str  # the print area, absolute A1
     fit: bool = False  # fit the print area on one page (`pages_wide` pages side by side)
     pages_wide: int = 1
+    fit_width: bool = False  # fit its width on one page, as many pages down as it takes
     scale: int = 100  # percent, when not fitted
     breaks: list[int] = field(default_factory=list)  # rows after which a new page starts
     title_rows: int = 0  # rows 1..n repeat at the top of every page

@@ -20,7 +20,9 @@ from .layout import (
     COMPUTED,
     EDIT,
     FIRST_COL,
+    MIN_SCALE,
     OUTPUT,
+    PAGES,
     STAGE,
     TENSOR,
     VIEW,
@@ -294,7 +296,7 @@ class _Relation:
     bias: tuple[Block, int] | None = None  # the bias row and the filter's index in it
 
 
-def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]) -> None:
+def overview_stage(plan: Plan, inputs: Sequence[Block]) -> None:
     """The Overview sheet (second, after the guide): what output channel 0 of the first layer
     is computed from, literally, as live copies of the blocks on their own sheets. Every `→`
     is true: the block on its right is computed from the blocks on its left (and any term the
@@ -332,19 +334,29 @@ def overview_stage(plan: Plan, inputs: Sequence[Block], outputs: Sequence[Block]
         previous = main.result
     source_sheet = next(s for s in plan.sheets if s.name == inputs[0].sheet)
     first = layers[0]
-    sheet = SheetPlan(
-        "Overview", note=f"What output channel 0 of {_layer_words(plan, first)} is computed "
-        "from, literally: each → gives the block on its right from the blocks on its left "
-        "(and any term named there). ⊛ slides the kernel over the block: at each position, "
-        "the sum of window × kernel. Live copies of the blocks on the other sheets: edit those "
-        "and these follow.", default_width=source_sheet.default_width,
-        row_height=source_sheet.row_height, zoom=source_sheet.zoom)
-    plan.sheets.insert(0, sheet)
+
+    def blank(note: str = "", square: bool = True) -> SheetPlan:
+        return SheetPlan("Overview", note=note, default_width=source_sheet.default_width,
+                         row_height=source_sheet.row_height if square else None,
+                         zoom=source_sheet.zoom)
+
     names = _OverviewNames(inputs[0], found.get((TENSOR, first.label, "weight", (0, 0))),
                            previous)
+    down = [_too_wide(blank(), band, names) for band in bands]
+    # a picture's square cells (tall rows) would leave no page room for a block and its
+    # arrow: a sheet drawn top to bottom keeps the default row height, as the Padded sheet
+    arrows = "each → (↓) gives the block on its right (below it) from the blocks on its left " \
+        "(above it)" if any(down) else "each → gives the block on its right from the blocks " \
+        "on its left"
+    sheet = blank(
+        f"What output channel 0 of {_layer_words(plan, first)} is computed from, literally: "
+        f"{arrows} (and any term named there). ⊛ slides the kernel over the block: at each "
+        "position, the sum of window × kernel. Live copies of the blocks on the other sheets: "
+        "edit those and these follow.", square=not any(down))
+    plan.sheets.insert(0, sheet)
     row = sheet.first_row
-    for band in bands:
-        row = _draw_band(sheet, band, row, names) + 2
+    for band, vertical in zip(bands, down, strict=True):
+        row = _draw_band(sheet, band, row, names, vertical) + 2
     if plan.spec is None and len(layers) > 1:
         rest = " → ".join(f"{layer.label} ({layer.op.module})" for layer in layers[1:])
         sheet.labels.append(Label(row, FIRST_COL, f"Then {rest}: each on its own sheets, "
@@ -470,6 +482,10 @@ class _OverviewNames:
         self.used.add(name)
         return name
 
+    def scratch(self) -> _OverviewNames:
+        """A copy whose names do not count as used (for a drawing that is measured only)."""
+        return _OverviewNames(self.input, self.kernel, self.output, set(self.used))
+
 
 def _copy(sheet: SheetPlan, src: Block, name: str, top: int, left: int,
           cell: tuple[int, int] | None = None) -> Block:
@@ -500,11 +516,23 @@ def _columns(sheet: SheetPlan, text: str) -> int:
     return -(-int(len(text) * CHAR_POINTS) // int(col_points(sheet.default_width)))
 
 
+def _too_wide(scratch: SheetPlan, relations: Sequence[_Relation],
+              names: _OverviewNames) -> bool:
+    """Whether the band, drawn left to right, is wider than a landscape page holds at the
+    smallest readable print scale (the bundled 28×28 digit beside its padded copy printed at
+    28 %): such a band is drawn top to bottom instead. Measured by drawing it on a scratch
+    sheet."""
+    _draw_band(scratch, relations, scratch.first_row, names.scratch(), vertical=False)
+    return scratch.print_extent()[1] * MIN_SCALE > PAGES["landscape"][0]
+
+
 def _draw_band(sheet: SheetPlan, relations: Sequence[_Relation], top: int,
-               names: _OverviewNames) -> int:
-    """One band of relations, left to right, each result read by the next relation (a chain),
-    under its titles. Each operand sits on its own rows with its kernel beside it, `+` between
-    them; the arrow points at the result. Returns the last row used."""
+               names: _OverviewNames, vertical: bool = False) -> int:
+    """One band of relations, each result read by the next relation (a chain), under its
+    titles: left to right, the arrow `→` pointing at the result on the right; or, for a band
+    too wide to print readably, top to bottom, the arrow `↓` pointing at the result below
+    (which the next relation then reads in place). Each operand sits on its own rows with its
+    kernel beside it, `+` between them. Returns the last row used."""
     def label(row: int, col: int, text: str, style: str = "cs_heading") -> None:
         sheet.labels.append(Label(row, col, text, style))
 
@@ -521,6 +549,14 @@ def _draw_band(sheet: SheetPlan, relations: Sequence[_Relation], top: int,
         right = left + width - 1
         row = y0
         for n, (operand, kernel) in enumerate(relation.operands):
+            if vertical and kernel is not None and not (n == 0 and placed is not None):
+                # the kernel above its operand (beside it, the band would be as wide again)
+                _copy(sheet, kernel, names(kernel), row, left)
+                label(row + kernel.shape[0], left, "⊛")
+                label(row + kernel.shape[0], left + 1, "the kernel above slides over the "
+                      "block below", "cs_note")
+                row += kernel.shape[0] + 2
+                kernel = None
             if not (n == 0 and placed is not None):
                 _copy(sheet, operand, names(operand), row, left)
             if kernel is not None:
@@ -544,8 +580,15 @@ def _draw_band(sheet: SheetPlan, relations: Sequence[_Relation], top: int,
             label(row, left + 1, f"{bias.name}[{index}], the filter's bias", "cs_label")
             right = max(right, left + 4)
             row += 1
-        arrow = right + 2
         result = relation.result
+        if vertical:  # the arrow under the operands, the result under the arrow
+            label(row + 1, left, "↓")  # after a blank row: a page may break before it
+            label(row + 1, left + 1, relation.how, "cs_note")
+            placed = _copy(sheet, result, names(result), row + 3, left)
+            bottom = placed.bottom
+            y0 = placed.top
+            continue
+        arrow = right + 2
         result_left = arrow + 2
         arrow_row = y0 + (min(height, result.shape[0]) - 1) // 2  # beside both
         label(arrow_row, arrow, "→")

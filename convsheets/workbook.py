@@ -377,7 +377,12 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
         ws.page_setup.fitToWidth = setup.pages_wide
         ws.page_setup.fitToHeight = 1
     else:  # a fixed scale (Excel ignores page breaks on a sheet fitted to pages)
-        ws.page_setup.scale = setup.scale
+        if setup.fit_width:
+            ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+            ws.page_setup.fitToWidth = 1
+            ws.page_setup.fitToHeight = 0
+        else:
+            ws.page_setup.scale = setup.scale
         for row in setup.breaks:
             ws.row_breaks.append(Break(id=row))
         if setup.title_rows:

@@ -186,6 +186,20 @@ def _overview(book: Book) -> list[tuple[list[str], str, list[str]]]:
             assert operands and results, (book.wb.path, col, operands, results)
             result = min(results, key=lambda name: inside[name][1])
             relations.append((operands, result, band_texts))
+    for n, (top, bottom) in enumerate(bands):  # a relation too wide for a page, top to bottom:
+        # its operands, then (after a blank row, where a page may break) `↓` over the result
+        if texts.get((top, 2)) != "↓":
+            continue
+        before_top, before_bottom = bands[n - 1]
+        arrow_above = [r for (r, c), t in texts.items()
+                       if t == "↓" and before_top <= r <= before_bottom]
+        start = max(arrow_above, default=before_top - 1)
+        operands = [name for name, (r0, _c0, r1, _c1) in blocks.items()
+                    if start < r0 and r1 <= before_bottom]
+        below = [name for name, (r0, _c0, _r1, _c1) in blocks.items() if top < r0 <= bottom]
+        assert operands and below, (book.wb.path, top, operands, below)
+        band_texts = [t for (r, _c), t in texts.items() if before_top <= r <= bottom]
+        relations.append((operands, min(below, key=lambda name: blocks[name][0]), band_texts))
     return relations
 
 
@@ -233,15 +247,22 @@ def _recompute(book: Book, operands: list[str], result: str, texts: list[str]) -
     (o,) = index
     bias = [n for n in operands if book.meanings[_source(book, n)[0]][2] == "bias"]
     terms = [n for n in operands if n not in bias]
-    by_row: dict[int, list[str]] = {}
-    for name in terms:
-        by_row.setdefault(book.where(name)[1], []).append(name)
     total = torch.zeros(book.values(result).shape, dtype=torch.float64)
     displayed = []
     stride = op.stride if op.op == "conv2d" else (1, 1)
-    for row in sorted(by_row):
-        pair = sorted(by_row[row], key=lambda name: book.where(name)[2])
+    # window ⊛ kernel pairs: side by side (the window on the left) or, in a band drawn top
+    # to bottom, the kernel above its window
+    ordered = sorted(terms, key=lambda name: book.where(name)[1:3])
+    pairs = [ordered[n:n + 2] for n in range(0, len(ordered), 2)]
+    for pair in pairs:
         assert len(pair) == 2, f"{result}: {pair} is not a window ⊛ kernel pair"
+        kinds = [book.meanings[_source(book, name)[0]][2] for name in pair]
+        if kinds[0] in ("weight", "flipped", "dilated"):
+            assert book.where(pair[0])[1] < book.where(pair[1])[1], (result, pair)
+            pair = pair[::-1]
+        else:
+            assert kinds[1] in ("weight", "flipped", "dilated"), (result, pair, kinds)
+            assert book.where(pair[0])[1] == book.where(pair[1])[1], (result, pair)
         window, kernel = shown[pair[0]], shown[pair[1]]
         displayed.append(book.meanings[_source(book, pair[0])[0]][4][0])
         term = F.conv2d(window[None, None], kernel[None, None], stride=stride)[0, 0]
@@ -278,6 +299,8 @@ def test_every_overview_relation_is_true(built, name: str) -> None:
     book = Book(original, computed)
     relations = _overview(book)
     assert relations, "the Overview draws no relation"
+    if name == "digit_edges":  # 28x28 beside 30x30 prints below 50 %: drawn top to bottom
+        assert len(relations) == 2 and all("↓" in r[2] for r in relations), relations
     for operands, result, texts in relations:
         got = book.values(result)
         want = _recompute(book, operands, result, texts).numpy()
