@@ -38,7 +38,7 @@ from .layout import (
     stack,
 )
 from .network import Layer, LayerNames
-from .ops import AvgPool2d, Conv2d, MaxPool2d, Op
+from .ops import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Op
 from .ops._elementwise import Elementwise
 from .plan import LayerContext, Plan, channel_list, grid_title, title
 from .stages import (
@@ -51,6 +51,7 @@ from .stages import (
     dilate_map,
     flip_map,
     insert_map,
+    pad_map,
 )
 from .tensors import block_names, block_of
 
@@ -211,14 +212,7 @@ def _weight_gradient(ctx: GradContext, grads: list[Block]) -> None:
         f"stride) with each window of the {what} channel its filter read, windows "
         f"{op.dilation[0]}x{op.dilation[1]} (the dilation) apart; dL/d(bias)[a] = SUM of "
         "grad_output channel a. Trace Precedents shows the cells each gradient read.")
-    top = sheet.first_row
-    if op.bias:
-        bias = Block(f"{ctx.prefix}grad_bias", (1, op.out_channels), COMPUTED,
-                     PerCell(lambda sheet_, i, j: f"SUM({grads[j].area(from_sheet=sheet_)})"),
-                     title=title(f"{ctx.prefix}grad_bias", (1, op.out_channels),
-                                 "= SUM(grad_output channel)"),
-                     meaning=ctx.meaning("grad_bias"), colour_scale=False)
-        top = row_block(sheet, bias, top=top)
+    top = _bias_gradient(ctx, sheet, grads, op.bias)
     rows = []
     for a in range(op.out_channels):
         line = []
@@ -313,6 +307,108 @@ def _kernels(ctx: GradContext, role: str, note: str, weights: list[list[Block]],
         out.append(row)
     grid(sheet, out, [f"filter {a}" for a in range(len(out))])
     return out
+
+
+# ---------------------------------------------------------------------------- conv_transpose2d
+@gradient_of(ConvTranspose2d)
+def conv_transpose2d_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """The mirror image of conv2d's: grad_input is a plain (strided, dilated) convolution of
+    the padded grad_output with the same, unflipped kernels; grad_weight correlates the
+    padded grad_output with the input stretched by the stride."""
+    op = ctx.drawn.op
+    assert isinstance(op, ConvTranspose2d)
+    layer = ctx.layer
+    padded = grads
+    if op.padding != (0, 0):
+        ph, pw = op.padding
+        sheet = ctx.add_sheet("Padded", f"grad_output with {ph} row(s) / {pw} column(s) of "
+                              "zeros around it (grey): the rows and columns the transposed "
+                              "convolution cropped had no gradient.")
+        rows, cols = pad_map(grads[0].shape[0], ph, ph), pad_map(grads[0].shape[1], pw, pw)
+        padded = []
+        for o, g in enumerate(grads):
+            name = f"{ctx.prefix}grad_padded_c{o}"
+            shape = (len(rows), len(cols))
+            padded.append(Block(name, shape, COMPUTED, Gather(g, rows, cols),
+                                title=title(name, shape, "(zero-padded)"),
+                                meaning=ctx.meaning("grad_padded", (o,))))
+        stack(sheet, padded)
+    # grad_weight[c][o'] = SUMPRODUCT(window of padded grad_output o, stretched input c)
+    stretched = ctx.drawn.inputs
+    if op.stride != (1, 1):
+        sheet = ctx.add_sheet("Stretched", f"The layer's input with stride - 1 zeros between "
+                              f"its cells (stride {op.stride[0]}x{op.stride[1]}, orange): each "
+                              "weight met grad_output every stride cells.")
+        h, w = stretched[0].shape
+        rows, cols = insert_map(h, op.stride[0]), insert_map(w, op.stride[1])
+        blocks = []
+        for c, x in enumerate(stretched):
+            name = f"{ctx.prefix}grad_stretched_c{c}"
+            shape = (len(rows), len(cols))
+            blocks.append(Block(name, shape, COMPUTED, Gather(x, rows, cols),
+                                title=title(name, shape, "(zeros inserted)"),
+                                meaning=ctx.meaning("grad_stretched", (c,))))
+        stack(sheet, blocks)
+        stretched = blocks
+    per_in, per_out = op.in_channels // op.groups, op.out_channels // op.groups
+    kh, kw = op.kernel_size
+    sheet = ctx.add_sheet(
+        "Weights", "dL/d(weight)[c][o]: SUMPRODUCT of input channel c (stretched by the "
+        "stride) with each window of the padded grad_output channel it wrote into, windows "
+        f"{op.dilation[0]}x{op.dilation[1]} (the dilation) apart; dL/d(bias)[o] = SUM of "
+        "grad_output channel o.")
+    top = _bias_gradient(ctx, sheet, grads, op.bias)
+    rows_ = []
+    for c in range(op.in_channels):
+        g = c // per_in
+        rows_.append([Block(f"{ctx.prefix}grad_weight_{c}_{b}", (kh, kw), COMPUTED,
+                            Conv([padded[g * per_out + b]], [stretched[c]], None, 0,
+                                 op.dilation),
+                            title=grid_title(f"{ctx.prefix}grad_weight_{c}_{b}", (kh, kw)),
+                            short=f"out {b}", meaning=ctx.meaning("grad_weight", (c, b)))
+                      for b in range(per_out)])
+    grid(sheet, rows_, [f"input channel {c}" for c in range(op.in_channels)], top=top)
+    # grad_input: a plain convolution of the padded grad_output, stride and dilation as the
+    # layer's, with the kernels as they are (conv2d's layout [out][in/g] is this one's [in])
+    weights = ctx.drawn.weights
+    assert weights is not None
+    kernels = weights
+    if op.dilation != (1, 1):
+        kernels = _kernels(ctx, "Dilated", f"The kernels with dilation {op.dilation[0]}x"
+                           f"{op.dilation[1]}: dilation - 1 zeros (holes, blue) between taps.",
+                           weights, "grad_dilated", dilate_map(kh, op.dilation[0]),
+                           dilate_map(kw, op.dilation[1]))
+    sheet = ctx.add_sheet(
+        "Input", "dL/d(input): a plain convolution of the padded grad_output with the same "
+        f"kernels (not flipped), stride {op.stride[0]}x{op.stride[1]}: each input pixel "
+        "collects grad_output × weight from every cell it wrote into.")
+    c_in, h, w = layer.in_shape
+    blocks = []
+    for c in range(c_in):
+        g = c // per_in
+        outs = range(g * per_out, (g + 1) * per_out)
+        content = Conv([padded[o] for o in outs], [kernels[c][o - g * per_out] for o in outs],
+                       None, 0, op.stride)
+        name, aliases = ctx.grad_input_names(c)
+        blocks.append(Block(name, (h, w), COMPUTED, content, aliases=aliases,
+                            title=title(name, (h, w), "= Σ over grad_output "
+                                        f"{channel_list(list(outs))} of padded ⊛ kernel"),
+                            meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+def _bias_gradient(ctx: GradContext, sheet: SheetPlan, grads: list[Block], bias: bool) -> int:
+    """dL/d(bias) = SUM of each grad_output channel, one row. Returns the next free row."""
+    if not bias:
+        return sheet.first_row
+    n = len(grads)
+    name = f"{ctx.prefix}grad_bias"
+    block = Block(name, (1, n), COMPUTED,
+                  PerCell(lambda here, i, j: f"SUM({grads[j].area(from_sheet=here)})"),
+                  title=title(name, (1, n), "= SUM(grad_output channel)"),
+                  meaning=ctx.meaning("grad_bias"), colour_scale=False)
+    return row_block(sheet, block, top=sheet.first_row)
 
 
 # ---------------------------------------------------------------------------- element-wise

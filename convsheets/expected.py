@@ -226,7 +226,7 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
 
 
 # the backward stages that are gathers (their constant zeros are structural)
-GATHERED = ("grad_stretched", "grad_upsampled", "grad_flipped", "grad_dilated")
+GATHERED = ("grad_stretched", "grad_upsampled", "grad_flipped", "grad_dilated", "grad_padded")
 
 
 def backward_chain(steps: list[tuple[Layer, np.ndarray, np.ndarray]],
