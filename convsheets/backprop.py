@@ -21,16 +21,20 @@ the ops' NumPy gradient references (`gradients.py`), never from these index maps
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .draw import Drawn
 from .draw.conv import upsample_stage
 from .layout import (
     COMPUTED,
     EDIT,
+    FIRST_COL,
     GRADIENT,
     TENSOR,
     Block,
+    Label,
     Meaning,
     SheetPlan,
     grid,
@@ -110,8 +114,9 @@ def gradient_of(*classes: type[Op]) -> Callable[[GradDrawer], GradDrawer]:
 
 
 def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
-    """The Loss sheet, then each layer's gradient sheets, last layer first. Returns the
-    gradient of the network input."""
+    """The Loss sheet, then each layer's gradient sheets, last layer first, then the Update
+    sheet (one SGD step) and, for a small network, the forward pass again with the updated
+    weights. Returns the gradient of the network input."""
     grads = loss_stage(plan, drawn[-1])
     for layer in reversed(drawn):
         ctx = GradContext(plan, layer)
@@ -121,7 +126,119 @@ def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
                 break
         else:
             raise TypeError(f"no gradient drawer for {type(layer.op).__name__}")
+    update_stage(plan, drawn)
     return grads
+
+
+# ---------------------------------------------------------------------------- one SGD step
+def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
+    """The Update sheet: the learning rate (yellow), every weight and bias minus lr × its
+    gradient (torch.optim.SGD's step, no momentum), and the loss with the updated weights:
+    the forward pass drawn again on sheets of its own (``conv1 New Output``), when the
+    network is small enough (`training.RECOMPUTE_LIMIT` cells)."""
+    from .build import minimum_cells
+    from .draw import draw_layer
+    from .training import RECOMPUTE_LIMIT
+
+    training = plan.network.training
+    assert training is not None
+    cells = minimum_cells(plan.network)
+    again = cells <= RECOMPUTE_LIMIT
+    sheet = plan.add_sheet(
+        "Update", "One step of gradient descent (torch.optim.SGD): each weight and bias minus "
+        "learning_rate × its gradient. Change the yellow learning rate: "
+        + ("loss_after is the loss recomputed with the updated weights (the forward pass "
+           "again, on the New sheets); too large a rate overshoots and the loss goes up."
+           if again else f"the loss is not recomputed here: the network has {cells:,} cells, "
+           f"more than the {RECOMPUTE_LIMIT:,} up to which the forward pass is drawn again."))
+    found = {(b.meaning.layer, b.meaning.kind, b.meaning.index): b for b in plan.blocks()
+             if b.meaning is not None and b.meaning.role == GRADIENT}
+    rate = Block("learning_rate", (1, 1), EDIT, Values(np.array([[training.lr]])),
+                 title="learning_rate (lr)", colour_scale=False,
+                 meaning=Meaning(GRADIENT, "", "learning_rate"))
+    row = row_block(sheet, rate, top=sheet.first_row)
+    outputs: list[Block] = []
+    if again:
+        targets = [b for b in plan.blocks() if b.meaning is not None
+                   and (b.meaning.role, b.meaning.kind) == (TENSOR, "target")]
+        n = plan.tensors["target"].size
+        after = Block("loss_after", (1, 1), COMPUTED, Formula(
+            lambda block: _mse(block.sheet, outputs, targets, n)),
+            colour_scale=False, title="loss_after = the loss with the updated weights",
+            meaning=Meaning(GRADIENT, "", "loss_after"))
+        row = row_block(sheet, after, top=row)
+    updated: dict[str, tuple[list[list[Block]], Block | None]] = {}
+    for layer in drawn:
+        if layer.weights is None:
+            continue
+        label = layer.ctx.layer.label
+        prefix = layer.ctx.layer.names.tensor
+        sheet.labels.append(Label(row, FIRST_COL, f"{label}: updated = value - "
+                                  "learning_rate × gradient", "cs_group"))
+        row += 1
+        bias = None
+        if layer.bias is not None:
+            bias = _updated(f"{prefix}updated_bias", layer.bias, found[(label, "grad_bias", ())],
+                            rate, Meaning(GRADIENT, label, "updated_bias"))
+            row = row_block(sheet, bias, top=row)
+        rows = [[_updated(f"{prefix}updated_weight_{a}_{b}", w,
+                          found[(label, "grad_weight", (a, b))], rate,
+                          Meaning(GRADIENT, label, "updated_weight", index=(a, b)), short=w.short)
+                 for b, w in enumerate(line)] for a, line in enumerate(layer.weights)]
+        row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
+        updated[label] = (rows, bias)
+    if not again:
+        return
+    sources = _network_inputs(plan)
+    for layer in drawn:
+        source = layer.ctx.layer
+        names = _after_names(source.names)
+        ctx = LayerContext(plan, replace(source, names=names),
+                           updated.get(source.label))
+        before = {id(b) for b in plan.blocks()}
+        sources = draw_layer(ctx, sources).outputs
+        for block in plan.blocks():
+            if id(block) in before or block.meaning is None:
+                continue
+            m = block.meaning
+            block.meaning = Meaning(GRADIENT, source.label, "after_" + (m.kind or m.role),
+                                    index=m.index)
+    outputs.extend(sources)
+
+
+def _network_inputs(plan: Plan) -> list[Block]:
+    return [b for b in plan.blocks() if b.meaning is not None and b.meaning.role == TENSOR
+            and b.meaning.kind == "input"]
+
+
+def _after_names(names: LayerNames) -> LayerNames:
+    """How the forward pass after the step names its blocks: conv1_updated_output_c0,
+    updated_output_c0 (a single layer's), sheets ``conv1 New Output``, ``New Output``."""
+    return LayerNames(names.tensor + "updated_", names.output + "updated_",
+                      names.stage + "updated_", (names.sheet or "") + "New ",
+                      tuple((role, "New " + sheet) for role, sheet in names.sheets),
+                      tuple(a + "updated_" for a in names.aliases))
+
+
+def _updated(name: str, value: Block, grad: Block, rate: Block, meaning: Meaning,
+             short: str = "") -> Block:
+    def cell(here: str, i: int, j: int) -> str:
+        return (f"{value.ref(i, j, from_sheet=here)}-"
+                f"{rate.ref(0, 0, absolute=True, from_sheet=here)}*"
+                f"{grad.ref(i, j, from_sheet=here)}")
+
+    return Block(name, value.shape, COMPUTED, PerCell(cell, _last_cell), short=short,
+                 title=grid_title(name, value.shape) if value.shape[0] > 1 else
+                 title(name, value.shape), meaning=meaning, colour_scale=value.shape[0] > 1)
+
+
+def _mse(here: str, outputs: Sequence[Block], targets: Sequence[Block], n: int) -> str:
+    """F.mse_loss (mean) of the output blocks against the target blocks, one SUMPRODUCT of
+    the differences with themselves per channel."""
+    terms = "+".join(f"SUMPRODUCT({y.area(from_sheet=here)}-{t.area(from_sheet=here)},"
+                     f"{y.area(from_sheet=here)}-{t.area(from_sheet=here)})"
+                     for y, t in zip(outputs, targets, strict=True))
+    return f"({terms})/{n}"
 
 
 # ---------------------------------------------------------------------------- the loss
@@ -140,14 +257,9 @@ def loss_stage(plan: Plan, last: Drawn) -> list[Block]:
                      meaning=Meaning(TENSOR, "", "target", index=idx))
                for name, idx in block_names("target", target.shape)]
 
-    def loss(block: Block) -> str:
-        here = block.sheet
-        terms = "+".join(f"SUMPRODUCT({y.area(from_sheet=here)}-{t.area(from_sheet=here)},"
-                         f"{y.area(from_sheet=here)}-{t.area(from_sheet=here)})"
-                         for y, t in zip(outputs, targets, strict=True))
-        return f"({terms})/{n}"
-
-    loss_block = Block("loss", (1, 1), COMPUTED, Formula(loss), colour_scale=False,
+    loss_block = Block("loss", (1, 1), COMPUTED,
+                       Formula(lambda block: _mse(block.sheet, outputs, targets, n)),
+                       colour_scale=False,
                        title="loss = mean((output - target)²)",
                        meaning=Meaning(GRADIENT, "", "loss"))
     row = row_block(sheet, loss_block, top=sheet.first_row)

@@ -24,8 +24,8 @@ import numpy as np
 
 from .errors import ConvsheetsError
 from .explorer import explore_values
-from .guide import network_guide_values
 from .gradients import mse_grad, mse_loss
+from .guide import network_guide_values
 from .layout import COMPUTED, GRADIENT, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
 from .plan import VIEWS, Plan
@@ -259,13 +259,34 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
                       scalars: dict[str, float]) -> dict[str, Expected]:
     """Every block of the backward pass (role GRADIENT), by its meaning."""
     loss, found = backward_chain(steps, t)
+    rate = scalars.get("learning_rate", float(plan.network.training.lr))  # type: ignore[union-attr]
+    updated = dict(t)  # one SGD step: each parameter minus lr × its gradient
+    for layer, _x, _y in steps:
+        for local in layer.op.tensor_shapes():
+            name = layer.names.tensor + local
+            updated[name] = t[name] - rate * found[layer.label][f"grad_{local}"]
+    after = forward(plan.network, updated)
+    by_label = {layer.label: (layer, x, y) for layer, x, y in after}
+    for layer, _x, _y in steps:
+        entry = found[layer.label]
+        for local in layer.op.tensor_shapes():
+            entry[f"updated_{local}"] = updated[layer.names.tensor + local]
+        _, x, y = by_label[layer.label]
+        entry["after_output"] = y
+        local_t = _local(layer, updated)
+        entry.update({f"after_{kind}": value
+                      for kind, value in layer.op.stages(x, local_t).items()})
+        ones = layer.op.stages(np.ones_like(x), {n: np.ones_like(a, dtype=float)
+                                                 for n, a in local_t.items()})
+        entry.update({f"zero:after_{kind}": value == 0 for kind, value in ones.items()})
+    scalars_out = {"loss": loss, "loss_after": mse_loss(after[-1][2], t["target"])}
     out: dict[str, Expected] = {}
     for block in plan.blocks():
         m = block.meaning
         if m is None or m.role != GRADIENT:
             continue
-        if m.kind == "loss":
-            value = np.array([[loss]])
+        if m.kind in scalars_out:
+            value = np.array([[scalars_out[m.kind]]])
         elif m.kind not in found.get(m.layer, {}):
             continue
         else:

@@ -129,7 +129,7 @@ def max_pool2d_backward(x: np.ndarray, grad_y: np.ndarray, kernel: Pair, stride:
     """grad_input of ``F.max_pool2d``: each window's gradient to its first maximum."""
     winners = max_pool2d_winners(x, kernel, stride, padding, dilation)
     grad_x = np.zeros_like(np.asarray(x, dtype=np.float64))
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    (_kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     for ch, r, k in np.ndindex(*winners.shape):
         i, j = divmod(int(winners[ch, r, k]), kw)
         grad_x[ch, r * sh - ph + i * dh, k * sw - pw + j * dw] += grad_y[ch, r, k]

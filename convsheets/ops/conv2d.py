@@ -12,7 +12,6 @@ import numpy as np
 from .. import gradients as grad
 from .. import reference as ref
 from ._conv import CONV_OPTIONS, ConvNd
-from .conv_transpose2d import ConvTranspose2d
 from .base import (
     Shape,
     Window,
@@ -21,6 +20,7 @@ from .base import (
     sliding_lengths,
     sliding_text,
 )
+from .conv_transpose2d import ConvTranspose2d
 
 
 @dataclass(frozen=True)
