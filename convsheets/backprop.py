@@ -27,6 +27,7 @@ import numpy as np
 
 from .draw import Drawn
 from .draw.conv import upsample_stage
+from .guide import GuideWriter
 from .layout import (
     COMPUTED,
     EDIT,
@@ -127,7 +128,37 @@ def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
         else:
             raise TypeError(f"no gradient drawer for {type(layer.op).__name__}")
     update_stage(plan, drawn)
+    plan.guide_parts.append(lambda cur: _guide(cur, plan))
     return grads
+
+
+def _guide(cur: GuideWriter, plan: Plan) -> None:
+    """The chain rule, step by step per kind of layer, as the seed writes its steps."""
+    training = plan.network.training
+    assert training is not None
+    cur.gap()
+    cur.text("The backward pass (--backward)", "cs_title")
+    cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
+             "against the yellow target on the Loss sheet. Its gradient with respect to each "
+             "output cell is 2·(y - t)/N: grad_output of the last layer.")
+    cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
+             "layer's grad_output (the same cells, under both names). For each kind of layer:")
+    seen: set[object] = set()
+    for layer in reversed(plan.network.layers):
+        steps = layer.op.backward_steps()
+        key = (type(layer.op), steps)
+        if key in seen:
+            continue
+        seen.add(key)
+        cur.text(f"{layer.op.module} ({layer.label})", "cs_heading")
+        for n, step in enumerate(steps, 1):
+            cur.text(f"{n}. {step}")
+    cur.text(f"Update: each weight and bias minus learning_rate × its gradient, one step of "
+             f"torch.optim.SGD (learning_rate {training.lr:g}, yellow, on the Update sheet).")
+    cur.text("Which cells made a gradient cell: select it and use Trace Precedents (every "
+             "formula refers to its cells literally). The Explorer sheets follow the forward "
+             "windows only: a gradient's 'window' is the whole stretched grad_output, which "
+             "Trace Precedents shows better than a copy would.")
 
 
 # ---------------------------------------------------------------------------- one SGD step

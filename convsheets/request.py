@@ -20,7 +20,6 @@ is the key the rule is about). A layer option's own `SpecError` from the layer k
 from __future__ import annotations
 
 import dataclasses
-
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,9 +40,9 @@ from .networks import (
 )
 from .options import format_value, option_flag, to_int, to_pair
 from .presets import KNOWN_KEYS, load_template, preset
+from .spec import LayerSpec
 from .training import attach as attach_training
 from .training import take as take_training
-from .spec import LayerSpec
 from .variants import VARIANTS
 from .weights import read_safetensors
 

@@ -280,6 +280,16 @@ def test_grad_input_is_a_conv_transpose2d_workbook_of_the_same_weights(tmp_path:
     assert np.abs(grad_output).max() > 0
 
 
+def test_backward_changes_no_number_of_the_forward_pass() -> None:
+    """The target is drawn last from the seed: input, weights and biases are the plain
+    workbook's."""
+    for plain in (resolve(variant="basic").network, resolve(template="lenet").network):
+        with_target = random_tensors(backward(plain))
+        for name, array in random_tensors(plain).items():
+            np.testing.assert_array_equal(with_target[name], array)
+        assert "target" in with_target
+
+
 # ---------------------------------------------------------------------------- requests
 def test_cli_template_and_api_spell_the_same_request(tmp_path: Path) -> None:
     runner = CliRunner()

@@ -78,3 +78,10 @@ class AvgPool2d(Pool2d):
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return grad.avg_pool2d_backward(x, grad_y, self.kernel_size, self.stride, self.padding,
                                         self.count_include_pad), {}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        divisor = ("the window size (padding counted)" if self.count_include_pad else
+                   "the number of the window's cells inside the input")
+        return (f"grad_input: every cell of a window moved its mean by 1 / {divisor}, so each "
+                "gets that share of the window's gradient; a cell covered by several windows "
+                "adds up its shares.",)

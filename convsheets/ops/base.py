@@ -223,6 +223,10 @@ class Op:
         the expected value of each such block, never the drawing's index maps."""
         return {}
 
+    def backward_steps(self) -> tuple[str, ...]:
+        """The chain rule for this op in the seed's numbered steps, as the guide shows them."""
+        return ()
+
 
 def pair_repr(value: tuple[int, int]) -> str:
     return f"({value[0]}, {value[1]})"

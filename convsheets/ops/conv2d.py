@@ -139,3 +139,18 @@ class Conv2d(ConvNd):
         return {"grad_stretched": ref.zero_insert(grad_y, self.stride),
                 "grad_upsampled": steps["upsampled"], "grad_flipped": steps["flipped"],
                 "grad_dilated": steps["dilated"]}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "grad_bias: each filter's bias was added to every cell of its output channel, "
+            "so its gradient is the SUM of that channel's grad_output.",
+            "grad_weight: each weight met the (padded) input once per output cell, every "
+            "stride cells; so take grad_output, insert stride - 1 zeros between its cells "
+            "(Stretched) and slide it over the padded input like a kernel, its windows "
+            "dilation apart: SUMPRODUCT of window and stretched gradient, one per weight.",
+            "grad_input: each input cell fed every output cell whose window held it, times "
+            "the weight it met there. Gathering those is a transposed convolution of "
+            "grad_output with the same weights: insert stride - 1 zeros (Upsampled), pad by "
+            "dilation·(k-1) - padding, flip every kernel (Flipped), and convolve with "
+            "stride 1, summing over the filters that read the channel.",
+        )

@@ -164,3 +164,15 @@ class ConvTranspose2d(ConvNd):
         return {"grad_padded": ref.pad2d(grad_y, self.padding),
                 "grad_stretched": ref.zero_insert(x, self.stride),
                 "grad_dilated": ref.dilate_kernel(tensors["weight"], self.dilation)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "grad_bias: the SUM of each output channel's grad_output.",
+            "grad_weight: each weight carried input cell x into the output cell "
+            "x·stride - padding + tap·dilation; so pad grad_output by padding (Padded) and "
+            "slide the input, with stride - 1 zeros between its cells (Stretched), over it "
+            "like a kernel: SUMPRODUCT, one per weight.",
+            "grad_input: the mirror image of a convolution's: a plain convolution of the "
+            "padded grad_output with the same kernels, not flipped, with the layer's stride "
+            "and dilation.",
+        )

@@ -96,3 +96,12 @@ class MaxPool2d(Pool2d):
         """Which tap of each window (i·kW + j) holds its first maximum."""
         return {"grad_winner": grad.max_pool2d_winners(x, self.kernel_size, self.stride,
                                                        self.padding, self.dilation)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "Winners: for each window, the tap that holds its maximum (numbered row by row); "
+            "on a tie the first one in that order, as PyTorch's CPU kernel picks it.",
+            "grad_input: only the winner changed the output, so the window's whole gradient "
+            "goes to it; every other cell of the window gets 0 from that window. A cell "
+            "covered by several windows adds up what it won.",
+        )
