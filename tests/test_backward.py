@@ -394,3 +394,27 @@ def test_every_preset_and_shipped_network_with_backward_in_every_engine(
 
     networks = [backward(r.network) for r in every_preset().values()]
     check_in_engines(networks, tmp_path, need_after=False)
+
+
+# ---------------------------------------------------------------------------- exercises
+def test_a_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
+    """--exercise --blank grad_weight,grad_input on a network with --backward: the answer
+    blocks (and everything downstream: the update, the forward pass after it) are left
+    empty; a handout filled in right scores full marks, one with wrong cells loses them."""
+    from exercise_fill import all_right, fill, handout_of, wrong_first
+
+    from convsheets.api import build, grade
+
+    template = {**FIXED[1], "backward": True}
+    handout = tmp_path / "handout.xlsx"
+    build(template=template, output=handout, exercise=True, blank="grad_weight,grad_input")
+    answers = handout_of(handout).answers
+    kinds = {b.meaning.kind for b in answers}
+    assert {"grad_weight", "grad_input", "updated_weight", "loss_after"} <= kinds
+    assert "grad_output" not in {b.name for b in answers}  # upstream: shown
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]
