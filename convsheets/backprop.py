@@ -27,7 +27,7 @@ import numpy as np
 
 from .draw import Drawn
 from .draw.conv import upsample_stage
-from .guide import GuideWriter
+from .guide import COL_TEXT, COL_VALUE, GuideWriter
 from .layout import (
     COMPUTED,
     EDIT,
@@ -128,15 +128,22 @@ def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
         else:
             raise TypeError(f"no gradient drawer for {type(layer.op).__name__}")
     update_stage(plan, drawn)
-    plan.guide_parts.append(lambda cur: _guide(cur, plan))
+    _chain_rule(plan)
     return grads
 
 
-def _guide(cur: GuideWriter, plan: Plan) -> None:
-    """The chain rule, step by step per kind of layer, as the seed writes its steps."""
+def _chain_rule(plan: Plan) -> None:
+    """The Chain Rule sheet (after the Loss sheet): the backward pass step by step per kind
+    of layer, as the seed writes its steps (a sheet of its own, so the guide still prints on
+    one page)."""
     training = plan.network.training
     assert training is not None
-    cur.gap()
+    sheet = SheetPlan("Chain Rule", widths={1: 2, COL_TEXT: 34, COL_VALUE: 9, 4: 9},
+                      default_width=12, note="How the gradient sheets compute, in order.")
+    at = next(n for n, s in enumerate(plan.sheets) if s.name == "Loss")
+    plan.sheets.insert(at, sheet)
+    cur = GuideWriter(sheet)
+    cur.row = sheet.first_row
     cur.text("The backward pass (--backward)", "cs_title")
     cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
              "against the yellow target on the Loss sheet. Its gradient with respect to each "
@@ -150,9 +157,11 @@ def _guide(cur: GuideWriter, plan: Plan) -> None:
         if key in seen:
             continue
         seen.add(key)
+        cur.gap()
         cur.text(f"{layer.op.module} ({layer.label})", "cs_heading")
         for n, step in enumerate(steps, 1):
             cur.text(f"{n}. {step}")
+    cur.gap()
     cur.text(f"Update: each weight and bias minus learning_rate × its gradient, one step of "
              f"torch.optim.SGD (learning_rate {training.lr:g}, yellow, on the Update sheet).")
     cur.text("Which cells made a gradient cell: select it and use Trace Precedents (every "
