@@ -311,6 +311,11 @@ def test_cli_template_and_api_spell_the_same_request(tmp_path: Path) -> None:
     assert again.training == resolve(variant="basic", options={
         "backward": True, "lr": 0.01}).network.training
     assert again.training is not None and again.training.lr == 0.01
+    from convsheets.api import build
+
+    result = build("basic", backward=True, lr=0.01, output=tmp_path / "api.xlsx")
+    assert result.path.exists() and "learning_rate" in openpyxl.load_workbook(
+        result.path).defined_names
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -35,3 +35,12 @@ EOF
     -o "$tmp/matrix-small.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/matrix-small.xlsx" --sheet Matrix --to docs/images --force \
     --dpi 80 --trim >/dev/null
+# --backward (issue 25): the basic preset's loss, gradients and update step
+"$python" -m convsheets build --variant basic --backward -o "$tmp/backward.xlsx" >/dev/null
+for sheet in Loss "Grad Weights" "Grad Upsampled" "Grad Input" Update; do
+    "$python" -m convsheets render "$tmp/backward.xlsx" --sheet "$sheet" --to docs/images \
+        --dpi 70 --force --trim >/dev/null
+done
+"$python" -m convsheets build --template edges --backward -o "$tmp/backward-edges.xlsx" >/dev/null
+"$python" -m convsheets render "$tmp/backward-edges.xlsx" --sheet "maxpool1 Grad Winners" \
+    --to docs/images --dpi 70 --force --trim >/dev/null
