@@ -13,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import SpecError
 from .options import to_bool, to_float
+
+if TYPE_CHECKING:
+    from .network import Network
 
 LOSSES = ("mse",)
 KEYS = ("backward", "loss", "target", "lr")
@@ -61,13 +65,10 @@ def take(values: dict[str, object]) -> dict[str, object]:
     return {key: values.pop(key) for key in KEYS if key in values}
 
 
-def attach(network: object, keys: Mapping[str, object]) -> object:
+def attach(network: Network, keys: Mapping[str, object]) -> Network:
     """The network with its training (`keys`: backward, loss, target, lr as a template or the
     command line gave them), or unchanged when backward is off. A given target must have the
     output's shape."""
-    from .network import Network
-
-    assert isinstance(network, Network)
     on = to_bool("backward", keys.get("backward", False))
     if not on:
         extra = [key for key in ("loss", "target", "lr") if key in keys]

@@ -194,7 +194,7 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
 
 
 def backward(network: Network, lr: float = 0.001) -> Network:
-    return attach(network, {"backward": True, "lr": lr})  # type: ignore[return-value]
+    return attach(network, {"backward": True, "lr": lr})
 
 
 FIXED = [
