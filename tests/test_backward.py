@@ -386,7 +386,7 @@ def trainable(draw: st.DrawFn) -> Network:
           phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
-@given(st.lists(trainable(), min_size=12, max_size=12))
+@given(st.lists(trainable(), min_size=10, max_size=10))
 def test_random_networks_equal_autograd_and_sgd_in_every_engine(batch: list[Network]) -> None:
     with tempfile.TemporaryDirectory(prefix="convsheets-backward-") as tmp:
         check_in_engines(batch, Path(tmp))
