@@ -85,6 +85,9 @@ def build(variant: str | None = None, *,
       ``convsheets kernels``); biases 0; kernel_size (and, for several, out_channels) follow
       from them unless given. In a network template a layer says ``kernel = "sobel-x"``.
 
+    - ``backward=True`` (``--backward``): the loss, every layer's gradients and one SGD step
+      (``lr=0.001``, ``loss="mse"``; a template may also give ``target``).
+
     The same request gives the same file as the command line (``build("basic",
     image="digit", kernel="sobel-x,sobel-y")`` is ``convsheets build --variant basic --image
     digit --kernel sobel-x,sobel-y``): both go through `convsheets.request.resolve`.

@@ -63,6 +63,10 @@ def make_plan(network: Network,
                     owner[name] = f"layer {layer.label}"
     for layer in drawn:
         draw_views(layer, plan.views)
+    if network.training is not None:  # --backward: the loss, the gradients, one SGD step
+        from .backprop import draw_backward
+
+        draw_backward(plan, drawn)
     if "overview" in plan.views:
         overview_stage(plan, inputs)
     plan.intro = list(intro)

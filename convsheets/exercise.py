@@ -49,6 +49,7 @@ from .layout import (
     EDIT,
     EMPTY,
     FIRST_COL,
+    GRADIENT,
     OUTPUT,
     PARAM,
     SELECTION,
@@ -63,7 +64,11 @@ from .network import Network
 from .plan import Plan
 from .stages import Formula, Values
 
-BLANK_KINDS = ("output", "padded", "upsampled", "flipped", "dilated", "explore")
+BLANK_KINDS = ("output", "padded", "upsampled", "flipped", "dilated", "explore", "loss",
+               "grad_output", "grad_weight", "grad_bias", "grad_input", "updated_weight")
+# --backward's blocks a handout can ask for (by their meaning's kind; role GRADIENT)
+GRADIENT_KINDS = ("loss", "grad_output", "grad_weight", "grad_bias", "grad_input",
+                  "updated_weight")
 TRANSFORM_KINDS = ("padded", "upsampled", "flipped", "dilated")
 METADATA_SHEET = "convsheets"  # hidden, protected copy of the metadata record
 EXERCISE_FORMAT = 2  # 2: the record holds the numbers shown, no seed; 1: the seed (old)
@@ -219,7 +224,8 @@ def shown_network(source: Network) -> Network:
 
     tensors = random_tensors(source)
     if source.request is not None:
-        return dataclasses.replace(source.request, seed=0, tensors=tensors).network()
+        network = dataclasses.replace(source.request, seed=0, tensors=tensors).network()
+        return dataclasses.replace(network, training=source.training)
     return dataclasses.replace(source, seed=0, given=tensors)
 
 
@@ -246,7 +252,8 @@ def recorded_network(network: Network, record: dict[str, object]) -> Network:
                              "finite numbers")
         given[name] = array.astype(np.int64 if array.dtype.kind in "iu" else np.float64)
     if network.request is not None:
-        return dataclasses.replace(network.request, tensors=given).network()
+        return dataclasses.replace(dataclasses.replace(network.request, tensors=given).network(),
+                                   training=network.training)
     return dataclasses.replace(network, given=given)
 
 
@@ -300,6 +307,8 @@ def _of_kind(plan: Plan, kind: str) -> list[Block]:
     computed = [b for b in plan.blocks() if b.kind == COMPUTED and b.meaning is not None]
     if kind in TRANSFORM_KINDS:
         return [b for b in computed if b.meaning.role == STAGE and b.meaning.kind == kind]
+    if kind in GRADIENT_KINDS:
+        return [b for b in computed if b.meaning.role == GRADIENT and b.meaning.kind == kind]
     if kind == "explore":
         return [b for b in computed if b.meaning.role == VIEW and b.meaning.kind == "explorer"
                 and b.meaning.key[len("explore_"):] not in _EXPLORE_BOOKKEEPING]

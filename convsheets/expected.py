@@ -24,8 +24,9 @@ import numpy as np
 
 from .errors import ConvsheetsError
 from .explorer import explore_values
+from .gradients import mse_grad, mse_loss
 from .guide import network_guide_values
-from .layout import COMPUTED, OUTPUT, SELECTION, STAGE, VIEW
+from .layout import COMPUTED, GRADIENT, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
 from .plan import VIEWS, Plan
 from .prediction import KIND as PREDICTION
@@ -197,6 +198,8 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
                 out[name] = Expected(y)
         elif meaning.role in (VIEW, SELECTION) and meaning.layer:
             views.setdefault(meaning.layer, set()).add(meaning.key)
+    if plan.network.training is not None:
+        out.update(backward_expected(plan, t, list(by_label.values()), scalars))
     for block in plan.blocks():  # the overview's live copies of other blocks
         if block.meaning is not None and block.meaning.kind == "overview":
             assert isinstance(block.content, Gather)
@@ -219,6 +222,81 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
                  if block.kind == COMPUTED and block.name not in out]
     if unchecked:  # a new kind of computed block needs its expected value here
         raise AssertionError(f"no expected value for computed block(s) {unchecked[:3]}")
+    return out
+
+
+# the backward stages that are gathers (their constant zeros are structural)
+GATHERED = ("grad_stretched", "grad_upsampled", "grad_flipped", "grad_dilated", "grad_padded")
+
+
+def backward_chain(steps: list[tuple[Layer, np.ndarray, np.ndarray]],
+                   t: dict[str, np.ndarray]) -> tuple[float, dict[str, dict[str, np.ndarray]]]:
+    """The loss and, by layer label, every gradient the backward sheets show: grad_output,
+    grad_input, grad_weight, grad_bias (the ops' `backward`, torch.autograd's rules) and the
+    drawn intermediate steps (`backward_stages`) with, for gathers, their structural zeros
+    (``zero:<kind>``: where the step of all-ones tensors is 0)."""
+    y = steps[-1][2]
+    loss, g = mse_loss(y, t["target"]), mse_grad(y, t["target"])
+    found: dict[str, dict[str, np.ndarray]] = {}
+    for layer, x, _y in reversed(steps):
+        local = _local(layer, t)
+        grad_x, grads = layer.op.backward(x, local, g)
+        entry = {"grad_output": g, "grad_input": grad_x,
+                 **{f"grad_{name}": value for name, value in grads.items()}}
+        entry.update(layer.op.backward_stages(x, local, g))
+        ones = layer.op.backward_stages(np.ones_like(x), {n: np.ones_like(a, dtype=float)
+                                                          for n, a in local.items()},
+                                        np.ones_like(g))
+        entry.update({f"zero:{kind}": value == 0 for kind, value in ones.items()
+                      if kind in GATHERED})
+        found[layer.label] = entry
+        g = grad_x
+    return loss, found
+
+
+def backward_expected(plan: Plan, t: dict[str, np.ndarray],
+                      steps: list[tuple[Layer, np.ndarray, np.ndarray]],
+                      scalars: dict[str, float]) -> dict[str, Expected]:
+    """Every block of the backward pass (role GRADIENT), by its meaning."""
+    loss, found = backward_chain(steps, t)
+    rate = scalars.get("learning_rate", float(plan.network.training.lr))  # type: ignore[union-attr]
+    updated = dict(t)  # one SGD step: each parameter minus lr × its gradient
+    for layer, _x, _y in steps:
+        for local in layer.op.tensor_shapes():
+            name = layer.names.tensor + local
+            updated[name] = t[name] - rate * found[layer.label][f"grad_{local}"]
+    after = forward(plan.network, updated)
+    by_label = {layer.label: (layer, x, y) for layer, x, y in after}
+    for layer, _x, _y in steps:
+        entry = found[layer.label]
+        for local in layer.op.tensor_shapes():
+            entry[f"updated_{local}"] = updated[layer.names.tensor + local]
+        _, x, y = by_label[layer.label]
+        entry["after_output"] = y
+        local_t = _local(layer, updated)
+        entry.update({f"after_{kind}": value
+                      for kind, value in layer.op.stages(x, local_t).items()})
+        ones = layer.op.stages(np.ones_like(x), {n: np.ones_like(a, dtype=float)
+                                                 for n, a in local_t.items()})
+        entry.update({f"zero:after_{kind}": value == 0 for kind, value in ones.items()})
+    scalars_out = {"loss": loss, "loss_after": mse_loss(after[-1][2], t["target"])}
+    out: dict[str, Expected] = {}
+    for block in plan.blocks():
+        m = block.meaning
+        if m is None or m.role != GRADIENT:
+            continue
+        if m.kind in scalars_out:
+            value = np.array([[scalars_out[m.kind]]])
+        elif m.kind not in found.get(m.layer, {}):
+            continue
+        else:
+            value = found[m.layer][m.kind]
+            value = value.reshape(1, -1) if value.ndim == 1 else value[m.index]
+        zero = found.get(m.layer, {}).get(f"zero:{m.kind}")
+        mask = zero[m.index] if zero is not None else None
+        for name in (block.name, *block.aliases):
+            out[name] = Expected(np.asarray(value, dtype=float),
+                                 mask if mask is not None and mask.any() else None)
     return out
 
 

@@ -31,7 +31,8 @@ OUTPUT = "output"  # one channel of a layer's output
 VIEW = "view"  # a block an optional view draws (explorer, matrix, scatter, overview)
 SELECTION = "selection"  # a view's selection cell (which output cell, which input pixel)
 GUIDE = "guide"  # the guide's parameters and live arithmetic
-ROLES = (TENSOR, STAGE, OUTPUT, VIEW, SELECTION, GUIDE)
+GRADIENT = "gradient"  # the backward pass: loss, gradients, the update step (--backward)
+ROLES = (TENSOR, STAGE, OUTPUT, VIEW, SELECTION, GUIDE, GRADIENT)
 
 
 @dataclass(frozen=True)

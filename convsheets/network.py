@@ -21,6 +21,7 @@ from .options import Pair, check_pair, check_positive
 
 if TYPE_CHECKING:
     from .spec import LayerSpec
+    from .training import Training
 
 MAX_NAME = 16  # a layer name plus " Upsampled" must fit Excel's 31-character sheet names
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -125,6 +126,8 @@ class Network:
     # A variant's network keeps the flat request it was made from (`--variant NAME` and its
     # options): the preset facts its guide page, its metadata record and verify's probe use.
     request: LayerSpec | None = field(default=None, compare=False, hash=False, repr=False)
+    # --backward: the loss and learning rate of the backward pass and update step it shows
+    training: Training | None = None
 
     @property
     def input_shape(self) -> Shape:
@@ -144,7 +147,20 @@ class Network:
         shapes: dict[str, tuple[int, ...]] = {"input": self.input_shape}
         for layer in self.layers:
             shapes.update(layer.tensor_shapes())
+        if self.training is not None:  # the loss's target, shaped like the output
+            shapes["target"] = self.output_shape
         return shapes
+
+    def check_backward(self) -> None:
+        """Every layer must have a gradient rule (its op's `backward`), and the output must
+        be an image (a loss against a vector of class scores is cross-entropy's, not built)."""
+        for layer in self.layers:
+            if not layer.op.differentiable:
+                raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
+                                "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
+                                "max_pool2d and avg_pool2d do)")
+        if self.layers[-1].flat:
+            raise SpecError("loss", "mse", "needs an image output (channels x height x width)")
 
     def parameter_count(self) -> int:
         return sum(layer.op.parameter_count() for layer in self.layers)
@@ -157,24 +173,34 @@ class Network:
     def with_seed(self, seed: int) -> Network:
         """The same network (or variant request) with another seed (a roster student's)."""
         if self.request is not None:
-            return dataclasses.replace(self.request, seed=seed).network()
+            network = dataclasses.replace(self.request, seed=seed).network()
+            return dataclasses.replace(network, training=self.training)
         return dataclasses.replace(self, seed=seed)
 
     def record(self) -> dict[str, object]:
         """What a workbook records of it: a variant's flat request ("layer", format 1, as
         the first release wrote it) or the network's layers ("network", format 2)."""
+        training = {"backward": self.training.record()} if self.training is not None else {}
         if self.request is not None:
-            return {"format": 1, "layer": self.request.as_options()}
-        return {"format": 2, "network": self.as_options()}
+            return {"format": 1, "layer": self.request.as_options(), **training}
+        return {"format": 2, "network": self.as_options(), **training}
 
     @classmethod
     def from_record(cls, record: dict[str, object]) -> Network:
         """Inverse of `record`, validating everything again (the file is untrusted)."""
         from .spec import LayerSpec
+        from .training import Training
 
         if "layer" in record:
-            return LayerSpec.from_options(record["layer"]).network()  # type: ignore[arg-type]
-        return cls.from_options(record.get("network"))
+            network = LayerSpec.from_options(record["layer"]).network()  # type: ignore[arg-type]
+        else:
+            network = cls.from_options(record.get("network"))
+        if record.get("backward") is None:
+            return network
+        network = dataclasses.replace(network,
+                                      training=Training.from_record(record["backward"]))
+        network.check_backward()
+        return network
 
     def with_input_size(self, size: Pair) -> Network:
         """The same layers on an input of another size (validated again)."""

@@ -93,6 +93,9 @@ class LayerContext:
 
     plan: Plan
     layer: Layer
+    # the weight grid and bias the layer reads instead of drawing editable ones (the forward
+    # pass drawn again with the weights after one gradient step, `backprop.update_stage`)
+    weights: tuple[list[list[Block]], Block | None] | None = None
 
     @property
     def names(self) -> LayerNames:
@@ -165,7 +168,10 @@ def input_stage(plan: Plan) -> list[Block]:
 def weight_stage(ctx: LayerContext, role: str, note: str,
                  row_label: Callable[[int], str], col_label: Callable[[int], str],
                  ) -> tuple[list[list[Block]], Block | None]:
-    """The editable weights (one grid row per first index, PyTorch layout) and the bias row."""
+    """The editable weights (one grid row per first index, PyTorch layout) and the bias row
+    (or, in a forward pass drawn again after a gradient step, the updated ones)."""
+    if ctx.weights is not None:
+        return ctx.weights
     weight, bias = ctx.names.tensor + "weight", ctx.names.tensor + "bias"
     w = ctx.plan.tensors[weight]
     sheet = ctx.add_sheet(role, note)

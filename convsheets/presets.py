@@ -14,7 +14,7 @@ from .errors import SpecError, TemplateError
 from .spec import OPTION_FIELDS, normalise
 from .variants import VARIANTS
 
-KNOWN_KEYS = ("variant",) + OPTION_FIELDS
+KNOWN_KEYS = ("variant",) + OPTION_FIELDS + ("backward", "loss", "target", "lr")
 
 
 def preset(variant: str) -> dict[str, object]:

@@ -19,6 +19,7 @@ is the key the rule is about). A layer option's own `SpecError` from the layer k
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from .networks import (
 from .options import format_value, option_flag, to_int, to_pair
 from .presets import KNOWN_KEYS, load_template, preset
 from .spec import LayerSpec
+from .training import attach as attach_training
+from .training import take as take_training
 from .variants import VARIANTS
 from .weights import read_safetensors
 
@@ -108,13 +111,31 @@ def resolve(variant: str | None = None, template: str | Path | Mapping[str, obje
             strict: bool = False) -> Resolved:
     """The network a request asks for (see the module docstring). `options` are layer options
     by key (input_size, stride, ...); None values count as not given. `strict`: a weights
-    file's tensor that no layer reads is an error (`WeightsError`), not a warning."""
+    file's tensor that no layer reads is an error (`WeightsError`), not a warning. The
+    training keys (backward, loss, target, lr: `training.py`), from the template or the
+    options, add the backward pass to whatever the rest resolves to."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
     if image is not None and not isinstance(image, (str, Path)):
         raise SpecError("image", type(image).__name__, "must be a file path or the name of a "
                         "bundled sample", door.name)
     image = str(image) if image is not None else None
     values, label = read_template(template, door)
+    keys = {**take_training(values), **take_training(given)}
+    resolved = _resolve(variant, template, weights, image, kernel, given, door, values, label,
+                        strict)
+    if not keys:
+        return resolved
+    try:
+        network = attach_training(resolved.network, keys)
+    except SpecError as exc:
+        raise (exc.located(f"--template {label}") if label and not exc.where else exc) from None
+    return dataclasses.replace(resolved, network=network)
+
+
+def _resolve(variant: str | None, template: str | Path | Mapping[str, object] | None,
+             weights: str | Path | Mapping[str, np.ndarray] | None, image: str | None,
+             kernel: str | Sequence[str] | None, given: dict[str, object], door: Door,
+             values: dict[str, object], label: str, strict: bool = False) -> Resolved:
     if is_network(values):
         return _network(values, label, template, variant, weights, image, kernel, given, door,
                         strict)

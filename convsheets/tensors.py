@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 # Ranges of the default small integers: a learner can check a product in their head.
 _INTEGER_RANGES = {"input": (0, 9), "weight": (-2, 2), "bias": (-3, 3), "mean": (-3, 3),
-                   "variance": (1, 4)}
-_ORDER = ("input", "weight", "bias", "mean", "variance")  # batch norm's statistics come last
+                   "variance": (1, 4), "target": (-3, 3)}
+# batch norm's statistics come last, then --backward's target (so it changes no other number)
+_ORDER = ("input", "weight", "bias", "mean", "variance", "target")
 
 
 def random_tensors(network: Network) -> dict[str, np.ndarray]:
@@ -47,8 +48,8 @@ def random_tensors(network: Network) -> dict[str, np.ndarray]:
 
 
 def _kind(name: str) -> str:
-    if name == "input":
-        return "input"
+    if name in ("input", "target"):
+        return name
     if name.endswith("running_var"):
         return "variance"
     if name.endswith("running_mean"):

@@ -125,6 +125,8 @@ class _Workbook:
                           for key in ("channel", "row", "col", "step"))
         selection += tuple(f"{prefix}scatter_{key}" for prefix, _ in _scatters(self)
                            for key in SCATTER_SELECT)
+        if self.network.training is not None:  # --backward: the update step's rate
+            selection += ("learning_rate",)
         if self.network.request is not None:
             return VARIANTS[self.network.request.variant].editable_guide_cells + selection
         return ("input_height", "input_width") + selection

@@ -40,3 +40,11 @@ class Elementwise(Op):
 
     def reference_size(self, axis: int, size: int) -> int:
         return size
+
+    def backward_steps(self) -> tuple[str, ...]:
+        rule = getattr(self, "grad_rule", None)
+        if rule is None:
+            return ()
+        return (f"grad_input = {rule()} with x the layer's input and g its grad_output: the "
+                "gradient passes where the input was positive (the mask) and is cut (or "
+                "scaled) elsewhere.",)

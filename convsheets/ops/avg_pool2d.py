@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from .. import reference as ref
 from ._pool import Pool2d, int_or_pair
 from .base import REQUIRED, Shape
@@ -21,6 +22,7 @@ class AvgPool2d(Pool2d):
     module: ClassVar[str] = "AvgPool2d"
     default_prefix: ClassVar[str] = "avgpool"
     summary: ClassVar[str] = "average pooling: the mean of each window, channel by channel"
+    differentiable: ClassVar[bool] = True
     unsupported: ClassVar[dict[str, tuple[object, str]]] = {
         "ceil_mode": (False, "is not supported: windows that hang over the edge have no fixed "
                        "cells to refer to; only PyTorch's default (false) is drawn"),
@@ -71,3 +73,15 @@ class AvgPool2d(Pool2d):
     def reference_size(self, axis: int, size: int) -> int:
         return ref.pool2d_output_size(size, self.kernel_size[axis], self.stride[axis],
                                       self.padding[axis], 1)
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.avg_pool2d_backward(x, grad_y, self.kernel_size, self.stride, self.padding,
+                                        self.count_include_pad), {}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        divisor = ("the window size (padding counted)" if self.count_include_pad else
+                   "the number of the window's cells inside the input")
+        return (f"grad_input: every cell of a window moved its mean by 1 / {divisor}, so each "
+                "gets that share of the window's gradient; a cell covered by several windows "
+                "adds up its shares.",)

@@ -65,6 +65,7 @@ class Op:
     # ops with `vector_ok` may follow one (a convolution over a feature vector means nothing)
     flattens: ClassVar[bool] = False
     vector_ok: ClassVar[bool] = False
+    differentiable: ClassVar[bool] = False  # has a gradient rule (`backward`) and sheets
 
     def input_groups(self) -> int:
         """Groups its input channels fall into (a grouped convolution's), so the sheets that
@@ -207,6 +208,24 @@ class Op:
 
     def reference_parameter_count(self, in_channels: float) -> float:
         return 0.0
+
+    # ------------------------------------------------------------------ the backward pass
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(grad_input, the gradient of each editable tensor by local name) for the upstream
+        gradient `grad_y`: torch.autograd's, by `gradients.py` (the chain rule term by term)."""
+        raise NotImplementedError(f"{self.op} has no gradient rule")
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """The backward pass's intermediate steps by kind (a convolution's zero-inserted
+        grad_output and flipped kernels, a max pooling's winners), by the reference's helpers:
+        the expected value of each such block, never the drawing's index maps."""
+        return {}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        """The chain rule for this op in the seed's numbered steps, as the guide shows them."""
+        return ()
 
 
 def pair_repr(value: tuple[int, int]) -> str:

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from .. import reference as ref
 from ._conv import CONV_OPTIONS, ConvNd
 from .base import (
@@ -19,6 +20,7 @@ from .base import (
     sliding_lengths,
     sliding_text,
 )
+from .conv_transpose2d import ConvTranspose2d
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Conv2d(ConvNd):
     summary: ClassVar[str] = ("convolution: a kernel slides over the (padded) input; each "
                               "output cell is the sum of window x kernel over the channels + bias")
     options: ClassVar[dict[str, tuple[str, object]]] = CONV_OPTIONS
+    differentiable: ClassVar[bool] = True
 
     def check(self, in_shape: Shape) -> None:
         super().check(in_shape)
@@ -105,3 +108,49 @@ class Conv2d(ConvNd):
         kh, kw = self.kernel_size
         return self.out_channels * (in_channels / self.groups) * kh * kw + \
             self.bias * self.out_channels
+
+    # ------------------------------------------------------------------ the backward pass
+    def transposed_twin(self, in_shape: Shape) -> ConvTranspose2d:
+        """The transposed convolution that maps grad_output back to grad_input: the same
+        kernel, stride, padding, dilation and groups, channels swapped, weights read in
+        conv_transpose2d's [in][out/groups] layout (which is this layer's [out][in/groups]),
+        no bias, and output_padding = the rows and columns the stride skipped
+        ((H + 2p - d·(k-1) - 1) mod s), so it gives back the input's size."""
+        extra = tuple((in_shape[1 + a] + 2 * self.padding[a]
+                       - self.dilation[a] * (self.kernel_size[a] - 1) - 1) % self.stride[a]
+                      for a in (0, 1))
+        return ConvTranspose2d(self.out_channels, self.in_channels, self.kernel_size,
+                               self.stride, self.padding, self.dilation, self.groups, False,
+                               output_padding=extra)  # type: ignore[arg-type]
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        grad_x, grad_w, grad_b = grad.conv2d_backward(
+            x, tensors["weight"], grad_y, stride=self.stride, padding=self.padding,
+            dilation=self.dilation, groups=self.groups)
+        return grad_x, {"weight": grad_w, **({"bias": grad_b} if self.bias else {})}
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """grad_output with stride - 1 zeros between its cells (what grad_weight correlates
+        the padded input with), and the transposed twin's steps (grad_input)."""
+        twin = self.transposed_twin(x.shape)  # type: ignore[arg-type]
+        steps = twin.stages(grad_y, {"weight": tensors["weight"]})
+        return {"grad_stretched": ref.zero_insert(grad_y, self.stride),
+                "grad_upsampled": steps["upsampled"], "grad_flipped": steps["flipped"],
+                "grad_dilated": steps["dilated"]}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "grad_bias: each filter's bias was added to every cell of its output channel, "
+            "so its gradient is the SUM of that channel's grad_output.",
+            "grad_weight: each weight met the (padded) input once per output cell, every "
+            "stride cells; so take grad_output, insert stride - 1 zeros between its cells "
+            "(Stretched) and slide it over the padded input like a kernel, its windows "
+            "dilation apart: SUMPRODUCT of window and stretched gradient, one per weight.",
+            "grad_input: each input cell fed every output cell whose window held it, times "
+            "the weight it met there. Gathering those is a transposed convolution of "
+            "grad_output with the same weights: insert stride - 1 zeros (Upsampled), pad by "
+            "dilation·(k-1) - padding, flip every kernel (Flipped), and convolve with "
+            "stride 1, summing over the filters that read the channel.",
+        )

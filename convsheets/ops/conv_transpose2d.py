@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from .. import reference as ref
 from ..errors import SpecError
 from ..options import check_pair
@@ -28,6 +29,7 @@ class ConvTranspose2d(ConvNd):
                               "convolution with the flipped kernels")
     options: ClassVar[dict[str, tuple[str, object]]] = {
         **CONV_OPTIONS, "output_padding": ("pair", (0, 0))}
+    differentiable: ClassVar[bool] = True
 
     def check(self, in_shape: Shape) -> None:
         super().check(in_shape)
@@ -145,3 +147,32 @@ class ConvTranspose2d(ConvNd):
         kh, kw = self.kernel_size
         return in_channels * (self.out_channels / self.groups) * kh * kw + \
             self.bias * self.out_channels
+
+    # ------------------------------------------------------------------ the backward pass
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        grad_x, grad_w, grad_b = grad.conv_transpose2d_backward(
+            x, tensors["weight"], grad_y, stride=self.stride, padding=self.padding,
+            output_padding=self.output_padding, dilation=self.dilation, groups=self.groups)
+        return grad_x, {"weight": grad_w, **({"bias": grad_b} if self.bias else {})}
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """The mirror image of conv2d's: grad_output zero-padded by `padding` (what a plain
+        strided convolution reads for grad_input, and grad_weight's windows), the input
+        stretched by the stride (grad_weight's other factor) and the kernels with holes."""
+        return {"grad_padded": ref.pad2d(grad_y, self.padding),
+                "grad_stretched": ref.zero_insert(x, self.stride),
+                "grad_dilated": ref.dilate_kernel(tensors["weight"], self.dilation)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "grad_bias: the SUM of each output channel's grad_output.",
+            "grad_weight: each weight carried input cell x into the output cell "
+            "x·stride - padding + tap·dilation; so pad grad_output by padding (Padded) and "
+            "slide the input, with stride - 1 zeros between its cells (Stretched), over it "
+            "like a kernel: SUMPRODUCT, one per weight.",
+            "grad_input: the mirror image of a convolution's: a plain convolution of the "
+            "padded grad_output with the same kernels, not flipped, with the layer's stride "
+            "and dilation.",
+        )

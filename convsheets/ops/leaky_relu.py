@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._elementwise import Elementwise
 
 
@@ -22,6 +23,7 @@ class LeakyReLU(Elementwise):
     summary: ClassVar[str] = ("LeakyReLU: negative values are multiplied by negative_slope "
                               "(0.01), the rest pass unchanged")
     options: ClassVar[dict[str, tuple[str, object]]] = {"negative_slope": ("float", 0.01)}
+    differentiable: ClassVar[bool] = True
 
     @property
     def slope(self) -> str:
@@ -49,3 +51,13 @@ class LeakyReLU(Elementwise):
         and -0.0 pass through it as in PyTorch)."""
         x = np.asarray(x, dtype=np.float64)
         return np.where(x > 0, x, x * self.negative_slope)
+
+    def grad_cell(self, x: str, g: str) -> str:
+        return f"IF({x}>0,{g},{self.slope}*{g})"
+
+    def grad_rule(self) -> str:
+        return f"IF(x > 0, g, {self.slope}·g)"
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.relu_backward(x, grad_y, self.negative_slope), {}

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from .. import reference as ref
 from ..errors import SpecError
 from ._pool import EXCEL_MAX_ARGUMENTS, Pool2d, int_or_pair
@@ -22,6 +23,7 @@ class MaxPool2d(Pool2d):
     module: ClassVar[str] = "MaxPool2d"
     default_prefix: ClassVar[str] = "maxpool"
     summary: ClassVar[str] = "max pooling: the largest value of each window, channel by channel"
+    differentiable: ClassVar[bool] = True
     unsupported: ClassVar[dict[str, tuple[object, str]]] = {
         "ceil_mode": (False, "is not supported: windows that hang over the edge have no fixed "
                        "cells to refer to; only PyTorch's default (false) is drawn"),
@@ -83,3 +85,23 @@ class MaxPool2d(Pool2d):
     def reference_size(self, axis: int, size: int) -> int:
         return ref.pool2d_output_size(size, self.kernel_size[axis], self.stride[axis],
                                       self.padding[axis], self.dilation[axis])
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.max_pool2d_backward(x, grad_y, self.kernel_size, self.stride, self.padding,
+                                        self.dilation), {}
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """Which tap of each window (i·kW + j) holds its first maximum."""
+        return {"grad_winner": grad.max_pool2d_winners(x, self.kernel_size, self.stride,
+                                                       self.padding, self.dilation)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "Winners: for each window, the tap that holds its maximum (numbered row by row); "
+            "on a tie the first one in that order, as PyTorch's CPU kernel picks it.",
+            "grad_input: only the winner changed the output, so the window's whole gradient "
+            "goes to it; every other cell of the window gets 0 from that window. A cell "
+            "covered by several windows adds up what it won.",
+        )

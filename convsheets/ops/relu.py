@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from .. import reference as ref
 from ._elementwise import Elementwise
 
@@ -18,6 +19,7 @@ class ReLU(Elementwise):
     default_prefix: ClassVar[str] = "relu"
     summary: ClassVar[str] = "ReLU: negative values become 0, the rest pass unchanged"
     options: ClassVar[dict[str, tuple[str, object]]] = {}
+    differentiable: ClassVar[bool] = True
 
     def extra_repr(self) -> str:
         return ""
@@ -38,3 +40,13 @@ class ReLU(Elementwise):
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return ref.relu(x)
+
+    def grad_cell(self, x: str, g: str) -> str:
+        return f"IF({x}>0,{g},0)"
+
+    def grad_rule(self) -> str:
+        return "IF(x > 0, g, 0)"
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.relu_backward(x, grad_y), {}

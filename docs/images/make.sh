@@ -60,3 +60,12 @@ def gap(row, step):  # the first run of 12 blank rows from `row` going `step`
 top, bottom = gap(bar[0], -1), gap(bar[-1], 1)
 Image.open(sys.argv[1]).crop((0, top, page.shape[1], bottom)).save(sys.argv[2])
 EOF
+# --backward (issue 25): the basic preset's loss, gradients and update step
+"$python" -m convsheets build --variant basic --backward -o "$tmp/backward.xlsx" >/dev/null
+for sheet in Loss "Grad Weights" "Grad Upsampled" "Grad Input" Update; do
+    "$python" -m convsheets render "$tmp/backward.xlsx" --sheet "$sheet" --to docs/images \
+        --dpi 70 --force --trim >/dev/null
+done
+"$python" -m convsheets build --template edges --backward -o "$tmp/backward-edges.xlsx" >/dev/null
+"$python" -m convsheets render "$tmp/backward-edges.xlsx" --sheet "maxpool1 Grad Winners" \
+    --to docs/images --dpi 70 --force --trim >/dev/null

@@ -1,0 +1,682 @@
+"""The backward pass: the loss, then every layer's gradients in reverse, as live formulas.
+
+Like `torch.fx.Interpreter` run backwards over the drawn network, `draw_backward` hands each
+layer (last first) to the gradient drawer registered for its op class, with the blocks of
+dL/d(its output); the drawer adds the layer's gradient sheets and returns dL/d(its input),
+which is the previous layer's output gradient (the same cells, under both names). The chain
+rule per op family:
+
+* conv2d: grad_input is the *transposed convolution* of grad_output with the same weights,
+  drawn with the transposed variant's own steps (zero insertion, padding, flipped kernels,
+  a stride-1 convolution); grad_weight is the correlation of the (padded) input with
+  grad_output stretched by the stride; grad_bias the sum of grad_output;
+* relu / leaky_relu: the mask (the gradient passes where the input was > 0);
+* max_pool2d: each window's gradient to the window's first maximum (a "winner" block says
+  which tap); avg_pool2d: spread evenly over the window (its divisor).
+
+Every block carries a `Meaning(GRADIENT, layer, kind, index)`; `expected.py` checks each from
+the ops' NumPy gradient references (`gradients.py`), never from these index maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .draw import Drawn
+from .draw.conv import upsample_stage
+from .guide import COL_TEXT, COL_VALUE, GuideWriter
+from .layout import (
+    COMPUTED,
+    EDIT,
+    FIRST_COL,
+    GRADIENT,
+    TENSOR,
+    Block,
+    Label,
+    Meaning,
+    SheetPlan,
+    grid,
+    row_block,
+    stack,
+)
+from .network import Layer, LayerNames
+from .ops import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Op
+from .ops._elementwise import Elementwise
+from .plan import LayerContext, Plan, channel_list, grid_title, title
+from .stages import (
+    Conv,
+    Formula,
+    Gather,
+    PerCell,
+    Values,
+    compose,
+    dilate_map,
+    flip_map,
+    insert_map,
+    pad_map,
+)
+from .tensors import block_names, block_of
+
+
+@dataclass
+class GradContext:
+    """One layer's backward drawing: the plan, the layer as drawn forward, its names."""
+
+    plan: Plan
+    drawn: Drawn
+
+    @property
+    def layer(self) -> Layer:
+        return self.drawn.ctx.layer
+
+    @property
+    def prefix(self) -> str:
+        """Gradient blocks take the layer's tensor prefix: conv1_grad_weight_0_0,
+        grad_weight_0_0 in a single-layer workbook."""
+        return self.layer.names.tensor
+
+    @property
+    def sheet_prefix(self) -> str:
+        names = self.layer.names
+        if names.sheet:
+            return names.sheet + "Grad "
+        if names.tensor:  # separable's two unnamed layers: "Depthwise Grad Input"
+            return names.tensor.rstrip("_").capitalize() + " Grad "
+        return "Grad "
+
+    def add_sheet(self, role: str, note: str) -> SheetPlan:
+        return self.plan.add_sheet(self.sheet_prefix + role, note, layer=self.layer.label)
+
+    def meaning(self, kind: str, index: tuple[int, ...] = ()) -> Meaning:
+        return Meaning(GRADIENT, self.layer.label, kind, index=index)
+
+    def grad_input_names(self, c: int) -> tuple[str, tuple[str, ...]]:
+        """grad_input_c{c}, also the previous layer's grad_output_c{c}."""
+        layers = self.plan.network.layers
+        n = layers.index(self.layer)
+        aliases = (f"{layers[n - 1].names.tensor}grad_output_c{c}",) if n else ()
+        return f"{self.prefix}grad_input_c{c}", aliases
+
+
+GradDrawer = Callable[[GradContext, list[Block]], list[Block]]
+GRADIENT_DRAWERS: dict[type[Op], GradDrawer] = {}
+
+
+def gradient_of(*classes: type[Op]) -> Callable[[GradDrawer], GradDrawer]:
+    """Register the decorated function as the gradient drawer of `classes`."""
+    def register(function: GradDrawer) -> GradDrawer:
+        for cls in classes:
+            GRADIENT_DRAWERS[cls] = function
+        return function
+    return register
+
+
+def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
+    """The Loss sheet, then each layer's gradient sheets, last layer first, then the Update
+    sheet (one SGD step) and, for a small network, the forward pass again with the updated
+    weights. Returns the gradient of the network input."""
+    grads = loss_stage(plan, drawn[-1])
+    for layer in reversed(drawn):
+        ctx = GradContext(plan, layer)
+        for cls in type(layer.op).__mro__:
+            if cls in GRADIENT_DRAWERS:
+                grads = GRADIENT_DRAWERS[cls](ctx, grads)
+                break
+        else:
+            raise TypeError(f"no gradient drawer for {type(layer.op).__name__}")
+    update_stage(plan, drawn)
+    _chain_rule(plan)
+    return grads
+
+
+def _chain_rule(plan: Plan) -> None:
+    """The Chain Rule sheet (after the Loss sheet): the backward pass step by step per kind
+    of layer, as the seed writes its steps (a sheet of its own, so the guide still prints on
+    one page)."""
+    training = plan.network.training
+    assert training is not None
+    sheet = SheetPlan("Chain Rule", widths={1: 2, COL_TEXT: 34, COL_VALUE: 9, 4: 9},
+                      default_width=12, note="How the gradient sheets compute, in order.")
+    at = next(n for n, s in enumerate(plan.sheets) if s.name == "Loss")
+    plan.sheets.insert(at, sheet)
+    cur = GuideWriter(sheet)
+    cur.row = sheet.first_row
+    cur.text("The backward pass (--backward)", "cs_title")
+    cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
+             "against the yellow target on the Loss sheet. Its gradient with respect to each "
+             "output cell is 2·(y - t)/N: grad_output of the last layer.")
+    cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
+             "layer's grad_output (the same cells, under both names). For each kind of layer:")
+    seen: set[object] = set()
+    for layer in reversed(plan.network.layers):
+        steps = layer.op.backward_steps()
+        key = (type(layer.op), steps)
+        if key in seen:
+            continue
+        seen.add(key)
+        cur.gap()
+        cur.text(f"{layer.op.module} ({layer.label})", "cs_heading")
+        for n, step in enumerate(steps, 1):
+            cur.text(f"{n}. {step}")
+    cur.gap()
+    cur.text(f"Update: each weight and bias minus learning_rate × its gradient, one step of "
+             f"torch.optim.SGD (learning_rate {training.lr:g}, yellow, on the Update sheet).")
+    cur.text("Which cells made a gradient cell: select it and use Trace Precedents (every "
+             "formula refers to its cells literally). The Explorer sheets follow the forward "
+             "windows only: a gradient's 'window' is the whole stretched grad_output, which "
+             "Trace Precedents shows better than a copy would.")
+
+
+# ---------------------------------------------------------------------------- one SGD step
+def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
+    """The Update sheet: the learning rate (yellow), every weight and bias minus lr × its
+    gradient (torch.optim.SGD's step, no momentum), and the loss with the updated weights:
+    the forward pass drawn again on sheets of its own (``conv1 New Output``), when the
+    network is small enough (`training.RECOMPUTE_LIMIT` cells)."""
+    from .build import minimum_cells
+    from .draw import draw_layer
+    from .training import RECOMPUTE_LIMIT
+
+    training = plan.network.training
+    assert training is not None
+    cells = minimum_cells(plan.network)
+    again = cells <= RECOMPUTE_LIMIT
+    sheet = plan.add_sheet(
+        "Update", "One step of gradient descent (torch.optim.SGD): each weight and bias minus "
+        "learning_rate × its gradient. Change the yellow learning rate: "
+        + ("loss_after is the loss recomputed with the updated weights (the forward pass "
+           "again, on the New sheets); too large a rate overshoots and the loss goes up."
+           if again else f"the loss is not recomputed here: the network has {cells:,} cells, "
+           f"more than the {RECOMPUTE_LIMIT:,} up to which the forward pass is drawn again."))
+    found = {(b.meaning.layer, b.meaning.kind, b.meaning.index): b for b in plan.blocks()
+             if b.meaning is not None and b.meaning.role == GRADIENT}
+    rate = Block("learning_rate", (1, 1), EDIT, Values(np.array([[training.lr]])),
+                 title="learning_rate (lr)", colour_scale=False,
+                 meaning=Meaning(GRADIENT, "", "learning_rate"))
+    row = row_block(sheet, rate, top=sheet.first_row)
+    outputs: list[Block] = []
+    if again:
+        targets = [b for b in plan.blocks() if b.meaning is not None
+                   and (b.meaning.role, b.meaning.kind) == (TENSOR, "target")]
+        n = plan.tensors["target"].size
+        after = Block("loss_after", (1, 1), COMPUTED, Formula(
+            lambda block: _mse(block.sheet, outputs, targets, n)),
+            colour_scale=False, title="loss_after = the loss with the updated weights",
+            meaning=Meaning(GRADIENT, "", "loss_after"))
+        row = row_block(sheet, after, top=row)
+    updated: dict[str, tuple[list[list[Block]], Block | None]] = {}
+    for layer in drawn:
+        if layer.weights is None:
+            continue
+        label = layer.ctx.layer.label
+        prefix = layer.ctx.layer.names.tensor
+        sheet.labels.append(Label(row, FIRST_COL, f"{label}: updated = value - "
+                                  "learning_rate × gradient", "cs_group"))
+        row += 1
+        bias = None
+        if layer.bias is not None:
+            bias = _updated(f"{prefix}updated_bias", layer.bias, found[(label, "grad_bias", ())],
+                            rate, Meaning(GRADIENT, label, "updated_bias"))
+            row = row_block(sheet, bias, top=row)
+        rows = [[_updated(f"{prefix}updated_weight_{a}_{b}", w,
+                          found[(label, "grad_weight", (a, b))], rate,
+                          Meaning(GRADIENT, label, "updated_weight", index=(a, b)), short=w.short)
+                 for b, w in enumerate(line)] for a, line in enumerate(layer.weights)]
+        row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
+        updated[label] = (rows, bias)
+    if not again:
+        return
+    sources = _network_inputs(plan)
+    for layer in drawn:
+        source = layer.ctx.layer
+        names = _after_names(source.names)
+        ctx = LayerContext(plan, replace(source, names=names),
+                           updated.get(source.label))
+        before = {id(b) for b in plan.blocks()}
+        sources = draw_layer(ctx, sources).outputs
+        for block in plan.blocks():
+            if id(block) in before or block.meaning is None:
+                continue
+            m = block.meaning
+            block.meaning = Meaning(GRADIENT, source.label, "after_" + (m.kind or m.role),
+                                    index=m.index)
+    outputs.extend(sources)
+
+
+def _network_inputs(plan: Plan) -> list[Block]:
+    return [b for b in plan.blocks() if b.meaning is not None and b.meaning.role == TENSOR
+            and b.meaning.kind == "input"]
+
+
+def _after_names(names: LayerNames) -> LayerNames:
+    """How the forward pass after the step names its blocks: conv1_updated_output_c0,
+    updated_output_c0 (a single layer's), sheets ``conv1 New Output``, ``New Output``."""
+    return LayerNames(names.tensor + "updated_", names.output + "updated_",
+                      names.stage + "updated_", (names.sheet or "") + "New ",
+                      tuple((role, "New " + sheet) for role, sheet in names.sheets),
+                      tuple(a + "updated_" for a in names.aliases))
+
+
+def _updated(name: str, value: Block, grad: Block, rate: Block, meaning: Meaning,
+             short: str = "") -> Block:
+    def cell(here: str, i: int, j: int) -> str:
+        return (f"{value.ref(i, j, from_sheet=here)}-"
+                f"{rate.ref(0, 0, absolute=True, from_sheet=here)}*"
+                f"{grad.ref(i, j, from_sheet=here)}")
+
+    return Block(name, value.shape, COMPUTED, PerCell(cell, _last_cell), short=short,
+                 title=grid_title(name, value.shape) if value.shape[0] > 1 else
+                 title(name, value.shape), meaning=meaning, colour_scale=value.shape[0] > 1)
+
+
+def _mse(here: str, outputs: Sequence[Block], targets: Sequence[Block], n: int) -> str:
+    """F.mse_loss (mean) of the output blocks against the target blocks, one SUMPRODUCT of
+    the differences with themselves per channel."""
+    terms = "+".join(f"SUMPRODUCT({y.area(from_sheet=here)}-{t.area(from_sheet=here)},"
+                     f"{y.area(from_sheet=here)}-{t.area(from_sheet=here)})"
+                     for y, t in zip(outputs, targets, strict=True))
+    return f"({terms})/{n}"
+
+
+# ---------------------------------------------------------------------------- the loss
+def loss_stage(plan: Plan, last: Drawn) -> list[Block]:
+    """The Loss sheet: the editable target, the loss cell (F.mse_loss, mean) and dL/dy of the
+    last layer's output, 2·(y - t)/N per cell."""
+    outputs = last.outputs
+    target = plan.tensors["target"]
+    n = target.size
+    sheet = plan.add_sheet("Loss", f"The loss: the mean of (output - target)² over all {n} "
+                           "output cells (PyTorch's F.mse_loss). Edit the yellow target. Below, "
+                           "its gradient with respect to each output cell, 2·(y - t)/N: where "
+                           "the backward pass starts.")
+    targets = [Block(name, target.shape[1:], EDIT, Values(block_of(target, idx)),
+                     title=title(name, target.shape[1:], "(target)"),
+                     meaning=Meaning(TENSOR, "", "target", index=idx))
+               for name, idx in block_names("target", target.shape)]
+
+    loss_block = Block("loss", (1, 1), COMPUTED,
+                       Formula(lambda block: _mse(block.sheet, outputs, targets, n)),
+                       colour_scale=False,
+                       title="loss = mean((output - target)²)",
+                       meaning=Meaning(GRADIENT, "", "loss"))
+    row = row_block(sheet, loss_block, top=sheet.first_row)
+    row = stack(sheet, targets, top=row + 1)
+    layer = last.ctx.layer
+    prefix = layer.names.tensor
+    grads = []
+    for o, (y, t) in enumerate(zip(outputs, targets, strict=True)):
+        name = f"{prefix}grad_output_c{o}"
+
+        def cell(here: str, i: int, j: int, y: Block = y, t: Block = t) -> str:
+            return f"2*({y.ref(i, j, from_sheet=here)}-{t.ref(i, j, from_sheet=here)})/{n}"
+
+        grads.append(Block(name, y.shape, COMPUTED, PerCell(cell, _last_cell),
+                           title=title(name, y.shape, "= 2·(y - t)/N"),
+                           meaning=Meaning(GRADIENT, layer.label, "grad_output", index=(o,))))
+    stack(sheet, grads, top=row + 1)
+    return grads
+
+
+def _last_cell(shape: tuple[int, int]) -> list[tuple[int, int]]:
+    return [(shape[0] - 1, shape[1] - 1)]
+
+
+# ---------------------------------------------------------------------------- conv2d
+@gradient_of(Conv2d)
+def conv2d_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """grad_weight and grad_bias, then grad_input as the transposed convolution."""
+    _weight_gradient(ctx, grads)
+    return _input_gradient(ctx, grads)
+
+
+def _weight_gradient(ctx: GradContext, grads: list[Block]) -> None:
+    """grad_weight[a][b] = the padded input channel b of a's group correlated with grad_output
+    a stretched by the stride (stride - 1 zeros between its cells), the windows `dilation`
+    apart; grad_bias[a] = SUM(grad_output a)."""
+    op = ctx.drawn.op
+    assert isinstance(op, Conv2d)
+    stretched = grads
+    if op.stride != (1, 1):
+        sheet = ctx.add_sheet("Stretched", f"grad_output with stride - 1 zeros between its "
+                              f"cells (stride {op.stride[0]}x{op.stride[1]}, orange): each "
+                              "weight met the input every stride cells, so its gradient "
+                              "correlates the input with this.")
+        (oh, ow) = grads[0].shape
+        rows, cols = insert_map(oh, op.stride[0]), insert_map(ow, op.stride[1])
+        stretched = []
+        for o, g in enumerate(grads):
+            name = f"{ctx.prefix}grad_stretched_c{o}"
+            shape = (len(rows), len(cols))
+            stretched.append(Block(name, shape, COMPUTED, Gather(g, rows, cols),
+                                   title=title(name, shape, "(zeros inserted)"),
+                                   meaning=ctx.meaning("grad_stretched", (o,))))
+        stack(sheet, stretched)
+    windowed = ctx.drawn.windowed or ctx.drawn.inputs
+    per_in = op.in_channels // op.groups
+    per_out = op.out_channels // op.groups
+    kh, kw = op.kernel_size
+    what = "padded input" if op.padding != (0, 0) else "input"
+    sheet = ctx.add_sheet(
+        "Weights", f"dL/d(weight)[a][b]: SUMPRODUCT of grad_output channel a (stretched by the "
+        f"stride) with each window of the {what} channel its filter read, windows "
+        f"{op.dilation[0]}x{op.dilation[1]} (the dilation) apart; dL/d(bias)[a] = SUM of "
+        "grad_output channel a. Trace Precedents shows the cells each gradient read.")
+    top = _bias_gradient(ctx, sheet, grads, op.bias)
+    rows = []
+    for a in range(op.out_channels):
+        line = []
+        g = a // per_out
+        for b in range(per_in):
+            c = g * per_in + b
+            name = f"{ctx.prefix}grad_weight_{a}_{b}"
+            line.append(Block(name, (kh, kw), COMPUTED,
+                              Conv([windowed[c]], [stretched[a]], None, 0, op.dilation),
+                              title=grid_title(name, (kh, kw)), short=f"in {b}",
+                              meaning=ctx.meaning("grad_weight", (a, b))))
+        rows.append(line)
+    grid(sheet, rows, [_filter_label(a, per_in, per_out, op.groups)
+                       for a in range(op.out_channels)], top=top)
+
+
+def _filter_label(a: int, per_in: int, per_out: int, groups: int) -> str:
+    if groups == 1:
+        return f"filter {a}"
+    g = a // per_out
+    return f"filter {a} (input {channel_list(range(g * per_in, (g + 1) * per_in))})"
+
+
+def _input_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """grad_input = conv_transpose2d(grad_output, the same weights): the transposed
+    variant's steps 1-4 with this layer's kernel, stride, padding and dilation."""
+    op = ctx.drawn.op
+    assert isinstance(op, Conv2d)
+    layer = ctx.layer
+    twin = op.transposed_twin(layer.in_shape)
+    names = LayerNames(ctx.prefix, ctx.prefix, f"{ctx.prefix}grad_", ctx.sheet_prefix)
+    twin_ctx = LayerContext(ctx.plan, Layer(layer.name, twin, layer.out_shape, names))
+    upsampled = upsample_stage(twin_ctx, twin, grads)
+    for c, block in enumerate(upsampled):
+        block.meaning = ctx.meaning("grad_upsampled", (c,))
+    ctx.plan.sheets[-1].layer = layer.label
+    kh, kw = op.kernel_size
+    weights = ctx.drawn.weights
+    assert weights is not None
+    per_in, per_out = op.in_channels // op.groups, op.out_channels // op.groups
+    flipped = _kernels(ctx, "Flipped", "Each kernel rotated by 180° (rows and columns "
+                       "reversed): grad_input is the transposed convolution of grad_output, a "
+                       "plain convolution of the upsampled gradient with the flipped kernels.",
+                       weights, "grad_flipped", flip_map(kh), flip_map(kw))
+    kernels = flipped
+    if op.dilation != (1, 1):
+        dh, dw = op.dilation
+        rows = compose(dilate_map(kh, dh), flip_map(kh))
+        cols = compose(dilate_map(kw, dw), flip_map(kw))
+        kernels = _kernels(ctx, "Dilated", f"The flipped kernels with dilation {dh}x{dw}: "
+                           "dilation - 1 zeros (holes, blue) between taps.", weights,
+                           "grad_dilated", rows, cols)
+    sheet = ctx.add_sheet(
+        "Input", "dL/d(input): the transposed convolution of grad_output with the same "
+        "weights: for each input channel, SUMPRODUCT of each window of the upsampled "
+        "gradient (stride 1) with the flipped kernels of every filter that read the channel, "
+        "summed. This is what the previous layer's gradient is.")
+    c_in, h, w = layer.in_shape
+    dkh, dkw = kernels[0][0].shape
+    size = upsampled[0].shape
+    if (size[0] - dkh + 1, size[1] - dkw + 1) != (h, w):
+        raise AssertionError("grad_input out of step with the input")
+    blocks = []
+    for c in range(c_in):
+        g = c // per_in
+        filters = range(g * per_out, (g + 1) * per_out)
+        content = Conv([upsampled[a] for a in filters],
+                       [kernels[a][c - g * per_in] for a in filters], None, 0, (1, 1))
+        name, aliases = ctx.grad_input_names(c)
+        blocks.append(Block(name, (h, w), COMPUTED, content, aliases=aliases,
+                            title=title(name, (h, w), "= Σ over grad_output "
+                                        f"{channel_list(list(filters))} of upsampled ⊛ "
+                                        "flipped kernel"),
+                            meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+def _kernels(ctx: GradContext, role: str, note: str, weights: list[list[Block]], kind: str,
+             rows: tuple[object, ...], cols: tuple[object, ...]) -> list[list[Block]]:
+    """A gather of every kernel (flip, then holes), laid out like the weights."""
+    sheet = ctx.add_sheet(role, note)
+    shape = (len(rows), len(cols))
+    out = []
+    for a, line in enumerate(weights):
+        row = []
+        for b, k in enumerate(line):
+            name = f"{ctx.prefix}{kind}_{a}_{b}"
+            row.append(Block(name, shape, COMPUTED, Gather(k, rows, cols),  # type: ignore[arg-type]
+                             title=grid_title(name, shape), short=k.short,
+                             meaning=ctx.meaning(kind, (a, b))))
+        out.append(row)
+    grid(sheet, out, [f"filter {a}" for a in range(len(out))])
+    return out
+
+
+# ---------------------------------------------------------------------------- conv_transpose2d
+@gradient_of(ConvTranspose2d)
+def conv_transpose2d_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """The mirror image of conv2d's: grad_input is a plain (strided, dilated) convolution of
+    the padded grad_output with the same, unflipped kernels; grad_weight correlates the
+    padded grad_output with the input stretched by the stride."""
+    op = ctx.drawn.op
+    assert isinstance(op, ConvTranspose2d)
+    layer = ctx.layer
+    padded = grads
+    if op.padding != (0, 0):
+        ph, pw = op.padding
+        sheet = ctx.add_sheet("Padded", f"grad_output with {ph} row(s) / {pw} column(s) of "
+                              "zeros around it (grey): the rows and columns the transposed "
+                              "convolution cropped had no gradient.")
+        rows, cols = pad_map(grads[0].shape[0], ph, ph), pad_map(grads[0].shape[1], pw, pw)
+        padded = []
+        for o, g in enumerate(grads):
+            name = f"{ctx.prefix}grad_padded_c{o}"
+            shape = (len(rows), len(cols))
+            padded.append(Block(name, shape, COMPUTED, Gather(g, rows, cols),
+                                title=title(name, shape, "(zero-padded)"),
+                                meaning=ctx.meaning("grad_padded", (o,))))
+        stack(sheet, padded)
+    # grad_weight[c][o'] = SUMPRODUCT(window of padded grad_output o, stretched input c)
+    stretched = ctx.drawn.inputs
+    if op.stride != (1, 1):
+        sheet = ctx.add_sheet("Stretched", f"The layer's input with stride - 1 zeros between "
+                              f"its cells (stride {op.stride[0]}x{op.stride[1]}, orange): each "
+                              "weight met grad_output every stride cells.")
+        h, w = stretched[0].shape
+        rows, cols = insert_map(h, op.stride[0]), insert_map(w, op.stride[1])
+        blocks = []
+        for c, x in enumerate(stretched):
+            name = f"{ctx.prefix}grad_stretched_c{c}"
+            shape = (len(rows), len(cols))
+            blocks.append(Block(name, shape, COMPUTED, Gather(x, rows, cols),
+                                title=title(name, shape, "(zeros inserted)"),
+                                meaning=ctx.meaning("grad_stretched", (c,))))
+        stack(sheet, blocks)
+        stretched = blocks
+    per_in, per_out = op.in_channels // op.groups, op.out_channels // op.groups
+    kh, kw = op.kernel_size
+    sheet = ctx.add_sheet(
+        "Weights", "dL/d(weight)[c][o]: SUMPRODUCT of input channel c (stretched by the "
+        "stride) with each window of the padded grad_output channel it wrote into, windows "
+        f"{op.dilation[0]}x{op.dilation[1]} (the dilation) apart; dL/d(bias)[o] = SUM of "
+        "grad_output channel o.")
+    top = _bias_gradient(ctx, sheet, grads, op.bias)
+    rows_ = []
+    for c in range(op.in_channels):
+        g = c // per_in
+        rows_.append([Block(f"{ctx.prefix}grad_weight_{c}_{b}", (kh, kw), COMPUTED,
+                            Conv([padded[g * per_out + b]], [stretched[c]], None, 0,
+                                 op.dilation),
+                            title=grid_title(f"{ctx.prefix}grad_weight_{c}_{b}", (kh, kw)),
+                            short=f"out {b}", meaning=ctx.meaning("grad_weight", (c, b)))
+                      for b in range(per_out)])
+    grid(sheet, rows_, [f"input channel {c}" for c in range(op.in_channels)], top=top)
+    # grad_input: a plain convolution of the padded grad_output, stride and dilation as the
+    # layer's, with the kernels as they are (conv2d's layout [out][in/g] is this one's [in])
+    weights = ctx.drawn.weights
+    assert weights is not None
+    kernels = weights
+    if op.dilation != (1, 1):
+        kernels = _kernels(ctx, "Dilated", f"The kernels with dilation {op.dilation[0]}x"
+                           f"{op.dilation[1]}: dilation - 1 zeros (holes, blue) between taps.",
+                           weights, "grad_dilated", dilate_map(kh, op.dilation[0]),
+                           dilate_map(kw, op.dilation[1]))
+    sheet = ctx.add_sheet(
+        "Input", "dL/d(input): a plain convolution of the padded grad_output with the same "
+        f"kernels (not flipped), stride {op.stride[0]}x{op.stride[1]}: each input pixel "
+        "collects grad_output × weight from every cell it wrote into.")
+    c_in, h, w = layer.in_shape
+    blocks = []
+    for c in range(c_in):
+        g = c // per_in
+        outs = range(g * per_out, (g + 1) * per_out)
+        content = Conv([padded[o] for o in outs], [kernels[c][o - g * per_out] for o in outs],
+                       None, 0, op.stride)
+        name, aliases = ctx.grad_input_names(c)
+        blocks.append(Block(name, (h, w), COMPUTED, content, aliases=aliases,
+                            title=title(name, (h, w), "= Σ over grad_output "
+                                        f"{channel_list(list(outs))} of padded ⊛ kernel"),
+                            meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+def _bias_gradient(ctx: GradContext, sheet: SheetPlan, grads: list[Block], bias: bool) -> int:
+    """dL/d(bias) = SUM of each grad_output channel, one row. Returns the next free row."""
+    if not bias:
+        return sheet.first_row
+    n = len(grads)
+    name = f"{ctx.prefix}grad_bias"
+    block = Block(name, (1, n), COMPUTED,
+                  PerCell(lambda here, i, j: f"SUM({grads[j].area(from_sheet=here)})"),
+                  title=title(name, (1, n), "= SUM(grad_output channel)"),
+                  meaning=ctx.meaning("grad_bias"), colour_scale=False)
+    return row_block(sheet, block, top=sheet.first_row)
+
+
+# ---------------------------------------------------------------------------- element-wise
+@gradient_of(Elementwise)
+def elementwise_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """The mask: each cell passes grad_output where the layer's input was > 0."""
+    op = ctx.drawn.op
+    assert isinstance(op, Elementwise) and op.differentiable
+    sheet = ctx.add_sheet("Input", f"dL/d(input) = {op.grad_rule()} with x the layer's input "  # type: ignore[attr-defined]
+                          "and g its grad_output, cell by cell: the gradient passes only where "
+                          "the input was positive.")
+    blocks = []
+    for c, (x, g) in enumerate(zip(ctx.drawn.inputs, grads, strict=True)):
+        def cell(here: str, i: int, j: int, x: Block = x, g: Block = g) -> str:
+            return op.grad_cell(x.ref(i, j, from_sheet=here), g.ref(i, j, from_sheet=here))  # type: ignore[attr-defined]
+
+        name, aliases = ctx.grad_input_names(c)
+        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell, _last_cell),
+                            aliases=aliases, title=title(name, x.shape, f"= {op.grad_rule()}"),  # type: ignore[attr-defined]
+                            meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+# ---------------------------------------------------------------------------- pooling
+@gradient_of(MaxPool2d)
+def max_pool_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """Winners (which tap of each window holds its first maximum), then each input cell
+    gathers the gradient of every window it won."""
+    op = ctx.drawn.op
+    assert isinstance(op, MaxPool2d)
+    kh, kw = op.kernel_size
+    sheet = ctx.add_sheet("Winners", f"For each output cell, which tap of its {kh}x{kw} window "
+                          "holds the maximum (numbered row by row from 0, i·kW + j); on a tie "
+                          "the first one, as PyTorch does. Padding never wins.")
+    winners = []
+    h, w = ctx.layer.in_shape[1:]
+    for c, (x, y) in enumerate(zip(ctx.drawn.inputs, ctx.drawn.outputs, strict=True)):
+        def cell(here: str, r: int, k: int, x: Block = x, y: Block = y) -> str:
+            taps = [(i * kw + j, x.ref(a, b, from_sheet=here))
+                    for i, a in _taps(op, 0, r, h) for j, b in _taps(op, 1, k, w)]
+            best = y.ref(r, k, from_sheet=here)
+            text = str(taps[-1][0])
+            for tap, ref in reversed(taps[:-1]):
+                text = f"IF({ref}={best},{tap},{text})"
+            return text
+
+        name = f"{ctx.prefix}grad_winner_c{c}"
+        winners.append(Block(name, y.shape, COMPUTED, PerCell(cell), colour_scale=False,
+                             title=title(name, y.shape, "(tap of the maximum)"),
+                             meaning=ctx.meaning("grad_winner", (c,))))
+    stack(sheet, winners)
+    sheet = ctx.add_sheet("Input", "dL/d(input): each input cell receives the grad_output of "
+                          "every window whose winner it is, and 0 from the others: "
+                          "IF(winner = this tap, g, 0), summed over the windows that cover it.")
+    blocks = []
+    for c, (x, g, win) in enumerate(zip(ctx.drawn.inputs, grads, winners, strict=True)):
+        def cell(here: str, i: int, j: int, g: Block = g, win: Block = win) -> str:
+            terms = [f"IF({win.ref(r, k, from_sheet=here)}={ti * kw + tj},"
+                     f"{g.ref(r, k, from_sheet=here)},0)"
+                     for r, ti in _covering(op, 0, i, g.shape[0])
+                     for k, tj in _covering(op, 1, j, g.shape[1])]
+            return "+".join(terms) or "0"
+
+        name, aliases = ctx.grad_input_names(c)
+        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
+                            title=title(name, x.shape, "= Σ IF(winner = tap, g, 0)"),
+                            meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+@gradient_of(AvgPool2d)
+def avg_pool_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """Each input cell gathers every covering window's gradient over its divisor."""
+    op = ctx.drawn.op
+    assert isinstance(op, AvgPool2d)
+    kh, kw = op.kernel_size
+    h, w = ctx.layer.in_shape[1:]
+    divisor = (f"{kh * kw} (the window, padding included)" if op.count_include_pad else
+               "the number of the window's cells inside the input")
+    sheet = ctx.add_sheet("Input", "dL/d(input): each window's gradient spread evenly over its "
+                          f"cells, g / {divisor}, summed over the windows that cover the cell.")
+    blocks = []
+    for c, (x, g) in enumerate(zip(ctx.drawn.inputs, grads, strict=True)):
+        def cell(here: str, i: int, j: int, g: Block = g) -> str:
+            terms = []
+            for r, _ti in _covering(op, 0, i, g.shape[0]):
+                for k, _tj in _covering(op, 1, j, g.shape[1]):
+                    count = kh * kw if op.count_include_pad else \
+                        len(_taps(op, 0, r, h)) * len(_taps(op, 1, k, w))
+                    terms.append(f"{g.ref(r, k, from_sheet=here)}/{count}")
+            return "+".join(terms) or "0"
+
+        name, aliases = ctx.grad_input_names(c)
+        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
+                            title=title(name, x.shape, "= Σ g / divisor"),
+                            meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+def _taps(op: MaxPool2d | AvgPool2d, axis: int, out: int, size: int) -> list[tuple[int, int]]:
+    """(tap number, input index) of output position `out`'s window along `axis`, inside."""
+    start = out * op.stride[axis] - op.padding[axis]
+    step = op.spread[axis]
+    return [(t, start + t * step) for t in range(op.kernel_size[axis])
+            if 0 <= start + t * step < size]
+
+
+def _covering(op: MaxPool2d | AvgPool2d, axis: int, index: int, outs: int,
+              ) -> list[tuple[int, int]]:
+    """(output position, tap number) of every window that covers input `index` on `axis`."""
+    found = []
+    for out in range(outs):
+        for tap, at in _taps(op, axis, out, 10**9):
+            if at == index:
+                found.append((out, tap))
+    return found

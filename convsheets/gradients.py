@@ -1,0 +1,160 @@
+"""NumPy references of the backward pass, with the semantics of ``torch.autograd``.
+
+The backward sheets compute gradients with live formulas drawn the way a student learns them
+(grad_input of a convolution as the transposed convolution of grad_output, grad_weight as the
+correlation of the padded input with the stride-dilated grad_output). These references are the
+oracle they are checked against, so they are written from the *other* definition, the chain
+rule applied term by term to the forward sum, tap by tap:
+
+* conv2d: every output cell ``y[o, r, k] = Σ w[o, c', i, j] · xpad[c, r·s + i·d, k·s + j·d]``
+  passes ``grad_y[o, r, k] · w`` back to each input tap it read and ``grad_y · xpad`` to each
+  weight (a scatter into grad_input, never a transposed convolution);
+* conv_transpose2d: the scatter definition read backwards (each input pixel's gradient gathers
+  ``w · grad_y`` from the output cells it wrote into);
+* max_pool2d: the whole gradient to the window's first maximum in row-major order (PyTorch's
+  CPU kernel keeps the first ``val > max``); padding (-inf) never wins;
+* avg_pool2d: the gradient shared evenly by the window's cells, divided by the same divisor
+  as the forward pass (kH·kW with count_include_pad, else the cells inside the input);
+* relu / leaky_relu: passed where the input is > 0 (else 0 / negative_slope times it);
+* mse loss (``F.mse_loss``, mean): ``2 (y - t) / N``.
+
+All in float64, one image (no batch), as `reference.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .reference import pad2d, pool2d_output_size
+
+Pair = tuple[int, int]
+
+
+def mse_loss(y: np.ndarray, target: np.ndarray) -> float:
+    """``F.mse_loss(y, target)`` with the mean reduction."""
+    d = np.asarray(y, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+    return float(np.mean(d * d))
+
+
+def mse_grad(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """d mse_loss / d y: ``2 (y - t) / N``."""
+    y = np.asarray(y, dtype=np.float64)
+    return 2.0 * (y - np.asarray(target, dtype=np.float64)) / y.size
+
+
+def conv2d_backward(x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray, *, stride: Pair,
+                    padding: Pair, dilation: Pair, groups: int,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grad_input, grad_weight, grad_bias) of ``F.conv2d`` for upstream gradient `grad_y`."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64)
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = pad2d(x, (ph, pw))
+    grad_xp = np.zeros_like(xp)
+    grad_w = np.zeros_like(w)
+    out_c, per_in, kh, kw = w.shape
+    _, oh, ow = g.shape
+    per_out = out_c // groups
+    for o in range(out_c):
+        channels = slice((o // per_out) * per_in, (o // per_out + 1) * per_in)
+        for i in range(kh):
+            rows = i * dh + sh * np.arange(oh)
+            for j in range(kw):
+                cols = j * dw + sw * np.arange(ow)
+                taps = xp[channels][:, rows][:, :, cols]  # (per_in, oh, ow): what tap (i, j) read
+                grad_w[o, :, i, j] = (taps * g[o]).sum(axis=(1, 2))
+                grad_xp[channels, rows[:, None], cols[None, :]] += \
+                    w[o, :, i, j][:, None, None] * g[o]
+    h, wd = x.shape[1:]
+    return grad_xp[:, ph:ph + h, pw:pw + wd], grad_w, g.sum(axis=(1, 2))
+
+
+def conv_transpose2d_backward(x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray, *,
+                              stride: Pair, padding: Pair, output_padding: Pair,
+                              dilation: Pair, groups: int,
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grad_input, grad_weight, grad_bias) of ``F.conv_transpose2d``: input pixel (c, r, k)
+    wrote ``x · w[c, o', i, j]`` into output cell (o, r·s - p + i·d, k·s - p + j·d); its
+    gradient gathers ``w · grad_y`` back from there, and the weight's ``x · grad_y``."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64)
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    in_c, per_out, kh, kw = w.shape
+    _, h, wd = x.shape
+    per_in = in_c // groups
+    # grad_y on a canvas wide enough that every written position (even the cropped ones) exists
+    big_h, big_w = (h - 1) * sh + (kh - 1) * dh + 1, (wd - 1) * sw + (kw - 1) * dw + 1
+    canvas = np.zeros((g.shape[0], big_h + g.shape[1], big_w + g.shape[2]))
+    canvas[:, ph:ph + g.shape[1], pw:pw + g.shape[2]] = g
+    grad_x = np.zeros_like(x)
+    grad_w = np.zeros_like(w)
+    for c in range(in_c):
+        outs = slice((c // per_in) * per_out, (c // per_in + 1) * per_out)
+        for i in range(kh):
+            rows = i * dh + sh * np.arange(h)
+            for j in range(kw):
+                cols = j * dw + sw * np.arange(wd)
+                read = canvas[outs][:, rows][:, :, cols]  # (per_out, h, w)
+                grad_x[c] += np.tensordot(w[c, :, i, j], read, axes=(0, 0))
+                grad_w[c, :, i, j] = (read * x[c]).sum(axis=(1, 2))
+    return grad_x, grad_w, g.sum(axis=(1, 2))
+
+
+def max_pool2d_winners(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair,
+                       dilation: Pair) -> np.ndarray:
+    """For each output cell, the tap ``i·kW + j`` of its window that holds the first maximum
+    in row-major order (padding never wins), as PyTorch's CPU kernel picks it."""
+    x = np.asarray(x, dtype=np.float64)
+    c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh, ow = pool2d_output_size(h, kh, sh, ph, dh), pool2d_output_size(w, kw, sw, pw, dw)
+    winners = np.zeros((c, oh, ow))
+    for ch in range(c):
+        for r in range(oh):
+            for k in range(ow):
+                best, where = -np.inf, -1
+                for i in range(kh):
+                    for j in range(kw):
+                        y, xx = r * sh - ph + i * dh, k * sw - pw + j * dw
+                        if 0 <= y < h and 0 <= xx < w and (where < 0 or x[ch, y, xx] > best):
+                            best, where = x[ch, y, xx], i * kw + j
+                winners[ch, r, k] = where
+    return winners
+
+
+def max_pool2d_backward(x: np.ndarray, grad_y: np.ndarray, kernel: Pair, stride: Pair,
+                        padding: Pair, dilation: Pair) -> np.ndarray:
+    """grad_input of ``F.max_pool2d``: each window's gradient to its first maximum."""
+    winners = max_pool2d_winners(x, kernel, stride, padding, dilation)
+    grad_x = np.zeros_like(np.asarray(x, dtype=np.float64))
+    (_kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    for ch, r, k in np.ndindex(*winners.shape):
+        i, j = divmod(int(winners[ch, r, k]), kw)
+        grad_x[ch, r * sh - ph + i * dh, k * sw - pw + j * dw] += grad_y[ch, r, k]
+    return grad_x
+
+
+def avg_pool2d_backward(x: np.ndarray, grad_y: np.ndarray, kernel: Pair, stride: Pair,
+                        padding: Pair, count_include_pad: bool) -> np.ndarray:
+    """grad_input of ``F.avg_pool2d``: each window's gradient over its divisor, to every
+    cell of the window inside the input."""
+    x = np.asarray(x, dtype=np.float64)
+    _, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    grad_x = np.zeros_like(x)
+    for ch, r, k in np.ndindex(*np.shape(grad_y)):
+        cells = [(y, xx) for y in range(r * sh - ph, r * sh - ph + kh)
+                 for xx in range(k * sw - pw, k * sw - pw + kw) if 0 <= y < h and 0 <= xx < w]
+        divisor = kh * kw if count_include_pad else len(cells)
+        for y, xx in cells:
+            grad_x[ch, y, xx] += grad_y[ch, r, k] / divisor
+    return grad_x
+
+
+def relu_backward(x: np.ndarray, grad_y: np.ndarray, negative_slope: float = 0.0) -> np.ndarray:
+    """grad_input of relu (slope 0) and leaky_relu: grad_y where x > 0, else slope·grad_y."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64)
+    return np.where(x > 0, g, g * negative_slope if negative_slope else 0.0)

@@ -1,0 +1,425 @@
+"""--backward: every gradient block equals torch.autograd, and the update step torch.optim.SGD.
+
+The oracle is PyTorch itself: each network is run forward with torch.nn.functional in float64
+on the numbers the recalculated workbook holds (input, weights, biases, target), the loss is
+``F.mse_loss`` (mean), ``loss.backward()`` gives every gradient (grad_output and grad_input of
+each layer through ``retain_grad``), one ``torch.optim.SGD`` step with the workbook's learning
+rate gives the updated parameters and the loss after it. Those are compared with the
+workbook's blocks, by name, after recalculation in LibreOffice, Gnumeric and IronCalc (one
+start of each for the whole batch, through verify, which also checks every block against the
+NumPy references of `gradients.py`, with its random probe).
+
+Presets and shipped networks and a few fixed networks (stride, padding, dilation, groups,
+output_padding, max pooling on small integers with ties) run by default; random networks
+(hypothesis) behind ``slow``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+from engine_copies import verify_keeping_copies
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
+from test_build_cli import run_main
+from test_networks import _layer
+
+from convsheets.build import make_plan, write_atomically
+from convsheets.cli import cli
+from convsheets.engines import get_engine
+from convsheets.errors import ConvsheetsError, SpecError
+from convsheets.network import Network
+from convsheets.networks import network_from_template
+from convsheets.request import resolve
+from convsheets.tensors import block_names, random_tensors
+from convsheets.training import attach
+from convsheets.xlsxread import XlsxFile, parse_ref
+
+TOLERANCE = 1e-9
+DIFFERENTIABLE = ("conv2d", "conv_transpose2d", "relu", "leaky_relu", "max_pool2d",
+                  "avg_pool2d")
+
+
+# ---------------------------------------------------------------------------- PyTorch
+def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
+             keep: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """The network in torch.nn.functional; `keep` receives each layer's input (retained)."""
+    for layer in network.layers:
+        op, prefix = layer.op, layer.names.tensor
+        if keep is not None:
+            x.retain_grad()
+            keep.append(x)
+        w, b = params.get(prefix + "weight"), params.get(prefix + "bias")
+        if op.op == "conv2d":
+            x = F.conv2d(x, w, b, op.stride, op.padding, op.dilation, op.groups)
+        elif op.op == "conv_transpose2d":
+            x = F.conv_transpose2d(x, w, b, op.stride, op.padding, op.output_padding,
+                                   op.groups, op.dilation)
+        elif op.op == "relu":
+            x = F.relu(x)
+        elif op.op == "leaky_relu":
+            x = F.leaky_relu(x, op.negative_slope)
+        elif op.op == "max_pool2d":
+            x = F.max_pool2d(x, op.kernel_size, op.stride, op.padding, op.dilation)
+        elif op.op == "avg_pool2d":
+            x = F.avg_pool2d(x, op.kernel_size, op.stride, op.padding,
+                             count_include_pad=op.count_include_pad)
+        else:
+            raise AssertionError(f"no PyTorch call for {op.op}")
+    if keep is not None:
+        x.retain_grad()
+        keep.append(x)
+    return x
+
+
+def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
+                   ) -> dict[str, np.ndarray]:
+    """Every gradient block, the updated parameters, loss and loss_after, by block name."""
+    def as_t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
+        return torch.tensor(np.asarray(a, dtype=float), dtype=torch.float64, requires_grad=grad)
+
+    names = [name for name in network.source_shapes() if name not in ("input", "target")]
+    params = {name: as_t(tensors[name], True) for name in names}
+    x = as_t(tensors["input"], True)[None]
+    target = as_t(tensors["target"])[None]
+    keep: list[torch.Tensor] = []
+    loss = F.mse_loss(_forward(network, params, x, keep), target)
+    loss.backward()
+    out: dict[str, np.ndarray] = {"loss": np.array([[loss.item()]])}
+    for n, layer in enumerate(network.layers):
+        prefix = layer.names.tensor
+        for c, block in enumerate(keep[n].grad[0].numpy()):
+            out[f"{prefix}grad_input_c{c}"] = block
+        for o, block in enumerate(keep[n + 1].grad[0].numpy()):
+            out[f"{prefix}grad_output_c{o}"] = block
+        for local in layer.op.tensor_shapes():
+            grad = params[prefix + local].grad.numpy()
+            for name, index in block_names(f"{prefix}grad_{local}", grad.shape):
+                out[name] = grad[index].reshape(1, -1) if grad.ndim == 1 else grad[index]
+    optimiser = torch.optim.SGD(list(params.values()), lr=lr)
+    optimiser.step()
+    with torch.no_grad():
+        after = F.mse_loss(_forward(network, params, as_t(tensors["input"])[None]), target)
+    out["loss_after"] = np.array([[after.item()]])
+    for name, value in params.items():
+        array = value.detach().numpy()
+        prefix, local = name[:-len(name.split("_")[-1])], name.split("_")[-1]
+        for block, index in block_names(f"{prefix}updated_{local}", array.shape):
+            out[block] = array[index].reshape(1, -1) if array.ndim == 1 else array[index]
+    return out
+
+
+# ---------------------------------------------------------------------------- reading
+class _Book:
+    """A recalculated copy's named blocks."""
+
+    def __init__(self, path: Path) -> None:
+        self.xf = XlsxFile(path)
+        self.names = self.xf.defined_names()
+        self.sheets: dict[str, object] = {}
+
+    def __call__(self, name: str) -> np.ndarray:
+        sheet, r0, c0, r1, c1 = parse_ref(self.names[name])
+        if sheet not in self.sheets:
+            self.sheets[sheet] = self.xf.read_sheet(sheet)
+        return self.sheets[sheet].region(r0, c0, r1, c1).values  # type: ignore[attr-defined]
+
+    def tensors(self, network: Network) -> dict[str, np.ndarray]:
+        out = {}
+        for tensor, shape in network.source_shapes().items():
+            array = np.zeros(shape)
+            for name, index in block_names(tensor, shape):
+                values = self(name)
+                array[index] = values.reshape(-1) if len(shape) == 1 else values
+            out[tensor] = array
+        return out
+
+
+def compare_with_torch(network: Network, read: _Book) -> list[str]:
+    """Every block PyTorch gives that the workbook has (each gradient block must be there)."""
+    lr = float(read("learning_rate")[0, 0])
+    expected = torch_training(network, read.tensors(network), lr)
+    problems = []
+    for name, want in expected.items():
+        if name not in read.names:  # (loss_after: only a small network's forward is redrawn)
+            if name != "loss_after":
+                problems.append(f"{name}: missing from the workbook")
+            continue
+        got = read(name)
+        if got.shape != want.shape:
+            problems.append(f"{name}: shape {got.shape}, PyTorch {want.shape}")
+        elif not np.all(np.abs(got - want) <= TOLERANCE * np.maximum(1.0, np.abs(want))):
+            problems.append(f"{name}: differs from PyTorch by {np.max(np.abs(got - want))}")
+    return problems
+
+
+def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True) -> None:
+    """Write, verify in every engine (with the probe) and compare each copy with PyTorch."""
+    paths = []
+    for n, network in enumerate(networks):
+        paths.append(tmp / f"{n:02d}.xlsx")
+        write_atomically(make_plan(network), paths[-1])
+    reports, kept = verify_keeping_copies(paths, tmp / "kept")
+    failures: list[object] = []
+    for network, report in zip(networks, reports, strict=True):
+        engines = sorted(run.engine for run in report.runs)
+        if engines != ["gnumeric", "ironcalc", "libreoffice"] or not report.ok:
+            failures.append(("verify", report.path.name, engines, report.unusable, [
+                (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3]))
+        checked = {b.name for run in report.runs for b in run.blocks}
+        plan = make_plan(network)
+        gradient = [b.name for b in plan.blocks() if b.meaning and b.meaning.role == "gradient"
+                    and b.kind == "computed"]
+        if not gradient or not set(gradient) <= checked:
+            failures.append(("verify skipped", sorted(set(gradient) - checked)[:3]))
+        if not all(run.probed for run in report.runs):
+            failures.append(("not probed", report.path.name))
+    for engine in ("libreoffice", "gnumeric", "ironcalc"):
+        for network, path in zip(networks, paths, strict=True):
+            book = _Book(kept[engine][path])
+            problems = compare_with_torch(network, book)
+            if need_after and "loss_after" not in book.names and \
+                    sum(int(np.prod(s)) for s in network.source_shapes().values()) < 2000:
+                problems.append("no loss_after in a small workbook")
+            if problems:
+                failures.append((engine, path.name, problems[:3]))
+    assert not failures, failures
+
+
+def backward(network: Network, lr: float = 0.001) -> Network:
+    return attach(network, {"backward": True, "lr": lr})
+
+
+FIXED = [
+    # max pooling on small integers (ties), with padding and dilation, then a grouped,
+    # strided, dilated conv2d, leaky_relu, a transposed conv with output_padding
+    {"input_size": [7, 6], "in_channels": 2, "seed": 4, "layers": [
+        {"op": "conv2d", "out_channels": 4, "kernel_size": [2, 3], "stride": [2, 1],
+         "padding": [1, 2], "dilation": [1, 2], "groups": 2},
+        {"op": "leaky_relu", "negative_slope": 0.25},
+        {"op": "max_pool2d", "kernel_size": [3, 2], "stride": [1, 2], "padding": [1, 1],
+         "dilation": [2, 1]},
+        {"op": "conv_transpose2d", "out_channels": 2, "kernel_size": [3, 2], "stride": [2, 3],
+         "padding": [1, 0], "output_padding": [1, 2], "dilation": [1, 2], "groups": 2,
+         "bias": False}]},
+    {"input_size": [6, 7], "in_channels": 1, "seed": 9, "values": "normal", "layers": [
+        {"op": "conv_transpose2d", "out_channels": 2, "kernel_size": 2, "stride": 2},
+        {"op": "relu"},
+        {"op": "avg_pool2d", "kernel_size": 3, "stride": 2, "padding": 1,
+         "count_include_pad": False},
+        {"op": "conv2d", "out_channels": 2, "kernel_size": 3, "padding": 1, "stride": 2},
+        {"op": "max_pool2d", "kernel_size": 2, "stride": 1}]},
+]
+
+
+def test_presets_and_fixed_networks_equal_autograd_and_sgd_in_every_engine(
+        tmp_path: Path) -> None:
+    """Two presets and the fixed networks above (every preset and shipped network, and
+    random networks: the slow tests below): every gradient block, the updated weights and the
+    loss after one SGD step equal PyTorch's in LibreOffice, Gnumeric and IronCalc (ties in
+    max pooling included: the integers tie)."""
+    networks = [backward(resolve(variant="basic").network)]
+    networks += [backward(network_from_template(t, "fixed"), lr=0.01) for t in FIXED]
+    check_in_engines(networks, tmp_path)
+
+
+def test_max_pool_ties_are_in_the_fixed_networks() -> None:
+    """The test above exercises ties: some window of the fixed network's max pooling has
+    two equal maxima (the first, in row-major order, takes the gradient)."""
+    from convsheets.expected import forward
+
+    network = backward(network_from_template(FIXED[0], "fixed"))
+    tensors = {k: np.asarray(v, dtype=float) for k, v in random_tensors(network).items()}
+    steps = forward(network, tensors)
+    layer, x, y = steps[2]
+    ties = 0
+    kh, kw = layer.op.kernel_size
+    for c, r, k in np.ndindex(*y.shape):
+        taps = [x[c, r * layer.op.stride[0] - 1 + i * 2, k * layer.op.stride[1] - 1 + j]
+                for i in range(kh) for j in range(kw)
+                if 0 <= r * layer.op.stride[0] - 1 + i * 2 < x.shape[1]
+                and 0 <= k * layer.op.stride[1] - 1 + j < x.shape[2]]
+        ties += taps.count(max(taps)) > 1
+    assert ties > 0
+
+
+# ---------------------------------------------------------------------------- the identity
+def test_grad_input_is_a_conv_transpose2d_workbook_of_the_same_weights(tmp_path: Path) -> None:
+    """On the sheets themselves: a conv2d layer's grad_input block, recalculated, equals the
+    output of a transposed-variant workbook whose input is that layer's grad_output and whose
+    weights are the layer's (bias 0), recalculated too."""
+    source = backward(resolve(variant="basic").network)  # stride 2, padding 1, 5x5 -> 3x3
+    first = tmp_path / "backward.xlsx"
+    write_atomically(make_plan(source), first, store_values=False)  # only the engine's values
+    engine = get_engine("ironcalc")
+    book = _Book(engine.recalculate([first], tmp_path / "one", 120)[0])
+    op = source.layers[0].op
+    grad_output = np.stack([book(f"grad_output_c{o}") for o in range(op.out_channels)])
+    weight = book.tensors(source)["weight"]
+    twin = op.transposed_twin(source.input_shape)
+    transposed = resolve(variant="transposed", options={
+        "input_size": list(grad_output.shape[1:]), "in_channels": op.out_channels,
+        "out_channels": op.in_channels, "kernel_size": list(op.kernel_size),
+        "stride": list(op.stride), "padding": list(op.padding),
+        "output_padding": list(twin.output_padding), "bias": False}).network
+    assert transposed.output_shape == source.input_shape
+    tensors = {"input": grad_output, "weight": weight}
+    second = tmp_path / "transposed.xlsx"
+    write_atomically(make_plan(transposed, tensors), second, store_values=False)
+    other = _Book(engine.recalculate([second], tmp_path / "two", 120)[0])
+    for c in range(op.in_channels):
+        np.testing.assert_allclose(book(f"grad_input_c{c}"), other(f"output_c{c}"),
+                                   rtol=1e-12, atol=1e-12)
+    assert np.abs(grad_output).max() > 0
+
+
+def test_backward_changes_no_number_of_the_forward_pass() -> None:
+    """The target is drawn last from the seed: input, weights and biases are the plain
+    workbook's."""
+    for plain in (resolve(variant="basic").network, resolve(template="lenet").network):
+        with_target = random_tensors(backward(plain))
+        for name, array in random_tensors(plain).items():
+            np.testing.assert_array_equal(with_target[name], array)
+        assert "target" in with_target
+
+
+# ---------------------------------------------------------------------------- requests
+def test_cli_template_and_api_spell_the_same_request(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "a.xlsx"
+    result = runner.invoke(cli, ["build", "--variant", "basic", "--backward", "--lr", "0.01",
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "backward: loss mse against target, learning rate 0.01" in result.output
+    wb = openpyxl.load_workbook(out)
+    names = set(wb.defined_names)
+    for name in ("loss", "target_c0", "grad_output_c0", "grad_weight_0_0", "grad_bias",
+                 "grad_input_c0", "learning_rate", "updated_weight_0_0", "updated_bias",
+                 "loss_after"):
+        assert name in names, name
+    assert {"Loss", "Grad Weights", "Grad Input", "Update", "New Output"} <= set(wb.sheetnames)
+    template = tmp_path / "t.toml"
+    template.write_text('variant = "basic"\nbackward = true\nlr = 0.01\n')
+    again = resolve(template=str(template)).network
+    assert again.training == resolve(variant="basic", options={
+        "backward": True, "lr": 0.01}).network.training
+    assert again.training is not None and again.training.lr == 0.01
+    from convsheets.api import build
+
+    result = build("basic", backward=True, lr=0.01, output=tmp_path / "api.xlsx")
+    assert result.path.exists() and "learning_rate" in openpyxl.load_workbook(
+        result.path).defined_names
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--variant", "basic", "--lr", "0.1"], "--lr=0.1: needs backward = true (--backward)"),
+    (["--template", "TEMPLATE"], "target=[1, 2, 2]: must have the output's shape [2, 3, 3]"),
+])
+def test_bad_training_requests_are_one_line(tmp_path: Path, args: list[str],
+                                            message: str) -> None:
+    template = tmp_path / "t.toml"
+    template.write_text('variant = "basic"\nbackward = true\ntarget = [[[1, 2], [3, 4]]]\n')
+    args = [str(template) if a == "TEMPLATE" else a for a in args]
+    result = run_main(tmp_path, "build", *args, "-o", "x.xlsx")
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_layer_without_a_gradient_rule_is_refused() -> None:
+    template = {"input_size": [4, 4], "in_channels": 1, "backward": True, "layers": [
+        {"op": "conv2d", "out_channels": 1, "kernel_size": 3}, {"op": "flatten"},
+        {"op": "linear", "out_features": 2}]}
+    with pytest.raises(SpecError, match="has no gradient sheets yet"):
+        resolve(template=template)
+
+
+def test_the_record_keeps_the_training(tmp_path: Path) -> None:
+    network = backward(network_from_template(FIXED[1], "fixed"), lr=0.5)
+    again = Network.from_record(network.record())
+    assert again.training == network.training and "target" in again.source_shapes()
+    variant = backward(resolve(variant="grouped").network)
+    assert Network.from_record(variant.record()).training == variant.training
+    assert variant.with_seed(3).training == variant.training
+
+
+# ---------------------------------------------------------------------------- random, slow
+@st.composite
+def trainable(draw: st.DrawFn) -> Network:
+    """A random network of 2-4 differentiable layers (every option PyTorch has that they
+    take), with the backward pass."""
+    channels = draw(st.integers(1, 3))
+    template: dict[str, object] = {
+        "input_size": [draw(st.integers(4, 7)), draw(st.integers(4, 7))],
+        "in_channels": channels, "seed": draw(st.integers(0, 10_000)),
+        "values": draw(st.sampled_from(["integers", "normal"])), "layers": []}
+    wanted = draw(st.integers(2, 4))
+    tables: list[dict[str, object]] = template["layers"]  # type: ignore[assignment]
+    for op in draw(st.permutations(DIFFERENTIABLE)) + draw(
+            st.lists(st.sampled_from(DIFFERENTIABLE), min_size=3, max_size=3)):
+        if len(tables) == wanted:
+            break
+        current = network_from_template(template, "random") if tables else None
+        c = current.output_shape[0] if current else channels
+        candidate = _layer(draw, op, c)
+        try:
+            network_from_template({**template, "layers": [*tables, candidate]}, "random")
+        except ConvsheetsError:
+            continue
+        tables.append(candidate)
+    assume(len(tables) >= 2)
+    network = network_from_template(template, "random")
+    assume(sum(int(np.prod(layer.out_shape)) for layer in network.layers) <= 1500)
+    return backward(network, lr=draw(st.sampled_from([0.001, 0.01, 0.1])))
+
+
+@pytest.mark.slow
+@settings(max_examples=1, deadline=None, derandomize=True, database=None,
+          phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.filter_too_much])
+@given(st.lists(trainable(), min_size=10, max_size=10))
+def test_random_networks_equal_autograd_and_sgd_in_every_engine(batch: list[Network]) -> None:
+    with tempfile.TemporaryDirectory(prefix="convsheets-backward-") as tmp:
+        check_in_engines(batch, Path(tmp))
+
+
+@pytest.mark.slow
+def test_every_preset_and_shipped_network_with_backward_in_every_engine(
+        tmp_path: Path) -> None:
+    from convsheets.request import every_preset
+
+    networks = [backward(r.network) for r in every_preset().values()]
+    check_in_engines(networks, tmp_path, need_after=False)
+
+
+# ---------------------------------------------------------------------------- exercises
+def test_a_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
+    """--exercise --blank grad_weight,grad_input on a network with --backward: the answer
+    blocks (and everything downstream: the update, the forward pass after it) are left
+    empty; a handout filled in right scores full marks, one with wrong cells loses them."""
+    from exercise_fill import all_right, fill, handout_of, wrong_first
+
+    from convsheets.api import build, grade
+
+    template = {**FIXED[1], "backward": True}
+    handout = tmp_path / "handout.xlsx"
+    build(template=template, output=handout, exercise=True, blank="grad_weight,grad_input")
+    answers = handout_of(handout).answers
+    kinds = {b.meaning.kind for b in answers}
+    assert {"grad_weight", "grad_input", "updated_weight", "loss_after"} <= kinds
+    assert "grad_output" not in {b.name for b in answers}  # upstream: shown
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]

@@ -1,0 +1,173 @@
+"""The backward pass's NumPy references (`convsheets/gradients.py`) equal torch.autograd.
+
+Random layers of every op with gradient sheets (stride, padding, dilation, groups,
+output_padding, no bias; max pooling on small integers, so windows tie often), float64, one
+image in a batch of one: autograd's grad of the input, weight and bias for a random upstream
+gradient, and ``F.mse_loss``'s value and gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convsheets import gradients as G
+from convsheets.ops import AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, ReLU
+from convsheets.reference import conv2d_output_size
+
+TOL = {"rtol": 1e-12, "atol": 1e-12}
+
+
+def _autograd(fn, x, *params, grad_y=None):
+    """(output, grad of x, grads of params) by torch.autograd for upstream gradient grad_y."""
+    xs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, *params)]
+    y = fn(*xs)
+    g = torch.tensor(grad_y, dtype=torch.float64) if grad_y is not None else None
+    y.backward(g)
+    return y.detach().numpy(), [t.grad.numpy() for t in xs]
+
+
+@st.composite
+def conv_layers(draw):
+    groups = draw(st.integers(1, 2))
+    c = groups * draw(st.integers(1, 2))
+    o = groups * draw(st.integers(1, 2))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    h = draw(st.integers(max(1, d[0] * (k[0] - 1) + 1 - 2 * p[0]), 7))
+    w = draw(st.integers(max(1, d[1] * (k[1] - 1) + 1 - 2 * p[1]), 7))
+    return c, o, k, s, p, d, groups, (h, w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_layers(), st.integers(0, 2**31), st.booleans())
+def test_conv2d_backward_is_autograd(layer, seed, bias):
+    c, o, k, s, p, d, groups, (h, w) = layer
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((c, h, w))
+    weight = rng.standard_normal((o, c // groups, *k))
+    b = rng.standard_normal(o)
+    oh, ow = conv2d_output_size(h, k[0], s[0], p[0], d[0]), conv2d_output_size(w, k[1], s[1],
+                                                                             p[1], d[1])
+    grad_y = rng.standard_normal((o, oh, ow))
+    op = Conv2d(c, o, k, s, p, d, groups, bias)
+    tensors = {"weight": weight, **({"bias": b} if bias else {})}
+    params = [weight] + ([b] if bias else [])
+
+    def fn(xt, wt, bt=None):
+        return F.conv2d(xt[None], wt, bt, s, p, d, groups)[0]
+
+    _, grads = _autograd(fn, x, *params, grad_y=grad_y)
+    grad_x, mine = op.backward(x, tensors, grad_y)
+    np.testing.assert_allclose(grad_x, grads[0], **TOL)
+    np.testing.assert_allclose(mine["weight"], grads[1], **TOL)
+    if bias:
+        np.testing.assert_allclose(mine["bias"], grads[2], **TOL)
+    else:
+        assert "bias" not in mine
+    # grad_input is the transposed convolution of grad_output with the same weights
+    twin = op.transposed_twin((c, h, w))
+    np.testing.assert_allclose(twin.reference(grad_y, {"weight": weight}), grads[0], **TOL)
+    assert twin.output_shape((o, oh, ow)) == (c, h, w)
+
+
+def test_conv_transpose2d_backward_is_autograd():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        groups = int(rng.integers(1, 3))
+        c, o = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+        k = tuple(int(v) for v in rng.integers(1, 4, 2))
+        s = tuple(int(v) for v in rng.integers(1, 4, 2))
+        d = tuple(int(v) for v in rng.integers(1, 3, 2))
+        p = tuple(int(rng.integers(0, d[a] * (k[a] - 1) + 1)) for a in (0, 1))
+        op_ = tuple(int(rng.integers(0, max(s[a], d[a]))) for a in (0, 1))
+        x = rng.standard_normal((c, int(rng.integers(1, 5)), int(rng.integers(1, 5))))
+        weight = rng.standard_normal((c, o // groups, *k))
+
+        def fn(xt, wt, s=s, p=p, op_=op_, groups=groups, d=d):
+            return F.conv_transpose2d(xt[None], wt, None, s, p, op_, groups, d)[0]
+
+        try:
+            y, _ = _autograd(fn, x, weight)
+        except RuntimeError:
+            continue  # an empty output
+        grad_y = rng.standard_normal(y.shape)
+        _, grads = _autograd(fn, x, weight, grad_y=grad_y)
+        gx, gw, gb = G.conv_transpose2d_backward(x, weight, grad_y, stride=s, padding=p,
+                                                 output_padding=op_, dilation=d, groups=groups)
+        np.testing.assert_allclose(gx, grads[0], **TOL)
+        np.testing.assert_allclose(gw, grads[1], **TOL)
+        np.testing.assert_allclose(gb, grad_y.sum(axis=(1, 2)), **TOL)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(0, 1), st.integers(0, 1), st.integers(1, 2), st.integers(0, 2**31))
+def test_max_pool2d_backward_routes_to_the_first_maximum(kh, kw, sh, sw, ph, pw, dh, seed):
+    ph, pw = min(ph, kh // 2), min(pw, kw // 2)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, (2, 6, 5)).astype(float)  # few values: windows tie
+    op = MaxPool2d((kh, kw), (sh, sw), (ph, pw), (dh, 1))
+    try:
+        op.check(x.shape)
+    except Exception:  # a window of padding only: refused by the op, as the sheets refuse it
+        return
+    y = op.reference(x, {})
+    grad_y = rng.standard_normal(y.shape)
+
+    def fn(xt):
+        return F.max_pool2d(xt[None], (kh, kw), (sh, sw), (ph, pw), (dh, 1))[0]
+
+    out, grads = _autograd(fn, x, grad_y=grad_y)
+    np.testing.assert_array_equal(out, y)
+    np.testing.assert_allclose(op.backward(x, {}, grad_y)[0], grads[0], **TOL)
+
+
+def test_max_pool2d_tie_goes_to_the_first_in_row_major_order():
+    x = np.array([[[1.0, 5.0], [5.0, 5.0]]])
+    winners = G.max_pool2d_winners(x, (2, 2), (2, 2), (0, 0), (1, 1))
+    assert winners.tolist() == [[[1.0]]]  # tap (0, 1): the first 5 reading row by row
+    _, grads = _autograd(lambda t: F.max_pool2d(t[None], 2)[0], x, grad_y=np.ones((1, 1, 1)))
+    assert grads[0].tolist() == [[[0.0, 1.0], [0.0, 0.0]]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(0, 1), st.integers(0, 1), st.booleans(), st.integers(0, 2**31))
+def test_avg_pool2d_backward_is_autograd(kh, kw, sh, sw, ph, pw, include, seed):
+    ph, pw = min(ph, kh // 2), min(pw, kw // 2)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 5, 6))
+    op = AvgPool2d((kh, kw), (sh, sw), (ph, pw), include)
+    y = op.reference(x, {})
+    grad_y = rng.standard_normal(y.shape)
+
+    def fn(xt):
+        return F.avg_pool2d(xt[None], (kh, kw), (sh, sw), (ph, pw),
+                            count_include_pad=include)[0]
+
+    _, grads = _autograd(fn, x, grad_y=grad_y)
+    np.testing.assert_allclose(op.backward(x, {}, grad_y)[0], grads[0], **TOL)
+
+
+def test_relu_and_leaky_relu_backward_are_autograd():
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, (2, 4, 4)).astype(float)  # zeros included: PyTorch passes none
+    grad_y = rng.standard_normal(x.shape)
+    _, grads = _autograd(F.relu, x, grad_y=grad_y)
+    np.testing.assert_allclose(ReLU().backward(x, {}, grad_y)[0], grads[0], **TOL)
+    _, grads = _autograd(lambda t: F.leaky_relu(t, 0.1), x, grad_y=grad_y)
+    np.testing.assert_allclose(LeakyReLU(0.1).backward(x, {}, grad_y)[0], grads[0], **TOL)
+
+
+def test_mse_loss_and_its_gradient_are_pytorchs():
+    rng = np.random.default_rng(1)
+    y, t = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    loss, grads = _autograd(lambda a, b: F.mse_loss(a, b), y, t)
+    assert abs(G.mse_loss(y, t) - float(loss)) < 1e-12
+    np.testing.assert_allclose(G.mse_grad(y, t), grads[0], **TOL)
