@@ -264,6 +264,11 @@ def check_follows(layers: list[Layer], op_cls: type[Op]) -> None:
         raise SpecError("op", op_cls.op, f"cannot follow {before.label} ({before.op.op}), whose "
                         f"output is a vector of {before.out_shape[2]} features, not an image "
                         "(only element-wise ops, dropout, identity and linear read vectors)")
+    kinds = {layer.op.dims for layer in layers if not layer.flat} - {0}
+    if op_cls.dims and kinds and op_cls.dims not in kinds:
+        raise SpecError("op", op_cls.op, "is a 2-D op but the network is a sequence (C x L: "
+                        "use conv1d, max_pool1d, ...)" if op_cls.dims == 2 else
+                        "is a 1-D op but the network is an image (C x H x W: use conv2d, ...)")
 
 
 def check_layer_name(name: object, where: str) -> str:

@@ -70,7 +70,10 @@ def network_from_template(values: Mapping[str, object], source: str,
         merged["input"] = load_image(image, to_int("in_channels", merged["in_channels"]), size,
                                      notes=resized)
         merged["input_size"] = list(merged["input"].shape[1:])
+    sequence = _is_sequence(merged.get("layers"))
     try:
+        if sequence and "input_size" in merged:  # a sequence: input_size = L (C x L input)
+            merged["input_size"] = [1, _length(merged["input_size"])]
         shape = start_shape(merged)
         seed = to_int("seed", merged.get("seed", 0))
         if seed < 0:
@@ -96,10 +99,12 @@ def network_from_template(values: Mapping[str, object], source: str,
         origins["input"] = "x, given to from_module" if source == "module" else \
             f"the template {source}"
     if "input" in merged:
-        given["input"] = _array(merged["input"], shape, "input", f"--template {source}",
-                                "the network input (in_channels x input_size)")
+        given["input"] = _array(merged["input"], (shape[0], shape[2]) if sequence else shape,
+                                "input", f"--template {source}",
+                                "the network input (in_channels x input_size)").reshape(shape)
     for table, layer, place in zip(layers, layers_, where, strict=True):
-        shapes = layer.op.tensor_shapes()
+        shapes = layer.op.given_shapes()  # as PyTorch holds them (a conv1d's weight: 3-D)
+        held = layer.op.tensor_shapes()
         if "weights" in table:
             given.update(_named_weights(table["weights"], layer, shapes, place, weights,
                                         weights_source))
@@ -109,8 +114,8 @@ def network_from_template(values: Mapping[str, object], source: str,
         if "weight" in table:
             if "weight" not in shapes:
                 raise SpecError("weight", "...", f"{layer.op.op} has no weights", place)
-            given[layer.names.tensor + "weight"] = _array(table["weight"], shapes["weight"],
-                                                          "weight", place)
+            given[layer.names.tensor + "weight"] = _array(
+                table["weight"], shapes["weight"], "weight", place).reshape(held["weight"])
         if "kernel" in table:  # classic kernels by name: one per output channel, bias 0
             if "weight" in table:
                 raise SpecError("kernel", table["kernel"], "give either kernel or weight",
@@ -226,7 +231,7 @@ def _named_weights(prefix: object, layer, shapes: dict[str, tuple[int, ...]],  #
         if not np.all(np.isfinite(array)) or np.any(np.abs(array) > MAX_MAGNITUDE):
             raise WeightsError(f"{place}: {key} holds values that are not finite or beyond "
                                f"±{MAX_MAGNITUDE:g}")
-        out[layer.names.tensor + local] = array
+        out[layer.names.tensor + local] = array.reshape(layer.op.tensor_shapes()[local])
     return out
 
 
@@ -248,6 +253,27 @@ def _array(value: object, shape: tuple[int, ...], key: str, where: str,
     if all(isinstance(v, int) for v in flat):
         return array.astype(np.int64)
     return array.astype(float)
+
+
+def _is_sequence(layers: object) -> bool:
+    """A network of 1-D ops (its first op that is not element-wise is): its input is C x L."""
+    for table in layers if isinstance(layers, list) else []:
+        op = OPS.get(str(table.get("op"))) if isinstance(table, dict) else None
+        if op is not None and op.dims:
+            return op.dims == 1
+    return False
+
+
+def _length(value: object) -> int:
+    """A sequence's input_size: one number L (or [L]; a recorded [1, L] too)."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == 1:
+        value = value[1]
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError("input_size", value, "must be one whole number, at least 1 (the "
+                        "length of a sequence: the first layer is 1-D)")
+    return value
 
 
 def describe_network(values: Mapping[str, object]) -> str:
