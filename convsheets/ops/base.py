@@ -194,6 +194,12 @@ class Op:
         """The stage the windows are cut from, for input `x`, by the reference's helpers."""
         return x
 
+    def window_position(self, axis: int, index: int) -> int:
+        """Where input cell `index` along `axis` sits in the window source (shifted by the
+        zeros before it; spread out by a transposed convolution's zero insertion), so a view
+        can follow a window back to the input cells it reads."""
+        return index
+
     def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The layer's intermediate stages by kind (padded, upsampled: (C, H, W); flipped,
         dilated: the kernels' (A, B, kH, kW)), by the reference's own helpers: the expected

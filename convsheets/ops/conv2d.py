@@ -125,6 +125,9 @@ class Conv2d(ConvNd):
                                                                self.kernel_size, self.dilation))
         return ref.pad2d(x, self.padding)
 
+    def window_position(self, axis: int, index: int) -> int:
+        return index + self.pads()[axis][0]
+
     def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return tensors["weight"]
 
