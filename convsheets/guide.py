@@ -355,6 +355,7 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     the whole nn.Sequential)."""
     cur.sheet.widths.update({c: w for c, w in NET_WIDTHS.items() if c != COL_TEXT})
     square = all(field_steps(layer, 0) == field_steps(layer, 1) for layer in network.layers)
+    along = 1 if network.sequence else 0  # a sequence's receptive field runs along its length
     cur.text("Layers (output shape, parameters, receptive field and jump are live formulas "
              "down the chain)", "cs_title")
     for key, text in (("name", "layer"), ("channels", "channels"), ("height", "height"),
@@ -394,7 +395,7 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         if count is not None:
             counts.append(cur.place(cur.formula(f"{name}_parameter_count", count, "cs_count"),
                                     NET_COLS["count"]))
-        steps = field_steps(layer, 0) if field is not None else None
+        steps = field_steps(layer, along) if field is not None else None
         if steps is not None and field is not None and jump is not None:
             reads, stride, transposed = steps
             grow = f"+{reads - 1}*{ref(jump)}" if reads > 1 else ""
@@ -413,6 +414,12 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         cur.label(NET_COLS["name"], "total")
         cur.place(cur.formula("parameter_count", total, "cs_count"), NET_COLS["count"])
         cur.row += 1
+    if network.sequence:
+        cur.text("RF (receptive field): how many input positions one output cell depends "
+                 "on; jump: input positions between neighbouring output cells (the effective "
+                 "stride so far). The Receptive field sheet lights them for one output cell.",
+                 "cs_note")
+        return
     cur.text("RF (receptive field): how many input rows one output cell depends on"
              + (" (and as many columns)" if square else "") + "; jump: input rows between "
              "neighbouring output cells (the effective stride so far).", "cs_note")
@@ -450,19 +457,20 @@ def receptive_fields(network: Network) -> dict[str, float]:
 
     out: dict[str, float] = {}
     rf, jump = 1.0, 1.0
+    axis = 1 if network.sequence else 0
     for layer in network.layers:
         op = layer.op
-        if field_steps(layer, 0) is None:
+        if field_steps(layer, axis) is None:
             break
         kernel = getattr(op, "kernel_size", (1, 1))
         stride = getattr(op, "stride", (1, 1))
         spread = getattr(op, "dilation", None) or getattr(op, "spread", None) or (1, 1)
-        span = spread[0] * (kernel[0] - 1) + 1
+        span = spread[axis] * (kernel[axis] - 1) + 1
         if isinstance(op, ConvTranspose2d):
-            rf += (math.ceil(span / stride[0]) - 1) * jump
-            jump /= stride[0]
+            rf += (math.ceil(span / stride[axis]) - 1) * jump
+            jump /= stride[axis]
         else:
             rf += (span - 1) * jump
-            jump *= stride[0]
+            jump *= stride[axis]
         out[f"{layer.label}_receptive_field"], out[f"{layer.label}_jump"] = rf, jump
     return out

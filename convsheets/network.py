@@ -133,6 +133,11 @@ class Network:
         return self.layers[-1].out_shape
 
     @property
+    def sequence(self) -> bool:
+        """A network of 1-D ops: its tensors are (C, L), held as (C, 1, L)."""
+        return any(layer.op.dims == 1 for layer in self.layers)
+
+    @property
     def is_network(self) -> bool:
         """A chain of named layers (not one of the seven variants)."""
         return self.variant is None

@@ -181,9 +181,10 @@ def _entries(tables: list[dict[str, object]], source: str,
             raise SpecError("op", op_name if isinstance(op_name, str) else str(op_name),
                             "must be one of " + ", ".join(OPS), here)
         op_cls = OPS[op_name]
-        counts[op_cls.op] = counts.get(op_cls.op, 0) + 1
+        prefix = op_cls.default_prefix  # counted per prefix: conv1d and conv2d share "conv"
+        counts[prefix] = counts.get(prefix, 0) + 1
         named = "name" in table
-        name = table.get("name", f"{op_cls.default_prefix}{counts[op_cls.op]}")
+        name = table.get("name", f"{prefix}{counts[prefix]}")
         check_layer_name(name, here)
         if str(name).lower() in seen:
             raise SpecError("name", name, "is used by an earlier layer; layer names must be "

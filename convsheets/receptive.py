@@ -131,7 +131,7 @@ def receptive_stage(plan: Plan, inputs: Sequence[Block]) -> None:
             block.content = PerCell(make)
     # the sheet: the selected output on top, the input at the bottom
     row = sheet.first_row
-    for label, blocks in reversed(tensors):
+    for label, _blocks in reversed(tensors):
         what = "input" if label == "input" else f"{label} output"
         sheet.labels.append(Label(row, 2, what, "cs_title"))
         row += 1

@@ -35,5 +35,6 @@ OPS: dict[str, type[Op]] = {
                           AvgPool1d)}
 
 __all__ = ["OPS", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
-           "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
-           "MaxPool2d", "Op", "ReLU", "Shape", "Sigmoid", "Tanh"]
+           "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout",
+           "Flatten", "Identity", "LeakyReLU", "Linear", "MaxPool1d", "MaxPool2d", "Op", "ReLU",
+           "Shape", "Sigmoid", "Tanh"]
