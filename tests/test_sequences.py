@@ -489,3 +489,82 @@ def test_wavenet_lights_its_doubling_receptive_field(tmp_path: Path) -> None:
     assert lit["input_c0"].all()
     assert list(np.flatnonzero(lit["conv3_output_c0"])) == [7, 15]
     assert list(np.flatnonzero(lit["conv2_output_c1"])) == [3, 7, 11, 15]
+
+
+# ---------------------------------------------------------------------------- from_module
+class CausalStack(nn.Module):
+    """A causal stack as people write it: F.pad on the left, then the convolution (a module,
+    or F.conv1d with the module's own parameters), pooling by module and by function."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv1d(2, 3, 2)
+        self.c2 = nn.Conv1d(3, 3, 3, dilation=2, groups=3)
+        self.w = nn.Parameter(torch.randn(2, 3, 2))
+        self.b = nn.Parameter(torch.randn(2))
+        self.pool = nn.MaxPool1d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.c1(F.pad(x, (1, 0))))
+        x = torch.tanh(self.c2(F.pad(x, (4, 0))))
+        x = F.conv1d(F.pad(x, (4, 0)), self.w, self.b, dilation=4)
+        return F.avg_pool1d(self.pool(x), 2)
+
+
+def _modules() -> list[tuple[nn.Module, torch.Tensor, torch.Tensor]]:
+    """(model, x as from_module takes it, x as the model takes it: a batch of one)."""
+    torch.manual_seed(0)
+    seq = torch.randn(2, 16, dtype=torch.float64)
+    one = torch.randn(1, 1, 10, dtype=torch.float64)
+    image = torch.randn(1, 5, 6, dtype=torch.float64)
+    return [
+        (CausalStack().double().eval(), seq, seq[None]),
+        (nn.Sequential(nn.Conv1d(1, 2, 4, padding="same"), nn.ReLU(),
+                       nn.ConvTranspose1d(2, 1, 3, stride=2, output_padding=1),
+                       nn.AvgPool1d(3, padding=1, count_include_pad=False)).double().eval(),
+         one, one),
+        (nn.Sequential(nn.Conv2d(1, 2, 2, padding="same", dilation=(1, 3))).double().eval(),
+         image, image[None]),
+    ]
+
+
+def test_from_module_reads_1d_layers_and_causal_pads(tmp_path: Path) -> None:
+    """from_module: nn.Conv1d, ConvTranspose1d, pools, F.conv1d, F.pad + conv1d (causal) and
+    an uneven padding="same"; the workbook, recalculated by IronCalc, equals the module's own
+    forward."""
+    from convsheets.engines import get_engine
+    from convsheets.torch_module import from_module, module_network
+
+    paths, wants = [], []
+    for n, (model, x, batched) in enumerate(_modules()):
+        network = module_network(model, x)
+        if n == 0:
+            assert [layer.op.padding_rule for layer in network.layers
+                    if layer.op.op == "conv1d"] == ["causal"] * 3
+        paths.append(tmp_path / f"m{n}.xlsx")
+        from_module(model, x, paths[-1])
+        wants.append(model(batched)[0].detach().numpy())
+    copies = get_engine("ironcalc").recalculate(paths, tmp_path / "out", 300)
+    for copy, want in zip(copies, wants, strict=True):
+        with XlsxFile(copy) as xf:
+            names = xf.defined_names()
+            for o in range(want.shape[0]):
+                sheet, r0, c0, r1, c1 = parse_ref(names[f"output_c{o}"])
+                got = np.asarray(xf.read_sheet(sheet).region(r0, c0, r1, c1).values, float)
+                assert _close(got.reshape(want[o].shape), want[o])
+
+
+def test_from_module_refuses_a_pad_it_cannot_draw() -> None:
+    from convsheets.errors import WeightsError
+    from convsheets.torch_module import module_network
+
+    class Uneven(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv1d(1, 1, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.c(F.pad(x, (1, 0)))
+
+    with pytest.raises(WeightsError, match=r"F.pad\(x, \(1, 0\)\)"):
+        module_network(Uneven(), torch.randn(1, 8))

@@ -17,6 +17,8 @@ class AvgPool1d(Sequence1d, AvgPool2d):
     module: ClassVar[str] = "AvgPool1d"
     default_prefix: ClassVar[str] = "avgpool"
     summary: ClassVar[str] = "1-D average pooling: the mean of each window, channel by channel"
+    unsupported: ClassVar[dict[str, tuple[object, str]]] = {  # (AvgPool1d has no divisor)
+        "ceil_mode": AvgPool2d.unsupported["ceil_mode"]}
 
     def extra_repr(self) -> str:
         """Exactly PyTorch's `AvgPool1d.extra_repr`: one-element tuples."""
