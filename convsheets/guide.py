@@ -9,9 +9,11 @@ named block like any other, so `verify` checks the guide too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -408,6 +410,15 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
             field = jump = None
         cur.label(NET_COLS["torch"], str(layer.op).split("(")[0], "cs_note")
         cur.row += 1
+        dense = dense_equivalent(layer.op)
+        if dense is not None:  # a grouped convolution: what groups save, live
+            cur.label(NET_COLS["name"], "(dense)", "cs_note")
+            cur.place(cur.formula(f"{name}_dense_parameter_count",
+                                  dense.parameter_count_formula(ref(above["channels"])),
+                                  "cs_count"), NET_COLS["count"])
+            cur.label(NET_COLS["torch"], f"the same {layer.op.module} with groups=1 (not in "
+                      "the total)", "cs_note")
+            cur.row += 1
         above = row
     if counts:
         total = "+".join(block.ref(0, 0, from_sheet=cur.sheet.name) for block in counts)
@@ -425,6 +436,16 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
              "neighbouring output cells (the effective stride so far).", "cs_note")
 
 
+def dense_equivalent(op: object) -> Any:
+    """A grouped convolution's dense twin (groups=1, the same channels and kernel), for the
+    parameter count groups save; None for any other layer."""
+    from .ops._conv import ConvNd
+
+    if isinstance(op, ConvNd) and op.groups > 1:
+        return dataclasses.replace(op, groups=1)
+    return None
+
+
 def network_guide_values(network: Network, input_shape: tuple[int, int, int],
                          ) -> dict[str, float]:
     """Expected values of the network guide's formula cells when its input row holds
@@ -438,6 +459,9 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
             count = layer.op.reference_parameter_count(c)
             out[f"{name}_parameter_count"] = count
             total += count
+            dense = dense_equivalent(layer.op)
+            if dense is not None:
+                out[f"{name}_dense_parameter_count"] = dense.reference_parameter_count(c)
         c, h, w = layer.op.guide_shape((c, h, w))
         if not layer.op.has_parameters:
             out[f"{name}_output_channels"] = c
