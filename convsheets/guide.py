@@ -329,9 +329,14 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
     c, h, w = network.input_shape
     oc, oh, ow = network.output_shape
     cur.text(f"convsheets: a network of {len(network.layers)} layers", "cs_heading")
-    cur.text(f"A {c}×{h}×{w} input (channels × height × width) through "
-             + " → ".join(layer.label for layer in network.layers)
-             + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
+    if network.sequence:  # (held as C×1×L)
+        cur.text(f"A {c}×{w} sequence (channels × length) through "
+                 + " → ".join(layer.label for layer in network.layers)
+                 + f" to a {oc}×{ow} output, every layer a live formula.")
+    else:
+        cur.text(f"A {c}×{h}×{w} input (channels × height × width) through "
+                 + " → ".join(layer.label for layer in network.layers)
+                 + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
     cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op) for layer in network.layers)
              + ")", "cs_note")
     cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes, "

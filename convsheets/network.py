@@ -101,9 +101,10 @@ class Layer:
         return {self.names.tensor + local: shape
                 for local, shape in self.op.tensor_shapes().items()}
 
-    def describe(self) -> str:
+    def describe(self, sequence: bool = False) -> str:
+        """As PyTorch prints the module, and its output shape ((C, L) in a sequence)."""
         c, h, w = self.out_shape
-        return f"{self.op} -> ({c}, {h}, {w})"
+        return f"{self.op} -> ({c}, {w})" if sequence else f"{self.op} -> ({c}, {h}, {w})"
 
 
 @dataclass(frozen=True)

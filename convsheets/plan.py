@@ -419,7 +419,11 @@ def _relations(layer: Layer, sources: Sequence[Block],
         kind = source(c0).meaning.kind  # type: ignore[union-attr]
         if kind == "padded":
             (top, bottom), (left, right) = op.pads()  # type: ignore[attr-defined]
-            if (top, left) == (bottom, right):
+            if op.dims == 1:  # a sequence: zeros before and after it
+                how = f"pad {left}" if left == right else f"pad {left} left, {right} right"
+                title = (f"{label}: input channel {c0} with {left} zero(s) on the left and "
+                         f"{right} on the right (grey)")
+            elif (top, left) == (bottom, right):
                 how = f"pad {top}" if top == left else f"pad {top}x{left}"
                 title = (f"{label}: input channel {c0} with {top} row(s) and {left} "
                          "column(s) of zeros around it (grey)")

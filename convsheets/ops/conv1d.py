@@ -23,7 +23,7 @@ class Conv1d(Sequence1d, Conv2d):
     padding_rules: ClassVar[tuple[str, ...]] = ("same", "valid", "causal")
 
     def steps(self) -> tuple[str, ...]:
-        (_, left), (_, right) = self.pads()
+        _, (left, right) = self.pads()
         pad = ("Pad each channel with " + (
             f"{left} zero(s) on the left only (causal: dilation·(k-1), so output t reads "
             "inputs up to t and never a later one)" if self.padding_rule == "causal" else
