@@ -35,3 +35,9 @@ EOF
     -o "$tmp/matrix-small.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/matrix-small.xlsx" --sheet Matrix --to docs/images --force \
     --dpi 80 --trim >/dev/null
+# issue 27: wavenet's receptive field (the last sample selected: the workbook opens on it) and
+# depthwise_causal's guide (its parameter count against a dense conv1d)
+"$python" -m convsheets render output/wavenet.xlsx --sheet "Receptive field" --to docs/images \
+    --dpi 70 --trim --force >/dev/null
+"$python" -m convsheets render output/depthwise_causal.xlsx --sheet Guide --to docs/images \
+    --dpi 70 --trim --force >/dev/null
