@@ -568,3 +568,21 @@ def test_from_module_refuses_a_pad_it_cannot_draw() -> None:
 
     with pytest.raises(WeightsError, match=r"F.pad\(x, \(1, 0\)\)"):
         module_network(Uneven(), torch.randn(1, 8))
+
+
+def test_a_sequence_exercise_grades(tmp_path: Path) -> None:
+    """An exercise on wavenet: the right answers typed in (one of them off by one) grade
+    15 of 16."""
+    import subprocess
+    import sys
+
+    from exercise_fill import fill, typed
+
+    handout, filled = tmp_path / "ex.xlsx", tmp_path / "filled.xlsx"
+    run = [sys.executable, "-m", "convsheets"]
+    subprocess.run([*run, "build", "--template", "wavenet", "--exercise", "-o", str(handout)],
+                   check=True, capture_output=True)
+    fill(handout, filled, lambda _b, i, j, right: typed(right + (1 if (i, j) == (0, 3) else 0)))
+    out = subprocess.run([*run, "grade", str(filled)], check=True, capture_output=True,
+                         text=True).stdout
+    assert "15     16" in out and "conv4_output_c0 (1 wrong)" in out, out
