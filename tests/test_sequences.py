@@ -467,7 +467,7 @@ def test_random_1d_networks_equal_pytorch_and_light_their_gradients_in_every_eng
 @pytest.mark.slow
 def test_many_random_1d_networks_in_every_engine() -> None:
     with tempfile.TemporaryDirectory(prefix="convsheets-seq-") as tmp:
-        assert not _engine_batch(list(range(100, 130)), Path(tmp))
+        assert not _engine_batch(list(range(100, 116)), Path(tmp))
 
 
 def test_wavenet_lights_its_doubling_receptive_field(tmp_path: Path) -> None:
@@ -586,3 +586,32 @@ def test_a_sequence_exercise_grades(tmp_path: Path) -> None:
     out = subprocess.run([*run, "grade", str(filled)], check=True, capture_output=True,
                          text=True).stdout
     assert "15     16" in out and "conv4_output_c0 (1 wrong)" in out, out
+
+
+def test_weights_file_of_a_1d_model(tmp_path: Path) -> None:
+    """--weights: a Conv1d / ConvTranspose1d state_dict (3-D weights) read by a template;
+    the network's references equal the model's own forward."""
+    from safetensors.torch import save_file
+
+    from convsheets.expected import forward
+    from convsheets.weights import read_safetensors
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv1d(2, 4, 3, dilation=2, groups=2), nn.ReLU(),
+                          nn.ConvTranspose1d(4, 1, 2, stride=2)).double().eval()
+    save_file(model.state_dict(), tmp_path / "m.safetensors")
+    x = torch.randn(2, 9, dtype=torch.float64)
+    network = network_from_template({
+        "input_size": 9, "in_channels": 2, "input": x.tolist(), "layers": [
+            {"op": "conv1d", "out_channels": 4, "kernel_size": 3, "dilation": 2, "groups": 2,
+             "weights": "0"},
+            {"op": "relu"},
+            {"op": "conv_transpose1d", "out_channels": 1, "kernel_size": 2, "stride": 2,
+             "weights": "2"}]}, "t.toml", weights=read_safetensors(tmp_path / "m.safetensors"))
+    tensors = {name: np.asarray(a, dtype=float) for name, a in network.given.items()}
+    got = forward(network, tensors)[-1][2]
+    assert _close(got[:, 0, :], model(x[None])[0].detach().numpy())
+    with pytest.raises(ConvsheetsError, match=r"\(4, 1, 2\), the layer needs \(4, 2, 3\)"):
+        network_from_template({"input_size": 9, "in_channels": 2, "layers": [
+            {"op": "conv1d", "out_channels": 4, "kernel_size": 3, "weights": "2"}]}, "t.toml",
+            weights=read_safetensors(tmp_path / "m.safetensors"))
