@@ -450,7 +450,7 @@ def _engine_batch(seeds: list[int], tmp: Path) -> list[object]:
     return failures
 
 
-DEFAULT_SEEDS = [1, 4, 5, 15, 26, 29]  # tconv, groups, causal, same, max pools
+DEFAULT_SEEDS = [1, 5, 6, 15, 26]  # tconv, causal, same (odd and even k), groups, max pools
 
 
 def test_random_1d_networks_equal_pytorch_and_light_their_gradients_in_every_engine(
