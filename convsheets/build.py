@@ -27,6 +27,7 @@ from .outputs import (  # noqa: F401 - the rule's checks, long imported from her
     private_tempdir,
 )
 from .plan import VIEWS, LayerContext, Plan, input_stage, overview_stage
+from .receptive import receptive_stage
 from .tensors import random_tensors
 from .views import draw_views
 from .workbook import RenderStats, render
@@ -67,6 +68,7 @@ def make_plan(network: Network,
         from .backprop import draw_backward
 
         draw_backward(plan, drawn)
+    receptive_stage(plan, inputs)  # a sequence network's, driven by its last explorer
     if "overview" in plan.views:
         overview_stage(plan, inputs)
     plan.intro = list(intro)

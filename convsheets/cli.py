@@ -202,9 +202,10 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         click.echo(f"wrote {result.path}: {result.cells:,} cells, {result.formulas:,} formulas, "
                    f"{result.size / 1024:,.1f} KiB")
         c, h, w = network.input_shape
-        click.echo(f"  input ({c}, {h}, {w})" + _resized(network))
+        shape = f"({c}, {w})" if network.sequence else f"({c}, {h}, {w})"  # a sequence: C, L
+        click.echo(f"  input {shape}" + _resized(network))
         for layer in network.layers:
-            click.echo(f"  {layer.name or 'layer'}: {layer.describe()}")
+            click.echo(f"  {layer.name or 'layer'}: {layer.describe(network.sequence)}")
         if network.training is not None:
             click.echo(f"  backward: loss {network.training.loss} against target, learning "
                        f"rate {network.training.lr:g} (the Loss, Grad and Update sheets)")

@@ -195,6 +195,7 @@ def exercise_plan(source: Network, exercise: Exercise) -> Handout:
     if "explore" in exercise.blank:  # finding the window is part of the exercise
         for block in plan.blocks():
             block.highlights = []
+            block.lit = []
     _retitle(plan, [b for b in chosen if b.kind == ANSWER])
     _metadata_sheet(plan)
     return Handout(plan, stored, [b for b in chosen if b.kind == ANSWER], solutions)

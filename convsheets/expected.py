@@ -31,6 +31,8 @@ from .network import Layer, Network
 from .plan import VIEWS, Plan
 from .prediction import KIND as PREDICTION
 from .prediction import prediction_values
+from .receptive import KIND as RECEPTIVE
+from .receptive import receptive_values, selected_layer
 from .stages import Gather, Values, Zero
 from .variants import VARIANTS
 from .views import view_values
@@ -211,6 +213,15 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
         if block.meaning is not None and block.meaning.kind == PREDICTION:
             scores = by_label[block.meaning.layer][2]
             out[block.name] = Expected(prediction_values(scores)[block.name])
+    lit = [block for block in plan.blocks()
+           if block.meaning is not None and block.meaning.kind == RECEPTIVE]
+    if lit:  # the receptive-field masks, for the explorer's selection the file holds
+        top = plan.network.layers[selected_layer(plan.network)]  # type: ignore[index]
+        masks = receptive_values(plan.network, t, selection(top.names.tensor, scalars,
+                                                            top.out_shape))
+        for block in lit:
+            out[block.name] = Expected(masks[block.name][None, :] if masks[block.name].ndim
+                                       == 1 else masks[block.name])
     for name, value in guide_values(source, guide, scalars).items():
         out[name] = Expected(np.array([[float(value)]]))
     for label, keys in views.items():

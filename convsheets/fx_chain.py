@@ -68,10 +68,20 @@ def traced_layers(module: Any, image: np.ndarray,
                                  F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
                                  F.dropout: "dropout",
                                  F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
-                                 F.adaptive_max_pool2d: "adaptive_max_pool2d"}
+                                 F.adaptive_max_pool2d: "adaptive_max_pool2d",
+                                 F.max_pool1d: "max_pool1d", F.avg_pool1d: "avg_pool1d",
+                                 F.conv1d: "conv1d", F.pad: "pad"}
+    parameters = {F.conv1d}  # functions whose weight and bias are the module's parameters
+
+    def parameter_of(node: Any) -> bool:
+        """A get_attr read only as the weight or bias of F.conv1d."""
+        return node.op == "get_attr" and all(
+            u.op == "call_function" and u.target in parameters and node not in u.args[:1]
+            for u in node.users)
     shape_only = {"size", "dim"}
     out: list[tuple[str, str, Table]] = []
     current = None
+    pending: tuple[tuple[int, int], str] | None = None  # an F.pad waiting for its conv1d
     for node in graph_module.graph.nodes:
         if node.op == "placeholder":
             if current is not None:
@@ -87,6 +97,8 @@ def traced_layers(module: Any, image: np.ndarray,
                                    "draws a chain of layers with one output")
             break
         if node.op == "get_attr":
+            if parameter_of(node):
+                continue
             if any(is_tensor(u) for u in node.users) and is_tensor(node):
                 raise WeightsError(f"{where(node)}: a tensor used directly in forward; "
                                    "convsheets draws modules and functions of the input")
@@ -96,7 +108,7 @@ def traced_layers(module: Any, image: np.ndarray,
                     node.op == "call_function" and node.target in (getattr, operator.getitem):
                 continue
             raise WeightsError(f"{where(node)}: not supported (its result is not a tensor)")
-        inputs = [a for a in node.all_input_nodes if is_tensor(a)]
+        inputs = [a for a in node.all_input_nodes if is_tensor(a) and not parameter_of(a)]
         if inputs != [current]:
             raise WeightsError(f"{where(node)}: reads {', '.join(a.name for a in inputs) or 'no'}"
                                f" layer output(s), not just {current.name}: not a chain "
@@ -111,10 +123,19 @@ def traced_layers(module: Any, image: np.ndarray,
             submodule = graph_module.get_submodule(node.target)
             qualified = str(node.target)
             table = layer(qualified, submodule)
+            if pending is not None:
+                table = _padded(table, *pending)
+                pending = None
             out.append((qualified, f"module {qualified} ({type(submodule).__name__})", table))
             current = node
             continue
-        if node.op == "call_function" and node.target in functions:
+        if node.op == "call_function" and node.target is F.pad:
+            pending = (_pad(node, where(node)), where(node))
+            current = node
+            continue
+        if node.op == "call_function" and node.target is F.conv1d:
+            table = _conv1d(node, where(node), graph_module)
+        elif node.op == "call_function" and node.target in functions:
             table = _function(functions[node.target], node, where(node), shape)
         elif node.op == "call_method":
             table = _method(node, where(node), shape)
@@ -123,9 +144,15 @@ def traced_layers(module: Any, image: np.ndarray,
                                "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
                                "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
                                "x.relu(), x.flatten(1), x.view(N, -1)")
+        if pending is not None:
+            table = _padded(table, *pending)
+            pending = None
         if table is not None:
             out.append(("", where(node), table))
         current = node
+    if pending is not None:
+        raise WeightsError(f"{pending[1]}: F.pad is drawn only right before a conv1d (a causal "
+                           "convolution: F.pad(x, (dilation*(k-1), 0)) then conv1d)")
     if not out:
         raise WeightsError(f"module {name}: its forward has no layers")
     return out
@@ -171,8 +198,10 @@ def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, 
         return table
     names = (("kernel_size", None), ("stride", None), ("padding", 0))
     names += (("dilation", 1), ("ceil_mode", False), ("return_indices", False)) \
-        if op == "max_pool2d" else (("ceil_mode", False), ("count_include_pad", True),
+        if op.startswith("max_pool") else (("ceil_mode", False), ("count_include_pad", True),
                                     ("divisor_override", None))
+    if op == "avg_pool1d":  # F.avg_pool1d has no divisor_override
+        names = names[:-1]
     table = {"op": op}
     for i, (key, default) in enumerate(names, start=1):
         value = _argument(node, i, key, default)
@@ -180,6 +209,73 @@ def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, 
             continue
         table[key] = list(value) if isinstance(value, tuple) else value
     return table
+
+
+def _pad(node: Any, where: str) -> tuple[int, int]:
+    """F.pad(x, (left, right)) with zeros: the amounts along a sequence's length."""
+    pad = _argument(node, 1, "pad", None)
+    mode = _argument(node, 2, "mode", "constant")
+    value = _argument(node, 3, "value", None)
+    if mode != "constant" or value not in (None, 0, 0.0):
+        raise WeightsError(f"{where}: F.pad with mode={mode!r}, value={value!r} is not "
+                           "supported; convsheets pads with zeros")
+    if not (isinstance(pad, (tuple, list)) and len(pad) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pad)):
+        raise WeightsError(f"{where}: F.pad(x, {pad!r}) is not supported; convsheets draws "
+                           "F.pad(x, (left, right)) along a sequence, right before a conv1d")
+    return int(pad[0]), int(pad[1])
+
+
+def _padded(table: Table, pad: tuple[int, int], where: str) -> Table:
+    """A conv1d after F.pad(x, (left, right)): causal when all of dilation·(k-1) is on the
+    left, `padding = p` when both sides are p; the conv1d itself must not pad."""
+    if table.get("op") != "conv1d" or table.get("padding", 0) not in (0, [0], (0,), "valid"):
+        raise WeightsError(f"{where}: F.pad is drawn only right before a conv1d that pads "
+                           "nothing itself (a causal convolution: F.pad(x, (dilation*(k-1), "
+                           "0)) then conv1d)")
+    left, right = pad
+    k = table["kernel_size"]
+    d = table.get("dilation", 1)
+    k = k[0] if isinstance(k, (list, tuple)) else k
+    d = d[0] if isinstance(d, (list, tuple)) else d
+    if right == 0 and left == d * (k - 1) and left:  # type: ignore[operator]
+        return {**table, "padding": "causal"}
+    if left == right:
+        return {**table, "padding": left}
+    raise WeightsError(f"{where}: F.pad(x, ({left}, {right})) before a conv1d of kernel {k}, "
+                       f"dilation {d}: convsheets draws causal padding ({d}·({k}-1) = "
+                       f"{d * (k - 1)} on the left, 0 on the right) or equal sides")  # type: ignore[operator]
+
+
+def _conv1d(node: Any, where: str, graph_module: Any) -> Table:
+    """F.conv1d(x, weight, bias, stride, padding, dilation, groups) with the module's own
+    parameters (get_attr nodes) as weight and bias."""
+    def parameter(value: Any, key: str) -> Any:
+        if value is None:
+            return None
+        if getattr(value, "op", None) != "get_attr":
+            raise WeightsError(f"{where}: its {key} is computed in forward; convsheets reads "
+                               "F.conv1d with the module's own parameters")
+        try:
+            tensor = graph_module.get_parameter(value.target)
+        except AttributeError:  # a buffer: still the module's own tensor
+            tensor = graph_module.get_buffer(value.target)
+        return tensor.detach().to("cpu").double().numpy().copy()
+
+    def number(value: Any) -> Any:
+        return value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+
+    weight = parameter(_argument(node, 1, "weight", None), "weight")
+    if weight is None or weight.ndim != 3:
+        raise WeightsError(f"{where}: needs a (out, in/groups, k) weight")
+    bias = parameter(_argument(node, 2, "bias", None), "bias")
+    return {"op": "conv1d", "out_channels": int(weight.shape[0]),
+            "kernel_size": int(weight.shape[2]),
+            "stride": number(_argument(node, 3, "stride", 1)),
+            "padding": number(_argument(node, 4, "padding", 0)),
+            "dilation": number(_argument(node, 5, "dilation", 1)),
+            "groups": _argument(node, 6, "groups", 1), "weight": weight,
+            "bias": False if bias is None else bias.tolist()}
 
 
 def _method(node: Any, where: str, shape: Callable[[Any], tuple[int, ...]]) -> Table | None:

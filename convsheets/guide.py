@@ -9,9 +9,11 @@ named block like any other, so `verify` checks the guide too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -327,9 +329,14 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
     c, h, w = network.input_shape
     oc, oh, ow = network.output_shape
     cur.text(f"convsheets: a network of {len(network.layers)} layers", "cs_heading")
-    cur.text(f"A {c}×{h}×{w} input (channels × height × width) through "
-             + " → ".join(layer.label for layer in network.layers)
-             + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
+    if network.sequence:  # (held as C×1×L)
+        cur.text(f"A {c}×{w} sequence (channels × length) through "
+                 + " → ".join(layer.label for layer in network.layers)
+                 + f" to a {oc}×{ow} output, every layer a live formula.")
+    else:
+        cur.text(f"A {c}×{h}×{w} input (channels × height × width) through "
+                 + " → ".join(layer.label for layer in network.layers)
+                 + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
     cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op) for layer in network.layers)
              + ")", "cs_note")
     cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes, "
@@ -355,6 +362,7 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     the whole nn.Sequential)."""
     cur.sheet.widths.update({c: w for c, w in NET_WIDTHS.items() if c != COL_TEXT})
     square = all(field_steps(layer, 0) == field_steps(layer, 1) for layer in network.layers)
+    along = 1 if network.sequence else 0  # a sequence's receptive field runs along its length
     cur.text("Layers (output shape, parameters, receptive field and jump are live formulas "
              "down the chain)", "cs_title")
     for key, text in (("name", "layer"), ("channels", "channels"), ("height", "height"),
@@ -394,7 +402,7 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         if count is not None:
             counts.append(cur.place(cur.formula(f"{name}_parameter_count", count, "cs_count"),
                                     NET_COLS["count"]))
-        steps = field_steps(layer, 0) if field is not None else None
+        steps = field_steps(layer, along) if field is not None else None
         if steps is not None and field is not None and jump is not None:
             reads, stride, transposed = steps
             grow = f"+{reads - 1}*{ref(jump)}" if reads > 1 else ""
@@ -407,15 +415,40 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
             field = jump = None
         cur.label(NET_COLS["torch"], str(layer.op).split("(")[0], "cs_note")
         cur.row += 1
+        dense = dense_equivalent(layer.op)
+        if dense is not None:  # a grouped convolution: what groups save, live
+            cur.label(NET_COLS["name"], "(dense)", "cs_note")
+            cur.place(cur.formula(f"{name}_dense_parameter_count",
+                                  dense.parameter_count_formula(ref(above["channels"])),
+                                  "cs_count"), NET_COLS["count"])
+            cur.label(NET_COLS["torch"], f"the same {layer.op.module} with groups=1 (not in "
+                      "the total)", "cs_note")
+            cur.row += 1
         above = row
     if counts:
         total = "+".join(block.ref(0, 0, from_sheet=cur.sheet.name) for block in counts)
         cur.label(NET_COLS["name"], "total")
         cur.place(cur.formula("parameter_count", total, "cs_count"), NET_COLS["count"])
         cur.row += 1
+    if network.sequence:
+        cur.text("RF (receptive field): how many input positions one output cell depends "
+                 "on; jump: input positions between neighbouring output cells (the effective "
+                 "stride so far). The Receptive field sheet lights them for one output cell.",
+                 "cs_note")
+        return
     cur.text("RF (receptive field): how many input rows one output cell depends on"
              + (" (and as many columns)" if square else "") + "; jump: input rows between "
              "neighbouring output cells (the effective stride so far).", "cs_note")
+
+
+def dense_equivalent(op: object) -> Any:
+    """A grouped convolution's dense twin (groups=1, the same channels and kernel), for the
+    parameter count groups save; None for any other layer."""
+    from .ops._conv import ConvNd
+
+    if isinstance(op, ConvNd) and op.groups > 1:
+        return dataclasses.replace(op, groups=1)
+    return None
 
 
 def network_guide_values(network: Network, input_shape: tuple[int, int, int],
@@ -431,6 +464,9 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
             count = layer.op.reference_parameter_count(c)
             out[f"{name}_parameter_count"] = count
             total += count
+            dense = dense_equivalent(layer.op)
+            if dense is not None:
+                out[f"{name}_dense_parameter_count"] = dense.reference_parameter_count(c)
         c, h, w = layer.op.guide_shape((c, h, w))
         if not layer.op.has_parameters:
             out[f"{name}_output_channels"] = c
@@ -450,19 +486,20 @@ def receptive_fields(network: Network) -> dict[str, float]:
 
     out: dict[str, float] = {}
     rf, jump = 1.0, 1.0
+    axis = 1 if network.sequence else 0
     for layer in network.layers:
         op = layer.op
-        if field_steps(layer, 0) is None:
+        if field_steps(layer, axis) is None:
             break
         kernel = getattr(op, "kernel_size", (1, 1))
         stride = getattr(op, "stride", (1, 1))
         spread = getattr(op, "dilation", None) or getattr(op, "spread", None) or (1, 1)
-        span = spread[0] * (kernel[0] - 1) + 1
+        span = spread[axis] * (kernel[axis] - 1) + 1
         if isinstance(op, ConvTranspose2d):
-            rf += (math.ceil(span / stride[0]) - 1) * jump
-            jump /= stride[0]
+            rf += (math.ceil(span / stride[axis]) - 1) * jump
+            jump /= stride[axis]
         else:
             rf += (span - 1) * jump
-            jump *= stride[0]
+            jump *= stride[axis]
         out[f"{layer.label}_receptive_field"], out[f"{layer.label}_jump"] = rf, jump
     return out

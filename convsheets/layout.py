@@ -95,6 +95,7 @@ class Block:
     aliases: tuple[str, ...] = ()  # further defined names of the same cells (output_c0)
     highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
     data_bar: bool = False  # a data bar from 0 to 1 in each cell (the prediction's probabilities)
+    lit: list[str] = field(default_factory=list)  # the receptive-field view's, a fill of its own
     scale: str = ""  # "" (or "diverging"): purple-white(0)-green; picture: "grey", "red"/...
     validation: tuple[int, int] | None = None  # whole numbers allowed (explorer selection)
     public: bool = True  # has a workbook-scope defined name (an exercise's key has none)

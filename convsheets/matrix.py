@@ -202,7 +202,7 @@ def direct_matrix_stage(ctx: LayerContext, padded: Sequence[Block],
 
 def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
                          stride: tuple[int, int], padding: tuple[int, int],
-                         dilation: tuple[int, int], groups: int,
+                         dilation: tuple[int, int], groups: int, rule: str = "",
                          ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Expected im2col view, from the reference alone: column (c, i, j) of the patch matrix is
     the convolution of the input with a one-hot kernel at (c, i, j) (what that tap sees at
@@ -218,8 +218,13 @@ def direct_matrix_values(x: np.ndarray, weight: np.ndarray, y: np.ndarray, *,
                 for j in range(kw):
                     one_hot = np.zeros((1, channels, kh, kw))
                     one_hot[0, c, i, j] = 1.0
-                    seen = ref.conv2d(image, one_hot, None, stride=stride, padding=padding,
-                                      dilation=dilation)
+                    if rule:  # padding as text ("same", "causal"): PyTorch's own sides
+                        sides = ref.conv_string_padding(rule, (kh, kw), dilation)
+                        seen = ref.conv2d(ref.pad_or_crop(image, *sides), one_hot, None,
+                                          stride=stride, dilation=dilation)
+                    else:
+                        seen = ref.conv2d(image, one_hot, None, stride=stride,
+                                          padding=padding, dilation=dilation)
                     columns.append(seen.reshape(-1))
         return np.stack(columns, axis=1)
 

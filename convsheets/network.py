@@ -102,9 +102,10 @@ class Layer:
         return {self.names.tensor + local: shape
                 for local, shape in self.op.tensor_shapes().items()}
 
-    def describe(self) -> str:
+    def describe(self, sequence: bool = False) -> str:
+        """As PyTorch prints the module, and its output shape ((C, L) in a sequence)."""
         c, h, w = self.out_shape
-        return f"{self.op} -> ({c}, {h}, {w})"
+        return f"{self.op} -> ({c}, {w})" if sequence else f"{self.op} -> ({c}, {h}, {w})"
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,11 @@ class Network:
     @property
     def output_shape(self) -> Shape:
         return self.layers[-1].out_shape
+
+    @property
+    def sequence(self) -> bool:
+        """A network of 1-D ops: its tensors are (C, L), held as (C, 1, L)."""
+        return any(layer.op.dims == 1 for layer in self.layers)
 
     @property
     def is_network(self) -> bool:
@@ -292,6 +298,11 @@ def check_follows(layers: list[Layer], op_cls: type[Op]) -> None:
         raise SpecError("op", op_cls.op, f"cannot follow {before.label} ({before.op.op}), whose "
                         f"output is a vector of {before.out_shape[2]} features, not an image "
                         "(only element-wise ops, dropout, identity and linear read vectors)")
+    kinds = {layer.op.dims for layer in layers if not layer.flat} - {0}
+    if op_cls.dims and kinds and op_cls.dims not in kinds:
+        raise SpecError("op", op_cls.op, "is a 2-D op but the network is a sequence (C x L: "
+                        "use conv1d, max_pool1d, ...)" if op_cls.dims == 2 else
+                        "is a 1-D op but the network is an image (C x H x W: use conv2d, ...)")
 
 
 def check_layer_name(name: object, where: str) -> str:

@@ -82,7 +82,10 @@ def network_from_template(values: Mapping[str, object], source: str,
             resized.append(scaling.describe())
     if image is None and "input" in merged:  # the input's own shape, unless given
         _shape_from_input(merged)
+    sequence = _is_sequence(merged.get("layers"))
     try:
+        if sequence and "input_size" in merged:  # a sequence: input_size = L (C x L input)
+            merged["input_size"] = [1, _length(merged["input_size"])]
         shape = start_shape(merged)
         seed = to_int("seed", merged.get("seed", 0))
         if seed < 0:
@@ -110,10 +113,12 @@ def network_from_template(values: Mapping[str, object], source: str,
         origins["input"] = "x, given to from_module" if source == "module" else \
             f"the template {source}"
     if "input" in merged:
-        given["input"] = _array(merged["input"], shape, "input", f"--template {source}",
-                                "the network input (in_channels x input_size)")
+        given["input"] = _array(merged["input"], (shape[0], shape[2]) if sequence else shape,
+                                "input", f"--template {source}",
+                                "the network input (in_channels x input_size)").reshape(shape)
     for table, layer, place in zip(layers, layers_, where, strict=True):
-        shapes = layer.op.tensor_shapes()
+        shapes = layer.op.given_shapes()  # as PyTorch holds them (a conv1d's weight: 3-D)
+        held = layer.op.tensor_shapes()
         if "weights" in table:
             given.update(_named_weights(table["weights"], layer, shapes, place, weights,
                                         weights_source))
@@ -123,8 +128,8 @@ def network_from_template(values: Mapping[str, object], source: str,
         if "weight" in table:
             if "weight" not in shapes:
                 raise SpecError("weight", "...", f"{layer.op.op} has no weights", place)
-            given[layer.names.tensor + "weight"] = _array(table["weight"], shapes["weight"],
-                                                          "weight", place)
+            given[layer.names.tensor + "weight"] = _array(
+                table["weight"], shapes["weight"], "weight", place).reshape(held["weight"])
         if "kernel" in table:  # classic kernels by name: one per output channel, bias 0
             if "weight" in table:
                 raise SpecError("kernel", table["kernel"], "give either kernel or weight",
@@ -272,9 +277,10 @@ def _entries(tables: list[dict[str, object]], source: str,
             raise SpecError("op", op_name if isinstance(op_name, str) else str(op_name),
                             "must be one of " + ", ".join(OPS), here)
         op_cls = OPS[op_name]
-        counts[op_cls.op] = counts.get(op_cls.op, 0) + 1
+        prefix = op_cls.default_prefix  # counted per prefix: conv1d and conv2d share "conv"
+        counts[prefix] = counts.get(prefix, 0) + 1
         named = "name" in table
-        name = table.get("name", f"{op_cls.default_prefix}{counts[op_cls.op]}")
+        name = table.get("name", f"{prefix}{counts[prefix]}")
         check_layer_name(name, here)
         if str(name).lower() in seen:
             raise SpecError("name", name, "is used by an earlier layer; layer names must be "
@@ -322,7 +328,7 @@ def _named_weights(prefix: object, layer, shapes: dict[str, tuple[int, ...]],  #
         if not np.all(np.isfinite(array)) or np.any(np.abs(array) > MAX_MAGNITUDE):
             raise WeightsError(f"{place}: {key} holds values that are not finite or beyond "
                                f"±{MAX_MAGNITUDE:g}")
-        out[layer.names.tensor + local] = array
+        out[layer.names.tensor + local] = array.reshape(layer.op.tensor_shapes()[local])
     return out
 
 
@@ -344,6 +350,27 @@ def _array(value: object, shape: tuple[int, ...], key: str, where: str,
     if all(isinstance(v, int) for v in flat):
         return array.astype(np.int64)
     return array.astype(float)
+
+
+def _is_sequence(layers: object) -> bool:
+    """A network of 1-D ops (its first op that is not element-wise is): its input is C x L."""
+    for table in layers if isinstance(layers, list) else []:
+        op = OPS.get(str(table.get("op"))) if isinstance(table, dict) else None
+        if op is not None and op.dims:
+            return op.dims == 1
+    return False
+
+
+def _length(value: object) -> int:
+    """A sequence's input_size: one number L (or [L]; a recorded [1, L] too)."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == 1:
+        value = value[1]
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError("input_size", value, "must be one whole number, at least 1 (the "
+                        "length of a sequence: the first layer is 1-D)")
+    return value
 
 
 def describe_network(values: Mapping[str, object]) -> str:

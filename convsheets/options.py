@@ -55,6 +55,20 @@ def to_pair(key: str, value: object) -> Pair:
     raise SpecError(key, value, "must be N or NxM (e.g. 3 or 3x2)")
 
 
+PADDING_RULES = ("same", "valid", "causal")  # a convolution's padding given as text
+
+
+def to_padding(key: str, value: object) -> Pair | str:
+    """A convolution's padding: a pair, or PyTorch's "same" / "valid" (or "causal", conv1d's
+    left-only padding); the op says which texts it takes."""
+    if isinstance(value, str) and value.strip().lower() in PADDING_RULES:
+        return value.strip().lower()
+    try:
+        return to_pair(key, value)
+    except SpecError:
+        raise SpecError(key, value, 'must be N or NxM, "same" or "valid"') from None
+
+
 def to_int(key: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(key, value, "must be a whole number")

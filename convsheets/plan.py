@@ -211,15 +211,26 @@ def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Bloc
 
 
 def pad_stage(ctx: LayerContext, sources: Sequence[Block],
-              padding: tuple[int, int], groups: int = 1) -> list[Block]:
-    """Zero padding (skipped when there is none: the convolution then reads its input)."""
-    if padding == (0, 0):
+              padding: tuple[int, int], groups: int = 1,
+              sides: tuple[tuple[int, int], tuple[int, int]] | None = None) -> list[Block]:
+    """Zero padding (skipped when there is none: the convolution then reads its input);
+    `sides` gives (before, after) per axis when they differ ("same" with an even kernel,
+    "causal")."""
+    (ph, pw) = padding
+    rows, cols = sides or ((ph, ph), (pw, pw))
+    if not any(rows + cols):
         return list(sources)
-    (h, w), (ph, pw) = sources[0].shape, padding
+    h, w = sources[0].shape
+    if rows[0] == rows[1] and cols[0] == cols[1]:
+        how = f"{rows[0]} row(s) / {cols[0]} column(s) of zeros around each channel"
+    elif h == 1 and not any(rows):  # a sequence
+        how = f"{cols[0]} zero(s) on the left and {cols[1]} on the right of each channel"
+    else:
+        how = (f"zeros around each channel: {rows[0]} row(s) above, {rows[1]} below, "
+               f"{cols[0]} column(s) left, {cols[1]} right")
     return gather_stage(
-        ctx, "Padded", f"The input with {ph} row(s) / {pw} column(s) of zeros around each "
-        "channel (grey cells). White cells refer to the input.", sources, "padded",
-        pad_map(h, ph, ph), pad_map(w, pw, pw), "(zero-padded)", groups)
+        ctx, "Padded", f"The input with {how} (grey cells). White cells refer to the input.",
+        sources, "padded", pad_map(h, *rows), pad_map(w, *cols), "(zero-padded)", groups)
 
 
 def kernel_transform_stage(ctx: LayerContext, role: str, note: str,
@@ -425,10 +436,19 @@ def _relations(layer: Layer, sources: Sequence[Block],
     if source(c0) is not sources[c0]:
         kind = source(c0).meaning.kind  # type: ignore[union-attr]
         if kind == "padded":
-            ph, pw = op.padding  # type: ignore[attr-defined]
-            how = f"pad {ph}" if ph == pw else f"pad {ph}x{pw}"
-            title = (f"{label}: input channel {c0} with {ph} row(s) and {pw} column(s) of "
-                     "zeros around it (grey)")
+            (top, bottom), (left, right) = op.pads()  # type: ignore[attr-defined]
+            if op.dims == 1:  # a sequence: zeros before and after it
+                how = f"pad {left}" if left == right else f"pad {left} left, {right} right"
+                title = (f"{label}: input channel {c0} with {left} zero(s) on the left and "
+                         f"{right} on the right (grey)")
+            elif (top, left) == (bottom, right):
+                how = f"pad {top}" if top == left else f"pad {top}x{left}"
+                title = (f"{label}: input channel {c0} with {top} row(s) and {left} "
+                         "column(s) of zeros around it (grey)")
+            else:
+                how = f"pad {top},{bottom},{left},{right}"
+                title = (f"{label}: input channel {c0} with zeros (grey): {top} row(s) above, "
+                         f"{bottom} below, {left} column(s) left, {right} right")
         else:
             how = "zeros in, pad"
             title = (f"{label}: input channel {c0} with stride - 1 zeros between its pixels "

@@ -38,6 +38,7 @@ __all__ = [
     "conv2d_output_size",
     "conv_transpose2d",
     "conv_transpose2d_output_size",
+    "conv_string_padding",
     "dilate_kernel",
     "flip_kernel",
     "max_pool2d",
@@ -253,6 +254,26 @@ def dilate_kernel(w: np.ndarray, dilation: Pair) -> np.ndarray:
     dh, dw = _pair(dilation, "dilation")
     _check_min((dh, dw), 1, "dilation")
     return zero_insert(w, (dh, dw))
+
+
+def conv_string_padding(rule: str, kernel: Pair, dilation: Pair) -> tuple[int, int, int, int]:
+    """Zeros (top, bottom, left, right) a convolution pads for a padding given as text.
+
+    ``"valid"``: none.  ``"same"``: PyTorch's ``_ConvNd`` pads ``dilation*(k-1)`` per axis,
+    half of it before and the rest after (so the extra zero of an odd total goes to the
+    bottom/right).  ``"causal"`` (a sequence's time axis, the last one): all of it on the left,
+    as ``F.pad(x, (dilation*(k-1), 0))`` before ``conv1d`` does, so no output reads the future.
+    """
+    totals = [d * (k - 1) for k, d in zip(_pair(kernel, "kernel"), _pair(dilation, "dilation"),
+                                           strict=True)]
+    if rule == "valid":
+        return (0, 0, 0, 0)
+    if rule == "same":
+        return (totals[0] // 2, totals[0] - totals[0] // 2,
+                totals[1] // 2, totals[1] - totals[1] // 2)
+    if rule == "causal":
+        return (0, 0, totals[1], 0)
+    raise ValueError(f"unknown padding rule {rule!r}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,11 +23,17 @@ a reserved word). The mapping module -> layer is returned (`BuildResult.layers`,
 `module_layers`) and written on the guide.
 
 Refused, naming the module as PyTorch does (``features.2``): other module types, padding
-modes other than zeros, ceil_mode, return_indices, divisor_override, a ``padding="same"`` that
-pads one side more than the other, forward pre-hooks (they may change the weights or the
-input), BatchNorm2d or Dropout in training mode (call ``model.eval()``: a workbook shows what
-the trained model computes). ``padding="valid"`` is 0 and ``padding="same"`` with equal sides
-is that number, exactly what PyTorch computes.
+modes other than zeros, ceil_mode, return_indices, divisor_override, forward pre-hooks (they
+may change the weights or the input), BatchNorm2d or Dropout in training mode (call
+``model.eval()``: a workbook shows what the trained model computes). ``padding="same"`` /
+``"valid"`` are kept as PyTorch's own (an uneven "same" pads the extra zero bottom/right, as
+PyTorch does).
+
+Sequences: Conv1d, ConvTranspose1d, MaxPool1d, AvgPool1d and F.conv1d (its weight and bias
+parameters read from the module), F.max_pool1d, F.avg_pool1d; ``F.pad(x, (p, 0))`` right
+before a conv1d with ``p = dilation·(k-1)`` is that conv1d with ``padding="causal"`` (how a
+causal convolution is written), ``F.pad(x, (p, p))`` its ``padding=p``. x is (C, L) or
+(1, C, L).
 
 PyTorch is an optional dependency (``pip install 'convsheets[torch]'``): it is imported only
 inside these functions, so the command line never needs it.
@@ -66,14 +72,37 @@ def module_template(module: torch.nn.Module, x: Any) -> dict[str, object]:
     (C, H, W) or (1, C, H, W) tensor: one layer per module or graph node, in order, with its
     options, its tensors (float64 arrays; a bias as a list of floats, or false), and the input
     from `x`. Raises `WeightsError` naming the first module or node convsheets cannot draw."""
-    image = _image(x)
+    image = _image(x, _is_sequence_model(module))
     layers = _layers(module, image)
     tables = [table for _q, _label, table in layers]
     for table, name in zip(tables, _names(layers), strict=True):
         if name is not None:
             table["name"] = name
-    return {"input_size": list(image.shape[1:]), "in_channels": int(image.shape[0]),
-            "seed": 0, "values": "normal", "input": image, "layers": tables}
+    return {"input_size": list(image.shape[1:]) if image.ndim == 3 else int(image.shape[1]),
+            "in_channels": int(image.shape[0]), "seed": 0, "values": "normal",
+            "input": image, "layers": tables}
+
+
+ONE_D = ("Conv1d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d")
+
+
+def _is_sequence_model(module: Any) -> bool:
+    """A model of 1-D layers (a Conv1d, ... among its modules, or F.conv1d and friends in
+    its forward's code): its input x is (C, L) or (1, C, L)."""
+    import inspect
+
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        return False
+    if any(type(m).__name__ in ONE_D and type(m).__module__.startswith("torch.nn")
+           for m in module.modules()):
+        return True
+    try:
+        code = inspect.getsource(type(module).forward)
+    except (OSError, TypeError):
+        return False
+    return bool(re.search(r"\b(conv1d|conv_transpose1d|max_pool1d|avg_pool1d)\(", code))
 
 
 def _layers(module: Any, image: np.ndarray) -> list[tuple[str, str, dict[str, object]]]:
@@ -124,7 +153,7 @@ def _keys(layers: list[tuple[str, str, dict[str, object]]]) -> list[str]:
 
 
 def _mapping(module: Any, x: Any, network: Network) -> dict[str, str]:
-    layers = _layers(module, _image(x))
+    layers = _layers(module, _image(x, _is_sequence_model(module)))
     return {key: layer.label for key, layer in zip(_keys(layers), network.layers, strict=True)}
 
 
@@ -133,7 +162,7 @@ def module_network(module: torch.nn.Module, x: Any) -> Network:
     convsheets cannot draw is refused naming its module. The guide says which module each
     layer is."""
     template = module_template(module, x)
-    layers = _layers(module, _image(x))
+    layers = _layers(module, _image(x, _is_sequence_model(module)))
     labels = [label for _q, label, _t in layers]
     try:
         network = network_from_template(template, SOURCE)
@@ -298,14 +327,15 @@ def _options(where: str, module: Any, cls: type[Op]) -> dict[str, object]:
     option PyTorch has that convsheets does not draw is refused unless it is PyTorch's
     default (the op's `unsupported`)."""
     for key, (default, why) in getattr(cls, "unsupported", {}).items():
-        _refuse(where, key, getattr(module, key), default, why)
+        _refuse(where, key, getattr(module, key, default), default, why)
     table: dict[str, object] = {"op": cls.op}
     for key, (kind, _default) in cls.options.items():
         value = getattr(module, key)
         if kind == "pair":
             if value is None or isinstance(value, (tuple, list)) and len(value) == 0:
                 continue  # PyTorch's "not given" (a pooling's stride): the op's default
-            table[key] = _pair(where, key, value)
+            table[key] = _single(where, key, value) if cls.dims == 1 else \
+                _pair(where, key, value)
         elif kind == "float" and value is None:
             continue  # BatchNorm2d's momentum=None (a cumulative average): not drawn
         elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -325,33 +355,27 @@ def _no_pre_hooks(qualified: str, module: Any) -> None:
 def _conv(where: str, module: Any) -> dict[str, object]:
     import torch.nn as nn
 
-    transposed = type(module) is nn.ConvTranspose2d
+    transposed = type(module) in (nn.ConvTranspose2d, nn.ConvTranspose1d)
+    one_d = type(module) in (nn.Conv1d, nn.ConvTranspose1d)
     if module.padding_mode != "zeros":
         raise WeightsError(f"{where}: padding_mode={module.padding_mode!r} is not supported; "
                            "convsheets pads with zeros (PyTorch's default)")
-    kernel = _pair(where, "kernel_size", module.kernel_size)
-    dilation = _pair(where, "dilation", module.dilation)
-    padding: object = module.padding
-    if padding == "valid":
-        padding = [0, 0]
-    elif padding == "same":
-        totals = [d * (k - 1) for d, k in zip(dilation, kernel, strict=True)]
-        if any(t % 2 for t in totals):
-            raise WeightsError(f"{where}: padding='same' pads one side more than the other "
-                               f"here (kernel {kernel[0]}x{kernel[1]}, dilation "
-                               f"{dilation[0]}x{dilation[1]}); convsheets draws equal padding "
-                               "on both sides (use an odd kernel)")
-        padding = [t // 2 for t in totals]
-    else:
-        padding = _pair(where, "padding", padding)
+
+    def number(key: str, value: object) -> object:
+        return _single(where, key, value) if one_d else _pair(where, key, value)
+
+    padding: object = module.padding  # "same" / "valid" as PyTorch's own (uneven "same" too)
+    if padding not in ("same", "valid"):
+        padding = number("padding", padding)
     table: dict[str, object] = {
-        "op": "conv_transpose2d" if transposed else "conv2d",
+        "op": ("conv_transpose" if transposed else "conv") + ("1d" if one_d else "2d"),
         "in_channels": int(module.in_channels), "out_channels": int(module.out_channels),
-        "kernel_size": kernel, "stride": _pair(where, "stride", module.stride),
-        "padding": padding, "dilation": dilation, "groups": int(module.groups),
+        "kernel_size": number("kernel_size", module.kernel_size),
+        "stride": number("stride", module.stride), "padding": padding,
+        "dilation": number("dilation", module.dilation), "groups": int(module.groups),
         "weight": _array(where, "weight", module.weight)}
     if transposed:
-        table["output_padding"] = _pair(where, "output_padding", module.output_padding)
+        table["output_padding"] = number("output_padding", module.output_padding)
     # a list, not an array: a template's bias is true/false or its values as a list
     table["bias"] = (False if module.bias is None
                      else _array(where, "bias", module.bias).tolist())
@@ -393,6 +417,15 @@ def _pair(where: str, key: str, value: object) -> list[int]:
                        "of numbers)")
 
 
+def _single(where: str, key: str, value: object) -> int:
+    """An int or a 1-tuple of ints, as PyTorch's 1-d modules take them."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise WeightsError(f"{where}: {key}={value!r} is not supported (give one number)")
+
+
 def _refuse(where: str, key: str, value: object, default: object, why: str) -> None:
     if value != default or type(value) is not type(default):
         why = why.removeprefix("is not supported: ").split("; only")[0]
@@ -413,8 +446,8 @@ def _array(where: str, key: str, tensor: Any) -> np.ndarray:
                            ) from None
 
 
-def _image(x: Any) -> np.ndarray:
-    """`x` as a float64 (C, H, W) array."""
+def _image(x: Any, sequence: bool = False) -> np.ndarray:
+    """`x` as a float64 (C, H, W) array, or (C, L) for a model of 1-D layers."""
     import torch
 
     try:
@@ -424,6 +457,10 @@ def _image(x: Any) -> np.ndarray:
     if tensor.is_complex():
         raise ImageError("x: complex numbers cannot be drawn; give a real tensor")
     shape = tuple(tensor.shape)
+    if sequence:
+        if len(shape) == 3 and shape[0] != 1 or len(shape) not in (2, 3):
+            raise ImageError(f"x: shape {shape}; give one sequence: (C, L) or (1, C, L)")
+        return tensor.detach().to("cpu", torch.float64).numpy().copy().reshape(shape[-2:])
     if len(shape) == 4 and shape[0] != 1:
         raise ImageError(f"x: shape {shape} is a batch of {shape[0]}; convsheets draws one "
                          "image: give (C, H, W) or (1, C, H, W)")
@@ -457,13 +494,12 @@ def _names(layers: list[tuple[str, str, dict[str, object]]]) -> list[str | None]
     counts: dict[str, int] = {}
     names: list[str | None] = []
     for name, (_q, _l, table) in zip(own, layers, strict=True):
-        op = str(table["op"])
-        counts[op] = counts.get(op, 0) + 1
+        prefix = OPS[str(table["op"])].default_prefix  # counted per prefix, as templates do
+        counts[prefix] = counts.get(prefix, 0) + 1
         if name is not None:
             names.append(name)
             continue
-        prefix = OPS[op].default_prefix
-        n = counts[op]
+        n = counts[prefix]
         if f"{prefix}{n}".lower() not in taken:
             names.append(None)  # the template's own default
         else:

@@ -85,7 +85,8 @@ def _matrix_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.
     if "im2col" not in shown:
         return {}
     return direct_matrix_values(x, tensors["weight"], y, stride=op.stride, padding=op.padding,
-                                dilation=op.dilation, groups=op.groups)
+                                dilation=op.dilation, groups=op.groups,
+                                rule=op.padding_rule)
 
 
 # ---------------------------------------------------------------------------- the scatter view

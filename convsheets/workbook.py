@@ -53,6 +53,7 @@ _THIN = Side(style="thin", color="BFBFBF")
 # zeros orange, holes blue, editable yellow), colour scale or answer frame uses, with a dark
 # frame that still tells it apart in a grey-scale print.
 _HIGHLIGHT_FILL = PatternFill("solid", fgColor="FF66FF", bgColor="FF66FF")
+_LIT_FILL = PatternFill("solid", fgColor="FFB347", bgColor="FFB347")  # receptive field: orange
 _THICK = Side(style="medium", color="000000")
 _HIGHLIGHT_BORDER = Border(_THICK, _THICK, _THICK, _THICK)
 _ANSWER_SIDE = Side(style="medium", color="2E75B6")
@@ -342,6 +343,10 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
             ws.conditional_formatting.add(block.area(from_sheet=block.sheet), DataBarRule(
                 start_type="num", start_value=0, end_type="num", end_value=1,
                 color=DATA_BAR, showValue=True, minLength=0, maxLength=100))
+    for block in sheet.blocks:  # the receptive field: below the explorer's own highlight
+        for formula in block.lit:
+            ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
+                formula=[formula], fill=_LIT_FILL, font=Font(bold=True)))
     scaled: dict[tuple[str, str], list[str]] = {}
     signs: dict[tuple[str, str], list[float]] = {}
     for block in sheet.blocks:

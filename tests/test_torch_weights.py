@@ -471,8 +471,6 @@ BAD_MODULES: list[tuple[Callable[[], object], list[str]]] = [
      ["module features.2 (BatchNorm2d): is in training mode; call model.eval() first"]),
     (lambda: nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")),
      ["module 0 (Conv2d)", "padding_mode='reflect'", "zeros"]),
-    (lambda: nn.Sequential(nn.Conv2d(1, 1, 2, padding="same")),
-     ["module 0 (Conv2d)", "padding='same'", "one side more"]),
     (lambda: nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)),
      ["module 1 (MaxPool2d)", "ceil_mode=True", "not supported"]),
     (lambda: nn.Sequential(nn.MaxPool2d(2, return_indices=True)),

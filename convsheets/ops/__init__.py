@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from .adaptive_avg_pool2d import AdaptiveAvgPool2d
 from .adaptive_max_pool2d import AdaptiveMaxPool2d
+from .avg_pool1d import AvgPool1d
 from .avg_pool2d import AvgPool2d
 from .base import Op, Shape
 from .batch_norm2d import BatchNorm2d
+from .conv1d import Conv1d
 from .conv2d import Conv2d
+from .conv_transpose1d import ConvTranspose1d
 from .conv_transpose2d import ConvTranspose2d
 from .dropout import Dropout
 from .flatten import Flatten
 from .identity import Identity
 from .leaky_relu import LeakyReLU
 from .linear import Linear
+from .max_pool1d import MaxPool1d
 from .max_pool2d import MaxPool2d
 from .relu import ReLU
 from .sigmoid import Sigmoid
@@ -27,8 +31,10 @@ from .tanh import Tanh
 OPS: dict[str, type[Op]] = {
     cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU,
                           Flatten, Linear, BatchNorm2d, Dropout, Identity, AdaptiveAvgPool2d,
-                          AdaptiveMaxPool2d, Sigmoid, Tanh)}
+                          AdaptiveMaxPool2d, Sigmoid, Tanh, Conv1d, ConvTranspose1d, MaxPool1d,
+                          AvgPool1d)}
 
-__all__ = ["OPS", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d",
-           "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
-           "MaxPool2d", "Op", "ReLU", "Shape", "Sigmoid", "Tanh"]
+__all__ = ["OPS", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
+           "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout",
+           "Flatten", "Identity", "LeakyReLU", "Linear", "MaxPool1d", "MaxPool2d", "Op", "ReLU",
+           "Shape", "Sigmoid", "Tanh"]

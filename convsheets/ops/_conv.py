@@ -67,20 +67,29 @@ class ConvNd(Op):
 
     def extra_repr(self) -> str:
         """PyTorch's `_ConvNd.extra_repr`: stride always, the rest only when not default."""
+        shown = self.shown
         s = (f"{self.in_channels}, {self.out_channels}, "
-             f"kernel_size={pair_repr(self.kernel_size)}, stride={pair_repr(self.stride)}")
-        if self.padding != (0, 0):
-            s += f", padding={pair_repr(self.padding)}"
+             f"kernel_size={shown(self.kernel_size)}, stride={shown(self.stride)}")
+        rule = getattr(self, "padding_rule", "")
+        if rule:
+            s += f", padding={rule}"
+        elif self.padding != (0, 0):
+            s += f", padding={shown(self.padding)}"
         if self.dilation != (1, 1):
-            s += f", dilation={pair_repr(self.dilation)}"
+            s += f", dilation={shown(self.dilation)}"
         output_padding = getattr(self, "output_padding", (0, 0))
         if output_padding != (0, 0):
-            s += f", output_padding={pair_repr(output_padding)}"
+            s += f", output_padding={shown(output_padding)}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if not self.bias:
             s += ", bias=False"
         return s
+
+    @staticmethod
+    def shown(value: tuple[int, int]) -> str:
+        """A pair option as PyTorch prints it (a 1-D op prints one number: ``(3,)``)."""
+        return pair_repr(value)
 
     def number(self, key: str, axis: int) -> int:
         """One axis of a pair option, by the guide's short key (kernel, stride, ...)."""

@@ -16,6 +16,7 @@ class Elementwise(Op):
     """One cell in, one cell out, channel by channel (or along a vector of features)."""
 
     vector_ok: ClassVar[bool] = True
+    dims: ClassVar[int] = 0  # a sequence's (C, L) as well as an image
 
     def output_shape(self, in_shape: Shape) -> Shape:
         return in_shape

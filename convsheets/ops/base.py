@@ -19,12 +19,12 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import SpecError
-from ..options import to_bool, to_float, to_int, to_pair
+from ..options import to_bool, to_float, to_int, to_padding, to_pair
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image, as PyTorch without batch
 REQUIRED = object()  # an option PyTorch requires (no default)
 _READERS: dict[str, Callable[[str, object], object]] = {
-    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float}
+    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float, "padding": to_padding}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class Op:
     flattens: ClassVar[bool] = False
     vector_ok: ClassVar[bool] = False
     differentiable: ClassVar[bool] = False  # has a gradient rule (`backward`) and sheets
+    # Sequences: a 1-D op (conv1d, ...) reads a (C, L) input, held as (C, 1, L) so the 2-D
+    # machinery draws and checks it; 0: any input (element-wise ops), 2: images only
+    dims: ClassVar[int] = 2
 
     def input_groups(self) -> int:
         """Groups its input channels fall into (a grouped convolution's), so the sheets that
@@ -110,6 +113,12 @@ class Op:
     def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
         """The op's editable tensors by local name ("weight", "bias"), PyTorch layout."""
         return {}
+
+    def given_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The editable tensors' shapes as PyTorch holds them, so templates, weight files and
+        modules give them so (a 1-D op's weight has no height axis); `tensor_shapes` is how
+        convsheets holds them."""
+        return self.tensor_shapes()
 
     def parameter_count(self) -> int:
         return sum(int(np.prod(shape)) for shape in self.tensor_shapes().values())
@@ -185,6 +194,12 @@ class Op:
     def window_source(self, x: np.ndarray) -> np.ndarray:
         """The stage the windows are cut from, for input `x`, by the reference's helpers."""
         return x
+
+    def window_position(self, axis: int, index: int) -> int:
+        """Where input cell `index` along `axis` sits in the window source (shifted by the
+        zeros before it; spread out by a transposed convolution's zero insertion), so a view
+        can follow a window back to the input cells it reads."""
+        return index
 
     def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The layer's intermediate stages by kind (padded, upsampled: (C, H, W); flipped,

@@ -11,8 +11,10 @@ import numpy as np
 
 from .. import gradients as grad
 from .. import reference as ref
+from ..errors import SpecError
 from ._conv import CONV_OPTIONS, ConvNd
 from .base import (
+    Op,
     Shape,
     Window,
     check_window_fits,
@@ -25,20 +27,67 @@ from .conv_transpose2d import ConvTranspose2d
 
 @dataclass(frozen=True)
 class Conv2d(ConvNd):
+    # padding given as text: PyTorch's "same" / "valid" (or conv1d's "causal"); then
+    # `padding` holds the zeros before (top, left) and `pads` the zeros on every side
+    padding_rule: str = ""
+
     op: ClassVar[str] = "conv2d"
     module: ClassVar[str] = "Conv2d"
     default_prefix: ClassVar[str] = "conv"
     summary: ClassVar[str] = ("convolution: a kernel slides over the (padded) input; each "
                               "output cell is the sum of window x kernel over the channels + bias")
-    options: ClassVar[dict[str, tuple[str, object]]] = CONV_OPTIONS
     differentiable: ClassVar[bool] = True
+    options: ClassVar[dict[str, tuple[str, object]]] = {
+        **CONV_OPTIONS, "padding": ("padding", (0, 0))}
+    padding_rules: ClassVar[tuple[str, ...]] = ("same", "valid")
+
+    @classmethod
+    def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
+        rule = values["padding"]
+        if isinstance(rule, str):
+            if rule not in cls.padding_rules:
+                raise SpecError("padding", rule, f"is conv1d's (left padding along a sequence); "
+                                f"{cls.op} takes a number, \"same\" or \"valid\"")
+            kernel, dilation = values["kernel_size"], values["dilation"]
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]  # type: ignore[call-overload]
+            values["padding_rule"] = rule
+            values["padding"] = ((0, 0) if rule == "valid" else (0, totals[1])
+                                 if rule == "causal" else (totals[0] // 2, totals[1] // 2))
+        return super()._resolve(values, in_shape)
+
+    def pads(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Zeros (before, after) along each axis: `padding` on both sides; "same" puts the
+        extra zero of an odd total after (bottom/right), as PyTorch does; "causal" pads the
+        sequence's left only."""
+        if self.padding_rule == "causal":
+            return ((0, 0), (self.padding[1], 0))
+        if self.padding_rule == "same":
+            total = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation, strict=True)]
+            return ((self.padding[0], total[0] - self.padding[0]),
+                    (self.padding[1], total[1] - self.padding[1]))
+        return ((self.padding[0], self.padding[0]), (self.padding[1], self.padding[1]))
+
+    def as_options(self) -> dict[str, object]:
+        out = super().as_options()
+        rule = out.pop("padding_rule")
+        if rule:
+            out["padding"] = rule
+        return out
 
     def check(self, in_shape: Shape) -> None:
         super().check(in_shape)
-        check_window_fits(in_shape, self.kernel_size, self.padding, self.dilation,
-                          "the (dilated) kernel")
+        if self.padding_rule == "same" and self.stride != (1, 1):
+            raise SpecError("padding", "same", "is not supported for strided convolutions "
+                            "(stride must be 1, as in PyTorch)")
+        if self.padding_rule in ("", "valid"):
+            check_window_fits(in_shape, self.kernel_size, self.padding, self.dilation,
+                              "the (dilated) kernel")
 
     def output_shape(self, in_shape: Shape) -> Shape:
+        if self.padding_rule in ("same", "causal"):  # the padded input is (k-1)·d longer
+            return (self.out_channels, *(
+                (in_shape[1 + a] + sum(self.pads()[a]) - self.dilation[a]
+                 * (self.kernel_size[a] - 1) - 1) // self.stride[a] + 1 for a in (0, 1)))
         return (self.out_channels, *sliding_lengths(in_shape, self.kernel_size, self.stride,
                                                     self.padding, self.dilation))
 
@@ -62,7 +111,8 @@ class Conv2d(ConvNd):
         )
 
     def zero_styles(self, in_shape: Shape) -> set[str]:
-        return super().zero_styles(in_shape) | ({"cs_pad"} if self.padding != (0, 0) else set())
+        return super().zero_styles(in_shape) | ({"cs_pad"} if any(map(any, self.pads()))
+                                                else set())
 
     # ------------------------------------------------------------------ the geometry
     def window(self) -> Window:
@@ -70,22 +120,40 @@ class Conv2d(ConvNd):
         return Window(self.kernel_size, self.stride, (0, 0), self.dilation,
                       per_in=self.in_channels // self.groups,
                       per_out=self.out_channels // self.groups, kernels_by="out",
-                      source_label="padded input" if self.padding != (0, 0) else "input")
+                      source_label="padded input" if any(map(any, self.pads())) else "input")
 
     def window_source(self, x: np.ndarray) -> np.ndarray:
+        if self.padding_rule:
+            return ref.pad_or_crop(x, *ref.conv_string_padding(self.padding_rule,
+                                                               self.kernel_size, self.dilation))
         return ref.pad2d(x, self.padding)
+
+    def window_position(self, axis: int, index: int) -> int:
+        return index + self.pads()[axis][0]
 
     def window_kernels(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return tensors["weight"]
 
     def stages(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"padded": ref.pad2d(x, self.padding),
+        return {"padded": self.window_source(x),
                 "dilated": ref.dilate_kernel(tensors["weight"], self.dilation)}
 
     def size_expression(self, r: Callable[[str], str]) -> str:
         return sliding_expression(r)
 
+    def size_formula(self, axis: int, size: str) -> str:
+        if self.padding_rule in ("same", "causal"):  # zeros on the two sides differ
+            k, s, d = self.kernel_size[axis], self.stride[axis], self.dilation[axis]
+            return f"INT(({size}+{sum(self.pads()[axis])}-{d}*({k}-1)-1)/{s})+1"
+        return super().size_formula(axis, size)
+
     def size_text(self, axis: int, size: int) -> str:
+        if self.padding_rule in ("same", "causal"):
+            k, s, d = self.kernel_size[axis], self.stride[axis], self.dilation[axis]
+            before, after = self.pads()[axis]
+            return (f"floor((H + before + after - d·(k-1) - 1) / s) + 1 = floor(({size} + "
+                    f"{before} + {after} - {d}·({k}-1) - 1) / {s}) + 1 (padding "
+                    f"\"{self.padding_rule}\")")
         return sliding_text(size, self.kernel_size[axis], self.stride[axis],
                             self.padding[axis], self.dilation[axis])
 
@@ -97,10 +165,20 @@ class Conv2d(ConvNd):
 
     # ------------------------------------------------------------------ the oracle
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        if self.padding_rule:  # PyTorch pads explicitly (F.pad), then convolves unpadded
+            x = ref.pad_or_crop(x, *ref.conv_string_padding(self.padding_rule,
+                                                            self.kernel_size, self.dilation))
+            return ref.conv2d(x, tensors["weight"], tensors.get("bias"), stride=self.stride,
+                              dilation=self.dilation, groups=self.groups)
         return ref.conv2d(x, tensors["weight"], tensors.get("bias"), stride=self.stride,
                           padding=self.padding, dilation=self.dilation, groups=self.groups)
 
     def reference_size(self, axis: int, size: int) -> int:
+        if self.padding_rule:
+            sides = ref.conv_string_padding(self.padding_rule, self.kernel_size, self.dilation)
+            return ref.conv2d_output_size(size + sides[2 * axis] + sides[2 * axis + 1],
+                                          self.kernel_size[axis], self.stride[axis], 0,
+                                          self.dilation[axis])
         return ref.conv2d_output_size(size, self.kernel_size[axis], self.stride[axis],
                                       self.padding[axis], self.dilation[axis])
 

@@ -92,6 +92,11 @@ class ConvTranspose2d(ConvNd):
                       per_out=self.out_channels // self.groups, kernels_by="in",
                       source_label="upsampled", kernel_label="flipped kernel")
 
+    def window_position(self, axis: int, index: int) -> int:
+        """Zero insertion puts input cell i at i·stride, then the zeros before it shift it
+        (a crop, negative, can push it out of the source)."""
+        return index * self.stride[axis] + self.edges(axis)[0]
+
     def window_source(self, x: np.ndarray) -> np.ndarray:
         """Steps 1-2 by the reference's helpers: zero insertion, then dilation*(k-1) - padding
         zeros on each side (cropped where negative), + output_padding at the bottom/right.

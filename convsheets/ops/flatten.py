@@ -27,6 +27,7 @@ class Flatten(Op):
                                                          "end_dim": ("int", -1)}
     flattens: ClassVar[bool] = True
     vector_ok: ClassVar[bool] = True
+    dims: ClassVar[int] = 0  # a sequence's (C, L) as well as an image
 
     def check(self, in_shape: Shape) -> None:
         # dims of a batch (N, C, H, W), as the module sees it: only the whole image flattens

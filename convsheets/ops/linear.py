@@ -32,6 +32,7 @@ class Linear(Op):
         "in_features": ("int", INFER), "out_features": ("int", REQUIRED), "bias": ("bool", True)}
     has_parameters: ClassVar[bool] = True
     flattens: ClassVar[bool] = True
+    dims: ClassVar[int] = 0  # a sequence's (C, L) as well as an image
     vector_ok: ClassVar[bool] = True
 
     @classmethod

@@ -69,3 +69,9 @@ done
 "$python" -m convsheets build --template edges --backward -o "$tmp/backward-edges.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/backward-edges.xlsx" --sheet "maxpool1 Grad Winners" \
     --to docs/images --dpi 70 --force --trim >/dev/null
+# issue 27: wavenet's receptive field (the last sample selected: the workbook opens on it) and
+# depthwise_causal's guide (its parameter count against a dense conv1d)
+"$python" -m convsheets render output/wavenet.xlsx --sheet "Receptive field" --to docs/images \
+    --dpi 70 --trim --force >/dev/null
+"$python" -m convsheets render output/depthwise_causal.xlsx --sheet Guide --to docs/images \
+    --dpi 70 --trim --force >/dev/null
