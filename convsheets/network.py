@@ -165,6 +165,11 @@ class Network:
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
                                 "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
                                 "max_pool2d and avg_pool2d do)")
+            pads = getattr(layer.op, "pads", None)
+            if pads is not None and any(a != b for a, b in pads()):
+                raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
+                                f"\"{layer.op.padding_rule}\"); its gradient sheets need the same "
+                                "zeros on both sides (give a number)")
         if self.layers[-1].flat:
             raise SpecError("loss", "mse", "needs an image output (channels x height x width)")
 

@@ -423,3 +423,43 @@ def test_a_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
     graded = grade(right, wrong)
     assert graded[0].correct == graded[0].total > 0, graded[0]
     assert graded[1].correct == graded[1].total - 2, graded[1]
+
+
+def test_uneven_padding_is_refused_and_a_sequence_network_gets_its_gradients(
+        tmp_path: Path) -> None:
+    """Issues 25 x 27: a causal (left-only) or uneven "same" padding has no gradient sheets
+    yet: one line naming the layer, exit 2, no file. A sequence network with even padding
+    gets them, and they equal torch.autograd of the 1-D functions in process."""
+    done = run_main(tmp_path, "build", "--template", "wavenet", "--backward", "-o", "w.xlsx")
+    assert done.returncode == 2, done.stderr
+    assert "conv1" in done.stderr and "causal" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "w.xlsx").exists()
+    from convsheets.request import resolve
+
+    network = resolve(template={
+        "input_size": 12, "in_channels": 2, "seed": 3, "backward": True, "layers": [
+            {"op": "conv1d", "out_channels": 2, "kernel_size": 3, "padding": 1, "stride": 2},
+            {"op": "relu"}, {"op": "max_pool1d", "kernel_size": 2}]}).network
+    path = tmp_path / "seq.xlsx"
+    write_atomically(make_plan(network), path)
+    from formula_eval import Evaluator
+
+    ev = Evaluator(openpyxl.load_workbook(path))
+
+    def block(name: str) -> np.ndarray:
+        return np.asarray(ev.rect_values(ev.name(name)), dtype=float)
+
+    x = torch.tensor(np.stack([block(f"input_c{c}")[0] for c in range(2)]))[None]
+    w = torch.tensor(np.stack([np.stack([block(f"conv1_weight_{o}_{c}")[0] for c in range(2)])
+                               for o in range(2)]), requires_grad=True)
+    b = torch.tensor(block("conv1_bias")[0], requires_grad=True)
+    y = F.max_pool1d(F.relu(F.conv1d(x, w, b, stride=2, padding=1)), 2)
+    target = torch.tensor(np.stack([block(f"target_c{o}")[0] for o in range(2)]))[None]
+    loss = F.mse_loss(y, target)
+    loss.backward()
+    assert np.isclose(block("loss")[0, 0], loss.item(), rtol=1e-12, atol=1e-12)
+    for o in range(2):
+        for c in range(2):
+            assert np.allclose(block(f"conv1_grad_weight_{o}_{c}")[0], w.grad[o, c].numpy(),
+                               rtol=1e-9, atol=1e-9)
+    assert np.allclose(block("conv1_grad_bias")[0], b.grad.numpy(), rtol=1e-9, atol=1e-9)
