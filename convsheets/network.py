@@ -208,7 +208,7 @@ class Network:
                 raise SpecError(f"layers[{i}].op", entry.get("op"), "is not a known op")
             # recorded options are complete: pairs come back as lists
             check_follows(layers, op_cls)
-            op = op_cls.create(options, shape)
+            op = op_cls.create(options, shape).placed(shape, bool(layers) and layers[-1].flat)
             names = _names_from_record(entry.get("names"))
             name = entry.get("name")
             if name is not None and not isinstance(name, str):
@@ -248,7 +248,7 @@ def chain(input_shape: Shape, entries: list[tuple[str | None, str, dict[str, obj
         op_cls = OPS[op_name]
         try:
             check_follows(layers, op_cls)
-            op = op_cls.create(options, shape)
+            op = op_cls.create(options, shape).placed(shape, bool(layers) and layers[-1].flat)
         except SpecError as exc:
             raise (exc.located(place) if place else exc) from None
         layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))

@@ -81,6 +81,13 @@ def to_bool(key: str, value: object) -> bool:
     return value
 
 
+def to_text(key: str, value: object) -> str:
+    """A word option (gelu's approximate, upsample's mode): the op checks which words."""
+    if not isinstance(value, str):
+        raise SpecError(key, value, "must be a word in quotes")
+    return value
+
+
 def to_values(key: str, value: object) -> str:
     if value not in VALUE_KINDS:
         raise SpecError(key, value, "must be one of " + ", ".join(VALUE_KINDS))

@@ -257,8 +257,8 @@ def _options(where: str, module: Any, cls: type[Op]) -> dict[str, object]:
             if value is None or isinstance(value, (tuple, list)) and len(value) == 0:
                 continue  # PyTorch's "not given" (a pooling's stride): the op's default
             table[key] = _pair(where, key, value)
-        elif kind == "float" and value is None:
-            continue  # BatchNorm2d's momentum=None (a cumulative average): not drawn
+        elif value is None:
+            continue  # BatchNorm2d's momentum=None, Softmax's dim=None: the op's default
         elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
             table[key] = float(value)
         else:

@@ -19,12 +19,12 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import SpecError
-from ..options import to_bool, to_float, to_int, to_pair
+from ..options import to_bool, to_float, to_int, to_pair, to_text
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image, as PyTorch without batch
 REQUIRED = object()  # an option PyTorch requires (no default)
 _READERS: dict[str, Callable[[str, object], object]] = {
-    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float}
+    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float, "str": to_text}
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,12 @@ class Op:
 
     def check(self, in_shape: Shape) -> None:
         """Every rule PyTorch enforces for this op on an input of `in_shape`."""
+
+    def placed(self, in_shape: Shape, vector: bool) -> Op:
+        """The op where it sits in the chain: `vector` when its input is a vector of features
+        (after a flatten or a linear). Most ops are the same either way; softmax's dim=1
+        means the channels of a map but the features of a vector."""
+        return self
 
     # ------------------------------------------------------------------ what it is
     def output_shape(self, in_shape: Shape) -> Shape:
