@@ -6,6 +6,7 @@ Nodes drawn: ``call_module`` (any module `torch_module` supports); ``call_functi
 (``F.relu``/``torch.relu``, ``torch.sigmoid``, ``torch.tanh``, ``F.leaky_relu``,
 ``F.relu6``, ``F.silu``, ``F.gelu``, ``F.hardtanh``, ``F.hardsigmoid``, ``F.hardswish``,
 ``F.elu``, ``F.softplus``, ``F.softmax``/``torch.softmax``, ``F.log_softmax``,
+``F.interpolate`` (nearest, nearest-exact, bilinear),
 ``torch.flatten``, ``F.max_pool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``,
 ``F.adaptive_max_pool2d``, ``F.dropout`` in evaluation); ``call_method`` (``relu``,
 ``sigmoid``, ``tanh``, ``softmax``, ``log_softmax``, ``flatten``, ``view``/``reshape`` to
@@ -76,7 +77,8 @@ def traced_layers(module: Any, image: np.ndarray,
                                  F.hardtanh: "hardtanh", F.hardsigmoid: "hardsigmoid",
                                  F.hardswish: "hardswish", F.elu: "elu", F.softplus: "softplus",
                                  F.softmax: "softmax", torch.softmax: "softmax",
-                                 F.log_softmax: "log_softmax", torch.log_softmax: "log_softmax"}
+                                 F.log_softmax: "log_softmax", torch.log_softmax: "log_softmax",
+                                 F.interpolate: "upsample"}
     shape_only = {"size", "dim"}
     out: list[tuple[str, str, Table]] = []
     current = None
@@ -130,6 +132,8 @@ def traced_layers(module: Any, image: np.ndarray,
             raise WeightsError(f"{where(node)}: not supported; convsheets draws modules and "
                                "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
                                "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
+                               "the activations and softmax of torch.nn.functional, "
+                               "F.interpolate, "
                                "x.relu(), x.flatten(1), x.view(N, -1)")
         if table is not None:
             out.append(("", where(node), table))
@@ -168,6 +172,17 @@ def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, 
         return {"op": "gelu", "approximate": _argument(node, 1, "approximate", "none")}
     if op in ("softmax", "log_softmax"):
         return _softmax(op, node, where)
+    if op == "upsample":  # F.interpolate(x, size, scale_factor, mode, align_corners, ...)
+        if _argument(node, 6, "antialias", False):
+            raise WeightsError(f"{where}: antialias=True is not supported; only PyTorch's "
+                               "default (False) is drawn")
+        table = {"op": "upsample"}
+        for i, key in enumerate(("size", "scale_factor", "mode", "align_corners",
+                                 "recompute_scale_factor"), start=1):
+            value = _argument(node, i, key, None)
+            if value is not None:
+                table[key] = list(value) if isinstance(value, tuple) else value
+        return table
     if op == "leaky_relu":
         return {"op": "leaky_relu",
                 "negative_slope": float(_argument(node, 1, "negative_slope", 0.01))}  # type: ignore[arg-type]

@@ -52,9 +52,8 @@ def torch_layer(op, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped
         "log_softmax": lambda: F.log_softmax(x, dim=1 if op.dim is None else op.dim),
         "flatten": lambda: torch.flatten(x, 1),
         "upsample": lambda: F.interpolate(
-            x, size=op.size_given, scale_factor=op.scale_factor, mode=op.mode,
-            align_corners=op.align_corners if op.mode == "bilinear" else None,
-            recompute_scale_factor=op.recompute_scale_factor or None),
+            x, size=op.size, scale_factor=op.scale_factor, mode=op.mode,
+            align_corners=op.align_corners, recompute_scale_factor=op.recompute_scale_factor),
     }
     return calls[name]()
 
@@ -187,6 +186,23 @@ def sequential() -> nn.Module:
                          nn.Linear(48, 4), nn.GELU(), nn.Softmax(dim=-1))
 
 
+class Upsampling(nn.Module):
+    """A tiny decoder: nn.Upsample modules and F.interpolate calls of every mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3)
+        self.up1 = nn.Upsample(scale_factor=2)
+        self.up2 = nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True)
+        self.smooth = nn.Conv2d(2, 1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.up2(self.up1(self.conv(x)))
+        x = F.interpolate(x, scale_factor=1.5, mode="bilinear")
+        x = F.interpolate(x, size=(4, 9), mode="nearest-exact")
+        return self.smooth(F.interpolate(x, scale_factor=(0.75, 1.25)))
+
+
 def _seeded(model: nn.Module, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     for p in model.parameters():
@@ -235,7 +251,50 @@ def _module_problems(model: nn.Module, x: torch.Tensor, path: Path) -> list[str]
     return problems
 
 
-UPSAMPLE: dict[str, tuple[dict[str, object], None]] = {}
+def _upsample(rng: np.random.Generator, h: int, w: int) -> dict[str, object]:
+    """An upsample with a random mode, size or scale_factor (up or down) and options."""
+    table: dict[str, object] = {"op": "upsample"}
+    mode = str(rng.choice(["nearest", "nearest-exact", "bilinear", "bilinear"]))
+    if mode != "nearest" or rng.random() < 0.5:
+        table["mode"] = mode
+    if rng.random() < 0.5:
+        table["size"] = [int(rng.integers(max(1, h - 2), h + 5)),
+                         int(rng.integers(max(1, w - 2), w + 5))]
+    else:
+        pick = [0.75, 1.5, 2.0, 2.5, 1.25, 3.0, 1.7]
+        table["scale_factor"] = (float(rng.choice(pick)) if rng.random() < 0.5
+                                 else [float(rng.choice(pick)), float(rng.choice(pick))])
+        if rng.random() < 0.3:
+            table["recompute_scale_factor"] = True
+    if mode == "bilinear" and rng.random() < 0.8:
+        table["align_corners"] = bool(rng.random() < 0.5)
+    return table
+
+
+def upsample_template(seed: int) -> dict[str, object]:
+    """conv -> three random upsample layers (each from the shape before it) -> relu."""
+    rng = np.random.default_rng(100 + seed)
+    template: dict[str, object] = {
+        "input_size": [int(rng.integers(2, 5)), int(rng.integers(2, 5))], "in_channels": 2,
+        "seed": seed, "values": "normal",
+        "layers": [{"op": "conv2d", "out_channels": 2, "kernel_size": 1}]}
+    layers = template["layers"]
+    assert isinstance(layers, list)
+    while len(layers) < 4:
+        shape = network_from_template(template, "up").output_shape
+        candidate = _upsample(rng, shape[1], shape[2])
+        try:
+            network_from_template({**template, "layers": [*layers, candidate]}, "up")
+        except ConvsheetsError:
+            continue
+        if max(network_from_template({**template, "layers": [*layers, candidate]},
+                                     "up").output_shape[1:]) <= 14:
+            layers.append(candidate)
+    layers.append({"op": "relu"})
+    return template
+
+
+UPSAMPLE = {f"upsample{seed}": (upsample_template(seed), None) for seed in (1, 2, 3)}
 
 
 # ---------------------------------------------------------------------------- the batch
@@ -252,7 +311,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         path = folder / f"hidden{seed}.xlsx"
         convsheets.build(template=template, output=path)
         books[path.name] = (path, network_from_template(template, "hidden"))
-    for name, make in (("activations", Activations), ("sequential", sequential)):
+    for name, make in (("activations", Activations), ("sequential", sequential),
+                       ("upsampling", Upsampling)):
         model, x = _seeded(make(), 5), _model_input(7)
         path = folder / f"{name}.xlsx"
         convsheets.from_module(model, x, path)
@@ -284,6 +344,11 @@ def test_hidden_networks_equal_torch_functional_in_every_engine(built, seed: int
     _check(built, f"hidden{seed}.xlsx")
 
 
-@pytest.mark.parametrize("name", ["activations", "sequential"])
+@pytest.mark.parametrize("name", list(UPSAMPLE))
+def test_upsample_networks_equal_torch_functional_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
+    _check(built, f"{name}.xlsx")
+
+
+@pytest.mark.parametrize("name", ["activations", "sequential", "upsampling"])
 def test_from_module_equals_its_forward_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
     _check(built, f"{name}.xlsx")

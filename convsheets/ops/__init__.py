@@ -33,15 +33,16 @@ from .silu import SiLU
 from .softmax import Softmax
 from .softplus import Softplus
 from .tanh import Tanh
+from .upsample import Upsample
 
 OPS: dict[str, type[Op]] = {
     cls.op: cls for cls in (Conv2d, ConvTranspose2d, ReLU, MaxPool2d, AvgPool2d, LeakyReLU,
                           Flatten, Linear, BatchNorm2d, Dropout, Identity, AdaptiveAvgPool2d,
                           AdaptiveMaxPool2d, Sigmoid, Tanh, ReLU6, SiLU, GELU, Hardtanh,
-                          Hardsigmoid, Hardswish, ELU, Softplus, Softmax, LogSoftmax)}
+                          Hardsigmoid, Hardswish, ELU, Softplus, Softmax, LogSoftmax, Upsample)}
 
 __all__ = ["ELU", "GELU", "OPS", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d",
            "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Hardsigmoid",
            "Hardswish", "Hardtanh", "Identity", "LeakyReLU", "Linear", "LogSoftmax",
            "MaxPool2d", "Op", "ReLU", "ReLU6", "Shape", "SiLU", "Sigmoid", "Softmax",
-           "Softplus", "Tanh"]
+           "Softplus", "Tanh", "Upsample"]

@@ -19,12 +19,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import SpecError
-from ..options import to_bool, to_float, to_int, to_pair, to_text
+from ..options import to_bool, to_float, to_float_pair, to_int, to_pair, to_text
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image, as PyTorch without batch
 REQUIRED = object()  # an option PyTorch requires (no default)
 _READERS: dict[str, Callable[[str, object], object]] = {
-    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float, "str": to_text}
+    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float, "str": to_text,
+    "float_pair": to_float_pair}
 
 
 @dataclass(frozen=True)
