@@ -297,6 +297,17 @@ def upsample_template(seed: int) -> dict[str, object]:
 UPSAMPLE = {f"upsample{seed}": (upsample_template(seed), None) for seed in (1, 2, 3)}
 
 
+def extreme_template(op: str) -> dict[str, object]:
+    """The activation alone on the extreme values (and a spread of ordinary ones)."""
+    image = np.concatenate([EXTREMES, np.linspace(-6, 6, 8)]).reshape(1, 2, 8)
+    return {"input_size": [2, 8], "in_channels": 1, "input": image.tolist(),
+            "layers": [{"op": op, **({"approximate": "tanh"} if op == "gelu" else {})}] + (
+                [{"op": "gelu"}] if op == "gelu" else [])}
+
+
+EXTREME = {f"extreme_{op}": (extreme_template(op), None) for op in ACTIVATIONS}
+
+
 # ---------------------------------------------------------------------------- the batch
 SEEDS = (1, 2, 3)
 
@@ -317,7 +328,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         path = folder / f"{name}.xlsx"
         convsheets.from_module(model, x, path)
         books[path.name] = (path, (model, x))
-    for name, (template, _x) in UPSAMPLE.items():
+    for name, (template, _x) in {**UPSAMPLE, **EXTREME}.items():
         path = folder / f"{name}.xlsx"
         convsheets.build(template=template, output=path)
         books[path.name] = (path, network_from_template(template, name))
@@ -344,11 +355,154 @@ def test_hidden_networks_equal_torch_functional_in_every_engine(built, seed: int
     _check(built, f"hidden{seed}.xlsx")
 
 
-@pytest.mark.parametrize("name", list(UPSAMPLE))
-def test_upsample_networks_equal_torch_functional_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("name", list(UPSAMPLE) + list(EXTREME))
+def test_upsample_and_extremes_equal_torch_functional_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
     _check(built, f"{name}.xlsx")
 
 
 @pytest.mark.parametrize("name", ["activations", "sequential", "upsampling"])
 def test_from_module_equals_its_forward_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
     _check(built, f"{name}.xlsx")
+
+
+def test_verify_with_probe_passes_on_the_new_ops(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """verify (stored values, recalculation, a probe with random inputs) in Gnumeric, on a
+    hidden network and an upsample network; the conv that reads an activation's output keeps
+    its explorer."""
+    books = built["books"]
+    paths = [books["hidden1.xlsx"][0], books["upsample2.xlsx"][0]]
+    reports = verify_files(paths, engine="gnumeric")
+    assert all(r.ok and all(run.probed for run in r.runs) for r in reports)
+    checked = {b.name for r in reports for run in r.runs for b in run.blocks}
+    assert {"softmax1_max", "softmax1_exp_c0", "softmax1_sum", "logsoftmax1_output_c0",
+            "conv1_explore_sum", "upsample3_output_c1"} <= checked
+
+
+def test_exercise_on_softmax_and_upsample_graded_from_pytorch(tmp_path: Path) -> None:
+    """Answers filled from PyTorch's values (not the key under test): all right is 100 %,
+    one wrong cell loses exactly one cell."""
+    from exercise_fill import fill, typed
+
+    from convsheets.grade import grade_files
+
+    template = {"input_size": [3, 3], "in_channels": 2, "seed": 4, "values": "normal",
+                "layers": [{"op": "softmax", "name": "probs"},
+                           {"op": "upsample", "name": "big", "scale_factor": 1.5,
+                            "mode": "bilinear"}]}
+    network = network_from_template(template, "hw")
+    handout = tmp_path / "hw.xlsx"
+    convsheets.build(template=template, output=handout, exercise=True, blank="probs,big")
+    xf, read = _reader(handout)
+    with xf:
+        want = _forward(network, read)
+    answers = {f"{label}_output_c{c}": want[label][c] for label in ("probs", "big")
+               for c in range(2)}
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, lambda block, i, j, _key: typed(float(answers[block][i, j]))
+         if block in answers else None)
+    fill(handout, wrong, lambda block, i, j, _key: typed(
+        float(answers[block][i, j]) + (1 if (block, i, j) == ("big_output_c1", 2, 3) else 0))
+        if block in answers else None)
+    graded = {Path(g.file).name: g for g in grade_files([right, wrong])}
+    cells = sum(v.size for v in answers.values())
+    for name, missed in (("right.xlsx", 0), ("wrong.xlsx", 1)):
+        blocks = [b for b in graded[name].blocks if b.name in answers]
+        assert sum(b.total for b in blocks) == cells
+        assert sum(b.total - b.correct for b in blocks) == missed, name
+
+
+def test_new_ops_print_as_pytorch() -> None:
+    pairs = [
+        ({"op": "relu6"}, nn.ReLU6()), ({"op": "silu"}, nn.SiLU()), ({"op": "gelu"}, nn.GELU()),
+        ({"op": "gelu", "approximate": "tanh"}, nn.GELU(approximate="tanh")),
+        ({"op": "hardtanh"}, nn.Hardtanh()),
+        ({"op": "hardtanh", "min_val": 0, "max_val": 2.5}, nn.Hardtanh(0.0, 2.5)),
+        ({"op": "hardsigmoid"}, nn.Hardsigmoid()), ({"op": "hardswish"}, nn.Hardswish()),
+        ({"op": "elu"}, nn.ELU()), ({"op": "elu", "alpha": 0.5}, nn.ELU(0.5)),
+        ({"op": "softplus"}, nn.Softplus()),
+        ({"op": "softplus", "beta": 2.0, "threshold": 5.0}, nn.Softplus(2.0, 5.0)),
+        ({"op": "softmax"}, nn.Softmax()), ({"op": "softmax", "dim": 1}, nn.Softmax(1)),
+        ({"op": "log_softmax", "dim": -3}, nn.LogSoftmax(-3)),
+        ({"op": "upsample", "scale_factor": 2}, nn.Upsample(scale_factor=2)),
+        ({"op": "upsample", "size": [5, 7], "mode": "bilinear"},
+         nn.Upsample(size=(5, 7), mode="bilinear")),
+        ({"op": "upsample", "size": 6, "mode": "nearest-exact"},
+         nn.Upsample(size=6, mode="nearest-exact"))]
+    for table, module in pairs:
+        network = network_from_template({"input_size": [3, 3], "in_channels": 2,
+                                         "layers": [table]}, "t")
+        assert str(network.layers[0].op) == repr(module), table
+        defaults = {k: getattr(network.layers[0].op, k) for k in table if k != "op"}
+        assert defaults == {k: getattr(module, k) if not isinstance(getattr(module, k), tuple)
+                            else getattr(module, k) for k in defaults} or table["op"] in (
+            "upsample", "hardtanh"), table
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_references_equal_torch_functional(seed: int) -> None:
+    """Each op's NumPy reference (what verify and the stored values use) equals PyTorch on
+    random shapes, options and extreme values."""
+    rng = np.random.default_rng(seed)
+    for op in ACTIVATIONS:
+        table = _activation(rng, op)
+        c, h, w = (int(v) for v in rng.integers(1, 5, 3))
+        x = rng.normal(size=(c, h, w)) * 20
+        flat = x.reshape(-1)
+        flat[:3] = rng.choice(EXTREMES, 3)[: flat.size]
+        layer = network_from_template({"input_size": [h, w], "in_channels": c,
+                                       "layers": [table]}, "t").layers[0]
+        want = torch_layer(layer.op, torch.tensor(x)[None])[0].numpy()
+        got = layer.op.reference(x, {})
+        assert np.all(np.abs(got - want) <= 1e-14 * np.maximum(1, np.abs(want))), table
+
+
+REFUSED = [
+    ('op = "gelu"\napproximate = "fast"', "approximate", "'none' or 'tanh'"),
+    ('op = "hardtanh"\nmin_val = 1\nmax_val = 1', "max_val", "greater than min_val"),
+    ('op = "softplus"\nbeta = 0', "beta", "must not be 0"),
+    ('op = "softmax"\ndim = 2', "dim", "over the channels"),
+    ('op = "upsample"\nscale_factor = 2\nmode = "bicubic"', "mode", "'bilinear'"),
+    ('op = "upsample"\nscale_factor = 2\nsize = 3', "size", "exactly one of size"),
+    ('op = "upsample"\nscale_factor = 2\nalign_corners = true', "align_corners",
+     "interpolating mode"),
+    ('op = "upsample"\nsize = 3\nrecompute_scale_factor = true', "recompute_scale_factor",
+     "explicit size"),
+    ('op = "upsample"\nscale_factor = 0.1', "scale_factor", "at least 1"),
+]
+
+
+@pytest.mark.parametrize(("layer", "param", "words"), REFUSED)
+def test_refused_options_are_one_line_exit_2(tmp_path: Path, layer: str, param: str,
+                                             words: str) -> None:
+    template = tmp_path / "t.toml"
+    template.write_text(f'input_size = 4\nin_channels = 2\n[[layers]]\n{layer}\n')
+    out = tmp_path / "t.xlsx"
+    done = subprocess.run([sys.executable, "-m", "convsheets", "build", "--template",
+                           str(template), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 2 and param in done.stderr and words in done.stderr and \
+        len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not out.exists()
+
+
+def test_vector_softmax_refuses_a_maps_dim_and_modules_refuse_what_is_not_drawn(
+        tmp_path: Path) -> None:
+    template = {"input_size": [2, 2], "in_channels": 2, "layers": [
+        {"op": "flatten"}, {"op": "softmax", "dim": -3}]}
+    with pytest.raises(ConvsheetsError, match=r"dim=-3: .*vector of features"):
+        network_from_template(template, "t")
+
+    class Cast(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.softmax(x, dim=1, dtype=torch.float32)
+
+    class Antialias(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)
+
+    for model, words in ((Cast(), "dtype=torch.float32"), (Antialias(), "antialias=True"),
+                         (nn.Sequential(nn.Upsample(scale_factor=2, mode="bicubic")), "mode"),
+                         (nn.Sequential(nn.Softmax(dim=3)), "dim=3")):
+        with pytest.raises(ConvsheetsError, match=words) as caught:
+            convsheets.from_module(model, torch.zeros(1, 2, 4, 4), tmp_path / "m.xlsx")
+        assert "\n" not in str(caught.value)
+        assert not (tmp_path / "m.xlsx").exists()
