@@ -284,6 +284,8 @@ class Pool:
     dilation: tuple[int, int]
     function: str  # "MAX" | "SUM" | "AVERAGE"
     divisor: int | None = None  # SUM(...)/divisor
+    # per output row and column, the divisor's factors, when windows differ (ceil_mode)
+    lengths: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     def taps(self, axis: int, out: int) -> list[int]:
         """Source indices of output position `out`'s window along `axis` (inside the input)."""
@@ -319,11 +321,14 @@ class Pool:
     def _rows(self, block: Block, ys: Iterable[int], xs: Iterable[int],
               ) -> Iterator[list[object]]:
         here = block.sheet
+        xs = list(xs)
         col_taps = [self.taps(1, x) for x in xs]
         for y in ys:
             rows = self.taps(0, y)
             line: list[object] = []
-            for cols in col_taps:
+            for x, cols in zip(xs, col_taps, strict=True):
                 call = f"{self.function}({','.join(self.arguments(rows, cols, here))})"
-                line.append("=" + call + (f"/{self.divisor}" if self.divisor else ""))
+                divisor = (self.divisor if self.lengths is None
+                           else self.lengths[0][y] * self.lengths[1][x])
+                line.append("=" + call + (f"/{divisor}" if divisor else ""))
             yield line

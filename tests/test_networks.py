@@ -334,8 +334,8 @@ BAD_TEMPLATES = [
     ('[[layers]]\nop = "conv3d"\n', ["layers[0]", 'op="conv3d"', "must be one of"]),
     ('[[layers]]\nop = "relu"\n[[layers]]\nop = "max_pool2d"\nkernel_size = 2\nstrides = 2\n',
      ["layers[1] (maxpool1)", "strides", "not an option of max_pool2d"]),
-    ('[[layers]]\nop = "max_pool2d"\nkernel_size = 2\nceil_mode = true\n',
-     ["layers[0] (maxpool1)", "ceil_mode", "not supported"]),
+    ('[[layers]]\nop = "upsample"\nscale_factor = 2\nmode = "bicubic"\n',
+     ["layers[0] (upsample1)", "mode", "not supported"]),
     ('[[layers]]\nop = "conv2d"\nout_channels = 2\nkernel_size = 3\nstride = 2\n'
      '[[layers]]\nop = "relu"\n[[layers]]\nop = "max_pool2d"\nkernel_size = 3\n',
      ["layers[2] (maxpool1)", "kernel_size", "padded input is only 1"]),

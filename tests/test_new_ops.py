@@ -51,6 +51,11 @@ def torch_layer(op, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped
         "softmax": lambda: F.softmax(x, dim=1 if op.dim is None else op.dim),
         "log_softmax": lambda: F.log_softmax(x, dim=1 if op.dim is None else op.dim),
         "flatten": lambda: torch.flatten(x, 1),
+        "max_pool2d": lambda: F.max_pool2d(x, op.kernel_size, op.stride, op.padding,
+                                           op.dilation, ceil_mode=op.ceil_mode),
+        "avg_pool2d": lambda: F.avg_pool2d(x, op.kernel_size, op.stride, op.padding,
+                                           ceil_mode=op.ceil_mode,
+                                           count_include_pad=op.count_include_pad),
         "upsample": lambda: F.interpolate(
             x, size=op.size, scale_factor=op.scale_factor, mode=op.mode,
             align_corners=op.align_corners, recompute_scale_factor=op.recompute_scale_factor),
@@ -187,7 +192,8 @@ def sequential() -> nn.Module:
 
 
 class Upsampling(nn.Module):
-    """A tiny decoder: nn.Upsample modules and F.interpolate calls of every mode."""
+    """A tiny decoder: nn.Upsample modules and F.interpolate calls of every mode, and
+    poolings with ceil_mode."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -195,9 +201,11 @@ class Upsampling(nn.Module):
         self.up1 = nn.Upsample(scale_factor=2)
         self.up2 = nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True)
         self.smooth = nn.Conv2d(2, 1, 2)
+        self.pool = nn.MaxPool2d(2, stride=2, ceil_mode=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.up2(self.up1(self.conv(x)))
+        x = self.pool(self.up2(self.up1(self.conv(x))))
+        x = F.avg_pool2d(x, 2, 1, 1, True, True)  # ceil_mode, count_include_pad
         x = F.interpolate(x, scale_factor=1.5, mode="bilinear")
         x = F.interpolate(x, size=(4, 9), mode="nearest-exact")
         return self.smooth(F.interpolate(x, scale_factor=(0.75, 1.25)))
@@ -305,6 +313,44 @@ def extreme_template(op: str) -> dict[str, object]:
                 [{"op": "gelu"}] if op == "gelu" else [])}
 
 
+def pool_template(seed: int) -> dict[str, object]:
+    """conv -> three random poolings with ceil_mode (max or average, random kernel, stride,
+    padding, dilation, count_include_pad), each kept only if PyTorch's shape rules allow it
+    and a window hangs over the edge somewhere (what ceil_mode changes)."""
+    rng = np.random.default_rng(200 + seed)
+    template: dict[str, object] = {
+        "input_size": [int(rng.integers(6, 11)), int(rng.integers(6, 11))], "in_channels": 2,
+        "seed": seed, "values": "normal",
+        "layers": [{"op": "conv2d", "out_channels": 2, "kernel_size": 1}]}
+    layers = template["layers"]
+    assert isinstance(layers, list)
+    tries = 0
+    while len(layers) < 4 and tries < 500:
+        tries += 1
+        k = [int(v) for v in rng.integers(1, 4, 2)]
+        op = str(rng.choice(["max_pool2d", "avg_pool2d"]))
+        table: dict[str, object] = {
+            "op": op, "kernel_size": k, "stride": [int(v) for v in rng.integers(1, 4, 2)],
+            "padding": [int(rng.integers(0, k[a] // 2 + 1)) for a in (0, 1)],
+            "ceil_mode": True}
+        if op == "max_pool2d":
+            table["dilation"] = [int(v) for v in rng.integers(1, 3, 2)]
+        else:
+            table["count_include_pad"] = bool(rng.random() < 0.6)
+        try:
+            ceil = network_from_template({**template, "layers": [*layers, table]}, "pool")
+            floor = network_from_template({**template, "layers": [
+                *layers, {**table, "ceil_mode": False}]}, "pool")
+        except ConvsheetsError:
+            continue
+        if ceil.output_shape != floor.output_shape:
+            layers.append(table)
+    return template
+
+
+POOLS = {f"ceil{seed}": (pool_template(seed), None) for seed in (1, 2)}
+
+
 # the ops whose formulas hold EXP or ERF (the others are MIN / MAX / IF arithmetic)
 EXTREME = {f"extreme_{op}": (extreme_template(op), None)
            for op in ("sigmoid", "silu", "gelu", "elu", "softplus")}
@@ -330,7 +376,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         path = folder / f"{name}.xlsx"
         convsheets.from_module(model, x, path)
         books[path.name] = (path, (model, x))
-    for name, (template, _x) in {**UPSAMPLE, **EXTREME}.items():
+    for name, (template, _x) in {**UPSAMPLE, **EXTREME, **POOLS}.items():
         path = folder / f"{name}.xlsx"
         convsheets.build(template=template, output=path)
         books[path.name] = (path, network_from_template(template, name))
@@ -357,8 +403,8 @@ def test_hidden_networks_equal_torch_functional_in_every_engine(built, seed: int
     _check(built, f"hidden{seed}.xlsx")
 
 
-@pytest.mark.parametrize("name", list(UPSAMPLE) + list(EXTREME))
-def test_upsample_and_extremes_equal_torch_functional_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("name", list(UPSAMPLE) + list(EXTREME) + list(POOLS))
+def test_upsample_ceil_pools_and_extremes_equal_torch_functional_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
     _check(built, f"{name}.xlsx")
 
 
@@ -522,12 +568,13 @@ def test_vector_softmax_refuses_a_maps_dim_and_modules_refuse_what_is_not_drawn(
 
 @pytest.mark.slow
 def test_a_larger_sweep_of_hidden_networks_in_every_engine(tmp_path: Path) -> None:
-    """Twelve more seeds of each generator (activations, softmax, upsample), one engine run
-    per engine for all 24 workbooks."""
+    """Twelve more seeds of each generator (activations, softmax, upsample, ceil_mode
+    pooling), one engine run per engine for all 36 workbooks."""
     books = {}
     for seed in range(3, 15):
         for name, template in ((f"hidden{seed}", hidden_template(seed)),
-                               (f"upsample{seed}", upsample_template(seed))):
+                               (f"upsample{seed}", upsample_template(seed)),
+                               (f"ceil{seed}", pool_template(seed))):
             path = tmp_path / f"{name}.xlsx"
             convsheets.build(template=template, output=path)
             books[path] = network_from_template(template, name)
