@@ -404,7 +404,7 @@ def test_hidden_networks_equal_torch_functional_in_every_engine(built, seed: int
 
 
 @pytest.mark.parametrize("name", list(UPSAMPLE) + list(EXTREME) + list(POOLS))
-def test_upsample_ceil_pools_and_extremes_equal_torch_functional_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_upsample_ceil_and_extremes_equal_torch_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
     _check(built, f"{name}.xlsx")
 
 

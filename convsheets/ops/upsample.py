@@ -179,8 +179,8 @@ class Upsample(Op):
                        if self.align_corners else
                        "cell centres line up (align_corners=False): output cell d sits at input "
                        "position (d + 0.5)·in/out - 0.5, at least 0")
-            return (f"Each output cell is a weighted sum of the 4 input cells around its "
-                    f"position: {corners}; the weights are how close it is to each (along each "
+            return (f"Each output cell is a weighted sum of the (up to) 4 input cells around "
+                    f"its position: {corners}; the weights are how close it is to each (along each "
                     "axis, 1 - f and f for the fractional part f), written into the formula.")
         if self.mode == "nearest-exact":
             return ("Each output cell is the input cell floor((d + 0.5)·in/out) along each axis "

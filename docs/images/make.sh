@@ -35,3 +35,26 @@ EOF
     -o "$tmp/matrix-small.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/matrix-small.xlsx" --sheet Matrix --to docs/images --force \
     --dpi 80 --trim >/dev/null
+# issue 24's new ops: softmax's explicit stages and a bilinear upsample (README "More ops")
+cat > "$tmp/new-ops.toml" <<'EOF2'
+input_size = "3x3"
+in_channels = 3
+seed = 4
+values = "normal"
+
+[[layers]]
+op = "gelu"
+
+[[layers]]
+op = "softmax"          # over the channels of each pixel (dim=1)
+
+[[layers]]
+op = "upsample"
+scale_factor = 2
+mode = "bilinear"       # align_corners=false, PyTorch's default
+EOF2
+"$python" -m convsheets build --template "$tmp/new-ops.toml" -o "$tmp/new-ops.xlsx" >/dev/null
+for sheet in "softmax1 Exp" "upsample1 Output"; do
+    "$python" -m convsheets render "$tmp/new-ops.xlsx" --sheet "$sheet" --to docs/images \
+        --dpi 70 --trim --force >/dev/null
+done
