@@ -34,12 +34,15 @@ LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch th
            "white at 0, green above (each block its own range, so each channel shows its own "
            "pattern; --colour-scale tensor: one range per tensor)"),
           ("cs_pad", 0, "padding zero"),
+          ("cs_mirror", 1, "padding that repeats an input cell (padding_mode reflect, replicate "
+           "or circular): a reference to the cell it mirrors, clamps to or wraps around to"),
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
           ("cs_struct", 0, "structural zero of a matrix view (no kernel tap joins the two)"),
           ("cs_cropped", 5, "computed, then cropped by the padding (the Scatter sheet's canvas)"),
           ("cs_param", 2, "layer parameter fixed by the build (rebuild to change it)"))
-ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct", "cs_cropped"}  # when used
+ZERO_STYLES = {"cs_pad", "cs_mirror", "cs_insert", "cs_hole", "cs_struct",
+               "cs_cropped"}  # shown only when used
 
 
 def first_sentence(text: str, width: int) -> str:

@@ -171,8 +171,14 @@ def conv_transpose2d_output_size(
 # --------------------------------------------------------------------------------------------
 
 
-def pad2d(x: np.ndarray, padding: Pair) -> np.ndarray:
-    """Zero-pad the last two axes by ``padding = (ph, pw)`` on both sides.
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                 "circular": "wrap"}  # PyTorch's padding_mode -> NumPy's np.pad mode
+
+
+def pad2d(x: np.ndarray, padding: Pair, mode: str = "zeros") -> np.ndarray:
+    """Pad the last two axes by ``padding = (ph, pw)`` on both sides: zeros, or (a conv's
+    ``padding_mode``) the input mirrored without repeating the edge (reflect), the edge
+    repeated (replicate) or the opposite side wrapped around (circular), as ``F.pad``.
 
     Only the last two axes are touched so the same helper serves (C, H, W) images and
     (O, C, kH, kW) kernels.
@@ -183,6 +189,8 @@ def pad2d(x: np.ndarray, padding: Pair) -> np.ndarray:
     if arr.ndim < 2:
         raise ValueError(f"pad2d needs at least 2 axes, got shape {arr.shape}")
     widths = [(0, 0)] * (arr.ndim - 2) + [(ph, ph), (pw, pw)]
+    if mode != "zeros":
+        return np.pad(arr, widths, mode=PADDING_MODES[mode])  # type: ignore[call-overload]
     return np.pad(arr, widths, mode="constant", constant_values=0.0)
 
 

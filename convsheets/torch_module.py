@@ -277,9 +277,10 @@ def _conv(where: str, module: Any) -> dict[str, object]:
     import torch.nn as nn
 
     transposed = type(module) is nn.ConvTranspose2d
-    if module.padding_mode != "zeros":
+    if module.padding_mode != "zeros" and transposed:
         raise WeightsError(f"{where}: padding_mode={module.padding_mode!r} is not supported; "
-                           "convsheets pads with zeros (PyTorch's default)")
+                           "a transposed convolution pads with zeros (PyTorch allows only "
+                           "that)")
     kernel = _pair(where, "kernel_size", module.kernel_size)
     dilation = _pair(where, "dilation", module.dilation)
     padding: object = module.padding
@@ -303,6 +304,8 @@ def _conv(where: str, module: Any) -> dict[str, object]:
         "weight": _array(where, "weight", module.weight)}
     if transposed:
         table["output_padding"] = _pair(where, "output_padding", module.output_padding)
+    elif module.padding_mode != "zeros":
+        table["padding_mode"] = module.padding_mode
     # a list, not an array: a template's bias is true/false or its values as a list
     table["bias"] = (False if module.bias is None
                      else _array(where, "bias", module.bias).tolist())

@@ -72,6 +72,9 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_edit", "FFF2CC", Font(bold=True, color="1F4E79"), True, number_format),
         style("cs_computed", None, Font(color="000000"), True, number_format),
         style("cs_pad", "D9D9D9", Font(color="7F7F7F", italic=True), True),
+        # padding that repeats input cells (padding_mode reflect/replicate/circular): a
+        # formula like the rest, in its own colour
+        style("cs_mirror", "E4DFEC", Font(color="5B3F86", italic=True), True, number_format),
         style("cs_insert", "FBE2D5", Font(color="C55A11", italic=True), True),
         style("cs_hole", "DDEBF7", Font(color="2E75B6", italic=True), True),
         style("cs_struct", "EDEDED", Font(color="A6A6A6"), True),

@@ -75,7 +75,12 @@ def _forward(network: Network, read) -> dict[str, np.ndarray]:  # type: ignore[n
                                         for b in range(op.in_channels // op.groups)]
                                        for a in range(op.out_channels)]))
             bias = torch.tensor(read(f"{layer.name}_bias").reshape(-1)) if op.bias else None
-            x = F.conv2d(x, w, bias, op.stride, op.padding, op.dilation, op.groups)
+            if op.padding_mode != "zeros":  # what nn.Conv2d does: F.pad, then no padding
+                (ph, pw), mode = op.padding, op.padding_mode
+                x = F.conv2d(F.pad(x, (pw, pw, ph, ph), mode=mode), w, bias, op.stride, 0,
+                             op.dilation, op.groups)
+            else:
+                x = F.conv2d(x, w, bias, op.stride, op.padding, op.dilation, op.groups)
         elif op.op == "linear":
             w = torch.tensor(read(f"{layer.name}_weight"))
             bias = torch.tensor(read(f"{layer.name}_bias").reshape(-1)) if op.bias else None
@@ -192,15 +197,15 @@ def sequential() -> nn.Module:
 
 
 class Upsampling(nn.Module):
-    """A tiny decoder: nn.Upsample modules and F.interpolate calls of every mode, and
-    poolings with ceil_mode."""
+    """A tiny decoder: nn.Upsample modules and F.interpolate calls of every mode, poolings
+    with ceil_mode, convolutions with padding_mode."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(2, 2, 3)
+        self.conv = nn.Conv2d(2, 2, 3, padding=(2, 1), padding_mode="reflect")
         self.up1 = nn.Upsample(scale_factor=2)
         self.up2 = nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True)
-        self.smooth = nn.Conv2d(2, 1, 2)
+        self.smooth = nn.Conv2d(2, 1, 2, padding=1, padding_mode="circular")
         self.pool = nn.MaxPool2d(2, stride=2, ceil_mode=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -351,6 +356,34 @@ def pool_template(seed: int) -> dict[str, object]:
 POOLS = {f"ceil{seed}": (pool_template(seed), None) for seed in (1, 2)}
 
 
+def padding_mode_template(seed: int) -> dict[str, object]:
+    """Two convolutions with random padding modes, paddings (up to what PyTorch allows),
+    strides, dilations and groups."""
+    rng = np.random.default_rng(300 + seed)
+    template: dict[str, object] = {
+        "input_size": [int(rng.integers(3, 7)), int(rng.integers(3, 7))], "in_channels": 2,
+        "seed": seed, "values": "normal", "layers": []}
+    layers = template["layers"]
+    assert isinstance(layers, list)
+    modes = list(rng.permutation(["reflect", "replicate", "circular"]))
+    while len(layers) < 3:
+        table = {"op": "conv2d", "out_channels": 2, "padding_mode": str(modes[len(layers)]),
+                 "kernel_size": [int(v) for v in rng.integers(1, 4, 2)],
+                 "padding": [int(v) for v in rng.integers(1, 4, 2)],
+                 "stride": [int(v) for v in rng.integers(1, 3, 2)],
+                 "dilation": [int(v) for v in rng.integers(1, 3, 2)],
+                 "groups": int(rng.choice([1, 2]))}
+        try:
+            network_from_template({**template, "layers": [*layers, table]}, "pm")
+        except ConvsheetsError:
+            continue
+        layers.append(table)
+    return template
+
+
+PADDING_MODES = {f"padmode{seed}": (padding_mode_template(seed), None) for seed in (1, 2)}
+
+
 # the ops whose formulas hold EXP or ERF (the others are MIN / MAX / IF arithmetic)
 EXTREME = {f"extreme_{op}": (extreme_template(op), None)
            for op in ("sigmoid", "silu", "gelu", "elu", "softplus")}
@@ -376,7 +409,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         path = folder / f"{name}.xlsx"
         convsheets.from_module(model, x, path)
         books[path.name] = (path, (model, x))
-    for name, (template, _x) in {**UPSAMPLE, **EXTREME, **POOLS}.items():
+    for name, (template, _x) in {**UPSAMPLE, **EXTREME, **POOLS, **PADDING_MODES}.items():
         path = folder / f"{name}.xlsx"
         convsheets.build(template=template, output=path)
         books[path.name] = (path, network_from_template(template, name))
@@ -403,7 +436,7 @@ def test_hidden_networks_equal_torch_functional_in_every_engine(built, seed: int
     _check(built, f"hidden{seed}.xlsx")
 
 
-@pytest.mark.parametrize("name", list(UPSAMPLE) + list(EXTREME) + list(POOLS))
+@pytest.mark.parametrize("name", [*UPSAMPLE, *EXTREME, *POOLS, *PADDING_MODES])
 def test_upsample_ceil_and_extremes_equal_torch_in_every_engine(built, name: str) -> None:  # type: ignore[no-untyped-def]
     _check(built, f"{name}.xlsx")
 
@@ -418,12 +451,16 @@ def test_verify_with_probe_passes_on_the_new_ops(built, tmp_path: Path) -> None:
     hidden network and an upsample network; the conv that reads an activation's output keeps
     its explorer."""
     books = built["books"]
-    paths = [books["hidden1.xlsx"][0], books["upsample2.xlsx"][0]]
+    paths = [books["hidden1.xlsx"][0], books["upsample2.xlsx"][0], books["padmode1.xlsx"][0],
+             books["ceil1.xlsx"][0]]
     reports = verify_files(paths, engine="gnumeric")
-    assert all(r.ok and all(run.probed for run in r.runs) for r in reports)
+    assert all(r.ok and all(run.probed for run in r.runs) for r in reports), [
+        (r.path, r.unusable, [(run.probed, [b.problem for b in run.blocks if not b.ok][:3])
+                       for run in r.runs]) for r in reports]
     checked = {b.name for r in reports for run in r.runs for b in run.blocks}
     assert {"softmax1_max", "softmax1_exp_c0", "softmax1_sum", "logsoftmax1_output_c0",
-            "conv1_explore_sum", "upsample3_output_c1", "upsample1_output_c0"} <= checked
+            "conv1_explore_sum", "upsample3_output_c1", "upsample1_output_c0",
+            "conv1_padded_c1", "conv2_im2col", "maxpool1_explore_sum"} <= checked
 
 
 def test_exercise_on_softmax_and_upsample_graded_from_pytorch(tmp_path: Path) -> None:
@@ -516,6 +553,12 @@ REFUSED = [
     ('op = "upsample"\nsize = 3\nrecompute_scale_factor = true', "recompute_scale_factor",
      "explicit size"),
     ('op = "upsample"\nscale_factor = 0.1', "scale_factor", "at least 1"),
+    ('op = "conv2d"\nout_channels = 1\nkernel_size = 1\npadding_mode = "mirror"',
+     "padding_mode", "'reflect'"),
+    ('op = "conv2d"\nout_channels = 1\nkernel_size = 1\npadding = 4\n'
+     'padding_mode = "reflect"', "padding", "less than the input height (4)"),
+    ('op = "conv2d"\nout_channels = 1\nkernel_size = 1\npadding = 5\n'
+     'padding_mode = "circular"', "padding", "at most the input height (4)"),
 ]
 
 
@@ -569,12 +612,13 @@ def test_vector_softmax_refuses_a_maps_dim_and_modules_refuse_what_is_not_drawn(
 @pytest.mark.slow
 def test_a_larger_sweep_of_hidden_networks_in_every_engine(tmp_path: Path) -> None:
     """Twelve more seeds of each generator (activations, softmax, upsample, ceil_mode
-    pooling), one engine run per engine for all 36 workbooks."""
+    pooling, padding modes), one engine run per engine for all 48 workbooks."""
     books = {}
     for seed in range(3, 15):
         for name, template in ((f"hidden{seed}", hidden_template(seed)),
                                (f"upsample{seed}", upsample_template(seed)),
-                               (f"ceil{seed}", pool_template(seed))):
+                               (f"ceil{seed}", pool_template(seed)),
+                               (f"padmode{seed}", padding_mode_template(seed))):
             path = tmp_path / f"{name}.xlsx"
             convsheets.build(template=template, output=path)
             books[path] = network_from_template(template, name)

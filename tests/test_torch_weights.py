@@ -469,8 +469,8 @@ BAD_MODULES: list[tuple[Callable[[], object], list[str]]] = [
     (lambda: nn.Sequential(OrderedDict(features=nn.Sequential(
         nn.Conv2d(1, 2, 3), nn.ReLU(), nn.BatchNorm2d(2)))),
      ["module features.2 (BatchNorm2d): is in training mode; call model.eval() first"]),
-    (lambda: nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")),
-     ["module 0 (Conv2d)", "padding_mode='reflect'", "zeros"]),
+    (lambda: nn.Sequential(nn.Conv2d(1, 1, 3, padding=4, padding_mode="reflect")),
+     ["module 0 (Conv2d)", "padding=4x4", "less than the input height (4)", "reflect"]),
     (lambda: nn.Sequential(nn.Conv2d(1, 1, 2, padding="same")),
      ["module 0 (Conv2d)", "padding='same'", "one side more"]),
     (lambda: nn.Sequential(nn.ReLU(), nn.Upsample(scale_factor=2, mode="bicubic")),

@@ -121,7 +121,7 @@ class Pool2d(Op):
     def window(self) -> Window:
         """Windows of the raw input (taps in the padding are left out), channel by channel."""
         return Window(self.kernel_size, self.stride, (-self.padding[0], -self.padding[1]),
-                      self.spread, reduce=self.explore_reduce)
+                      self.spread, reduce=self.explore_reduce, overhang=self.ceil_mode)
 
     def inside_taps(self, axis: int, out: int, size: int) -> list[int]:
         """Input indices of output position `out`'s window along `axis` that are not padding."""

@@ -48,6 +48,7 @@ class Window:
     reduce: str = "SUM"  # SUM (+ bias), MAX, MEAN (SUM / kH*kW), AVERAGE (of inside taps)
     source_label: str = "input"  # what the windows are cut from, in the explorer's words
     kernel_label: str = "kernel"
+    overhang: bool = False  # a window may hang over the bottom / right edge (ceil_mode)
 
 
 @dataclass(frozen=True)
