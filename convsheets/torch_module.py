@@ -3,9 +3,10 @@
 The model is taken as written. A plain `torch.nn.Sequential` (nested Sequentials flattened) is
 read module by module; any other module is traced by `torch.fx.symbolic_trace`, its shapes
 propagated by `ShapeProp`, and each node of its graph becomes a layer: ``call_module`` nodes
-(every module of the ops registry: Conv2d, ConvTranspose2d, ReLU, LeakyReLU, Sigmoid, Tanh,
-MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear,
-Dropout, Identity), ``call_function`` nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
+(every module of the ops registry: Conv2d (any padding_mode), ConvTranspose2d, ReLU,
+LeakyReLU, Sigmoid, Tanh, ReLU6, SiLU, GELU, Hardtanh, Hardsigmoid, Hardswish, ELU, Softplus,
+Softmax, LogSoftmax, Upsample, MaxPool2d and AvgPool2d (with ceil_mode), AdaptiveAvgPool2d,
+AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear, Dropout, Identity), ``call_function`` nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
 ``F.max_pool2d``, ...) and ``call_method`` nodes (``x.relu()``, ``x.flatten(1)``,
 ``x.view(x.size(0), -1)`` / ``reshape`` as a flatten; shape-only ``size``/``dim`` are read,
 not drawn). The graph must be a chain: each layer reads the one
@@ -22,8 +23,10 @@ name (relu1, flatten1, ...), as does a module whose name is not a valid layer na
 a reserved word). The mapping module -> layer is returned (`BuildResult.layers`,
 `module_layers`) and written on the guide.
 
-Refused, naming the module as PyTorch does (``features.2``): other module types, padding
-modes other than zeros, ceil_mode, return_indices, divisor_override, a ``padding="same"`` that
+Refused, naming the module as PyTorch does (``features.2``): other module types, a
+transposed convolution's padding mode other than zeros (PyTorch allows only zeros there),
+return_indices, divisor_override, an upsample mode other than nearest, nearest-exact and
+bilinear, softmax over another dim than the channels / features, a ``padding="same"`` that
 pads one side more than the other, forward pre-hooks (they may change the weights or the
 input), BatchNorm2d or Dropout in training mode (call ``model.eval()``: a workbook shows what
 the trained model computes). ``padding="valid"`` is 0 and ``padding="same"`` with equal sides
