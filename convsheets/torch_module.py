@@ -6,7 +6,8 @@ propagated by `ShapeProp`, and each node of its graph becomes a layer: ``call_mo
 (every module of the ops registry: Conv2d (any padding_mode), ConvTranspose2d, ReLU,
 LeakyReLU, Sigmoid, Tanh, ReLU6, SiLU, GELU, Hardtanh, Hardsigmoid, Hardswish, ELU, Softplus,
 Softmax, LogSoftmax, Upsample, MaxPool2d and AvgPool2d (with ceil_mode), AdaptiveAvgPool2d,
-AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear, Dropout, Identity), ``call_function`` nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
+AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear, Dropout, Identity), ``call_function``
+nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
 ``F.max_pool2d``, ...) and ``call_method`` nodes (``x.relu()``, ``x.flatten(1)``,
 ``x.view(x.size(0), -1)`` / ``reshape`` as a flatten; shape-only ``size``/``dim`` are read,
 not drawn). The graph must be a chain: each layer reads the one
