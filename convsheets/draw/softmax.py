@@ -80,4 +80,8 @@ def draw_softmax(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
 
     outputs = per_channel_stage(ctx, op.note(), sources, sources[0].shape, content,
                                 "= x - max - LN(sum)" if op.log else "= exp / sum")
+    if "explorer" in ctx.plan.views:
+        ctx.plan.notes.append(f"{ctx.layer.label} ({op.op}): no window explorer: each cell "
+                              f"reads {op.over()}, not a sliding window; its Exp sheet shows "
+                              "every step (Max, Exp, Sum).")
     return Drawn(ctx, list(sources), outputs, windowed=list(sources))
