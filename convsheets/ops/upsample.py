@@ -47,8 +47,8 @@ class Upsample(Op):
     @classmethod
     def create(cls, given: dict[str, object], in_shape: Shape) -> Op:
         """None (a record of an unset option, a module's None) is PyTorch's default; the
-        input size is recorded from the shape, never given."""
-        given = {k: v for k, v in given.items() if v is not None and k != "in_size"}
+        input size comes from the shape (never given: `in_size` is not an option)."""
+        given = {k: v for k, v in given.items() if v is not None}
         return super().create(given, in_shape)
 
     @classmethod
