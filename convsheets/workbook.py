@@ -72,9 +72,6 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_edit", "FFF2CC", Font(bold=True, color="1F4E79"), True, number_format),
         style("cs_computed", None, Font(color="000000"), True, number_format),
         style("cs_pad", "D9D9D9", Font(color="7F7F7F", italic=True), True),
-        # padding that repeats input cells (padding_mode reflect/replicate/circular): a
-        # formula like the rest, in its own colour
-        style("cs_mirror", "E4DFEC", Font(color="5B3F86", italic=True), True, number_format),
         style("cs_insert", "FBE2D5", Font(color="C55A11", italic=True), True),
         style("cs_hole", "DDEBF7", Font(color="2E75B6", italic=True), True),
         style("cs_struct", "EDEDED", Font(color="A6A6A6"), True),
@@ -88,6 +85,16 @@ def _styles(number_format: str) -> list[NamedStyle]:
         style("cs_label", None, Font()),
         style("cs_note", None, Font(italic=True, color="595959")),
     ]
+
+
+def _mirror_style(number_format: str) -> NamedStyle:
+    """Padding that repeats input cells (a conv's padding_mode reflect, replicate, circular):
+    a formula like the rest, in its own colour. Added only to workbooks that use it, so the
+    others keep their bytes."""
+    return NamedStyle(name="cs_mirror", font=Font(color="5B3F86", italic=True),
+                      fill=PatternFill("solid", fgColor="E4DFEC"),
+                      border=Border(_THIN, _THIN, _THIN, _THIN), number_format=number_format,
+                      alignment=Alignment(horizontal="center"))
 
 
 def _exercise_styles(number_format: str) -> list[NamedStyle]:
@@ -238,6 +245,9 @@ def render(plan: Plan, out: IO[bytes] | Path,
     number_format = "General" if values == "integers" else "0.000"
     for style in _styles(number_format):
         wb.add_named_style(style)
+    if any(layer.op.zero_styles(layer.in_shape) & {"cs_mirror"}
+           for layer in plan.network.layers):
+        wb.add_named_style(_mirror_style(number_format))
     if plan.exercise is not None:
         for style in _exercise_styles(number_format):
             wb.add_named_style(style)

@@ -71,6 +71,13 @@ class Pool2d(Op):
                                                   self.padding, self.spread))
         return (in_shape[0], *(self.ceil_length(a, in_shape[1 + a]) for a in (0, 1)))
 
+    def as_options(self) -> dict[str, object]:
+        """ceil_mode is recorded only when set, so workbooks without it keep their metadata."""
+        out = super().as_options()
+        if not self.ceil_mode:
+            out.pop("ceil_mode")
+        return out
+
     def ceil_length(self, axis: int, size: int) -> int:
         """ceil_mode's output length (ATen's `pooling_output_shape`): the division rounded
         up, then one less if the last window would start past the input and its left
