@@ -59,6 +59,7 @@ class Exploration:
     reduce: str = "SUM"  # how the total is made: SUM (+ bias), MAX, MEAN (SUM/kH*kW), AVERAGE
     what: str = "input"  # what the windows are cut from, for the sheet's labels
     kernel_what: str = "kernel"
+    overhang: bool = False  # windows may hang over the bottom / right edge (ceil_mode)
 
 
 def explore_names(prefix: str) -> dict[str, str]:
@@ -337,7 +338,8 @@ class _Window:
                 tiling = _tiling_of(ex.sources)
                 value = index(self.rect, _plus(tiling.row_expr(self.source), f"{tr}+1"),
                               _plus(tiling.col_expr(self.source), f"{tc}+1"))
-                if oh_ or ow_:  # pooling with padding: taps may fall outside the input
+                if oh_ or ow_ or ex.overhang:  # pooling with padding or ceil_mode: taps
+                    # may fall outside the input
                     value = (f'IF(AND({tr}>=0,{tr}<{self.h},{tc}>=0,{tc}<{self.w}),{value},'
                              '"")')
                 line.append(f'=IF({self.valid},{value},"")')
@@ -520,4 +522,4 @@ def exploration(drawn: Drawn) -> Exploration:
         drawn.outputs, per_in=per_in, per_out=per_out,
         kernels=drawn.kernels if kernel_cell is not None else None, kernel_cell=kernel_cell,
         bias=drawn.bias if kernel_cell is not None else None, reduce=window.reduce,
-        what=window.source_label, kernel_what=window.kernel_label)
+        what=window.source_label, kernel_what=window.kernel_label, overhang=window.overhang)

@@ -4,9 +4,13 @@ template table (`torch_module` builds the network from them).
 
 Nodes drawn: ``call_module`` (any module `torch_module` supports); ``call_function``
 (``F.relu``/``torch.relu``, ``torch.sigmoid``, ``torch.tanh``, ``F.leaky_relu``,
+``F.relu6``, ``F.silu``, ``F.gelu``, ``F.hardtanh``, ``F.hardsigmoid``, ``F.hardswish``,
+``F.elu``, ``F.softplus``, ``F.softmax``/``torch.softmax``, ``F.log_softmax``,
+``F.interpolate`` (nearest, nearest-exact, bilinear),
 ``torch.flatten``, ``F.max_pool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``,
 ``F.adaptive_max_pool2d``, ``F.dropout`` in evaluation); ``call_method`` (``relu``,
-``sigmoid``, ``tanh``, ``flatten``, ``view``/``reshape`` to (batch, features) as a flatten).
+``sigmoid``, ``tanh``, ``softmax``, ``log_softmax``, ``flatten``, ``view``/``reshape`` to
+(batch, features) as a flatten).
 Shape-only nodes (``x.size(0)``, ``x.shape``, ``x.dim()``) are read, not drawn;
 ``contiguous`` passes its input on. Everything else, and a graph that is not a chain (a node
 whose output two layers read, a layer that reads two nodes), is refused in one line naming the node.
@@ -70,7 +74,13 @@ def traced_layers(module: Any, image: np.ndarray,
                                  F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
                                  F.adaptive_max_pool2d: "adaptive_max_pool2d",
                                  F.max_pool1d: "max_pool1d", F.avg_pool1d: "avg_pool1d",
-                                 F.conv1d: "conv1d", F.pad: "pad"}
+                                 F.conv1d: "conv1d", F.pad: "pad",
+                                 F.relu6: "relu6", F.silu: "silu", F.gelu: "gelu",
+                                 F.hardtanh: "hardtanh", F.hardsigmoid: "hardsigmoid",
+                                 F.hardswish: "hardswish", F.elu: "elu", F.softplus: "softplus",
+                                 F.softmax: "softmax", torch.softmax: "softmax",
+                                 F.log_softmax: "log_softmax", torch.log_softmax: "log_softmax",
+                                 F.interpolate: "upsample"}
     parameters = {F.conv1d}  # functions whose weight and bias are the module's parameters
 
     def parameter_of(node: Any) -> bool:
@@ -143,6 +153,8 @@ def traced_layers(module: Any, image: np.ndarray,
             raise WeightsError(f"{where(node)}: not supported; convsheets draws modules and "
                                "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
                                "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
+                               "the activations and softmax of torch.nn.functional, "
+                               "F.interpolate, "
                                "x.relu(), x.flatten(1), x.view(N, -1)")
         if pending is not None:
             table = _padded(table, *pending)
@@ -176,8 +188,28 @@ def _argument(node: Any, index: int, key: str, default: object) -> object:
 def _function(op: str, node: Any, where: str, shape: Callable[[Any], tuple[int, ...]],
               ) -> Table | None:
     """A table from a torch.nn.functional call, its arguments as PyTorch names them."""
-    if op in ("relu", "sigmoid", "tanh"):
+    if op in ("relu", "sigmoid", "tanh", "relu6", "silu", "hardsigmoid", "hardswish"):
         return {"op": op}
+    if op in FLOAT_OPTIONS:  # F.elu(x, alpha), F.hardtanh(x, min_val, max_val), ...
+        table: Table = {"op": op}
+        for i, (key, default) in enumerate(FLOAT_OPTIONS[op], start=1):
+            table[key] = float(_argument(node, i, key, default))  # type: ignore[arg-type]
+        return table
+    if op == "gelu":
+        return {"op": "gelu", "approximate": _argument(node, 1, "approximate", "none")}
+    if op in ("softmax", "log_softmax"):
+        return _softmax(op, node, where)
+    if op == "upsample":  # F.interpolate(x, size, scale_factor, mode, align_corners, ...)
+        if _argument(node, 6, "antialias", False):
+            raise WeightsError(f"{where}: antialias=True is not supported; only PyTorch's "
+                               "default (False) is drawn")
+        table = {"op": "upsample"}
+        for i, key in enumerate(("size", "scale_factor", "mode", "align_corners",
+                                 "recompute_scale_factor"), start=1):
+            value = _argument(node, i, key, None)
+            if value is not None:
+                table[key] = list(value) if isinstance(value, tuple) else value
+        return table
     if op == "leaky_relu":
         return {"op": "leaky_relu",
                 "negative_slope": float(_argument(node, 1, "negative_slope", 0.01))}  # type: ignore[arg-type]
@@ -278,11 +310,32 @@ def _conv1d(node: Any, where: str, graph_module: Any) -> Table:
             "bias": False if bias is None else bias.tolist()}
 
 
+FLOAT_OPTIONS: dict[str, tuple[tuple[str, float], ...]] = {
+    "elu": (("alpha", 1.0),), "hardtanh": (("min_val", -1.0), ("max_val", 1.0)),
+    "softplus": (("beta", 1.0), ("threshold", 20.0))}
+
+
+def _softmax(op: str, node: Any, where: str) -> Table:
+    """F.softmax(x, dim), torch.softmax(x, dim), x.softmax(dim): dim is the argument after the
+    tensor in each; a dtype (a cast before the exponentials) is refused."""
+    import torch
+
+    dim = _argument(node, 1, "dim", None)
+    dtype = node.kwargs.get("dtype") or next(
+        (a for a in node.args[2:] if isinstance(a, torch.dtype)), None)
+    if dtype is not None:
+        raise WeightsError(f"{where}: dtype={dtype} is not supported: the workbook computes "
+                           "in float64; only PyTorch's default (None) is drawn")
+    return {"op": op} if dim is None else {"op": op, "dim": dim}
+
+
 def _method(node: Any, where: str, shape: Callable[[Any], tuple[int, ...]]) -> Table | None:
     """A table from a tensor method: x.relu(), x.flatten(1), x.view(N, -1) (a flatten)."""
     method = node.target
     if method in ("relu", "relu_", "sigmoid", "tanh"):
         return {"op": method.rstrip("_")}
+    if method in ("softmax", "log_softmax"):
+        return _softmax(method, node, where)
     if method == "contiguous":
         return None
     if method == "flatten":

@@ -19,6 +19,7 @@ import numpy as np
 
 from .layout import COMPUTED, EDIT, GUIDE, PARAM, Block, Label, Meaning, SheetPlan
 from .network import Layer, Network
+from .ops import Op
 from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
@@ -35,12 +36,15 @@ LEGEND = (("cs_edit", 3, "editable input, weight or bias: change it and watch th
            "white at 0, green above (each block its own range, so each channel shows its own "
            "pattern; --colour-scale tensor: one range per tensor)"),
           ("cs_pad", 0, "padding zero"),
+          ("cs_mirror", 1, "padding that repeats an input cell (padding_mode reflect, replicate "
+           "or circular): a reference to the cell it mirrors, clamps to or wraps around to"),
           ("cs_insert", 0, "zero inserted between pixels (transposed convolution)"),
           ("cs_hole", 0, "hole of a dilated kernel"),
           ("cs_struct", 0, "structural zero of a matrix view (no kernel tap joins the two)"),
           ("cs_cropped", 5, "computed, then cropped by the padding (the Scatter sheet's canvas)"),
           ("cs_param", 2, "layer parameter fixed by the build (rebuild to change it)"))
-ZERO_STYLES = {"cs_pad", "cs_insert", "cs_hole", "cs_struct", "cs_cropped"}  # when used
+ZERO_STYLES = {"cs_pad", "cs_mirror", "cs_insert", "cs_hole", "cs_struct",
+               "cs_cropped"}  # shown only when used
 
 
 def first_sentence(text: str, width: int) -> str:
@@ -309,8 +313,9 @@ def field_steps(layer: Layer, axis: int) -> tuple[int, int, bool] | None:
     """How a layer grows the receptive field along `axis`: (input cells one output cell reads
     at most, stride, transposed), from the window the layer declares. A window of k taps d
     apart spans d·(k-1)+1 cells; a transposed convolution's output cell reads ceil(span /
-    stride) input cells, its output cells 1/stride input cells apart; a per-cell op (ReLU)
-    reads one cell. None for a layer without such a window (the chain stops there)."""
+    stride) input cells, its output cells 1/stride input cells apart; an op that keeps every
+    size for every input (ReLU: not an upsample or adaptive pool that happens to keep this
+    one) reads one cell. None for a layer without such a window (the chain stops there)."""
     from .ops import ConvTranspose2d
 
     op = layer.op
@@ -320,9 +325,18 @@ def field_steps(layer: Layer, axis: int) -> tuple[int, int, bool] | None:
     window = op.window()
     if window is not None:
         return window.dilation[axis] * (window.kernel[axis] - 1) + 1, window.stride[axis], False
-    if layer.in_shape[1:] == layer.out_shape[1:]:
+    if _keeps_sizes(op):
         return 1, 1, False
     return None
+
+
+def _keeps_sizes(op: Op) -> bool:
+    """The op's output has its input's height and width whatever they are (ReLU, batch norm,
+    softmax), by its own size arithmetic."""
+    try:
+        return all(op.size_formula(a, "H") == "H" for a in (0, 1))
+    except NotImplementedError:  # flatten: its sizes mix the axes
+        return False
 
 
 def _network_guide(cur: GuideWriter, network: Network) -> None:

@@ -170,6 +170,12 @@ class Network:
                 raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
                                 f"\"{layer.op.padding_rule}\"); its gradient sheets need the same "
                                 "zeros on both sides (give a number)")
+            for option, plain in (("padding_mode", "zeros"), ("ceil_mode", False)):
+                value = getattr(layer.op, option, plain)
+                if value != plain:
+                    raise SpecError("backward", True, f"layer {layer.label} has {option}="
+                                    f"{value!r}; its gradient sheets are drawn only for "
+                                    f"{option}={plain!r} (PyTorch's default)")
         if self.layers[-1].flat:
             raise SpecError("loss", "mse", "needs an image output (channels x height x width)")
 
@@ -247,7 +253,7 @@ class Network:
                 raise SpecError(f"layers[{i}].op", entry.get("op"), "is not a known op")
             # recorded options are complete: pairs come back as lists
             check_follows(layers, op_cls)
-            op = op_cls.create(options, shape)
+            op = op_cls.create(options, shape).placed(shape, bool(layers) and layers[-1].flat)
             names = _names_from_record(entry.get("names"))
             name = entry.get("name")
             if name is not None and not isinstance(name, str):
@@ -287,7 +293,7 @@ def chain(input_shape: Shape, entries: list[tuple[str | None, str, dict[str, obj
         op_cls = OPS[op_name]
         try:
             check_follows(layers, op_cls)
-            op = op_cls.create(options, shape)
+            op = op_cls.create(options, shape).placed(shape, bool(layers) and layers[-1].flat)
         except SpecError as exc:
             raise (exc.located(place) if place else exc) from None
         layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))

@@ -95,6 +95,23 @@ def to_bool(key: str, value: object) -> bool:
     return value
 
 
+def to_float_pair(key: str, value: object) -> tuple[float, float]:
+    """A number or two (upsample's scale_factor: 2, 1.5, [2, 3]), each as `to_float` reads it."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise SpecError(key, value, "must be a number or a pair of numbers")
+        return (to_float(key, value[0]), to_float(key, value[1]))
+    number = to_float(key, value)
+    return (number, number)
+
+
+def to_text(key: str, value: object) -> str:
+    """A word option (gelu's approximate, upsample's mode): the op checks which words."""
+    if not isinstance(value, str):
+        raise SpecError(key, value, "must be a word in quotes")
+    return value
+
+
 def to_values(key: str, value: object) -> str:
     if value not in VALUE_KINDS:
         raise SpecError(key, value, "must be one of " + ", ".join(VALUE_KINDS))

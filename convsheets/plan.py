@@ -35,7 +35,7 @@ from .layout import (
     row_block,
     stack,
 )
-from .stages import Conv, Gather, IndexMap, Values, Zero, identity_map, pad_map
+from .stages import Conv, Gather, IndexMap, Values, Zero, identity_map, mode_map, pad_map
 from .tensors import block_names, block_of
 
 if TYPE_CHECKING:
@@ -212,15 +212,38 @@ def gather_stage(ctx: LayerContext, role: str, note: str, sources: Sequence[Bloc
 
 def pad_stage(ctx: LayerContext, sources: Sequence[Block],
               padding: tuple[int, int], groups: int = 1,
-              sides: tuple[tuple[int, int], tuple[int, int]] | None = None) -> list[Block]:
+              sides: tuple[tuple[int, int], tuple[int, int]] | None = None,
+              mode: str = "zeros") -> list[Block]:
     """Zero padding (skipped when there is none: the convolution then reads its input);
     `sides` gives (before, after) per axis when they differ ("same" with an even kernel,
-    "causal")."""
+    "causal"); with a padding_mode (even sides only), the ring's cells are references to the
+    input cells it repeats."""
     (ph, pw) = padding
     rows, cols = sides or ((ph, ph), (pw, pw))
     if not any(rows + cols):
         return list(sources)
     h, w = sources[0].shape
+    if mode != "zeros":
+        how = {"reflect": "the input mirrored at its edges (the edge itself not repeated)",
+               "replicate": "the edge cells repeated", "circular": "the opposite side of "
+               "the input wrapped around"}[mode]
+        sheet_note = (f"The input with {ph} row(s) / {pw} column(s) of padding around each "
+                      f"channel, padding_mode={mode!r}: {how}. The padding cells (violet "
+                      "italics) refer to the input cells they repeat; white cells refer to the "
+                      "input.")
+        ring = (frozenset([*range(ph), *range(ph + h, 2 * ph + h)]),
+                frozenset([*range(pw), *range(pw + w, 2 * pw + w)]), "cs_mirror")
+        sheet = ctx.add_sheet("Padded", sheet_note)
+        row_map, col_map = mode_map(h, ph, mode), mode_map(w, pw, mode)
+        blocks = []
+        for c, src in enumerate(sources):
+            name = ctx.names.intermediate("padded", c)
+            shape = (len(row_map), len(col_map))
+            blocks.append(Block(name, shape, COMPUTED, Gather(src, row_map, col_map, ring),
+                                title=title(name, shape, f"({mode}-padded)"),
+                                meaning=Meaning(STAGE, ctx.layer.label, "padded", index=(c,))))
+        stack(sheet, blocks, groups=group_labels(len(blocks), groups, "input"))
+        return blocks
     if rows[0] == rows[1] and cols[0] == cols[1]:
         how = f"{rows[0]} row(s) / {cols[0]} column(s) of zeros around each channel"
     elif h == 1 and not any(rows):  # a sequence

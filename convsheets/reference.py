@@ -172,8 +172,14 @@ def conv_transpose2d_output_size(
 # --------------------------------------------------------------------------------------------
 
 
-def pad2d(x: np.ndarray, padding: Pair) -> np.ndarray:
-    """Zero-pad the last two axes by ``padding = (ph, pw)`` on both sides.
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                 "circular": "wrap"}  # PyTorch's padding_mode -> NumPy's np.pad mode
+
+
+def pad2d(x: np.ndarray, padding: Pair, mode: str = "zeros") -> np.ndarray:
+    """Pad the last two axes by ``padding = (ph, pw)`` on both sides: zeros, or (a conv's
+    ``padding_mode``) the input mirrored without repeating the edge (reflect), the edge
+    repeated (replicate) or the opposite side wrapped around (circular), as ``F.pad``.
 
     Only the last two axes are touched so the same helper serves (C, H, W) images and
     (O, C, kH, kW) kernels.
@@ -184,6 +190,8 @@ def pad2d(x: np.ndarray, padding: Pair) -> np.ndarray:
     if arr.ndim < 2:
         raise ValueError(f"pad2d needs at least 2 axes, got shape {arr.shape}")
     widths = [(0, 0)] * (arr.ndim - 2) + [(ph, ph), (pw, pw)]
+    if mode != "zeros":
+        return np.pad(arr, widths, mode=PADDING_MODES[mode])  # type: ignore[call-overload]
     return np.pad(arr, widths, mode="constant", constant_values=0.0)
 
 
@@ -427,8 +435,14 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.where(arr < 0, 0.0, arr)
 
 
-def pool2d_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
-    """Output length of ``max_pool2d`` / ``avg_pool2d`` along one axis, ``ceil_mode=False``.
+def pool2d_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
+                       ceil_mode: bool = False) -> int:
+    """Output length of ``max_pool2d`` / ``avg_pool2d`` along one axis.
+
+    With ``ceil_mode`` the division rounds up, and then, as ATen's ``pooling_output_shape``
+    does, the last window is dropped if it would start past the input and its left padding
+    (``(out - 1) * stride >= size + padding``): every window starts inside the input or the
+    left padding, and may hang over the right edge.
 
     ``floor((size + 2*padding - dilation*(kernel-1) - 1) / stride) + 1`` (PyTorch ``MaxPool2d``
     docs), computed with ``//`` so a too-small input floors to a value < 1 and is rejected.
@@ -453,7 +467,10 @@ def pool2d_output_size(size: int, kernel: int, stride: int, padding: int, dilati
             f"pooling padding must be at most half the kernel size ({kernel} // 2 = "
             f"{kernel // 2}), as in PyTorch; dilation does not relax this; " + got
         )
-    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1
+           + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
     if out < 1:
         raise ValueError(
             f"pooling output size would be {out} (< 1): padded input {size + 2 * padding} is "
@@ -498,6 +515,7 @@ def max_pool2d(
     stride: int | Sequence[int] | None = None,
     padding: int | Sequence[int] = 0,
     dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
 ) -> np.ndarray:
     """Max pooling with the semantics of ``torch.nn.functional.max_pool2d``, unbatched.
 
@@ -528,12 +546,15 @@ def max_pool2d(
     _check_min((dh, dw), 1, "dilation")
 
     c, h, w = x.shape
-    oh = pool2d_output_size(h, kh, sh, ph, dh)
-    ow = pool2d_output_size(w, kw, sw, pw, dw)
+    oh = pool2d_output_size(h, kh, sh, ph, dh, ceil_mode)
+    ow = pool2d_output_size(w, kw, sw, pw, dw, ceil_mode)
+    # with ceil_mode the last windows may hang over the bottom / right: more -inf there
+    ch = max(h + 2 * ph, (oh - 1) * sh + dh * (kh - 1) + 1)
+    cw = max(w + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)
 
-    canvas = np.full((c, h + 2 * ph, w + 2 * pw), -np.inf, dtype=np.float64)
+    canvas = np.full((c, ch, cw), -np.inf, dtype=np.float64)
     canvas[:, ph : ph + h, pw : pw + w] = x
-    real = np.zeros((h + 2 * ph, w + 2 * pw), dtype=bool)
+    real = np.zeros((ch, cw), dtype=bool)
     real[ph : ph + h, pw : pw + w] = True
 
     geometry = ((kh, kw), (sh, sw), (dh, dw), (oh, ow))
@@ -561,15 +582,16 @@ def avg_pool2d(
     padding: int | Sequence[int] = 0,
     *,
     count_include_pad: bool = True,
+    ceil_mode: bool = False,
 ) -> np.ndarray:
     """Average pooling with the semantics of ``torch.nn.functional.avg_pool2d``, unbatched.
 
     ``x`` is (C, H, W); returns (C, OH, OW) float64: the sum of each zero-padded
     ``kH x kW`` window divided by ``kH*kW`` (``count_include_pad=True``, PyTorch's default) or
     by the number of window positions that fall on the real input (``False``).  Only
-    ``ceil_mode=False`` and ``divisor_override=None`` are covered; with ``ceil_mode=False``
-    every window lies inside the padded input, so PyTorch's "include pad" divisor is always
-    exactly ``kH*kW``.
+    ``divisor_override=None`` is covered; without ``ceil_mode`` every window lies inside the
+    padded input, so PyTorch's "include pad" divisor is exactly ``kH*kW``; with it a window
+    hanging past the padded input is divided by its part inside the padded input.
 
     ``count_include_pad`` is keyword-only: in PyTorch the fifth positional argument is
     ``ceil_mode``, so a positional call copied from PyTorch must fail loudly rather than
@@ -591,16 +613,27 @@ def avg_pool2d(
         raise ValueError(f"count_include_pad must be a bool, got {count_include_pad!r}")
 
     c, h, w = x.shape
-    oh = pool2d_output_size(h, kh, sh, ph)
-    ow = pool2d_output_size(w, kw, sw, pw)
+    oh = pool2d_output_size(h, kh, sh, ph, 1, ceil_mode)
+    ow = pool2d_output_size(w, kw, sw, pw, 1, ceil_mode)
+    # with ceil_mode the last windows may hang over the bottom / right of the padded input
+    ch, cw = max(h + 2 * ph, (oh - 1) * sh + kh), max(w + 2 * pw, (ow - 1) * sw + kw)
+
+    def canvas(a: np.ndarray, inner: Pair) -> np.ndarray:
+        """`a` (..., inner) at the top left of a zero canvas of (..., ch, cw)."""
+        out = np.zeros((*a.shape[:-2], ch, cw), dtype=np.float64)
+        out[..., : inner[0], : inner[1]] = a
+        return out
 
     geometry = ((kh, kw), (sh, sw), (1, 1), (oh, ow))
     total = np.zeros((c, oh, ow), dtype=np.float64)
-    for tap in _pool_taps(pad2d(x, (ph, pw)), *geometry):
+    for tap in _pool_taps(canvas(pad2d(x, (ph, pw)), (h + 2 * ph, w + 2 * pw)), *geometry):
         total += tap
-    if count_include_pad:
-        return total / float(kh * kw)
+    # the divisor: with count_include_pad the window's positions inside the padded input
+    # (PyTorch's pool_size: a window hanging past it counts only up to its edge; kH*kW for
+    # every window without ceil_mode), else those on the real input
+    mask = (np.ones((h + 2 * ph, w + 2 * pw)) if count_include_pad
+            else pad2d(np.ones((h, w)), (ph, pw)))
     counts = np.zeros((oh, ow), dtype=np.float64)
-    for tap in _pool_taps(pad2d(np.ones((h, w)), (ph, pw)), *geometry):
+    for tap in _pool_taps(canvas(mask, (h + 2 * ph, w + 2 * pw)), *geometry):
         counts += tap
     return total / counts

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import Block, col_letter
+from .layout import Block, Styled, col_letter
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,19 @@ def pad_map(n: int, before: int, after: int) -> IndexMap:
     """Zeros around n items; a negative amount crops that many items from that side."""
     core: list[int | Zero] = list(range(max(0, -before), n - max(0, -after)))
     return (PAD,) * max(0, before) + tuple(core) + (PAD,) * max(0, after)
+
+
+def mode_map(n: int, pad: int, mode: str) -> IndexMap:
+    """n items with `pad` more on each side that repeat items (a conv's padding_mode, as
+    `F.pad`): reflect mirrors without repeating the edge, replicate repeats the edge,
+    circular wraps around."""
+    def source(i: int) -> int:
+        if mode == "reflect":
+            return -i if i < 0 else 2 * (n - 1) - i if i >= n else i
+        if mode == "replicate":
+            return min(max(i, 0), n - 1)
+        return i % n  # circular
+    return tuple(source(i) for i in range(-pad, n + pad))
 
 
 def identity_map(n: int) -> IndexMap:
@@ -137,18 +150,26 @@ class Gather:
     source: Block
     row_map: IndexMap
     col_map: IndexMap
+    # padding that repeats input cells (padding_mode): the rows and columns of the ring, whose
+    # references take this style of their own
+    ring: tuple[frozenset[int], frozenset[int], str] | None = None
 
     def rows(self, block: Block) -> Iterator[list[object]]:
         src = self.source
         prefix = "=" + src.prefix(block.sheet)
         cols = [c if isinstance(c, Zero) else col_letter(src.left + c) for c in self.col_map]
-        for r in self.row_map:
+        for i, r in enumerate(self.row_map):
             if isinstance(r, Zero):
                 # A padding column outranks an inserted-zero row: the cell is in the padding ring.
                 yield [PAD if c == PAD else r for c in cols]
                 continue
             row = str(src.top + r)
-            yield [c if isinstance(c, Zero) else prefix + c + row for c in cols]
+            line: list[object] = [c if isinstance(c, Zero) else prefix + c + row for c in cols]
+            if self.ring is not None:
+                ring_rows, ring_cols, style = self.ring
+                line = [Styled(v, style) if i in ring_rows or j in ring_cols else v
+                        for j, v in enumerate(line)]
+            yield line
 
     def longest(self, block: Block) -> int:
         """The "=", the prefix, the longest column letters and the longest row number (both
@@ -284,6 +305,8 @@ class Pool:
     dilation: tuple[int, int]
     function: str  # "MAX" | "SUM" | "AVERAGE"
     divisor: int | None = None  # SUM(...)/divisor
+    # per output row and column, the divisor's factors, when windows differ (ceil_mode)
+    lengths: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     def taps(self, axis: int, out: int) -> list[int]:
         """Source indices of output position `out`'s window along `axis` (inside the input)."""
@@ -319,11 +342,14 @@ class Pool:
     def _rows(self, block: Block, ys: Iterable[int], xs: Iterable[int],
               ) -> Iterator[list[object]]:
         here = block.sheet
+        xs = list(xs)
         col_taps = [self.taps(1, x) for x in xs]
         for y in ys:
             rows = self.taps(0, y)
             line: list[object] = []
-            for cols in col_taps:
+            for x, cols in zip(xs, col_taps, strict=True):
                 call = f"{self.function}({','.join(self.arguments(rows, cols, here))})"
-                line.append("=" + call + (f"/{self.divisor}" if self.divisor else ""))
+                divisor = (self.divisor if self.lengths is None
+                           else self.lengths[0][y] * self.lengths[1][x])
+                line.append("=" + call + (f"/{divisor}" if divisor else ""))
             yield line

@@ -3,9 +3,11 @@
 The model is taken as written. A plain `torch.nn.Sequential` (nested Sequentials flattened) is
 read module by module; any other module is traced by `torch.fx.symbolic_trace`, its shapes
 propagated by `ShapeProp`, and each node of its graph becomes a layer: ``call_module`` nodes
-(every module of the ops registry: Conv2d, ConvTranspose2d, ReLU, LeakyReLU, Sigmoid, Tanh,
-MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear,
-Dropout, Identity), ``call_function`` nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
+(every module of the ops registry: Conv2d (any padding_mode), ConvTranspose2d, ReLU,
+LeakyReLU, Sigmoid, Tanh, ReLU6, SiLU, GELU, Hardtanh, Hardsigmoid, Hardswish, ELU, Softplus,
+Softmax, LogSoftmax, Upsample, MaxPool2d and AvgPool2d (with ceil_mode), AdaptiveAvgPool2d,
+AdaptiveMaxPool2d, BatchNorm2d, Flatten, Linear, Dropout, Identity), ``call_function``
+nodes (see `fx_chain`: ``F.relu``, ``torch.flatten``,
 ``F.max_pool2d``, ...) and ``call_method`` nodes (``x.relu()``, ``x.flatten(1)``,
 ``x.view(x.size(0), -1)`` / ``reshape`` as a flatten; shape-only ``size``/``dim`` are read,
 not drawn). The graph must be a chain: each layer reads the one
@@ -22,11 +24,13 @@ name (relu1, flatten1, ...), as does a module whose name is not a valid layer na
 a reserved word). The mapping module -> layer is returned (`BuildResult.layers`,
 `module_layers`) and written on the guide.
 
-Refused, naming the module as PyTorch does (``features.2``): other module types, padding
-modes other than zeros, ceil_mode, return_indices, divisor_override, forward pre-hooks (they
-may change the weights or the input), BatchNorm2d or Dropout in training mode (call
-``model.eval()``: a workbook shows what the trained model computes). ``padding="same"`` /
-``"valid"`` are kept as PyTorch's own (an uneven "same" pads the extra zero bottom/right, as
+Refused, naming the module as PyTorch does (``features.2``): other module types, a
+transposed or 1-D convolution's padding mode other than zeros (PyTorch allows only zeros for
+the transposed ones), return_indices, divisor_override, an upsample mode other than nearest,
+nearest-exact and bilinear, softmax over another dim than the channels / features, forward
+pre-hooks (they may change the weights or the input), BatchNorm2d or Dropout in training mode
+(call ``model.eval()``: a workbook shows what the trained model computes). ``padding="same"``
+/ ``"valid"`` are kept as PyTorch's own (an uneven "same" pads the extra zero bottom/right, as
 PyTorch does).
 
 Sequences: Conv1d, ConvTranspose1d, MaxPool1d, AvgPool1d and F.conv1d (its weight and bias
@@ -336,8 +340,8 @@ def _options(where: str, module: Any, cls: type[Op]) -> dict[str, object]:
                 continue  # PyTorch's "not given" (a pooling's stride): the op's default
             table[key] = _single(where, key, value) if cls.dims == 1 else \
                 _pair(where, key, value)
-        elif kind == "float" and value is None:
-            continue  # BatchNorm2d's momentum=None (a cumulative average): not drawn
+        elif value is None:
+            continue  # BatchNorm2d's momentum=None, Softmax's dim=None: the op's default
         elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
             table[key] = float(value)
         else:
@@ -357,9 +361,11 @@ def _conv(where: str, module: Any) -> dict[str, object]:
 
     transposed = type(module) in (nn.ConvTranspose2d, nn.ConvTranspose1d)
     one_d = type(module) in (nn.Conv1d, nn.ConvTranspose1d)
-    if module.padding_mode != "zeros":
+    if module.padding_mode != "zeros" and (transposed or one_d):
         raise WeightsError(f"{where}: padding_mode={module.padding_mode!r} is not supported; "
-                           "convsheets pads with zeros (PyTorch's default)")
+                           + ("a transposed convolution pads with zeros (PyTorch allows only "
+                              "that)" if transposed else "a sequence's convolution is drawn "
+                              "with zeros (padding_mode is drawn for Conv2d)"))
 
     def number(key: str, value: object) -> object:
         return _single(where, key, value) if one_d else _pair(where, key, value)
@@ -376,6 +382,8 @@ def _conv(where: str, module: Any) -> dict[str, object]:
         "weight": _array(where, "weight", module.weight)}
     if transposed:
         table["output_padding"] = number("output_padding", module.output_padding)
+    elif module.padding_mode != "zeros":
+        table["padding_mode"] = module.padding_mode
     # a list, not an array: a template's bias is true/false or its values as a list
     table["bias"] = (False if module.bias is None
                      else _array(where, "bias", module.bias).tolist())

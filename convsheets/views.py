@@ -84,6 +84,10 @@ def _matrix_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.
     assert isinstance(op, Conv2d)
     if "im2col" not in shown:
         return {}
+    if op.padding_mode != "zeros":  # im2col of the padded input (its ring repeats cells)
+        return direct_matrix_values(op.window_source(x), tensors["weight"], y,
+                                    stride=op.stride, padding=(0, 0), dilation=op.dilation,
+                                    groups=op.groups)
     return direct_matrix_values(x, tensors["weight"], y, stride=op.stride, padding=op.padding,
                                 dilation=op.dilation, groups=op.groups,
                                 rule=op.padding_rule)

@@ -88,6 +88,16 @@ def _styles(number_format: str) -> list[NamedStyle]:
     ]
 
 
+def _mirror_style(number_format: str) -> NamedStyle:
+    """Padding that repeats input cells (a conv's padding_mode reflect, replicate, circular):
+    a formula like the rest, in its own colour. Added only to workbooks that use it, so the
+    others keep their bytes."""
+    return NamedStyle(name="cs_mirror", font=Font(color="5B3F86", italic=True),
+                      fill=PatternFill("solid", fgColor="E4DFEC"),
+                      border=Border(_THIN, _THIN, _THIN, _THIN), number_format=number_format,
+                      alignment=Alignment(horizontal="center"))
+
+
 def _exercise_styles(number_format: str) -> list[NamedStyle]:
     """An exercise's answer cells (white, a blue frame) and its self-check marks."""
     answer = NamedStyle(name="cs_answer", font=Font(bold=True, color="000000"),
@@ -236,6 +246,9 @@ def render(plan: Plan, out: IO[bytes] | Path,
     number_format = "General" if values == "integers" else "0.000"
     for style in _styles(number_format):
         wb.add_named_style(style)
+    if any(layer.op.zero_styles(layer.in_shape) & {"cs_mirror"}
+           for layer in plan.network.layers):
+        wb.add_named_style(_mirror_style(number_format))
     if plan.exercise is not None:
         for style in _exercise_styles(number_format):
             wb.add_named_style(style)

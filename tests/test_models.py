@@ -445,8 +445,8 @@ def test_a_linear_of_a_thousand_inputs_keeps_formulas_short(tmp_path: Path) -> N
 
 
 def test_unsupported_module_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConvsheetsError, match="module act \\(GELU\\): not supported"):
-        convsheets.from_module(nn.Sequential(OrderedDict(act=nn.GELU())),
+    with pytest.raises(ConvsheetsError, match="module act \\(Mish\\): not supported"):
+        convsheets.from_module(nn.Sequential(OrderedDict(act=nn.Mish())),
                                torch.zeros(1, 1, 2, 2), tmp_path / "s.xlsx")
 
 

@@ -73,6 +73,15 @@ def _layer(draw: st.DrawFn, op: str, channels: int) -> dict[str, object]:
     return table
 
 
+# The ops these random networks draw from: the registry as it was when the sweeps were
+# recorded (only those `_layer` gives options to survive), so a new op does not reshuffle
+# the derandomized examples; the later ops have their own sweeps (tests/test_new_ops.py).
+MIXED = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "batch_norm2d", "conv2d",
+         "conv_transpose2d", "dropout", "flatten", "identity", "leaky_relu", "linear",
+         "max_pool2d", "relu", "sigmoid", "tanh"]
+assert set(MIXED) <= set(OPS)
+
+
 @st.composite
 def networks(draw: st.DrawFn) -> Network:
     """A valid random network of 2-5 layers (a drawn layer its input cannot take is dropped)."""
@@ -83,8 +92,8 @@ def networks(draw: st.DrawFn) -> Network:
         "values": draw(st.sampled_from(["integers", "normal"])), "layers": []}
     wanted = draw(st.integers(2, 5))
     # a permutation of every op first, so every network mixes different ops
-    candidates = draw(st.permutations(sorted(OPS))) + draw(
-        st.lists(st.sampled_from(sorted(OPS)), min_size=4, max_size=4))
+    candidates = draw(st.permutations(MIXED)) + draw(
+        st.lists(st.sampled_from(MIXED), min_size=4, max_size=4))
     for op in candidates:
         tables = template["layers"]
         assert isinstance(tables, list)
@@ -334,8 +343,8 @@ BAD_TEMPLATES = [
     ('[[layers]]\nop = "conv3d"\n', ["layers[0]", 'op="conv3d"', "must be one of"]),
     ('[[layers]]\nop = "relu"\n[[layers]]\nop = "max_pool2d"\nkernel_size = 2\nstrides = 2\n',
      ["layers[1] (maxpool1)", "strides", "not an option of max_pool2d"]),
-    ('[[layers]]\nop = "max_pool2d"\nkernel_size = 2\nceil_mode = true\n',
-     ["layers[0] (maxpool1)", "ceil_mode", "not supported"]),
+    ('[[layers]]\nop = "upsample"\nscale_factor = 2\nmode = "bicubic"\n',
+     ["layers[0] (upsample1)", "mode", "not supported"]),
     ('[[layers]]\nop = "conv2d"\nout_channels = 2\nkernel_size = 3\nstride = 2\n'
      '[[layers]]\nop = "relu"\n[[layers]]\nop = "max_pool2d"\nkernel_size = 3\n',
      ["layers[2] (maxpool1)", "kernel_size", "padded input is only 1"]),

@@ -43,7 +43,8 @@ def dilate_stage(ctx: LayerContext, kernels: list[list[Block]], dilation: tuple[
 def draw_conv2d(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
     op = ctx.layer.op
     assert isinstance(op, Conv2d)
-    padded = pad_stage(ctx, sources, op.padding, op.groups, sides=op.pads())
+    padded = pad_stage(ctx, sources, op.padding, op.groups, sides=op.pads(),
+                       mode=op.padding_mode)
     groups, per_in = op.groups, op.in_channels // op.groups
     per_out = op.out_channels // groups
 

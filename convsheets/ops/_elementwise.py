@@ -8,7 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from .base import Op, Shape
+
+
+def number(value: float) -> str:
+    """An option's number as a formula reads it: plain decimals, no exponent (the option
+    reader keeps it to the 15 significant digits a spreadsheet holds), negative ones in
+    parentheses so that they can follow any operator."""
+    text = np.format_float_positional(value, trim="-")
+    return f"({text})" if value < 0 else text
+
+
+def stable_sigmoid(x: str) -> str:
+    """1 / (1 + e^-x) as a formula that never overflows, for any x: EXP(MIN(x, 0)) / (1 +
+    EXP(-ABS(x))) is 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0, and neither EXP
+    ever sees a positive argument (1 / (1 + EXP(-x)) is #NUM! below x = -709.78)."""
+    return f"EXP(MIN({x},0))/(1+EXP(-ABS({x})))"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 from .. import gradients as grad
 from .. import reference as ref
 from ._pool import Pool2d, int_or_pair
-from .base import REQUIRED, Shape
+from .base import REQUIRED, Shape, Window
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,11 @@ class AvgPool2d(Pool2d):
     summary: ClassVar[str] = "average pooling: the mean of each window, channel by channel"
     differentiable: ClassVar[bool] = True
     unsupported: ClassVar[dict[str, tuple[object, str]]] = {
-        "ceil_mode": (False, "is not supported: windows that hang over the edge have no fixed "
-                       "cells to refer to; only PyTorch's default (false) is drawn"),
         "divisor_override": (None, "is not supported: the divisor is the window size (or the "
                              "non-padding cells without count_include_pad)")}
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
-        "count_include_pad": ("bool", True)}
+        "count_include_pad": ("bool", True), "ceil_mode": ("bool", False)}
 
     @property
     def explore_reduce(self) -> str:  # type: ignore[override]
@@ -42,6 +40,14 @@ class AvgPool2d(Pool2d):
         return (f"kernel_size={int_or_pair(self.kernel_size)}, "
                 f"stride={int_or_pair(self.stride)}, padding={int_or_pair(self.padding)}")
 
+    def window(self) -> Window | None:
+        """No explorer window with ceil_mode and count_include_pad: a window hanging past the
+        padded input is divided by its own part inside it, not by kH·kW, so the windows are
+        not one reduction (the output cells still are: `divisor_lengths`)."""
+        if self.ceil_mode and self.count_include_pad:
+            return None
+        return super().window()
+
     def steps(self) -> tuple[str, ...]:
         kh, kw = self.kernel_size
         padded = self.padding != (0, 0)
@@ -52,7 +58,12 @@ class AvgPool2d(Pool2d):
         return (
             f"Slide a {kh}x{kw} window over each channel separately, {self.stride[0]}x"
             f"{self.stride[1]} cells at a time (by default the stride is the window).",
-            f"Each output cell is the sum of its window {divisor}.",
+            f"Each output cell is the sum of its window {divisor}." + (
+                " ceil_mode: the output size rounds up, so the last windows may hang over "
+                "the bottom and right edges; cells past the edge are left out" + (
+                    ", and such a window is divided by its cells inside the padded input "
+                    "(PyTorch's rule), not by the full window size." if self.count_include_pad
+                    else ".") if self.ceil_mode else ""),
             "The channels stay separate: as many output channels as input channels, no weights.",
         )
 
@@ -68,11 +79,11 @@ class AvgPool2d(Pool2d):
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return ref.avg_pool2d(x, self.kernel_size, self.stride, self.padding,
-                              count_include_pad=self.count_include_pad)
+                              count_include_pad=self.count_include_pad, ceil_mode=self.ceil_mode)
 
     def reference_size(self, axis: int, size: int) -> int:
         return ref.pool2d_output_size(size, self.kernel_size[axis], self.stride[axis],
-                                      self.padding[axis], 1)
+                                      self.padding[axis], 1, self.ceil_mode)
 
     def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

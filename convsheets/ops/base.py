@@ -19,12 +19,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import SpecError
-from ..options import to_bool, to_float, to_int, to_padding, to_pair
+from ..options import to_bool, to_float, to_float_pair, to_int, to_padding, to_pair, to_text
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image, as PyTorch without batch
 REQUIRED = object()  # an option PyTorch requires (no default)
 _READERS: dict[str, Callable[[str, object], object]] = {
-    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float, "padding": to_padding}
+    "pair": to_pair, "int": to_int, "bool": to_bool, "float": to_float, "padding": to_padding,
+    "str": to_text, "float_pair": to_float_pair}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Window:
     reduce: str = "SUM"  # SUM (+ bias), MAX, MEAN (SUM / kH*kW), AVERAGE (of inside taps)
     source_label: str = "input"  # what the windows are cut from, in the explorer's words
     kernel_label: str = "kernel"
+    overhang: bool = False  # a window may hang over the bottom / right edge (ceil_mode)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,12 @@ class Op:
 
     def check(self, in_shape: Shape) -> None:
         """Every rule PyTorch enforces for this op on an input of `in_shape`."""
+
+    def placed(self, in_shape: Shape, vector: bool) -> Op:
+        """The op where it sits in the chain: `vector` when its input is a vector of features
+        (after a flatten or a linear). Most ops are the same either way; softmax's dim=1
+        means the channels of a map but the features of a vector."""
+        return self
 
     # ------------------------------------------------------------------ what it is
     def output_shape(self, in_shape: Shape) -> Shape:

@@ -24,12 +24,15 @@ from .base import (
 )
 from .conv_transpose2d import ConvTranspose2d
 
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
 
 @dataclass(frozen=True)
 class Conv2d(ConvNd):
     # padding given as text: PyTorch's "same" / "valid" (or conv1d's "causal"); then
     # `padding` holds the zeros before (top, left) and `pads` the zeros on every side
     padding_rule: str = ""
+    padding_mode: str = "zeros"
 
     op: ClassVar[str] = "conv2d"
     module: ClassVar[str] = "Conv2d"
@@ -38,7 +41,7 @@ class Conv2d(ConvNd):
                               "output cell is the sum of window x kernel over the channels + bias")
     differentiable: ClassVar[bool] = True
     options: ClassVar[dict[str, tuple[str, object]]] = {
-        **CONV_OPTIONS, "padding": ("padding", (0, 0))}
+        **CONV_OPTIONS, "padding": ("padding", (0, 0)), "padding_mode": ("str", "zeros")}
     padding_rules: ClassVar[tuple[str, ...]] = ("same", "valid")
 
     @classmethod
@@ -68,10 +71,15 @@ class Conv2d(ConvNd):
         return ((self.padding[0], self.padding[0]), (self.padding[1], self.padding[1]))
 
     def as_options(self) -> dict[str, object]:
+        """padding given as text is recorded as given; padding_mode only when it is not
+        PyTorch's default (zeros), so the workbooks of zero-padded convolutions keep their
+        metadata."""
         out = super().as_options()
         rule = out.pop("padding_rule")
         if rule:
             out["padding"] = rule
+        if self.padding_mode == "zeros":
+            out.pop("padding_mode")
         return out
 
     def check(self, in_shape: Shape) -> None:
@@ -79,6 +87,21 @@ class Conv2d(ConvNd):
         if self.padding_rule == "same" and self.stride != (1, 1):
             raise SpecError("padding", "same", "is not supported for strided convolutions "
                             "(stride must be 1, as in PyTorch)")
+        if self.padding_mode not in PADDING_MODES:
+            raise SpecError("padding_mode", self.padding_mode,
+                            "must be 'zeros', 'reflect', 'replicate' or 'circular', as in "
+                            "PyTorch")
+        if self.padding_mode != "zeros" and self.padding_rule:
+            raise SpecError("padding_mode", self.padding_mode, f"goes with a number of rows "
+                            f"and columns of padding, not padding=\"{self.padding_rule}\"")
+        for axis, what in ((0, "height"), (1, "width")):
+            p, n = self.padding[axis], in_shape[1 + axis]
+            if self.padding_mode == "reflect" and p >= n or \
+                    self.padding_mode == "circular" and p > n:
+                rule = "less than" if self.padding_mode == "reflect" else "at most"
+                raise SpecError("padding", self.padding,
+                                f"must be {rule} the input {what} ({n}) with "
+                                f"padding_mode={self.padding_mode!r}, as in PyTorch")
         if self.padding_rule in ("", "valid"):
             check_window_fits(in_shape, self.kernel_size, self.padding, self.dilation,
                               "the (dilated) kernel")
@@ -110,9 +133,16 @@ class Conv2d(ConvNd):
             "each filter gives one output channel.",
         )
 
+    def extra_repr(self) -> str:
+        """PyTorch's: ``padding_mode=reflect`` (unquoted) after the rest, when not zeros."""
+        extra = "" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode}"
+        return super().extra_repr() + extra
+
     def zero_styles(self, in_shape: Shape) -> set[str]:
-        return super().zero_styles(in_shape) | ({"cs_pad"} if any(map(any, self.pads()))
-                                                else set())
+        pads = any(map(any, self.pads()))
+        return super().zero_styles(in_shape) | (
+            {"cs_pad"} if pads and self.padding_mode == "zeros" else
+            {"cs_mirror"} if pads else set())
 
     # ------------------------------------------------------------------ the geometry
     def window(self) -> Window:
@@ -126,7 +156,7 @@ class Conv2d(ConvNd):
         if self.padding_rule:
             return ref.pad_or_crop(x, *ref.conv_string_padding(self.padding_rule,
                                                                self.kernel_size, self.dilation))
-        return ref.pad2d(x, self.padding)
+        return ref.pad2d(x, self.padding, self.padding_mode)
 
     def window_position(self, axis: int, index: int) -> int:
         return index + self.pads()[axis][0]
@@ -169,6 +199,10 @@ class Conv2d(ConvNd):
             x = ref.pad_or_crop(x, *ref.conv_string_padding(self.padding_rule,
                                                             self.kernel_size, self.dilation))
             return ref.conv2d(x, tensors["weight"], tensors.get("bias"), stride=self.stride,
+                              dilation=self.dilation, groups=self.groups)
+        if self.padding_mode != "zeros":  # as PyTorch: F.pad, then a convolution without
+            return ref.conv2d(ref.pad2d(x, self.padding, self.padding_mode), tensors["weight"],
+                              tensors.get("bias"), stride=self.stride, padding=(0, 0),
                               dilation=self.dilation, groups=self.groups)
         return ref.conv2d(x, tensors["weight"], tensors.get("bias"), stride=self.stride,
                           padding=self.padding, dilation=self.dilation, groups=self.groups)

@@ -25,13 +25,11 @@ class MaxPool2d(Pool2d):
     summary: ClassVar[str] = "max pooling: the largest value of each window, channel by channel"
     differentiable: ClassVar[bool] = True
     unsupported: ClassVar[dict[str, tuple[object, str]]] = {
-        "ceil_mode": (False, "is not supported: windows that hang over the edge have no fixed "
-                       "cells to refer to; only PyTorch's default (false) is drawn"),
         "return_indices": (False, "is not supported: a workbook shows values, not argmax "
                            "indices")}
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "kernel_size": ("pair", REQUIRED), "stride": ("pair", None), "padding": ("pair", (0, 0)),
-        "dilation": ("pair", (1, 1))}
+        "dilation": ("pair", (1, 1)), "ceil_mode": ("bool", False)}
 
     @property
     def spread(self) -> tuple[int, int]:
@@ -57,7 +55,7 @@ class MaxPool2d(Pool2d):
     def extra_repr(self) -> str:
         return (f"kernel_size={int_or_pair(self.kernel_size)}, "
                 f"stride={int_or_pair(self.stride)}, padding={int_or_pair(self.padding)}, "
-                f"dilation={int_or_pair(self.dilation)}, ceil_mode=False")
+                f"dilation={int_or_pair(self.dilation)}, ceil_mode={self.ceil_mode}")
 
     def steps(self) -> tuple[str, ...]:
         kh, kw = self.kernel_size
@@ -66,6 +64,9 @@ class MaxPool2d(Pool2d):
             f"{self.stride[1]} cells at a time (by default the stride is the window: windows "
             "do not overlap).",
             "Each output cell is the largest value in its window (MAX)." + (
+                " ceil_mode: the output size rounds up, so the last windows may hang over the "
+                "bottom and right edges; cells past the edge are left out (PyTorch pads "
+                "with -inf there too)." if self.ceil_mode else "") + (
                 " Padding never wins: PyTorch pads with -inf, so padded positions are simply "
                 "left out of the formula." if self.padding != (0, 0) else ""),
             "The channels stay separate: as many output channels as input channels, no weights.",
@@ -80,11 +81,12 @@ class MaxPool2d(Pool2d):
                 "Precedents to see its window.")
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
-        return ref.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        return ref.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                              self.ceil_mode)
 
     def reference_size(self, axis: int, size: int) -> int:
         return ref.pool2d_output_size(size, self.kernel_size[axis], self.stride[axis],
-                                      self.padding[axis], self.dilation[axis])
+                                      self.padding[axis], self.dilation[axis], self.ceil_mode)
 
     def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

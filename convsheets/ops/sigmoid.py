@@ -1,4 +1,5 @@
-"""sigmoid: 1 / (1 + e^-x) per cell (`torch.nn.Sigmoid`): every value squashed into (0, 1)."""
+"""sigmoid: 1 / (1 + e^-x) per cell (`torch.nn.Sigmoid`): every value squashed into (0, 1).
+The formula is written so that EXP never overflows (see `stable_sigmoid`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._elementwise import Elementwise
+from ._elementwise import Elementwise, stable_sigmoid
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class Sigmoid(Elementwise):
     def steps(self) -> tuple[str, ...]:
         return ("Every cell becomes 1 / (1 + EXP(-x)): large negative values go to 0, large "
                 "positive ones to 1, 0 to 0.5; the shape does not change and there are no "
-                "weights.",)
+                "weights. The cells compute it as EXP(MIN(x, 0)) / (1 + EXP(-ABS(x))), the same "
+                "number, so that EXP never overflows for very negative x.",)
 
     def cell(self, x: str) -> str:
-        return f"1/(1+EXP(-{x}))"
+        return stable_sigmoid(x)
 
     def rule(self) -> str:
         return "1 / (1 + EXP(-x))"

@@ -74,4 +74,44 @@ done
 "$python" -m convsheets render output/wavenet.xlsx --sheet "Receptive field" --to docs/images \
     --dpi 70 --trim --force >/dev/null
 "$python" -m convsheets render output/depthwise_causal.xlsx --sheet Guide --to docs/images \
+# issue 24's new ops: softmax's explicit stages and a bilinear upsample (README "More ops")
+cat > "$tmp/new-ops.toml" <<'EOF2'
+input_size = "3x3"
+in_channels = 3
+seed = 4
+values = "normal"
+
+[[layers]]
+op = "gelu"
+
+[[layers]]
+op = "softmax"          # over the channels of each pixel (dim=1)
+
+[[layers]]
+op = "upsample"
+scale_factor = 2
+mode = "bilinear"       # align_corners=false, PyTorch's default
+EOF2
+"$python" -m convsheets build --template "$tmp/new-ops.toml" -o "$tmp/new-ops.xlsx" >/dev/null
+for sheet in "softmax1 Exp" "upsample1 Output"; do
+    "$python" -m convsheets render "$tmp/new-ops.xlsx" --sheet "$sheet" --to docs/images \
+        --dpi 70 --trim --force >/dev/null
+done
+# padding_mode='reflect': the Padded sheet's ring refers to the mirrored input cells
+cat > "$tmp/padding-mode.toml" <<'EOF2'
+input_size = "4x5"
+in_channels = 1
+seed = 2
+values = "integers"
+
+[[layers]]
+op = "conv2d"
+out_channels = 1
+kernel_size = 3
+padding = 2
+padding_mode = "reflect"
+EOF2
+"$python" -m convsheets build --template "$tmp/padding-mode.toml" -o "$tmp/padding-mode.xlsx" \
+    >/dev/null
+"$python" -m convsheets render "$tmp/padding-mode.xlsx" --sheet "conv1 Padded" --to docs/images \
     --dpi 70 --trim --force >/dev/null
