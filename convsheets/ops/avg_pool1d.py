@@ -18,7 +18,8 @@ class AvgPool1d(Sequence1d, AvgPool2d):
     default_prefix: ClassVar[str] = "avgpool"
     summary: ClassVar[str] = "1-D average pooling: the mean of each window, channel by channel"
     unsupported: ClassVar[dict[str, tuple[object, str]]] = {  # (AvgPool1d has no divisor)
-        "ceil_mode": AvgPool2d.unsupported["ceil_mode"]}
+        "ceil_mode": (False, "is drawn for the 2-D pools (max_pool2d, avg_pool2d); along a "
+                      "sequence only PyTorch's default (false)")}
 
     def extra_repr(self) -> str:
         """Exactly PyTorch's `AvgPool1d.extra_repr`: one-element tuples."""

@@ -18,6 +18,11 @@ class MaxPool1d(Sequence1d, MaxPool2d):
     summary: ClassVar[str] = ("1-D max pooling: the largest value of each window, channel by "
                               "channel")
 
+    unsupported: ClassVar[dict[str, tuple[object, str]]] = {
+        **MaxPool2d.unsupported,
+        "ceil_mode": (False, "is drawn for the 2-D pools (max_pool2d, avg_pool2d); along a "
+                      "sequence only PyTorch's default (false)")}
+
     def extra_repr(self) -> str:
         """PyTorch prints the options as given: one number each."""
         return (f"kernel_size={self.kernel_size[1]}, stride={self.stride[1]}, "
