@@ -280,15 +280,11 @@ def default_selection(ctx: LayerContext) -> tuple[int, int, int]:
     """The output cell the explorer opens on: the one of largest magnitude (the first in
     channel, row, column order if tied), from the layer's reference output, which is what the
     workbook stores; so it never opens on an all-zero window."""
+    from .expected import forward  # (expected reads the explorer's values: a late import)
+
     plan = ctx.plan
-    x = np.asarray(plan.tensors["input"], dtype=float)
-    for layer in plan.network.layers:
-        prefix = layer.names.tensor
-        local = {name[len(prefix):]: np.asarray(plan.tensors[name], dtype=float)
-                 for name in layer.tensor_shapes()}
-        x = layer.op.reference(x, local)
-        if layer is ctx.layer:
-            break
+    tensors = {name: np.asarray(a, dtype=float) for name, a in plan.tensors.items()}
+    x = next(y for layer, _x, y in forward(plan.network, tensors) if layer is ctx.layer)
     c, r, k = np.unravel_index(int(np.argmax(np.abs(x))), x.shape)
     return int(c), int(r), int(k)
 
