@@ -5,8 +5,15 @@ One module per family of ops; importing this package registers every drawer.
 
 from __future__ import annotations
 
-from . import adaptive, batch_norm, conv, elementwise, linear, pool  # noqa: F401 - registers the drawers
-from . import merge  # noqa: F401 - add, mul, cat
+from . import (  # noqa: F401 - registers the drawers
+    adaptive,
+    batch_norm,
+    conv,
+    elementwise,
+    linear,
+    merge,  # noqa: F401 - add, mul, cat
+    pool,
+)
 from .registry import DRAWERS, Drawn, draw_layer, draws
 
 __all__ = ["DRAWERS", "Drawn", "draw_layer", "draws"]

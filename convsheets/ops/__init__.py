@@ -7,11 +7,11 @@ of `base.py` (an element-wise op is drawn by `draw/elementwise.py`, whatever it 
 
 from __future__ import annotations
 
+from ._merge import Merge
 from .adaptive_avg_pool2d import AdaptiveAvgPool2d
 from .adaptive_max_pool2d import AdaptiveMaxPool2d
 from .add import Add
 from .avg_pool2d import AvgPool2d
-from ._merge import Merge
 from .base import Op, Shape
 from .batch_norm2d import BatchNorm2d
 from .cat import Cat
