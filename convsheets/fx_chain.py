@@ -8,8 +8,10 @@ Nodes drawn: ``call_module`` (any module `torch_module` supports); ``call_functi
 ``F.adaptive_max_pool2d``, ``F.dropout`` in evaluation); ``call_method`` (``relu``,
 ``sigmoid``, ``tanh``, ``flatten``, ``view``/``reshape`` to (batch, features) as a flatten).
 Shape-only nodes (``x.size(0)``, ``x.shape``, ``x.dim()``) are read, not drawn;
-``contiguous`` passes its input on. Everything else, and a graph that is not a chain (a node
-whose output two layers read, a layer that reads two nodes), is refused in one line naming the node.
+``contiguous`` passes its input on. Nodes that join paths (a graph, not a chain): ``a + b``,
+``out += identity``, ``torch.add(a, b, alpha=...)``, ``a * b``, ``torch.mul``,
+``torch.cat([a, b], dim=1)``; each table records what it reads (``_reads``: indices of earlier
+tables, -1 the input). Everything else is refused in one line naming the node.
 """
 
 from __future__ import annotations
@@ -71,20 +73,22 @@ def traced_layers(module: Any, image: np.ndarray,
                                  F.adaptive_max_pool2d: "adaptive_max_pool2d"}
     shape_only = {"size", "dim"}
     out: list[tuple[str, str, Table]] = []
-    current = None
+    made: dict[Any, int] = {}  # node -> the index of its layer in `out` (-1: the input)
+    placeholder = None
     for node in graph_module.graph.nodes:
         if node.op == "placeholder":
-            if current is not None:
+            if placeholder is not None:
                 raise WeightsError(f"{where(node)}: a second input; convsheets draws a model "
                                    "of one input")
-            current = node
+            placeholder = node
+            made[node] = -1
             continue
         if node.op == "output":
             (result,) = node.args
-            if result is not current:
+            if made.get(result, -2) != len(out) - 1 or not out:
                 raise WeightsError(f"{where(node)}: the model returns {_target_of(result)}, "
-                                   f"not the last layer's output ({current.name}); convsheets "
-                                   "draws a chain of layers with one output")
+                                   "not the last layer's output; convsheets draws a network "
+                                   "with one output, its last layer")
             break
         if node.op == "get_attr":
             if any(is_tensor(u) for u in node.users) and is_tensor(node):
@@ -97,22 +101,29 @@ def traced_layers(module: Any, image: np.ndarray,
                 continue
             raise WeightsError(f"{where(node)}: not supported (its result is not a tensor)")
         inputs = [a for a in node.all_input_nodes if is_tensor(a)]
-        if inputs != [current]:
-            raise WeightsError(f"{where(node)}: reads {', '.join(a.name for a in inputs) or 'no'}"
-                               f" layer output(s), not just {current.name}: not a chain "
-                               "(convsheets draws chain-shaped models)")
-        readers = [u for u in current.users if is_tensor(u) or u.op == "output"]
-        if len(readers) > 1:
-            raise WeightsError(f"module {name}: node {current.name}: its output is read by "
-                               f"{', '.join(u.name for u in readers)}: not a chain (convsheets "
-                               "draws chain-shaped models; a skip connection is a graph)")
+        unknown = [a for a in inputs if a not in made]
+        if unknown or not inputs:
+            raise WeightsError(f"{where(node)}: reads "
+                               f"{', '.join(a.name for a in unknown) or 'no layer output'}, "
+                               "which is not a layer convsheets draws")
+        merge = _merge(node, where(node), is_tensor)
+        if merge is not None:
+            table, read = merge
+            table["_reads"] = [made[a] for a in read]
+            out.append(("", where(node), table))
+            made[node] = len(out) - 1
+            continue
+        if len(inputs) != 1:
+            raise WeightsError(f"{where(node)}: reads {', '.join(a.name for a in inputs)}; "
+                               "convsheets draws layers of one input, and add, mul and cat")
         table: Table | None
         if node.op == "call_module":
             submodule = graph_module.get_submodule(node.target)
             qualified = str(node.target)
             table = layer(qualified, submodule)
+            table["_reads"] = [made[inputs[0]]]
             out.append((qualified, f"module {qualified} ({type(submodule).__name__})", table))
-            current = node
+            made[node] = len(out) - 1
             continue
         if node.op == "call_function" and node.target in functions:
             table = _function(functions[node.target], node, where(node), shape)
@@ -122,13 +133,54 @@ def traced_layers(module: Any, image: np.ndarray,
             raise WeightsError(f"{where(node)}: not supported; convsheets draws modules and "
                                "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
                                "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
-                               "x.relu(), x.flatten(1), x.view(N, -1)")
+                               "x.relu(), x.flatten(1), x.view(N, -1), +, *, torch.add, "
+                               "torch.mul, torch.cat(dim=1)")
         if table is not None:
+            table["_reads"] = [made[inputs[0]]]
             out.append(("", where(node), table))
-        current = node
+            made[node] = len(out) - 1
+        else:  # (contiguous: the same values)
+            made[node] = made[inputs[0]]
     if not out:
         raise WeightsError(f"module {name}: its forward has no layers")
     return out
+
+
+ADDS = {operator.add, operator.iadd}
+MULS = {operator.mul, operator.imul}
+
+
+def _merge(node: Any, where: str, is_tensor: Callable[[Any], bool],
+           ) -> tuple[Table, list[Any]] | None:
+    """The table of a node that joins two paths (``a + b``, ``out += identity``,
+    ``torch.add(a, b, alpha=2)``, ``a * b``, ``torch.cat([a, b], dim=1)``) and the nodes it
+    reads in order; None for any other node."""
+    import torch
+
+    target, kind = node.target, node.op
+    is_add = kind == "call_function" and (target in ADDS or target is torch.add) or \
+        kind == "call_method" and target in ("add", "add_")
+    is_mul = kind == "call_function" and (target in MULS or target is torch.mul) or \
+        kind == "call_method" and target in ("mul", "mul_")
+    if is_add or is_mul:
+        operands = list(node.args[:2])
+        if len(operands) != 2 or not all(is_tensor(a) for a in operands):
+            raise WeightsError(f"{where}: {'adds' if is_add else 'multiplies'} a number, not "
+                               "two layer outputs; convsheets draws add and mul of two layers")
+        table: Table = {"op": "add" if is_add else "mul"}
+        alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
+        if is_add and alpha != 1:
+            table["alpha"] = float(alpha)
+        return table, operands
+    if kind == "call_function" and target is torch.cat:
+        parts = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = _argument(node, 1, "dim", 0)
+        if dim not in (1, -3) or not isinstance(parts, (list, tuple)) or \
+                not all(is_tensor(a) for a in parts):
+            raise WeightsError(f"{where}: torch.cat along dim={dim}; convsheets draws "
+                               "torch.cat of layer outputs along the channels (dim=1)")
+        return {"op": "cat"}, list(parts)
+    return None
 
 
 def _target(node: Any) -> str:
