@@ -339,10 +339,11 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
         cur.text(f"A {c}×{h}×{w} input (channels × height × width) through a graph of layers "
                  f"(the table below says which layers each one reads) to a {oc}×{oh}×{ow} "
                  f"output ({network.layers[-1].label}), every layer a live formula.")
+        # (no-break spaces around "=": a wrapped line never starts with one, a formula)
         cur.text("PyTorch, the forward in order: " + "; ".join(
-            f"{layer.label} = {layer.op}({', '.join(network.sources(n))})"
+            f"{layer.label}\u00a0=\u00a0{layer.op}({', '.join(network.sources(n))})"
             if isinstance(layer.op, Merge) else
-            f"{layer.label} = {layer.op}({network.sources(n)[0]})"
+            f"{layer.label}\u00a0=\u00a0{layer.op}({network.sources(n)[0]})"
             for n, layer in enumerate(network.layers)), "cs_note")
     cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes, "
                   "through every layer. Grey, orange and blue cells (where present) are "
