@@ -370,6 +370,9 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     square = all(field_steps(layer, 0) == field_steps(layer, 1) for layer in network.layers)
     graph = not network.is_chain
     cols = {**NET_COLS, "reads": 9, "torch": 10} if graph else NET_COLS
+    if graph:  # the reads column as wide as its longest list of layers
+        longest = max(len(", ".join(network.sources(n))) for n in range(len(network.layers)))
+        cur.sheet.widths[cols["reads"]] = float(min(34, max(8, longest + 1)))
     cur.text("Layers (output shape, parameters, receptive field and jump are live formulas "
              + ("from the rows of the layers each one reads)" if graph else "down the chain)"),
              "cs_title")
