@@ -446,3 +446,42 @@ def test_a_chain_records_no_inputs_and_a_graph_reads_back() -> None:
     assert [(la.label, la.inputs, la.out_shape) for la in again.layers] == \
         [(la.label, la.inputs, la.out_shape) for la in graph.layers]
     assert any(isinstance(layer.op, Merge) for layer in again.layers)
+
+
+# ---------------------------------------------------------------------------- exercises
+def test_an_exercise_on_a_graph_blanks_a_join_and_what_follows(tmp_path: Path) -> None:
+    """A handout of the shipped U-Net with a skip concatenation blank: the answers are the
+    concatenation and everything downstream of it, not the encoder; PyTorch's values graded
+    right, one wrong value graded wrong."""
+    from exercise_fill import fill, handout_of, typed
+
+    from convsheets.build import build_exercise
+    from convsheets.exercise import Exercise
+    from convsheets.grade import grade_files
+
+    text = shipped_networks()["tiny_unet"].replace('input_size = "16x16"', 'input_size = "8x8"')
+    network = network_from_template(tomllib.loads(text), "tiny_unet")
+    path = tmp_path / "unet.xlsx"
+    build_exercise(network, path, Exercise(blank=("skip1",)))
+    handout = handout_of(path)
+    assert {block.meaning.layer for block in handout.answers} == {  # type: ignore[union-attr]
+        "skip1", "dec1", "dec1_relu", "head"}
+    shown = handout.plan.network
+    want = torch_outputs(shown, {name: np.asarray(a, dtype=float)
+                                 for name, a in shown.given.items()})
+    joined = np.stack([want[f"skip1_output_c{c}"] for c in range(4)])
+    padded = F.pad(torch.tensor(joined), (1, 1, 1, 1)).numpy()  # dec1's padding 1
+    want.update({f"dec1_padded_c{c}": padded[c] for c in range(4)})
+    assert {block.name for block in handout.answers} <= set(want)
+    for block in handout.answers:
+        assert np.allclose(handout.solutions[block.name], want[block.name], atol=1e-9)
+
+    def answer(wrong: tuple[str, int, int] | None):  # type: ignore[no-untyped-def]
+        return lambda b, i, j, _right: typed(float(want[b][i, j]) + ((b, i, j) == wrong))
+
+    fill(path, tmp_path / "right.xlsx", answer(None))
+    (g,) = grade_files([tmp_path / "right.xlsx"])
+    assert g.correct == g.total > 0
+    fill(path, tmp_path / "one-wrong.xlsx", answer(("skip1_output_c3", 1, 2)))
+    (g,) = grade_files([tmp_path / "one-wrong.xlsx"])
+    assert g.correct == g.total - 1
