@@ -398,7 +398,7 @@ def test_many_random_graphs_and_the_templates_equal_pytorch_in_every_engine(
         tmp_path: Path) -> None:
     shipped = [network_from_template(tomllib.loads(shipped_networks()[name]), name)
                for name in ("resnet_block", "tiny_unet")]
-    failures = _check_in_engines([random_graph(seed) for seed in range(200, 208)] + shipped,
+    failures = _check_in_engines([random_graph(seed) for seed in range(200, 206)] + shipped,
                                  [], tmp_path)
     assert not failures, failures
 
@@ -459,7 +459,7 @@ def test_an_exercise_on_a_graph_blanks_a_join_and_what_follows(tmp_path: Path) -
     from convsheets.exercise import Exercise
     from convsheets.grade import grade_files
 
-    text = shipped_networks()["tiny_unet"].replace('input_size = "16x16"', 'input_size = "8x8"')
+    text = shipped_networks()["tiny_unet"].replace('input_size = "12x12"', 'input_size = "8x8"')
     network = network_from_template(tomllib.loads(text), "tiny_unet")
     path = tmp_path / "unet.xlsx"
     build_exercise(network, path, Exercise(blank=("skip1",)))
