@@ -341,7 +341,9 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
                  f"output ({network.layers[-1].label}), every layer a live formula.")
         # (no-break spaces around "=": a wrapped line never starts with one, a formula)
         cur.text("PyTorch, the forward in order: " + "; ".join(
-            f"{layer.label}\u00a0=\u00a0{layer.op}({', '.join(network.sources(n))})"
+            f"{layer.label}\u00a0=\u00a0{layer.op.function}(" + ", ".join(
+                [*_operands(layer.op, network.sources(n)),
+                 *filter(None, [layer.op.extra_repr()])]) + ")"
             if isinstance(layer.op, Merge) else
             f"{layer.label}\u00a0=\u00a0{layer.op}({network.sources(n)[0]})"
             for n, layer in enumerate(network.layers)), "cs_note")
@@ -359,6 +361,11 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
         cur.text(f"{', '.join(labels)}: {summary}.", "cs_title")
         for n, step in enumerate(steps, 1):
             cur.text(f"{n}. {step}")
+
+
+def _operands(op: Merge, sources: tuple[str, ...]) -> list[str]:
+    """A join's operands as its call reads: ``a, b`` (torch.add), ``[a, b]`` (torch.cat)."""
+    return [f"[{', '.join(sources)}]"] if op.arity is None else list(sources)
 
 
 def layer_table(cur: GuideWriter, network: Network) -> None:

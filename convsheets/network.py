@@ -109,7 +109,8 @@ class Layer:
 
     def describe(self) -> str:
         c, h, w = self.out_shape
-        return f"{self.op} -> ({c}, {h}, {w})"
+        reads = f" (reads {', '.join(self.inputs)})" if self.inputs else ""
+        return f"{self.op}{reads} -> ({c}, {h}, {w})"
 
 
 @dataclass(frozen=True)
