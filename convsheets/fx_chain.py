@@ -165,8 +165,9 @@ def _merge(node: Any, where: str, is_tensor: Callable[[Any], bool],
     if is_add or is_mul:
         operands = list(node.args[:2])
         if len(operands) != 2 or not all(is_tensor(a) for a in operands):
-            raise WeightsError(f"{where}: {'adds' if is_add else 'multiplies'} a number, not "
-                               "two layer outputs; convsheets draws add and mul of two layers")
+            raise WeightsError(f"{where}: not supported: {'adds' if is_add else 'multiplies'} "
+                               "a number, not two layer outputs (convsheets draws add and mul "
+                               "of two layers)")
         table: Table = {"op": "add" if is_add else "mul"}
         alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
         if is_add and alpha != 1:
