@@ -186,6 +186,9 @@ def _graph_order(entries: list[tuple[str | None, str, dict[str, object], LayerNa
     """The layers' topological order, each layer's inputs explicit (the one before it in the
     file when it names none); a cycle or a name no layer has is one line naming them."""
     labels = [str(name) for name, *_rest in entries]
+    if "input" in (label.lower() for label in labels):
+        raise SpecError("name", "input", 'names the network input in a graph\'s inputs; '
+                        "give the layer another name", f"--template {source}")
     explicit = [given or ((labels[i - 1],) if i else ("input",))
                 for i, given in enumerate(inputs)]
     try:

@@ -416,6 +416,8 @@ BAD = {
         "the output of relu1 is read by no layer",
     '[[layers]]\nop = "add"': "add reads several layers",
     '[[layers]]\nop = "relu"\ninputs = ["input", "input"]': "relu reads one input",
+    '[[layers]]\nop = "relu"\nname = "input"\n[[layers]]\nop = "add"\n'
+    'inputs = ["input", "input"]': 'name="input": names the network input',
 }
 
 
