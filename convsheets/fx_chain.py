@@ -72,6 +72,7 @@ def traced_layers(module: Any, image: np.ndarray,
                                  F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
                                  F.adaptive_max_pool2d: "adaptive_max_pool2d"}
     shape_only = {"size", "dim"}
+    _check_in_place(graph_module, where)
     out: list[tuple[str, str, Table]] = []
     made: dict[Any, int] = {}  # node -> the index of its layer in `out` (-1: the input)
     placeholder = None
@@ -144,6 +145,31 @@ def traced_layers(module: Any, image: np.ndarray,
     if not out:
         raise WeightsError(f"module {name}: its forward has no layers")
     return out
+
+
+def _check_in_place(graph_module: Any, where: Callable[[Any], str]) -> None:
+    """An in-place node (``out += identity``, ``nn.ReLU(inplace=True)``, ``x.relu_()``)
+    changes the tensor it reads: a later node that reads the same tensor sees the changed
+    values in PyTorch, while a graph of values would give it the old ones. Refused then, in
+    one line (torchvision's blocks never do it: they modify tensors nobody reads again)."""
+    order = {node: n for n, node in enumerate(graph_module.graph.nodes)}
+    for node in graph_module.graph.nodes:
+        in_place = (node.op == "call_function" and (
+            node.target in (operator.iadd, operator.imul)
+            or node.kwargs.get("inplace") is True
+            or getattr(node.target, "__name__", "").endswith("_"))) or \
+            (node.op == "call_method" and str(node.target).endswith("_")) or \
+            (node.op == "call_module" and getattr(
+                graph_module.get_submodule(node.target), "inplace", False) is True)
+        if not in_place or not node.args or not hasattr(node.args[0], "users"):
+            continue
+        changed = node.args[0]
+        later = [u for u in changed.users if u is not node and order[u] > order[node]]
+        if later:
+            raise WeightsError(f"{where(node)}: changes {changed.name} in place, and "
+                               f"{', '.join(u.name for u in later)} reads {changed.name} "
+                               "afterwards (PyTorch gives it the changed values); convsheets "
+                               "draws values: make the operation out of place")
 
 
 ADDS = {operator.add, operator.iadd}

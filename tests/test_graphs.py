@@ -502,3 +502,22 @@ def test_an_exercise_on_a_graph_blanks_a_join_and_what_follows(tmp_path: Path) -
     fill(path, tmp_path / "one-wrong.xlsx", answer(("skip1_output_c3", 1, 2)))
     (g,) = grade_files([tmp_path / "one-wrong.xlsx"])
     assert g.correct == g.total - 1
+
+
+def test_an_in_place_change_read_again_is_refused() -> None:
+    """``F.relu(y, inplace=True)`` then ``z + y``: PyTorch adds the changed y (2·relu(y)), a
+    graph of values would add the old one, so the model is refused naming both nodes."""
+    from convsheets.errors import WeightsError
+
+    class InPlace(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return F.relu(y, inplace=True) + y
+
+    with pytest.raises(WeightsError) as info:
+        module_network(InPlace().eval(), torch.randn(1, 1, 4, 4))
+    assert "changes conv in place, and add reads conv afterwards" in str(info.value)
