@@ -47,13 +47,15 @@ def make_plan(network: Network,
     `intro`: (text, style) lines that open the guide (an exercise's instructions)."""
     plan = Plan(network, tensors if tensors is not None else random_tensors(network),
                 views=frozenset(views), colour_scale=colour_scale)
-    blocks = inputs = input_stage(plan)
-    owner = {block.name: "the input" for block in blocks}
+    inputs = input_stage(plan)
+    produced = {"input": inputs}  # each layer's output blocks by label (a graph's sources)
+    owner = {block.name: "the input" for block in inputs}
     drawn: list[Drawn] = []
-    for layer in network.layers:
+    for n, layer in enumerate(network.layers):
         first = len(plan.sheets)
+        blocks = [block for source in network.sources(n) for block in produced[source]]
         drawn.append(draw_layer(LayerContext(plan, layer), blocks))
-        blocks = drawn[-1].outputs
+        produced[layer.label] = drawn[-1].outputs
         for sheet in plan.sheets[first:]:
             for block in sheet.blocks:
                 for name in (block.name, *block.aliases):

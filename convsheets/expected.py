@@ -28,6 +28,7 @@ from .gradients import mse_grad, mse_loss
 from .guide import network_guide_values
 from .layout import COMPUTED, GRADIENT, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
+from .ops import Merge
 from .plan import VIEWS, Plan
 from .prediction import KIND as PREDICTION
 from .prediction import prediction_values
@@ -61,14 +62,21 @@ class Stored(dict[str, np.ndarray]):
 
 def forward(network: Network, t: dict[str, np.ndarray],
             ) -> list[tuple[Layer, np.ndarray, np.ndarray]]:
-    """(layer, its input, its output) down the chain, by the ops' references."""
+    """(layer, its input, its output) down the chain (a graph: in the layers' topological
+    order, each fed what it reads), by the ops' references. A merge's input is its first
+    input's value (its own `reference_many` reads them all)."""
     steps = []
-    x = t["input"]
-    for layer in network.layers:
+    values = {"input": t["input"]}
+    for n, layer in enumerate(network.layers):
         prefix = layer.names.tensor
-        y = layer.op.reference(x, {name[len(prefix):]: t[name] for name in layer.tensor_shapes()})
-        steps.append((layer, x, y))
-        x = y
+        local = {name[len(prefix):]: t[name] for name in layer.tensor_shapes()}
+        xs = [values[source] for source in network.sources(n)]
+        if isinstance(layer.op, Merge):
+            y = layer.op.reference_many(xs, local)
+        else:
+            y = layer.op.reference(xs[0], local)
+        steps.append((layer, xs[0], y))
+        values[layer.label] = y
     return steps
 
 

@@ -60,6 +60,9 @@ class Exploration:
     what: str = "input"  # what the windows are cut from, for the sheet's labels
     kernel_what: str = "kernel"
     overhang: bool = False  # windows may hang over the bottom / right edge (ceil_mode)
+    # where each input channel comes from when the layer reads a concatenation (a graph):
+    # "from up2 ch. 1", one per channel the filter sees; empty otherwise
+    origins: tuple[str, ...] = ()
 
 
 def explore_names(prefix: str) -> dict[str, str]:
@@ -195,6 +198,8 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
             windows.append(put(window_block(j), row + j, 3))
             kernel = put(kernel_block(j), row + j, 4)
             products_blocks.append(put(products_block(j, windows[-1], kernel), row + j, 5))
+            if ex.origins:  # a concatenation's channel: which layer it is a copy of
+                label(row + j, 6, ex.origins[j], "cs_note")
         label(row + ex.per_in, 3, "their sum, the dot product, is in the total above",
               "cs_note")
         parts = [f"SUM({_rect(products_blocks, here)})"]
@@ -220,6 +225,8 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
             label(srow, left, "sum")
             sums.append(put(_formula(f"{ctx.names.tensor}explore_channel_sum_{j}", guarded(
                 f"SUM({products.area(from_sheet=here)})")), srow, left + 1))
+            if ex.origins:  # a concatenation's channel: which layer it is a copy of
+                label(srow + 1, left, ex.origins[j], "cs_note")
         parts = [ref(s) for s in sums]
         if pooling:
             below = row + 1 + kh
@@ -281,15 +288,11 @@ def default_selection(ctx: LayerContext) -> tuple[int, int, int]:
     """The output cell the explorer opens on: the one of largest magnitude (the first in
     channel, row, column order if tied), from the layer's reference output, which is what the
     workbook stores; so it never opens on an all-zero window."""
+    from .expected import forward  # (expected reads the explorer's values: a late import)
+
     plan = ctx.plan
-    x = np.asarray(plan.tensors["input"], dtype=float)
-    for layer in plan.network.layers:
-        prefix = layer.names.tensor
-        local = {name[len(prefix):]: np.asarray(plan.tensors[name], dtype=float)
-                 for name in layer.tensor_shapes()}
-        x = layer.op.reference(x, local)
-        if layer is ctx.layer:
-            break
+    tensors = {name: np.asarray(a, dtype=float) for name, a in plan.tensors.items()}
+    x = next(y for layer, _x, y in forward(plan.network, tensors) if layer is ctx.layer)
     c, r, k = np.unravel_index(int(np.argmax(np.abs(x))), x.shape)
     return int(c), int(r), int(k)
 
@@ -522,4 +525,23 @@ def exploration(drawn: Drawn) -> Exploration:
         drawn.outputs, per_in=per_in, per_out=per_out,
         kernels=drawn.kernels if kernel_cell is not None else None, kernel_cell=kernel_cell,
         bias=drawn.bias if kernel_cell is not None else None, reduce=window.reduce,
-        what=window.source_label, kernel_what=window.kernel_label, overhang=window.overhang)
+        what=window.source_label, kernel_what=window.kernel_label, overhang=window.overhang,
+        origins=_origins(drawn) if kernel_cell is not None else ())
+
+
+def _origins(drawn: Drawn) -> tuple[str, ...]:
+    """Where each input channel of a layer that reads a concatenation comes from ("from up2
+    ch. 1"), when one filter sees every channel (groups=1: a panel's channel is then the
+    layer's input channel); empty for any other layer."""
+    from .ops import Cat
+
+    network, layer = drawn.ctx.plan.network, drawn.ctx.layer
+    index = next(n for n, other in enumerate(network.layers) if other is layer)
+    (source,) = network.sources(index) if len(network.sources(index)) == 1 else (None,)
+    cat = next((other for other in network.layers if other.label == source), None)
+    if cat is None or not isinstance(cat.op, Cat) or \
+            drawn.op.window().per_in != cat.out_shape[0]:  # type: ignore[union-attr]
+        return ()
+    return tuple(f"from {label} ch. {c}" for label, shape in zip(cat.inputs, cat.in_shapes,
+                                                                  strict=True)
+                 for c in range(shape[0]))

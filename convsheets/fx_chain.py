@@ -12,8 +12,10 @@ Nodes drawn: ``call_module`` (any module `torch_module` supports); ``call_functi
 ``sigmoid``, ``tanh``, ``softmax``, ``log_softmax``, ``flatten``, ``view``/``reshape`` to
 (batch, features) as a flatten).
 Shape-only nodes (``x.size(0)``, ``x.shape``, ``x.dim()``) are read, not drawn;
-``contiguous`` passes its input on. Everything else, and a graph that is not a chain (a node
-whose output two layers read, a layer that reads two nodes), is refused in one line naming the node.
+``contiguous`` passes its input on. Nodes that join paths (a graph, not a chain): ``a + b``,
+``out += identity``, ``torch.add(a, b, alpha=...)``, ``a * b``, ``torch.mul``,
+``torch.cat([a, b], dim=1)``; each table records what it reads (``_reads``: indices of earlier
+tables, -1 the input). Everything else is refused in one line naming the node.
 """
 
 from __future__ import annotations
@@ -89,22 +91,25 @@ def traced_layers(module: Any, image: np.ndarray,
             u.op == "call_function" and u.target in parameters and node not in u.args[:1]
             for u in node.users)
     shape_only = {"size", "dim"}
+    _check_in_place(graph_module, where)
     out: list[tuple[str, str, Table]] = []
-    current = None
-    pending: tuple[tuple[int, int], str] | None = None  # an F.pad waiting for its conv1d
+    made: dict[Any, int] = {}  # node -> the index of its layer in `out` (-1: the input)
+    placeholder = None
+    pads: dict[Any, tuple[tuple[int, int], str]] = {}  # an F.pad node waiting for its conv1d
     for node in graph_module.graph.nodes:
         if node.op == "placeholder":
-            if current is not None:
+            if placeholder is not None:
                 raise WeightsError(f"{where(node)}: a second input; convsheets draws a model "
                                    "of one input")
-            current = node
+            placeholder = node
+            made[node] = -1
             continue
         if node.op == "output":
             (result,) = node.args
-            if result is not current:
+            if made.get(result, -2) != len(out) - 1 or not out:
                 raise WeightsError(f"{where(node)}: the model returns {_target_of(result)}, "
-                                   f"not the last layer's output ({current.name}); convsheets "
-                                   "draws a chain of layers with one output")
+                                   "not the last layer's output; convsheets draws a network "
+                                   "with one output, its last layer")
             break
         if node.op == "get_attr":
             if parameter_of(node):
@@ -119,29 +124,42 @@ def traced_layers(module: Any, image: np.ndarray,
                 continue
             raise WeightsError(f"{where(node)}: not supported (its result is not a tensor)")
         inputs = [a for a in node.all_input_nodes if is_tensor(a) and not parameter_of(a)]
-        if inputs != [current]:
-            raise WeightsError(f"{where(node)}: reads {', '.join(a.name for a in inputs) or 'no'}"
-                               f" layer output(s), not just {current.name}: not a chain "
-                               "(convsheets draws chain-shaped models)")
-        readers = [u for u in current.users if is_tensor(u) or u.op == "output"]
-        if len(readers) > 1:
-            raise WeightsError(f"module {name}: node {current.name}: its output is read by "
-                               f"{', '.join(u.name for u in readers)}: not a chain (convsheets "
-                               "draws chain-shaped models; a skip connection is a graph)")
+        unknown = [a for a in inputs if a not in made]
+        if unknown or not inputs:
+            raise WeightsError(f"{where(node)}: reads "
+                               f"{', '.join(a.name for a in unknown) or 'no layer output'}, "
+                               "which is not a layer convsheets draws")
+        merge = _merge(node, where(node), is_tensor)
+        if merge is not None and any(a in pads for a in inputs):
+            raise WeightsError(f"{where(node)}: reads an F.pad; F.pad is drawn only right "
+                               "before a conv1d (a causal convolution)")
+        if merge is not None:
+            table, read = merge
+            table["_reads"] = [made[a] for a in read]
+            out.append(("", where(node), table))
+            made[node] = len(out) - 1
+            continue
+        if len(inputs) != 1:
+            raise WeightsError(f"{where(node)}: reads {', '.join(a.name for a in inputs)}; "
+                               "convsheets draws layers of one input, and add, mul and cat")
         table: Table | None
         if node.op == "call_module":
             submodule = graph_module.get_submodule(node.target)
             qualified = str(node.target)
             table = layer(qualified, submodule)
-            if pending is not None:
-                table = _padded(table, *pending)
-                pending = None
+            if inputs[0] in pads:
+                table = _padded(table, *pads.pop(inputs[0]))
+            table["_reads"] = [made[inputs[0]]]
             out.append((qualified, f"module {qualified} ({type(submodule).__name__})", table))
-            current = node
+            made[node] = len(out) - 1
             continue
         if node.op == "call_function" and node.target is F.pad:
-            pending = (_pad(node, where(node)), where(node))
-            current = node
+            readers = [u for u in node.users if is_tensor(u) or u.op == "output"]
+            if len(readers) != 1:
+                raise WeightsError(f"{where(node)}: F.pad is drawn only right before one "
+                                   "conv1d (a causal convolution), read by nothing else")
+            pads[node] = (_pad(node, where(node)), where(node))
+            made[node] = made[inputs[0]]
             continue
         if node.op == "call_function" and node.target is F.conv1d:
             table = _conv1d(node, where(node), graph_module)
@@ -154,20 +172,89 @@ def traced_layers(module: Any, image: np.ndarray,
                                "F.relu, F.leaky_relu, torch.flatten, F.max_pool2d, F.avg_pool2d, "
                                "F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout, "
                                "the activations and softmax of torch.nn.functional, "
-                               "F.interpolate, "
-                               "x.relu(), x.flatten(1), x.view(N, -1)")
-        if pending is not None:
-            table = _padded(table, *pending)
-            pending = None
+                               "F.interpolate, x.relu(), x.flatten(1), x.view(N, -1), +, *, "
+                               "torch.add, torch.mul, torch.cat(dim=1)")
+        if inputs[0] in pads:
+            if table is None:
+                raise WeightsError(f"{pads[inputs[0]][1]}: F.pad is drawn only right before "
+                                   "a conv1d (a causal convolution)")
+            table = _padded(table, *pads.pop(inputs[0]))
         if table is not None:
+            table["_reads"] = [made[inputs[0]]]
             out.append(("", where(node), table))
-        current = node
-    if pending is not None:
-        raise WeightsError(f"{pending[1]}: F.pad is drawn only right before a conv1d (a causal "
-                           "convolution: F.pad(x, (dilation*(k-1), 0)) then conv1d)")
+            made[node] = len(out) - 1
+        else:  # (contiguous: the same values)
+            made[node] = made[inputs[0]]
+    if pads:
+        raise WeightsError(f"{next(iter(pads.values()))[1]}: F.pad is drawn only right before a "
+                           "conv1d (a causal convolution: F.pad(x, (dilation*(k-1), 0)) then "
+                           "conv1d)")
     if not out:
         raise WeightsError(f"module {name}: its forward has no layers")
     return out
+
+
+def _check_in_place(graph_module: Any, where: Callable[[Any], str]) -> None:
+    """An in-place node (``out += identity``, ``nn.ReLU(inplace=True)``, ``x.relu_()``)
+    changes the tensor it reads: a later node that reads the same tensor sees the changed
+    values in PyTorch, while a graph of values would give it the old ones. Refused then, in
+    one line (torchvision's blocks never do it: they modify tensors nobody reads again)."""
+    order = {node: n for n, node in enumerate(graph_module.graph.nodes)}
+    for node in graph_module.graph.nodes:
+        in_place = (node.op == "call_function" and (
+            node.target in (operator.iadd, operator.imul)
+            or node.kwargs.get("inplace") is True
+            or getattr(node.target, "__name__", "").endswith("_"))) or \
+            (node.op == "call_method" and str(node.target).endswith("_")) or \
+            (node.op == "call_module" and getattr(
+                graph_module.get_submodule(node.target), "inplace", False) is True)
+        if not in_place or not node.args or not hasattr(node.args[0], "users"):
+            continue
+        changed = node.args[0]
+        later = [u for u in changed.users if u is not node and order[u] > order[node]]
+        if later:
+            raise WeightsError(f"{where(node)}: changes {changed.name} in place, and "
+                               f"{', '.join(u.name for u in later)} reads {changed.name} "
+                               "afterwards (PyTorch gives it the changed values); convsheets "
+                               "draws values: make the operation out of place")
+
+
+ADDS = {operator.add, operator.iadd}
+MULS = {operator.mul, operator.imul}
+
+
+def _merge(node: Any, where: str, is_tensor: Callable[[Any], bool],
+           ) -> tuple[Table, list[Any]] | None:
+    """The table of a node that joins two paths (``a + b``, ``out += identity``,
+    ``torch.add(a, b, alpha=2)``, ``a * b``, ``torch.cat([a, b], dim=1)``) and the nodes it
+    reads in order; None for any other node."""
+    import torch
+
+    target, kind = node.target, node.op
+    is_add = kind == "call_function" and (target in ADDS or target is torch.add) or \
+        kind == "call_method" and target in ("add", "add_")
+    is_mul = kind == "call_function" and (target in MULS or target is torch.mul) or \
+        kind == "call_method" and target in ("mul", "mul_")
+    if is_add or is_mul:
+        operands = list(node.args[:2])
+        if len(operands) != 2 or not all(is_tensor(a) for a in operands):
+            raise WeightsError(f"{where}: not supported: {'adds' if is_add else 'multiplies'} "
+                               "a number, not two layer outputs (convsheets draws add and mul "
+                               "of two layers)")
+        table: Table = {"op": "add" if is_add else "mul"}
+        alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
+        if is_add and alpha != 1:
+            table["alpha"] = float(alpha)
+        return table, operands
+    if kind == "call_function" and target is torch.cat:
+        parts = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = _argument(node, 1, "dim", 0)
+        if dim not in (1, -3) or not isinstance(parts, (list, tuple)) or \
+                not all(is_tensor(a) for a in parts):
+            raise WeightsError(f"{where}: torch.cat along dim={dim}; convsheets draws "
+                               "torch.cat of layer outputs along the channels (dim=1)")
+        return {"op": "cat"}, list(parts)
+    return None
 
 
 def _target(node: Any) -> str:

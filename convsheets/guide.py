@@ -19,7 +19,7 @@ import numpy as np
 
 from .layout import COMPUTED, EDIT, GUIDE, PARAM, Block, Label, Meaning, SheetPlan
 from .network import Layer, Network
-from .ops import Op
+from .ops import Cat, Merge, Op
 from .plan import Plan
 from .spec import LayerSpec
 from .stages import Formula, Values
@@ -343,16 +343,28 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
     c, h, w = network.input_shape
     oc, oh, ow = network.output_shape
     cur.text(f"convsheets: a network of {len(network.layers)} layers", "cs_heading")
-    if network.sequence:  # (held as C×1×L)
-        cur.text(f"A {c}×{w} sequence (channels × length) through "
+    shape = f"{c}×{w} sequence (channels × length)" if network.sequence else \
+        f"{c}×{h}×{w} input (channels × height × width)"
+    out_shape = f"{oc}×{ow}" if network.sequence else f"{oc}×{oh}×{ow}"
+    if network.is_chain:
+        cur.text(f"A {shape} through "
                  + " → ".join(layer.label for layer in network.layers)
-                 + f" to a {oc}×{ow} output, every layer a live formula.")
-    else:
-        cur.text(f"A {c}×{h}×{w} input (channels × height × width) through "
-                 + " → ".join(layer.label for layer in network.layers)
-                 + f" to a {oc}×{oh}×{ow} output, every layer a live formula.")
-    cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op) for layer in network.layers)
-             + ")", "cs_note")
+                 + f" to a {out_shape} output, every layer a live formula.")
+        cur.text("PyTorch: nn.Sequential(" + ", ".join(str(layer.op)
+                                                       for layer in network.layers)
+                 + ")", "cs_note")
+    else:  # a graph: what each layer reads is part of what it is
+        cur.text(f"A {shape} through a graph of layers "
+                 f"(the table below says which layers each one reads) to a {out_shape} "
+                 f"output ({network.layers[-1].label}), every layer a live formula.")
+        # (no-break spaces around "=": a wrapped line never starts with one, a formula)
+        cur.text("PyTorch, the forward in order: " + "; ".join(
+            f"{layer.label}\u00a0=\u00a0{layer.op.function}(" + ", ".join(
+                [*_operands(layer.op, network.sources(n)),
+                 *filter(None, [layer.op.extra_repr()])]) + ")"
+            if isinstance(layer.op, Merge) else
+            f"{layer.label}\u00a0=\u00a0{layer.op}({network.sources(n)[0]})"
+            for n, layer in enumerate(network.layers)), "cs_note")
     cur.edit_hint("Edit the yellow cells on any sheet: every formula downstream recomputes, "
                   "through every layer. Grey, orange and blue cells (where present) are "
                   "structural zeros.")
@@ -369,6 +381,11 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
             cur.text(f"{n}. {step}")
 
 
+def _operands(op: Merge, sources: tuple[str, ...]) -> list[str]:
+    """A join's operands as its call reads: ``a, b`` (torch.add), ``[a, b]`` (torch.cat)."""
+    return [f"[{', '.join(sources)}]"] if op.arity is None else list(sources)
+
+
 def layer_table(cur: GuideWriter, network: Network) -> None:
     """The chain: per layer its output shape (live: each row's size formula reads the row
     above, so the input size flows down the chain), its parameter count, its receptive field
@@ -377,12 +394,20 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     cur.sheet.widths.update({c: w for c, w in NET_WIDTHS.items() if c != COL_TEXT})
     square = all(field_steps(layer, 0) == field_steps(layer, 1) for layer in network.layers)
     along = 1 if network.sequence else 0  # a sequence's receptive field runs along its length
+    graph = not network.is_chain
+    cols = {**NET_COLS, "reads": 9, "torch": 10} if graph else NET_COLS
+    if graph:  # the reads column as wide as its longest list of layers
+        longest = max(len(", ".join(network.sources(n))) for n in range(len(network.layers)))
+        cur.sheet.widths[cols["reads"]] = float(min(34, max(8, longest + 1)))
     cur.text("Layers (output shape, parameters, receptive field and jump are live formulas "
-             "down the chain)", "cs_title")
-    for key, text in (("name", "layer"), ("channels", "channels"), ("height", "height"),
-                      ("width", "width"), ("count", "parameters"), ("field", "RF"),
-                      ("jump", "jump"), ("torch", "PyTorch module (in full above)")):
-        cur.label(NET_COLS[key], text, "cs_title")
+             + ("from the rows of the layers each one reads)" if graph else "down the chain)"),
+             "cs_title")
+    heads = [("name", "layer"), ("channels", "channels"), ("height", "height"),
+             ("width", "width"), ("count", "parameters"), ("field", "RF"), ("jump", "jump")]
+    heads += [("reads", "reads")] if graph else []
+    heads += [("torch", "PyTorch module (in full above)")]
+    for key, text in heads:
+        cur.label(cols[key], text, "cs_title")
     cur.row += 1
     cur.label(NET_COLS["name"], "input")
     c, h, w = network.input_shape
@@ -392,53 +417,71 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
     field: Block | None = cur.place(cur.scalar("input_receptive_field", PARAM, 1),
                                     NET_COLS["field"])
     jump: Block | None = cur.place(cur.scalar("input_jump", PARAM, 1), NET_COLS["jump"])
-    cur.label(NET_COLS["torch"], "(what if? edit H, W)", "cs_note")
+    cur.label(cols["torch"], "(what if? edit H, W)", "cs_note")
     cur.row += 1
     counts: list[Block] = []
+    # each layer's row by label ("input" too), so a layer's formulas read what it reads
+    rows: dict[str, dict[str, Block]] = {"input": above}
+    fields: dict[str, tuple[Block, Block] | None] = {"input": (field, jump)}
 
     def ref(block: Block) -> str:
         return block.ref(0, 0, from_sheet=cur.sheet.name)
 
-    for layer in network.layers:
+    for n, layer in enumerate(network.layers):
         name = layer.label
-        cur.label(NET_COLS["name"], name, "cs_title")
+        sources = network.sources(n)
+        above = rows[sources[0]]
+        cur.label(cols["name"], name, "cs_title")
         mixed = layer.op.shape_formulas({key: ref(block) for key, block in above.items()})
+        together = "+".join(ref(rows[s]["channels"]) for s in sources)  # a cat's channels
         channels = (cur.scalar(f"{name}_output_channels", PARAM, layer.out_shape[0])
                     if layer.op.has_parameters else
                     cur.formula(f"{name}_output_channels", mixed["channels"] if mixed else
+                                together if isinstance(layer.op, Cat) else
                                 f"{ref(above['channels'])}", "cs_count"))
-        row = {"channels": cur.place(channels, NET_COLS["channels"])}
+        row = {"channels": cur.place(channels, cols["channels"])}
         for axis, key in enumerate(("height", "width")):
             formula = mixed[key] if mixed else layer.op.size_formula(axis, ref(above[key]))
             row[key] = cur.place(cur.formula(f"{name}_output_{key}", formula, "cs_count"),
-                                 NET_COLS[key])
+                                 cols[key])
         count = layer.op.parameter_count_formula(ref(above["channels"]))
         if count is not None:
             counts.append(cur.place(cur.formula(f"{name}_parameter_count", count, "cs_count"),
-                                    NET_COLS["count"]))
-        steps = field_steps(layer, along) if field is not None else None
-        if steps is not None and field is not None and jump is not None:
+                                    cols["count"]))
+        known = [fields[s] for s in sources]
+        steps = field_steps(layer, along) if all(known) else None
+        if steps is not None and len(known) > 1:  # paths meet: the largest over them
+            fields[name] = (
+                cur.place(cur.formula(f"{name}_receptive_field", "MAX(" + ",".join(
+                    ref(f) for f, _j in known) + ")", "cs_computed"), cols["field"]),  # type: ignore[misc]
+                cur.place(cur.formula(f"{name}_jump", "MAX(" + ",".join(
+                    ref(j) for _f, j in known) + ")", "cs_computed"), cols["jump"]))  # type: ignore[misc]
+        elif steps is not None:
+            field, jump = known[0]  # type: ignore[misc]
             reads, stride, transposed = steps
             grow = f"+{reads - 1}*{ref(jump)}" if reads > 1 else ""
             field = cur.place(cur.formula(f"{name}_receptive_field", f"{ref(field)}{grow}",
-                                          "cs_computed"), NET_COLS["field"])
+                                          "cs_computed"), cols["field"])
             step = "" if stride == 1 else (f"/{stride}" if transposed else f"*{stride}")
             jump = cur.place(cur.formula(f"{name}_jump", f"{ref(jump)}{step}", "cs_computed"),
-                             NET_COLS["jump"])
+                             cols["jump"])
+            fields[name] = (field, jump)
         else:  # (a layer without a window: a receptive field no longer says much)
-            field = jump = None
-        cur.label(NET_COLS["torch"], str(layer.op).split("(")[0], "cs_note")
+            fields[name] = None
+        if graph:
+            cur.label(cols["reads"], ", ".join(sources), "cs_label")
+        cur.label(cols["torch"], str(layer.op).split("(")[0], "cs_note")
         cur.row += 1
         dense = dense_equivalent(layer.op)
         if dense is not None:  # a grouped convolution: what groups save, live
-            cur.label(NET_COLS["name"], "(dense)", "cs_note")
+            cur.label(cols["name"], "(dense)", "cs_note")
             cur.place(cur.formula(f"{name}_dense_parameter_count",
                                   dense.parameter_count_formula(ref(above["channels"])),
-                                  "cs_count"), NET_COLS["count"])
-            cur.label(NET_COLS["torch"], f"the same {layer.op.module} with groups=1 (not in "
+                                  "cs_count"), cols["count"])
+            cur.label(cols["torch"], f"the same {layer.op.module} with groups=1 (not in "
                       "the total)", "cs_note")
             cur.row += 1
-        above = row
+        rows[name] = row
     if counts:
         total = "+".join(block.ref(0, 0, from_sheet=cur.sheet.name) for block in counts)
         cur.label(NET_COLS["name"], "total")
@@ -452,7 +495,10 @@ def layer_table(cur: GuideWriter, network: Network) -> None:
         return
     cur.text("RF (receptive field): how many input rows one output cell depends on"
              + (" (and as many columns)" if square else "") + "; jump: input rows between "
-             "neighbouring output cells (the effective stride so far).", "cs_note")
+             "neighbouring output cells (the effective stride so far)."
+             + (" Where paths meet (add, cat), both are the largest over the paths: the "
+                "receptive field of the widest path, the jump of the sparsest." if graph
+                else ""), "cs_note")
 
 
 def dense_equivalent(op: object) -> Any:
@@ -470,10 +516,12 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
     """Expected values of the network guide's formula cells when its input row holds
     `input_shape`, by each op's reference size rule (not the formulas' own arithmetic)."""
     out: dict[str, float] = {}
-    c, h, w = input_shape
+    shapes = {"input": input_shape}
     total = 0.0
-    for layer in network.layers:
+    for n, layer in enumerate(network.layers):
         name = layer.label
+        sources = network.sources(n)
+        c, h, w = shapes[sources[0]]
         if layer.op.has_parameters:
             count = layer.op.reference_parameter_count(c)
             out[f"{name}_parameter_count"] = count
@@ -481,7 +529,11 @@ def network_guide_values(network: Network, input_shape: tuple[int, int, int],
             dense = dense_equivalent(layer.op)
             if dense is not None:
                 out[f"{name}_dense_parameter_count"] = dense.reference_parameter_count(c)
-        c, h, w = layer.op.guide_shape((c, h, w))
+        if isinstance(layer.op, Cat):  # channels one after another; sizes as the first's
+            c = sum(shapes[s][0] for s in sources)
+        elif not isinstance(layer.op, Merge):
+            c, h, w = layer.op.guide_shape((c, h, w))
+        shapes[name] = (c, h, w)
         if not layer.op.has_parameters:
             out[f"{name}_output_channels"] = c
         out[f"{name}_output_height"], out[f"{name}_output_width"] = h, w
@@ -499,12 +551,21 @@ def receptive_fields(network: Network) -> dict[str, float]:
     from .ops import ConvTranspose2d
 
     out: dict[str, float] = {}
-    rf, jump = 1.0, 1.0
     axis = 1 if network.sequence else 0
-    for layer in network.layers:
+    known: dict[str, tuple[float, float] | None] = {"input": (1.0, 1.0)}
+    for n, layer in enumerate(network.layers):
         op = layer.op
-        if field_steps(layer, axis) is None:
-            break
+        before = [known[s] for s in network.sources(n)]
+        known[layer.label] = None
+        if field_steps(layer, axis) is None or not all(before):
+            continue
+        if len(before) > 1:  # where paths meet: the largest over them
+            rf = max(b[0] for b in before)  # type: ignore[index]
+            jump = max(b[1] for b in before)  # type: ignore[index]
+            out[f"{layer.label}_receptive_field"], out[f"{layer.label}_jump"] = rf, jump
+            known[layer.label] = (rf, jump)
+            continue
+        rf, jump = before[0]  # type: ignore[misc]
         kernel = getattr(op, "kernel_size", (1, 1))
         stride = getattr(op, "stride", (1, 1))
         spread = getattr(op, "dilation", None) or getattr(op, "spread", None) or (1, 1)
@@ -516,4 +577,5 @@ def receptive_fields(network: Network) -> dict[str, float]:
             rf += (span - 1) * jump
             jump *= stride[axis]
         out[f"{layer.label}_receptive_field"], out[f"{layer.label}_jump"] = rf, jump
+        known[layer.label] = (rf, jump)
     return out

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import SpecError
-from .ops import OPS, Op, Shape
+from .ops import OPS, Merge, Op, Shape
 from .options import Pair, check_pair, check_positive
 
 if TYPE_CHECKING:
@@ -74,9 +74,15 @@ class Layer:
     in_shape: Shape
     names: LayerNames
     flat_input: bool = False  # its input is a vector of features (after a flatten)
+    # The layers it reads, by label ("input": the network's input); empty: the layer before
+    # it (the network input for the first), so a chain needs none and records none.
+    inputs: tuple[str, ...] = ()
+    in_shapes: tuple[Shape, ...] = ()  # a merge's (add, cat) input shapes, in `inputs` order
 
     @property
     def out_shape(self) -> Shape:
+        if self.in_shapes:
+            return self.op.merged_shape(self.in_shapes)  # type: ignore[attr-defined]
         return self.op.output_shape(self.in_shape)
 
     @property
@@ -105,7 +111,9 @@ class Layer:
     def describe(self, sequence: bool = False) -> str:
         """As PyTorch prints the module, and its output shape ((C, L) in a sequence)."""
         c, h, w = self.out_shape
-        return f"{self.op} -> ({c}, {w})" if sequence else f"{self.op} -> ({c}, {h}, {w})"
+        reads = f" (reads {', '.join(self.inputs)})" if self.inputs else ""
+        return f"{self.op}{reads} -> ({c}, {w})" if sequence else \
+            f"{self.op}{reads} -> ({c}, {h}, {w})"
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,20 @@ class Network:
     def output_shape(self) -> Shape:
         return self.layers[-1].out_shape
 
+    def sources(self, index: int) -> tuple[str, ...]:
+        """The labels of what layer `index` reads: its `inputs`, or the layer before it
+        ("input": the network input)."""
+        layer = self.layers[index]
+        if layer.inputs:
+            return layer.inputs
+        return (self.layers[index - 1].label,) if index else ("input",)
+
+    @property
+    def is_chain(self) -> bool:
+        """Every layer reads the one before it (what every network was before graphs)."""
+        return all(self.sources(i) == ((self.layers[i - 1].label,) if i else ("input",))
+                   for i in range(len(self.layers)))
+
     @property
     def sequence(self) -> bool:
         """A network of 1-D ops: its tensors are (C, L), held as (C, 1, L)."""
@@ -160,6 +182,12 @@ class Network:
     def check_backward(self) -> None:
         """Every layer must have a gradient rule (its op's `backward`), and the output must
         be an image (a loss against a vector of class scores is cross-entropy's, not built)."""
+        if not self.is_chain:
+            raise SpecError("backward", True, "is drawn for chains of layers; this network is "
+                            "a graph (a layer reads " + next(
+                                f"{', '.join(layer.inputs)}: {layer.label}" for layer in
+                                self.layers if layer.inputs) + "), whose gradients add up "
+                            "where paths split: not drawn yet")
         for layer in self.layers:
             if not layer.op.differentiable:
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
@@ -224,7 +252,8 @@ class Network:
         entries = [(layer.name, layer.op.op,
                     {k: v for k, v in layer.op.as_options().items() if k != "op"}, layer.names)
                    for layer in self.layers]
-        layers = chain((self.in_channels, *size), entries, [""] * len(entries))
+        layers = chain((self.in_channels, *size), entries, [""] * len(entries),
+                       [layer.inputs for layer in self.layers])
         return Network(size, self.in_channels, layers, self.seed, self.values, self.variant)
 
     def as_options(self) -> dict[str, object]:
@@ -232,7 +261,9 @@ class Network:
         return {"input_size": list(self.input_size), "in_channels": self.in_channels,
                 "seed": self.seed, "values": self.values, "variant": self.variant,
                 "layers": [{"name": layer.name, **layer.op.as_options(),
-                            "names": _names_record(layer.names)} for layer in self.layers]}
+                            "names": _names_record(layer.names),
+                            **({"inputs": list(layer.inputs)} if layer.inputs else {})}
+                           for layer in self.layers]}
 
     @classmethod
     def from_options(cls, record: object) -> Network:
@@ -242,24 +273,27 @@ class Network:
         size, channels = record.get("input_size"), record.get("in_channels")
         values = {"input_size": size, "in_channels": channels}
         start = start_shape(values)
-        layers: list[Layer] = []
-        shape = start
+        entries: list[tuple[str | None, str, dict[str, object], LayerNames]] = []
+        inputs: list[tuple[str, ...]] = []
         for i, entry in enumerate(record["layers"]):
             if not isinstance(entry, dict):
                 raise SpecError(f"layers[{i}]", entry, "must be a mapping")
-            options = {k: v for k, v in entry.items() if k not in ("op", "name", "names")}
+            # recorded options are complete: pairs come back as lists
+            options = {k: v for k, v in entry.items()
+                       if k not in ("op", "name", "names", "inputs")}
             op_cls = OPS.get(str(entry.get("op")))
             if op_cls is None:
                 raise SpecError(f"layers[{i}].op", entry.get("op"), "is not a known op")
-            # recorded options are complete: pairs come back as lists
-            check_follows(layers, op_cls)
-            op = op_cls.create(options, shape).placed(shape, bool(layers) and layers[-1].flat)
             names = _names_from_record(entry.get("names"))
             name = entry.get("name")
             if name is not None and not isinstance(name, str):
                 raise SpecError(f"layers[{i}].name", name, "must be text")
-            layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))
-            shape = layers[-1].out_shape
+            given = entry.get("inputs", [])
+            if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+                raise SpecError(f"layers[{i}].inputs", given, "must be a list of layer names")
+            entries.append((name, op_cls.op, options, names))
+            inputs.append(tuple(given))
+        layers = list(chain(start, entries, [""] * len(entries), inputs))
         if not layers:
             raise SpecError("layers", [], "a network needs at least one layer")
         variant = record.get("variant")
@@ -284,21 +318,112 @@ def start_shape(values: dict[str, object]) -> Shape:
 
 
 def chain(input_shape: Shape, entries: list[tuple[str | None, str, dict[str, object], LayerNames]],
-          where: list[str]) -> tuple[Layer, ...]:
+          where: list[str], inputs: list[tuple[str, ...]] | None = None) -> tuple[Layer, ...]:
     """Validate each (name, op, options, names) against its input shape, in order. `where[i]`
-    names the layer in messages (empty: a command-line option)."""
+    names the layer in messages (empty: a command-line option). `inputs[i]`: the labels layer
+    i reads, each an earlier layer or "input" (empty: the layer before it), so the layers,
+    in this order, are a graph's topological order (`topological_order`)."""
     layers: list[Layer] = []
     shape = input_shape
-    for (name, op_name, options, names), place in zip(entries, where, strict=True):
+    produced: dict[str, Layer | None] = {"input": None}  # label -> layer (None: the input)
+    for i, ((name, op_name, options, names), place) in enumerate(zip(entries, where,
+                                                                    strict=True)):
         op_cls = OPS[op_name]
+        given = tuple(inputs[i]) if inputs is not None else ()
         try:
-            check_follows(layers, op_cls)
-            op = op_cls.create(options, shape).placed(shape, bool(layers) and layers[-1].flat)
+            if not given:
+                op = _single(op_cls, options, shape, layers[-1:])
+                layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))
+            else:
+                sources = _sources(given, produced, name or op_cls.op)
+                layers.append(_reading(name, op_cls, options, names, given, sources,
+                                       input_shape))
         except SpecError as exc:
             raise (exc.located(place) if place else exc) from None
-        layers.append(Layer(name, op, shape, names, bool(layers) and layers[-1].flat))
+        produced[layers[-1].label] = layers[-1]
         shape = layers[-1].out_shape
     return tuple(layers)
+
+
+def _single(op_cls: type[Op], options: dict[str, object], shape: Shape,
+            before: list[Layer]) -> Op:
+    if issubclass(op_cls, Merge):
+        raise SpecError("inputs", None, f"{op_cls.op} reads several layers: name them, e.g. "
+                        'inputs = ["conv2", "input"]')
+    check_follows(before, op_cls)
+    return op_cls.create(options, shape).placed(shape, bool(before) and before[-1].flat)
+
+
+def _sources(given: tuple[str, ...], produced: dict[str, Layer | None],
+             label: str) -> list[Layer | None]:
+    """The layers `given` names (None: the network input), each an earlier one."""
+    found = []
+    for source in given:
+        if source not in produced:
+            known = ", ".join(k for k in produced if k != "input")
+            raise SpecError("inputs", list(given), f"{source!r} names no earlier layer of "
+                            f"{label} (earlier: {known or 'none'}; \"input\" is the network "
+                            "input)")
+        found.append(produced[source])
+    return found
+
+
+def _reading(name: str | None, op_cls: type[Op], options: dict[str, object],
+             names: LayerNames, given: tuple[str, ...], sources: list[Layer | None],
+             input_shape: Shape) -> Layer:
+    """A layer that names its inputs: one for a single-input op, several for a merge."""
+    shapes = [s.out_shape if s is not None else input_shape for s in sources]
+    flats = [s is not None and s.flat for s in sources]
+    if not issubclass(op_cls, Merge):
+        if len(given) != 1:
+            raise SpecError("inputs", list(given), f"{op_cls.op} reads one input (only add, "
+                            "mul and cat read several)")
+        op = _single(op_cls, options, shapes[0], [s for s in sources if s is not None])
+        return Layer(name, op, shapes[0], names, flats[0], inputs=given)
+    op = op_cls.create(options, shapes[0])
+    op.check_inputs(shapes, given, flats)  # type: ignore[attr-defined]
+    return Layer(name, op, shapes[0], names, all(flats), inputs=given,
+                 in_shapes=tuple(shapes))
+
+
+def topological_order(labels: list[str], inputs: list[tuple[str, ...]]) -> list[int]:
+    """The layers' indices in an order where each comes after every layer it reads (file order
+    where the file allows it). Raises SpecError naming the layers of a cycle, or a layer that
+    reads a name no layer has, or a layer whose output nothing reads (only the last may)."""
+    index = {label: i for i, label in enumerate(labels)}
+    for i, given in enumerate(inputs):
+        for source in given:
+            if source != "input" and source not in index:
+                raise SpecError("inputs", list(given), f"layer {labels[i]} reads {source!r}, "
+                                "which names no layer (\"input\" is the network input)")
+    needs = [{index[s] for s in given if s != "input"} for given in inputs]
+    done: list[int] = []
+    left = set(range(len(labels)))
+    while left:
+        ready = [i for i in sorted(left) if not needs[i] - set(done)]
+        if not ready:
+            raise SpecError("inputs", None, "the layers form a cycle: "
+                            + " → ".join(_cycle(labels, needs, left))
+                            + " (a network must be a DAG: each layer reads earlier ones)")
+        done.append(ready[0])
+        left.remove(ready[0])
+    read = {s for given in inputs for s in given}
+    unread = [labels[i] for i in done[:-1] if labels[i] not in read]
+    if unread:
+        raise SpecError("inputs", None, f"the output of {', '.join(unread)} is read by no "
+                        f"layer; only the network's output ({labels[done[-1]]}) may be unread")
+    return done
+
+
+def _cycle(labels: list[str], needs: list[set[int]], left: set[int]) -> list[str]:
+    """One cycle among the layers `left` (each still needs another of them), as labels."""
+    node = min(left)
+    path: list[int] = []
+    while node not in path:
+        path.append(node)
+        node = min(needs[node] & left)
+    cycle = path[path.index(node):] + [node]
+    return [labels[i] for i in reversed(cycle)]
 
 
 def check_follows(layers: list[Layer], op_cls: type[Op]) -> None:

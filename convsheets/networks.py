@@ -18,7 +18,14 @@ import numpy as np
 from .errors import SpecError, TemplateError, WeightsError
 from .images import load_image
 from .kernels import kernel_size_of, named_weight
-from .network import LayerNames, Network, chain, check_layer_name, start_shape
+from .network import (
+    LayerNames,
+    Network,
+    chain,
+    check_layer_name,
+    start_shape,
+    topological_order,
+)
 from .ops import OPS
 from .options import to_int, to_pair, to_values
 from .scaling import KEYS as SCALING_KEYS
@@ -29,7 +36,8 @@ TOP_KEYS = ("description", "input_size", "in_channels", "seed", "values", "input
             "layers", "labels", "weights_file", *SCALING_KEYS)
 MAX_LAYERS = 64  # small networks: every layer is a group of sheets a person reads
 MAX_MAGNITUDE = 1e15  # given numbers: products and sums of these stay far from overflow
-LAYER_KEYS = ("op", "name", "weight", "weights", "kernel", "running_mean", "running_var")
+LAYER_KEYS = ("op", "name", "weight", "weights", "kernel", "running_mean", "running_var",
+              "input", "inputs")
 STATISTICS = ("running_mean", "running_var")  # batch norm's buffers, given like a weight
 OVERRIDABLE = ("input_size", "in_channels", "seed", "values")  # command-line options
 
@@ -101,8 +109,15 @@ def network_from_template(values: Mapping[str, object], source: str,
                             f"most {MAX_LAYERS} (each is a group of sheets to read)")
     if weights is not None:
         layers = [_options_from_tensors(t, weights) for t in layers]
-    entries, where = _entries(layers, source)
-    layers_ = chain(shape, entries, where)
+    entries, where, inputs = _entries(layers, source)
+    if any(inputs):  # a graph: the layers in an order where each follows what it reads
+        order = _graph_order(entries, inputs, source)
+        layers = [layers[i] for i in order]
+        entries = [entries[i][:3] + (LayerNames.of(str(entries[i][0]),
+                                                   last=n == len(order) - 1),)
+                   for n, i in enumerate(order)]
+        where, inputs = [where[i] for i in order], [inputs[i] for i in order]
+    layers_ = chain(shape, entries, where, inputs)
     given: dict[str, np.ndarray] = {}
     origins: dict[str, str] = {}
     if image is not None:
@@ -255,8 +270,11 @@ def unused_weights(values: Mapping[str, object], network: Network,
         return []
     used: set[str] = set()
     tables = values.get("layers")
-    for table, layer in zip(tables if isinstance(tables, list) else [], network.layers,
-                            strict=False):
+    by_label = {layer.label: layer for layer in network.layers}  # (a graph's are reordered)
+    labels = [name for name, *_rest in _entries(tables, "")[0]] \
+        if isinstance(tables, list) else []
+    for table, label in zip(tables if isinstance(tables, list) else [], labels, strict=False):
+        layer = by_label[str(label)]
         prefix = table.get("weights") if isinstance(table, dict) else None
         if isinstance(prefix, str):
             used.update(f"{prefix}.{local}" for local in layer.op.tensor_shapes())
@@ -264,12 +282,50 @@ def unused_weights(values: Mapping[str, object], network: Network,
             if name not in used and not name.endswith("num_batches_tracked")]
 
 
+def _graph_order(entries: list[tuple[str | None, str, dict[str, object], LayerNames]],
+                 inputs: list[tuple[str, ...]], source: str) -> list[int]:
+    """The layers' topological order, each layer's inputs explicit (the one before it in the
+    file when it names none); a cycle or a name no layer has is one line naming them."""
+    labels = [str(name) for name, *_rest in entries]
+    if "input" in (label.lower() for label in labels):
+        raise SpecError("name", "input", 'names the network input in a graph\'s inputs; '
+                        "give the layer another name", f"--template {source}")
+    explicit = [given or ((labels[i - 1],) if i else ("input",))
+                for i, given in enumerate(inputs)]
+    try:
+        order = topological_order(labels, explicit)
+    except SpecError as exc:
+        raise exc.located(f"--template {source}") from None
+    inputs[:] = explicit
+    return order
+
+
+def _layer_inputs(table: dict[str, object], here: str) -> tuple[str, ...]:
+    """What a layer reads: ``input = "conv1"`` or ``inputs = ["relu2", "shortcut"]`` (empty:
+    the layer before it)."""
+    if "input" in table and "inputs" in table:
+        raise SpecError("inputs", table["inputs"], "give either input or inputs", here)
+    if "input" in table:
+        value = table["input"]
+        if not isinstance(value, str):
+            raise SpecError("input", value, 'must name one layer, e.g. input = "conv1" '
+                            '("input": the network input)', here)
+        return (value,)
+    value = table.get("inputs", [])
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SpecError("inputs", value, 'must be a list of layer names, e.g. inputs = '
+                        '["relu2", "input"]', here)
+    return tuple(value)
+
+
 def _entries(tables: list[dict[str, object]], source: str,
-             ) -> tuple[list[tuple[str | None, str, dict[str, object], LayerNames]], list[str]]:
-    """(name, op, options, names) per layer, default names counted per op (conv1, relu1)."""
+             ) -> tuple[list[tuple[str | None, str, dict[str, object], LayerNames]], list[str],
+                        list[tuple[str, ...]]]:
+    """(name, op, options, names) per layer, default names counted per op (conv1, relu1),
+    where each is, and the inputs it names (empty: the layer before it)."""
     counts: dict[str, int] = {}
     seen: set[str] = set()
-    entries, where = [], []
+    entries, where, inputs = [], [], []
     for i, table in enumerate(tables):
         op_name = table.get("op")
         here = f"--template {source}: layers[{i}]"
@@ -299,7 +355,9 @@ def _entries(tables: list[dict[str, object]], source: str,
         entries.append((str(name), op_cls.op, options,
                         LayerNames.of(str(name), last=i == len(tables) - 1)))
         where.append(f"{here} ({name})")
-    return entries, where
+        inputs.append(_layer_inputs(table, f"{here} ({name})")
+                      if "input" in table or "inputs" in table else ())
+    return entries, where, inputs
 
 
 def _named_weights(prefix: object, layer, shapes: dict[str, tuple[int, ...]],  # type: ignore[no-untyped-def]

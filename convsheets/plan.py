@@ -397,7 +397,11 @@ def overview_stage(plan: Plan, inputs: Sequence[Block]) -> None:
     row = sheet.first_row
     for band, vertical in zip(bands, down, strict=True):
         row = _draw_band(sheet, band, row, names, vertical) + 2
-    if plan.spec is None and len(layers) > 1:
+    if plan.spec is None and len(layers) > 1 and not plan.network.is_chain:  # a graph
+        sheet.labels.append(Label(row, FIRST_COL, f"Then the other {len(layers) - 1} layers, "
+                                  "each on its own sheets, in the order of the guide's layer "
+                                  "table, which says what each one reads.", "cs_note"))
+    elif plan.spec is None and len(layers) > 1:
         rest = " → ".join(f"{layer.label} ({layer.op.module})" for layer in layers[1:])
         sheet.labels.append(Label(row, FIRST_COL, f"Then {rest}: each on its own sheets, "
                                   "after this layer's.", "cs_note"))

@@ -36,8 +36,8 @@ def selected_layer(network: Network) -> int | None:
     """Index of the layer whose explorer drives the view (the last layer with a window), or
     None when the view does not apply: only sequence networks (1-D ops and per-cell ops, no
     flatten), every layer up to it windowed or shape-preserving."""
-    if network.request is not None or not network.layers:
-        return None
+    if network.request is not None or not network.layers or not network.is_chain:
+        return None  # (a graph's paths: the view follows one chain of layers)
     dims = {layer.op.dims for layer in network.layers}
     if 1 not in dims or 2 in dims or any(layer.flat for layer in network.layers):
         return None

@@ -56,7 +56,7 @@ from .build import build as build_workbook
 from .errors import ConvsheetsError, ImageError, OutputError, SpecError, WeightsError
 from .network import Network, check_layer_name
 from .networks import network_from_template
-from .ops import OPS, Op
+from .ops import OPS, Merge, Op
 from .ops._conv import ConvNd
 from .ops.batch_norm2d import BatchNorm2d
 from .ops.linear import Linear
@@ -65,8 +65,9 @@ from .options import format_value
 if TYPE_CHECKING:
     import torch
 
-SUPPORTED = ", ".join(cls.module for cls in OPS.values())
-_BY_MODULE = {cls.module: cls for cls in OPS.values()}
+_MODULES = [cls for cls in OPS.values() if not issubclass(cls, Merge)]  # (add, cat: functions)
+SUPPORTED = ", ".join(cls.module for cls in _MODULES)
+_BY_MODULE = {cls.module: cls for cls in _MODULES}
 SOURCE = "module"  # how network_from_template names the template in its messages
 _LAYER = re.compile(r"layers\[(\d+)\]")
 
@@ -79,9 +80,11 @@ def module_template(module: torch.nn.Module, x: Any) -> dict[str, object]:
     image = _image(x, _is_sequence_model(module))
     layers = _layers(module, image)
     tables = [table for _q, _label, table in layers]
-    for table, name in zip(tables, _names(layers), strict=True):
+    names = _names(layers)
+    for table, name in zip(tables, names, strict=True):
         if name is not None:
             table["name"] = name
+    _graph_inputs(tables)
     return {"input_size": list(image.shape[1:]) if image.ndim == 3 else int(image.shape[1]),
             "in_channels": int(image.shape[0]), "seed": 0, "values": "normal",
             "input": image, "layers": tables}
@@ -125,6 +128,24 @@ def _layers(module: Any, image: np.ndarray) -> list[tuple[str, str, dict[str, ob
     from .fx_chain import traced_layers
 
     return traced_layers(module, image, _layer)
+
+
+def _graph_inputs(tables: list[dict[str, object]]) -> None:
+    """A traced graph's tables name what they read (``inputs``), from the tracer's ``_reads``
+    (indices of earlier tables, -1 the input), unless every table reads the one before it (a
+    chain, whose template names nothing). Every table of a graph is then named."""
+    reads = [table.pop("_reads", None) for table in tables]
+    if all(r in (None, [n - 1]) for n, r in enumerate(reads)):
+        return
+    counts: dict[str, int] = {}
+    labels = []
+    for table in tables:  # the template's own default names (conv1, relu2, ...)
+        op = str(table["op"])
+        counts[op] = counts.get(op, 0) + 1
+        labels.append(str(table.get("name", f"{OPS[op].default_prefix}{counts[op]}")))
+        table["name"] = labels[-1]
+    for table, read in zip(tables, reads, strict=True):
+        table["inputs"] = ["input" if i < 0 else labels[i] for i in read or []]
 
 
 def _own_forward(module: Any) -> bool:

@@ -240,8 +240,8 @@ def test_interrupted_build_leaves_nothing(tmp_path, sig):
     assert list(tmp_path.iterdir()) == []
 
 
-# the shipped network examples
-NETWORKS = ("digit_classifier", "digit_edges", "edges", "encoder_decoder", "lenet")
+NETWORKS = ("digit_classifier", "digit_edges", "edges", "encoder_decoder", "lenet",
+            "resnet_block", "tiny_unet")  # the shipped network examples
 
 
 def test_list_shows_every_variant_with_its_preset_and_the_networks():

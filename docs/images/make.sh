@@ -114,4 +114,17 @@ EOF2
 "$python" -m convsheets build --template "$tmp/padding-mode.toml" -o "$tmp/padding-mode.xlsx" \
     >/dev/null
 "$python" -m convsheets render "$tmp/padding-mode.xlsx" --sheet "conv1 Padded" --to docs/images \
+# a graph (issue 28): the layer table of resnet_block's guide (cut from its first page), and
+# the explorer of a conv that reads a concatenation
+"$python" -m convsheets render output/resnet_block.xlsx --sheet Guide --to "$tmp" --dpi 150 \
+    --trim --force >/dev/null
+"$python" - "$tmp" <<'EOF'
+import sys
+from pathlib import Path
+from PIL import Image
+page = Image.open(Path(sys.argv[1]) / "resnet_block-guide.png")
+w, h = page.size
+page.crop((0, int(h * 0.226), w, int(h * 0.533))).save("docs/images/resnet_block-graph-table.png")
+EOF
+"$python" -m convsheets render output/tiny_unet.xlsx --sheet "dec2 Explorer" --to docs/images \
     --dpi 70 --trim --force >/dev/null
