@@ -183,11 +183,10 @@ class Network:
         """Every layer must have a gradient rule (its op's `backward`), and the output must
         be an image (a loss against a vector of class scores is cross-entropy's, not built)."""
         if not self.is_chain:
-            raise SpecError("backward", True, "is drawn for chains of layers; this network is "
-                            "a graph (a layer reads " + next(
-                                f"{', '.join(layer.inputs)}: {layer.label}" for layer in
-                                self.layers if layer.inputs) + "), whose gradients add up "
-                            "where paths split: not drawn yet")
+            join = max(self.layers, key=lambda layer: len(layer.inputs))
+            raise SpecError("backward", True, f"is drawn for chains of layers; this network is "
+                            f"a graph ({join.label} reads {', '.join(join.inputs)}), whose "
+                            "gradients add up where paths split: not drawn yet")
         for layer in self.layers:
             if not layer.op.differentiable:
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "

@@ -463,3 +463,12 @@ def test_uneven_padding_is_refused_and_a_sequence_network_gets_its_gradients(
             assert np.allclose(block(f"conv1_grad_weight_{o}_{c}")[0], w.grad[o, c].numpy(),
                                rtol=1e-9, atol=1e-9)
     assert np.allclose(block("conv1_grad_bias")[0], b.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_a_graph_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Issues 25 x 28: a graph's gradients add up where paths split, which is not drawn: one
+    line naming a join, exit 2, no file."""
+    done = run_main(tmp_path, "build", "--template", "resnet_block", "--backward", "-o", "g.xlsx")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "graph" in done.stderr and "b1_add reads" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "g.xlsx").exists()
