@@ -241,7 +241,7 @@ def test_interrupted_build_leaves_nothing(tmp_path, sig):
 
 
 NETWORKS = ("digit_classifier", "digit_edges", "edges", "encoder_decoder", "lenet",
-            "resnet_block", "tiny_unet")  # the shipped network examples
+            "resnet_block", "tiny_unet", "wavenet", "depthwise_causal")  # the shipped networks
 
 
 def test_list_shows_every_variant_with_its_preset_and_the_networks():

@@ -112,7 +112,7 @@ def test_max_pool2d_backward_routes_to_the_first_maximum(kh, kw, sh, sw, ph, pw,
     ph, pw = min(ph, kh // 2), min(pw, kw // 2)
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 3, (2, 6, 5)).astype(float)  # few values: windows tie
-    op = MaxPool2d((kh, kw), (sh, sw), (ph, pw), (dh, 1))
+    op = MaxPool2d((kh, kw), (sh, sw), (ph, pw), dilation=(dh, 1))
     try:
         op.check(x.shape)
     except Exception:  # a window of padding only: refused by the op, as the sheets refuse it
@@ -143,7 +143,7 @@ def test_avg_pool2d_backward_is_autograd(kh, kw, sh, sw, ph, pw, include, seed):
     ph, pw = min(ph, kh // 2), min(pw, kw // 2)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, 5, 6))
-    op = AvgPool2d((kh, kw), (sh, sw), (ph, pw), include)
+    op = AvgPool2d((kh, kw), (sh, sw), (ph, pw), count_include_pad=include)
     y = op.reference(x, {})
     grad_y = rng.standard_normal(y.shape)
 

@@ -406,7 +406,7 @@ def test_every_preset_and_network_verifies_in_every_engine(verified_all):
     committed output/ workbooks (test_build_cli's test_committed_output_is_identical_to_a_
     fresh_build), so this proves output/ without recalculating it a second time."""
     networks = ["digit_classifier", "digit_edges", "edges", "encoder_decoder", "lenet",
-                "resnet_block", "tiny_unet"]
+                "resnet_block", "tiny_unet", "wavenet", "depthwise_causal"]
     assert sorted(verified_all.reports) == sorted([*VARIANTS, *networks])
     for report in verified_all.reports.values():
         assert sorted(r.engine for r in report.runs) == ["gnumeric", "ironcalc", "libreoffice"]
