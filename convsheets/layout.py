@@ -93,6 +93,9 @@ class Block:
     style: str | None = None  # a named style overriding the one its kind implies
     aliases: tuple[str, ...] = ()  # further defined names of the same cells (output_c0)
     highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
+    # further conditional formats, (formula, look): "done" (shaded), "hidden" (white text: the
+    # Walk's output cells after its step)
+    shades: list[tuple[str, str]] = field(default_factory=list)
     scale: str = ""  # "" (or "diverging"): purple-white(0)-green; picture: "grey", "red"/...
     validation: tuple[int, int] | None = None  # whole numbers allowed (explorer selection)
     public: bool = True  # has a workbook-scope defined name (an exercise's key has none)

@@ -55,6 +55,11 @@ _THIN = Side(style="thin", color="BFBFBF")
 _HIGHLIGHT_FILL = PatternFill("solid", fgColor="FF66FF", bgColor="FF66FF")
 _THICK = Side(style="medium", color="000000")
 _HIGHLIGHT_BORDER = Border(_THICK, _THICK, _THICK, _THICK)
+# the Walk's output cells: done (shaded as conv_arithmetic's output), not yet (no text shown)
+_SHADES: dict[str, dict[str, object]] = {
+    "done": {"fill": PatternFill("solid", fgColor="BDE5F8", bgColor="BDE5F8")},
+    "hidden": {"font": Font(color="FFFFFF")},
+}
 _ANSWER_SIDE = Side(style="medium", color="2E75B6")
 
 
@@ -337,6 +342,9 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
             ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
                 formula=[formula], fill=_HIGHLIGHT_FILL, font=Font(bold=True),
                 border=_HIGHLIGHT_BORDER))
+        for formula, look in block.shades:
+            ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
+                formula=[formula], **_SHADES[look]))
     scaled: dict[tuple[str, str], list[str]] = {}
     signs: dict[tuple[str, str], list[float]] = {}
     for block in sheet.blocks:
