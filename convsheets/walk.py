@@ -146,7 +146,7 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     output.shades += [(f"AND({valid},{at}<{now})", "done"),
                       (f"OR(NOT({valid}),{at}>{now})", "hidden")]
     total_row = max(krow, row + 1 + oh + 1)
-    value_col = out_left + max(ow, 3) + 1
+    value_col = out_left + 3
     label(total_row, out_left, "Σ window × kernel")
     areas = ",".join(p.area(from_sheet=here) for p in products)
     total = cell(names["sum"], f'IF({valid},SUM({areas}),"")', total_row, value_col)
