@@ -42,7 +42,17 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
 class AnimateError(ConvsheetsError):
-    """A request animate cannot honour (names the parameter and the rule)."""
+    """A request animate cannot honour: `param` as the command line spells it (--layer,
+    FILE), `rule` what is wrong; `located` names it as the Python API does."""
+
+    def __init__(self, param: str, rule: str, where: str = "") -> None:
+        self.param, self.rule = param, rule
+        super().__init__(f"{where}: {param}: {rule}" if where else f"{param}: {rule}")
+
+    def located(self, where: str) -> AnimateError:
+        """The same error, the parameter named as `where` (a Python call) takes it."""
+        name = "workbook" if self.param == "FILE" else self.param.lstrip("-").replace("-", "_")
+        return AnimateError(name, self.rule, where)
 
 
 @dataclass
@@ -65,7 +75,7 @@ class Job:
 
 
 def _bad(param: str, rule: str) -> AnimateError:
-    return AnimateError(f"{param}: {rule}")
+    return AnimateError(param, rule)
 
 
 def find_walk(path: Path, layer: str | None = None, view: str = "explorer") -> Walk:
