@@ -44,6 +44,7 @@ from .request import API, resolve
 from .request import OUTPUT_DIR as OUTPUT_DIR  # output/NAME.xlsx, as the command line
 from .torch_module import from_module
 from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE, FileReport, verify_files
+from .walk_gallery import GALLERY_DPI
 from .walk_gallery import gallery as make_gallery
 
 HERE = API.name  # names the call in messages about its own options
@@ -155,7 +156,7 @@ def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A00
 def animate(workbook: str | Path | None = None, *, layer: str | None = None,
             view: str = "explorer", frames: str | int = "all", fps: float = DEFAULT_FPS,
             format: str = "gif", output: str | Path | None = None,  # noqa: A002
-            gallery: str | Path | None = None, dpi: int = ANIMATE_DPI,
+            gallery: str | Path | None = None, dpi: int | None = None,
             force: bool = False) -> list[Path]:
     """Animate a layer's Walk sheet, as ``convsheets animate`` does: one frame per output
     cell (`frames`: ``"all"``, a step ``N`` or a range ``"A-B"``), each the workbook's own
@@ -170,9 +171,11 @@ def animate(workbook: str | Path | None = None, *, layer: str | None = None,
             if workbook is not None or output is not None:
                 raise SpecError("gallery", str(gallery), "makes its own workbooks: give no "
                                 "workbook and no output", where)
-            return make_gallery(Path(gallery), fps=fps, force=force, dpi=dpi)
+            return make_gallery(Path(gallery), fps=fps, force=force,
+                                dpi=GALLERY_DPI if dpi is None else dpi)
         if workbook is None:
             raise VerifyInputError(f"{where}: give a workbook (or gallery=DIR)")
+        dpi = ANIMATE_DPI if dpi is None else dpi
         if isinstance(dpi, bool) or not isinstance(dpi, int) or not 40 <= dpi <= 300:
             raise SpecError("dpi", dpi, "must be a whole number from 40 to 300", where)
         return animate_file(Path(workbook), layer=layer, view=view, frames=str(frames),

@@ -55,6 +55,7 @@ from .verify import (
     verify_files,
     write_json,
 )
+from .walk_gallery import GALLERY_DPI
 from .walk_gallery import gallery as make_gallery
 
 
@@ -465,11 +466,12 @@ def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: 
 @click.option("--gallery", type=click.Path(path_type=Path, file_okay=False),
               help="Instead of FILE: conv_arithmetic's table of animations, built from real "
               "workbooks, into this folder (NAME.gif and gallery.md).")
-@click.option("--dpi", type=click.IntRange(40, 300), default=ANIMATE_DPI, show_default=True,
-              help="Resolution of the frames.")
+@click.option("--dpi", type=click.IntRange(40, 300), default=None,
+              help=f"Resolution of the frames [default: {ANIMATE_DPI}; the gallery's "
+              f"{GALLERY_DPI}].")
 @click.option("--force", is_flag=True, help="Replace existing files convsheets did not write.")
 def animate(file: Path | None, layer: str | None, view: str, frames: str, fps: float,
-            fmt: str, output: Path | None, gallery: Path | None, dpi: int,
+            fmt: str, output: Path | None, gallery: Path | None, dpi: int | None,
             force: bool) -> None:
     """Animate a layer's Walk sheet: one frame per output cell, as LibreOffice prints it.
 
@@ -481,13 +483,14 @@ def animate(file: Path | None, layer: str | None, view: str, frames: str, fps: f
             if file is not None or output is not None:
                 raise click.UsageError("--gallery makes its own workbooks: give no FILE "
                                        "and no -o")
-            written = make_gallery(gallery, fps=fps, force=force, dpi=dpi, progress=progress)
+            written = make_gallery(gallery, fps=fps, force=force, dpi=dpi or GALLERY_DPI,
+                                   progress=progress)
         else:
             if file is None:
                 raise click.UsageError("give a workbook FILE (or --gallery DIR)")
             written = animate_file(file, layer=layer, view=view, frames=frames, fps=fps,
-                                   fmt=fmt, output=output, force=force, dpi=dpi,
-                                   progress=progress)
+                                   fmt=fmt, output=output, force=force,
+                                   dpi=dpi or ANIMATE_DPI, progress=progress)
     finally:
         finish()
     if fmt == "png" and gallery is None:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from .animate import (
     DEFAULT_FPS,
-    DPI,
     Job,
     Progress,
     find_walk,
@@ -80,6 +79,7 @@ CASES: tuple[Case, ...] = (
     _conv("dilation", "Dilation", 7, 3, dilation=2),
 )
 COLUMNS = 4  # GIFs per row of the README's table
+GALLERY_DPI = 80  # small frames: the whole table weighs about 1.5 MB
 
 
 def build_case(case: Case, folder: Path) -> tuple[Path, str]:
@@ -93,7 +93,7 @@ def build_case(case: Case, folder: Path) -> tuple[Path, str]:
 
 
 def gallery(folder: Path, cases: Sequence[Case] = CASES, *, fps: float = DEFAULT_FPS,
-            force: bool = False, dpi: int = DPI, progress: Progress | None = None,
+            force: bool = False, dpi: int = GALLERY_DPI, progress: Progress | None = None,
             ) -> list[Path]:
     """The animations of `cases` into `folder` (NAME.gif, and the table gallery.md);
     returns the files written."""

@@ -38,7 +38,7 @@ EOF
 # conv_arithmetic's table of animations, each from a workbook built for it (one LibreOffice
 # start for all), and a still of the Walk sheet the frames are cut from
 rm -rf docs/images/animate
-"$python" -m convsheets animate --gallery docs/images/animate --dpi 80 >/dev/null
+"$python" -m convsheets animate --gallery docs/images/animate >/dev/null
 "$python" -m convsheets build --variant basic -o "$tmp/walk.xlsx" >/dev/null
 "$python" -m convsheets animate "$tmp/walk.xlsx" --frames 0-8 --dpi 80 \
     -o docs/images/animate-basic.gif --force >/dev/null
