@@ -113,9 +113,14 @@ def find_walk(path: Path, layer: str | None = None, view: str = "explorer") -> W
         raise _bad("--layer", f"{layer!r} is not a layer of {path.name} (layers: "
                    + ", ".join(layers) + ")")
     if view == "scatter":
-        which = layer or "the workbook's layers"
-        raise _bad("--view", f"scatter: {which} has no animated scatter view (only the "
-                   "explorer's Walk is animated; a direct convolution has no scatter view)")
+        which = layer or (layers[0] if len(layers) == 1 else "")
+        scatters = {meaning[1] for meaning in blocks.values() if isinstance(meaning, list)
+                    and len(meaning) >= 3 and meaning[2] == "scatter"}
+        if which and which not in scatters:
+            raise _bad("--view", f"scatter: layer {which!r} has no scatter view (only a "
+                       "transposed convolution has one); use --view explorer")
+        raise _bad("--view", "scatter: animating the scatter view (one frame per input "
+                   "pixel) is not available yet; use --view explorer")
     if not walks:
         raise _bad("FILE", f"{path.name} has no Walk sheet (built with --no-explorer, or its "
                    "layers are not convolutions that fit one screen)")

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .explorer import Exploration, _Kernel, _rect, _tiling_of, explore_names, explore_values, index
-from .layout import COMPUTED, Block, Label
+from .layout import COMPUTED, MIN_SCALE, PAGES, Block, Label, SheetPlan, Styled
 from .limits import view_fits
 from .plan import LayerContext
-from .stages import Formula, measured
+from .stages import PAD, Formula, Gather, Zero, measured
 
 MAX_SIDE = 20  # the source and output sides a one-screen Walk can show
+MIN_WALK_SCALE = MIN_SCALE + 0.1  # (room for columns widened later for their numbers)
 MAX_CHANNELS = 4  # input channels of one filter a one-screen Walk can show side by side
 SHEET_ROLE = "Walk"
 NOTE = ("Walk: the layer's computation one output cell per step (channel, row, column order). "
@@ -61,6 +62,8 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     explore = explore_names(ctx.names.tensor)
     sheet = ctx.add_sheet(SHEET_ROLE, NOTE)
     sheet.widths = {2: 9.0}
+    if ctx.plan.network.values == "integers":  # (widened later if a column's numbers need it)
+        sheet.default_width = 5.0
     here = sheet.name
     out_c = len(ex.outputs)
     oh, ow = ex.outputs[0].shape
@@ -89,51 +92,50 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     size = oh * ow
     step = cell(names["step"], f"IF({explore['valid']}=1,{explore['used_channel']}*{size}+"
                 f"{explore['used_row']}*{ow}+{explore['used_col']},\"\")", row, 3, "cs_heading")
-    label(row, 4, f"of 0-{out_c * size - 1}: the output cell in channel, row, column order",
-          "cs_note")
+    label(row, 4, f"of 0-{out_c * size - 1}: the output cells in channel, row, column order; "
+          "magenta: this step's window and output cell", "cs_note")
     row += 1
     valid = f"ISNUMBER({step})"
     label(row, 2, "channel")
     c = cell(names["channel"], f'IF({valid},INT({step}/{size}),"")', row, 3)
     label(row, 4, "row")
     r = cell(names["row"], f'IF({valid},INT(MOD({step},{size})/{ow}),"")', row, 5)
-    label(row, 6, "column")
+    label(row, 6, "col")
     k = cell(names["col"], f'IF({valid},MOD({step},{ow}),"")', row, 7)
     row += 2
 
     src_rect = _rect(ex.sources, here)
     src_tiling = _tiling_of(ex.sources)
     first_channel = f"INT({c}/{ex.per_out})*{ex.per_in}"
-    panel = max(w, 2 * kw + 1)
+    band = max(h, 2 * kh + 1) + 2  # one input channel per band: its source, kernel, products
+    left, kernel_left = 3, 3 + w + 1
     products: list[Block] = []
-    krow = row + h + 2
     for j in range(ex.per_in):
-        left = 3 + j * (panel + 1)
+        top = row + j * band
         what = f"{ex.what} ch. {j}" if ex.per_in > 1 else ex.what
-        label(row, left, f"{what} (window: magenta)", "cs_title")
+        label(top, left, what, "cs_title")
         channel = f"({first_channel}+{j})"
         source = put(Block(f"{ctx.names.tensor}walk_source_{j}", (h, w), COMPUTED,
                            _Grid(src_rect, src_tiling.row_expr(channel),
-                                 src_tiling.col_expr(channel), valid),
-                           colour_scale=False, style="cs_computed"), row + 1, left)
-        top, lft = source.top, source.left
-        rows_ = f"ROW()-{top}-{r}*{sh}"
-        cols_ = f"COLUMN()-{lft}-{k}*{sw}"
+                                 src_tiling.col_expr(channel), valid, ex.sources[0]),
+                           colour_scale=False, style="cs_computed"), top + 1, left)
+        rows_ = f"ROW()-{source.top}-{r}*{sh}"
+        cols_ = f"COLUMN()-{source.left}-{k}*{sw}"
         source.highlights.append(
             f"AND({valid},{rows_}>=0,{rows_}<={(kh - 1) * dh},MOD({rows_},{dh})=0,"
             f"{cols_}>=0,{cols_}<={(kw - 1) * dw},MOD({cols_},{dw})=0)")
         assert ex.kernel_cell is not None
         grid_row, grid_col = ex.kernel_cell(c, j)
-        label(krow, left, ex.kernel_what, "cs_title")
+        label(top, kernel_left, ex.kernel_what, "cs_title")
         kernel = put(Block(f"{ctx.names.tensor}walk_kernel_{j}", (kh, kw), COMPUTED,
                            _Kernel(ex, grid_row, grid_col, valid, here), colour_scale=False,
-                           style="cs_computed"), krow + 1, left)
-        label(krow, left + kw + 1, "window × kernel", "cs_title")
+                           style="cs_computed"), top + 1, kernel_left)
+        label(top + kh + 1, kernel_left, "window × kernel", "cs_title")
         products.append(put(Block(f"{ctx.names.tensor}walk_products_{j}", (kh, kw), COMPUTED,
                                   _Products(source, kernel, r, k, ex, valid),
                                   colour_scale=False, style="cs_computed"),
-                            krow + 1, left + kw + 1))
-    out_left = 3 + ex.per_in * (panel + 1) + 1
+                            top + kh + 2, kernel_left))
+    out_left = kernel_left + kw + 2
     label(row, out_left, "output (filling up)", "cs_title")
     out_rect = _rect(ex.outputs, here)
     out_tiling = _tiling_of(ex.outputs)
@@ -145,8 +147,8 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     output.highlights.append(f"AND({valid},{at}={now})")
     output.shades += [(f"AND({valid},{at}<{now})", "done"),
                       (f"OR(NOT({valid}),{at}>{now})", "hidden")]
-    total_row = max(krow, row + 1 + oh + 1)
-    value_col = out_left + 3
+    total_row = row + 1 + oh + 1
+    value_col = out_left + 4
     label(total_row, out_left, "Σ window × kernel")
     areas = ",".join(p.area(from_sheet=here) for p in products)
     total = cell(names["sum"], f'IF({valid},SUM({areas}),"")', total_row, value_col)
@@ -163,6 +165,16 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     if not view_fits(ctx, sheet, "Walk sheet", blocks,
                      (rule for b in blocks for rule, _look in b.shades)):
         return
+    if one_page_scale(sheet) < MIN_WALK_SCALE:  # not one readable screen after all
+        ctx.plan.sheets.remove(sheet)
+        ctx.plan.notes.append(f"{ctx.layer.label}: the Walk sheet is left out: it would "
+                              "print at less than half size on one page.")
+
+
+def one_page_scale(sheet: SheetPlan) -> float:
+    """The scale the sheet prints at on one page, in its better orientation."""
+    _last, width, height = sheet.print_extent()
+    return max(min(1.0, page_w / width, page_h / height) for page_w, page_h in PAGES.values())
 
 
 @dataclass
@@ -175,11 +187,17 @@ class _Grid:
     col0: str
     valid: str
 
+    zeros: Block | None = None  # a source block whose structural zeros the grid shows grey
+
     def rows(self, block: Block) -> object:
         for i in range(block.shape[0]):
-            yield [f'=IF({self.valid},' + index(self.rect, _plus(self.row0, str(i + 1)),
-                                                _plus(self.col0, str(j + 1))) + ',"")'
-                   for j in range(block.shape[1])]
+            line: list[object] = []
+            for j in range(block.shape[1]):
+                text = (f'=IF({self.valid},' + index(self.rect, _plus(self.row0, str(i + 1)),
+                                                     _plus(self.col0, str(j + 1))) + ',"")')
+                why = _zero(self.zeros, i, j)
+                line.append(text if why is None else Styled(text, why.style))
+            yield line
 
     def longest(self, block: Block) -> int:
         return measured(self.rows(block))
@@ -209,6 +227,20 @@ class _Products:
 
     def longest(self, block: Block) -> int:
         return measured(self.rows(block))
+
+
+def _zero(block: Block | None, i: int, j: int) -> Zero | None:
+    """Why cell (i, j) of a stage block (padded, upsampled) is a constant zero, if it is one:
+    the same in every channel, as one geometry placed every channel's block."""
+    content = block.content if block is not None else None
+    if not isinstance(content, Gather):
+        return None
+    r, c = content.row_map[i], content.col_map[j]
+    if isinstance(c, Zero) and c == PAD:  # (a padding column outranks an inserted-zero row)
+        return c
+    if isinstance(r, Zero):
+        return r
+    return c if isinstance(c, Zero) else None
 
 
 def _plus(offset: str, rest: str) -> str:
