@@ -112,9 +112,13 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     products: list[Block] = []
     for j in range(ex.per_in):
         top = row + j * band
-        what = f"{ex.what} ch. {j}" if ex.per_in > 1 else ex.what
-        label(top, left, what, "cs_title")
         channel = f"({first_channel}+{j})"
+        if len(ex.sources) > 1:  # which input channel (a group's filter reads its group's)
+            label(top, left, f"{ex.what} ch.", "cs_title")
+            cell(f"{ctx.names.tensor}walk_in_channel_{j}", f'IF({valid},{channel},"")', top,
+                 max(left + 1, min(left + 4, kernel_left - 1)), "cs_title")
+        else:
+            label(top, left, ex.what, "cs_title")
         source = put(Block(f"{ctx.names.tensor}walk_source_{j}", (h, w), COMPUTED,
                            _Grid(src_rect, src_tiling.row_expr(channel),
                                  src_tiling.col_expr(channel), valid, ex.sources[0]),
@@ -270,6 +274,8 @@ def walk_values(op: object, x: np.ndarray, tensors: dict[str, np.ndarray], y: np
     group = int(c) // window.per_out * window.per_in if valid else 0
     total = 0.0
     for j in range(window.per_in):
+        if source.shape[0] > 1:
+            put(f"walk_in_channel_{j}", [[group + j]], (1, 1))
         put(f"walk_source_{j}", source[group + j] if valid else None, source.shape[1:])
         put(f"walk_kernel_{j}", picked and picked[f"explore_kernel_{j}"],
             first[f"explore_kernel_{j}"].shape)
