@@ -432,10 +432,10 @@ def animate(path: Path, *, layer: str | None = None, view: str = "explorer",
     steps = parse_frames(frames, walk.count)
     target = output if output is not None else default_output(path, walk, fmt)
     check_output(target, fmt, force)
-    images = render_jobs([Job(path, walk, steps)], dpi, progress)[0]
     if fmt == "png":
-        for n in range(len(images)):
+        for n in range(len(steps)):
             check_target(target / f"frame-{n:03d}.png", force)
+    images = render_jobs([Job(path, walk, steps)], dpi, progress)[0]
     return write_frames(images, target, fmt, fps, force)
 
 
