@@ -98,6 +98,8 @@ def find_walk(path: Path, layer: str | None = None, view: str = "explorer") -> W
     try:
         record = json.loads(raw)
         blocks = record["blocks"]
+        if not isinstance(blocks, dict):
+            raise TypeError("blocks")
     except (ValueError, KeyError, TypeError):
         raise VerifyInputError(f"{path}: its convsheets metadata cannot be read") from None
     if "exercise" in record:
@@ -129,10 +131,14 @@ def find_walk(path: Path, layer: str | None = None, view: str = "explorer") -> W
     if layer not in walks:
         raise _bad("--layer", f"{layer!r} has no Walk sheet (layers with one: "
                    + ", ".join(walks) + ")")
-    sheet, row, col, _r1, _c1 = parse_ref(names[walks[layer]])
+    step_ref = names.get(walks[layer])
+    out = names.get(walks[layer].replace("walk_step", "walk_output"))
+    if step_ref is None or out is None:
+        raise VerifyInputError(f"{path}: the Walk's defined names are missing (edited since "
+                               "convsheets wrote it?); build the workbook again")
+    sheet, row, col, _r1, _c1 = parse_ref(step_ref)
     if sheet not in sheets:
         raise VerifyInputError(f"{path}: its Walk sheet {sheet!r} is missing")
-    out = names[walks[layer].replace("walk_step", "walk_output")]
     _s, r0, c0, r1, c1 = parse_ref(out)
     channels = sum(1 for meaning in blocks.values() if isinstance(meaning, list)
                    and len(meaning) >= 2 and meaning[0] == "output" and meaning[1] == layer)
