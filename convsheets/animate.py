@@ -105,9 +105,11 @@ def find_walk(path: Path, layer: str | None = None, view: str = "explorer") -> W
     if "exercise" in record:
         raise _bad("FILE", f"{path} is an exercise handout (--exercise): handouts have no "
                    "Walk sheet; animate the workbook built without --exercise")
+    kind, key, sheet_word = (("walk", "walk_step", "Walk") if view == "explorer"
+                             else ("stamps", "stamps_step", "Stamps"))
     walks = {meaning[1]: name for name, meaning in blocks.items()
-             if isinstance(meaning, list) and len(meaning) >= 4 and meaning[2] == "walk"
-             and meaning[3] == "walk_step"}
+             if isinstance(meaning, list) and len(meaning) >= 4 and meaning[2] == kind
+             and meaning[3] == key}
     layers = list(dict.fromkeys(meaning[1] for meaning in blocks.values()
                                 if isinstance(meaning, list) and len(meaning) >= 2
                                 and meaning[1]))
@@ -121,27 +123,32 @@ def find_walk(path: Path, layer: str | None = None, view: str = "explorer") -> W
         if which and which not in scatters:
             raise _bad("--view", f"scatter: layer {which!r} has no scatter view (only a "
                        "transposed convolution has one); use --view explorer")
-        raise _bad("--view", "scatter: animating the scatter view (one frame per input "
-                   "pixel) is not available yet; use --view explorer")
     if not walks:
-        raise _bad("FILE", f"{path.name} has no Walk sheet (built with --no-explorer, or its "
-                   "layers are not convolutions that fit one screen)")
+        raise _bad("FILE", f"{path.name} has no {sheet_word} sheet (built without its view, "
+                   "or its layers do not fit one screen)")
     if layer is None:
         layer = next(label for label in layers if label in walks)
     if layer not in walks:
-        raise _bad("--layer", f"{layer!r} has no Walk sheet (layers with one: "
+        raise _bad("--layer", f"{layer!r} has no {sheet_word} sheet (layers with one: "
                    + ", ".join(walks) + ")")
     step_ref = names.get(walks[layer])
-    out = names.get(walks[layer].replace("walk_step", "walk_output"))
+    shown = "walk_output" if view == "explorer" else "stamps_source"
+    out = names.get(walks[layer].replace(key, shown))
     if step_ref is None or out is None:
-        raise VerifyInputError(f"{path}: the Walk's defined names are missing (edited since "
-                               "convsheets wrote it?); build the workbook again")
+        raise VerifyInputError(f"{path}: the {sheet_word} sheet's defined names are missing "
+                               "(edited since convsheets wrote it?); build the workbook again")
     sheet, row, col, _r1, _c1 = parse_ref(step_ref)
     if sheet not in sheets:
-        raise VerifyInputError(f"{path}: its Walk sheet {sheet!r} is missing")
+        raise VerifyInputError(f"{path}: its {sheet_word} sheet {sheet!r} is missing")
     _s, r0, c0, r1, c1 = parse_ref(out)
-    channels = sum(1 for meaning in blocks.values() if isinstance(meaning, list)
-                   and len(meaning) >= 2 and meaning[0] == "output" and meaning[1] == layer)
+    if view == "explorer":  # one step per output cell
+        channels = sum(1 for meaning in blocks.values() if isinstance(meaning, list)
+                       and len(meaning) >= 2 and meaning[0] == "output"
+                       and meaning[1] == layer)
+    else:  # one step per input pixel: the input channels are the weight's first index
+        channels = len({tuple(meaning[4])[:1] for meaning in blocks.values()
+                        if isinstance(meaning, list) and len(meaning) >= 5
+                        and meaning[1] == layer and meaning[2] == "weight" and meaning[4]})
     return Walk(layer, sheet, (row, col), max(1, channels) * (r1 - r0 + 1) * (c1 - c0 + 1))
 
 

@@ -29,6 +29,8 @@ from .matrix import (
 from .ops import Conv2d, ConvTranspose2d, Op
 from .plan import VIEWS as PLAN_VIEWS
 from .scatter import SELECT, scatter_stage, scatter_values, three_ways, three_ways_values
+from .stamps import applies as stamps_applies
+from .stamps import stamps_stage, stamps_values
 from .walk import walk_stage
 
 ViewValues = dict[str, tuple[np.ndarray, np.ndarray | None]]
@@ -150,6 +152,7 @@ FOLLOW_UPS: tuple[tuple[frozenset[str], View], ...] = (
     (frozenset({"scatter", "matrix"}),
      View("three_ways", _transposed, _draw_three_ways, _three_ways_values)),
     (frozenset({"explorer"}), View("walk", _walks, _draw_walk, _walk_values)),
+    (frozenset({"scatter"}), View("stamps", stamps_applies, stamps_stage, stamps_values)),
 )
 WORKBOOK_VIEWS = ("overview",)  # views of the whole workbook, drawn by `build.make_plan`
 # `plan.VIEWS` spells the names for the command line and the API, in their order

@@ -204,7 +204,7 @@ class _Grid:
             yield line
 
     def longest(self, block: Block) -> int:
-        return measured(self.rows(block))
+        return measured(self.rows(block))  # (styled cells measured too)
 
 
 @dataclass

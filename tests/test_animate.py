@@ -151,10 +151,11 @@ def _area(ref: str) -> tuple[int, int, int, int]:
 
 
 # ---------------------------------------------------------------------------- the tests
-WORKBOOKS = [  # (variant, options, sampled steps)
-    ("basic", {}, [0, 4, 9, 17]),
-    ("transposed", {}, [0, 7, 40, 71]),
-    ("dilated", {}, [0, 5, 17]),
+WORKBOOKS = [  # (variant, view, sampled steps)
+    ("basic", "explorer", [0, 4, 9, 17]),
+    ("transposed", "explorer", [0, 7, 40, 71]),
+    ("dilated", "explorer", [0, 5, 17]),
+    ("transposed", "scatter", [0, 7, 9, 17]),
 ]
 
 
@@ -162,10 +163,12 @@ WORKBOOKS = [  # (variant, options, sampled steps)
 def frames(tmp_path_factory: pytest.TempPathFactory) -> dict:
     folder = tmp_path_factory.mktemp("animate")
     jobs, options = [], []
-    for variant, extra, steps in WORKBOOKS:
-        result = convsheets.build(variant, output=folder / f"{variant}.xlsx", **extra)
-        jobs.append(Job(result.path, find_walk(result.path), steps))
-        with XlsxFile(result.path) as book:
+    for variant, view, steps in WORKBOOKS:
+        path = folder / f"{variant}.xlsx"
+        result = convsheets.build(variant, output=path) if not path.exists() else None
+        jobs.append(Job(path, find_walk(path, view=view), steps))
+        assert result is None or result.path == path
+        with XlsxFile(path) as book:
             record = json.loads(book.custom_properties()["convsheets"])
         options.append(record["layer"])
     keep = folder / "frames"
@@ -177,7 +180,7 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "copies": copies}
 
 
-@pytest.mark.parametrize("which", range(len(WORKBOOKS)))
+@pytest.mark.parametrize("which", [n for n, w in enumerate(WORKBOOKS) if w[1] == "explorer"])
 def test_frame_n_is_the_workbook_at_step_n(frames: dict, which: int) -> None:
     job, options = frames["jobs"][which], frames["options"][which]
     images = frames["images"][which]
@@ -231,6 +234,55 @@ def test_frame_n_is_the_workbook_at_step_n(frames: dict, which: int) -> None:
             np.testing.assert_allclose(filled, ref["y"][c].ravel()[:r * ow + k + 1],
                                        atol=1e-9)
             np.testing.assert_allclose(at("walk_total")[0, 0], ref["y"][c, r, k], atol=1e-9)
+
+
+def test_scatter_frame_n_adds_the_stamps_of_pixels_0_to_n(frames: dict) -> None:
+    """--view scatter: frame n's canvases are PyTorch's transposed convolution (no padding, no
+    bias: the canvas before the crop) of the input with every pixel after n set to 0, and the
+    cells its conditional format lights are where pixel n's stamp lands (PyTorch's transposed
+    convolution of that pixel alone with an all-ones kernel)."""
+    which = next(n for n, w in enumerate(WORKBOOKS) if w[1] == "scatter")
+    job, options = frames["jobs"][which], frames["options"][which]
+    assert len(frames["images"][which]) == len(job.steps)
+    with XlsxFile(frames["copies"][which]) as book:
+        names, sheets = book.defined_names(), {}
+        cin = options["in_channels"]
+        x = torch.tensor(np.stack([_tensor(book, names, sheets, f"input_c{c}")
+                                   for c in range(cin)]), dtype=torch.float64)
+        cout = options["out_channels"]
+        w = torch.tensor(np.stack([[_tensor(book, names, sheets, f"weight_{i}_{j}")
+                                    for j in range(cout)] for i in range(cin)]),
+                         dtype=torch.float64)
+        s, d = tuple(options["stride"]), tuple(options["dilation"])
+        rules = _cf_rules(frames["books"][which], f"step {job.steps[0]}")
+        for step in job.steps:
+            values = book.read_sheet(f"step {step}").values
+            c, r, k = np.unravel_index(step, x.shape)
+            masked = x.flatten().clone()
+            masked[step + 1:] = 0
+            canvas = F.conv_transpose2d(masked.reshape(x.shape)[None], w, None, s, 0, 0, 1,
+                                        d)[0].numpy()
+            alone = torch.zeros_like(x)
+            alone[c, r, k] = 1
+            lands = F.conv_transpose2d(alone[None], torch.ones_like(w[:, :1]), None, s, 0, 0,
+                                       1, d)[0, 0].numpy() > 0
+            for b in range(cout):
+                r0, c0, r1, c1 = _area(names[f"stamps_canvas_{b}"])
+                shown = values[r0 - 1:r1, c0 - 1:c1]
+                h, wd = canvas.shape[1:]
+                np.testing.assert_allclose(shown[:h, :wd], canvas[b], atol=1e-9)
+                assert not np.any(shown[h:, :]) and not np.any(shown[:, wd:])
+                lit = np.zeros(shown.shape, bool)
+                for row in range(r0, r1 + 1):
+                    for col in range(c0, c1 + 1):
+                        lit[row - r0, col - c0] = any(
+                            _holds(f, values, row, col) for sq, f, look in rules
+                            if look == "highlight" and sq.startswith(f"{_col(c0)}{r0}:"))
+                np.testing.assert_array_equal(lit[:h, :wd], lands)
+                assert not lit[h:, :].any() and not lit[:, wd:].any()
+                r0, c0, r1, c1 = _area(names[f"stamps_stamp_{b}"])
+                np.testing.assert_allclose(values[r0 - 1:r1, c0 - 1:c1],
+                                           (x[c, r, k] * w[c, b]).numpy(), atol=1e-9)
 
 
 def _col(n: int) -> str:
@@ -299,7 +351,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 BAD = [  # (workbook, arguments, words of the one line)
     ("basic", ["--layer", "conv9"], ["--layer", "conv9", "not a layer"]),
-    ("basic", ["--view", "scatter"], ["--view", "scatter"]),
+    ("basic", ["--view", "scatter"], ["--view", "scatter", "no scatter view"]),
     ("handout", [], ["exercise handout"]),
     ("basic", ["--frames", "18"], ["--frames", "outside the output", "0-17"]),
     ("basic", ["--frames", "5-40"], ["--frames", "outside the output"]),
