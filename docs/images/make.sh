@@ -42,3 +42,5 @@ rm -rf docs/images/animate
 "$python" -m convsheets build --variant basic -o "$tmp/walk.xlsx" >/dev/null
 "$python" -m convsheets animate "$tmp/walk.xlsx" --frames 0-8 --dpi 80 \
     -o docs/images/animate-basic.gif --force >/dev/null
+"$python" -m convsheets animate output/transposed.xlsx --view scatter --dpi 80 \
+    -o docs/images/animate-stamps.gif --force >/dev/null
