@@ -314,9 +314,10 @@ def test_the_highlight_is_unlike_every_structural_and_editable_fill(built, name:
         for rules in ws.conditional_formatting:
             for rule in rules.rules:
                 if rule.type == "expression" and rule.dxf.border is None:
-                    # the Walk's output cells, not a selection: done (shaded, which the
-                    # highlight must stand out from) and not yet (white text, no fill)
-                    assert ws.title.endswith("Walk"), (ws.title, rule.formula)
+                    # the Walk's output cells and the Stamps' input pixels, not a selection:
+                    # done (shaded, which the highlight must stand out from) and not yet
+                    # (white text, no fill)
+                    assert ws.title.endswith(("Walk", "Stamps")), (ws.title, rule.formula)
                     if rule.dxf.fill is not None:
                         others.add(rule.dxf.fill.bgColor.rgb)
                 elif rule.type == "expression":
