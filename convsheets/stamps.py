@@ -85,8 +85,14 @@ def stamps_stage(drawn: Drawn) -> None:
     size = h * w
     row = sheet.first_row
     label(row, 2, "step", "cs_heading")
-    step = cell(names["step"], f'IF({scatter["valid"]}=1,{scatter["channel"]}*{size}+'
-                f'{scatter["row"]}*{w}+{scatter["col"]},"")', row, 3, "cs_heading")
+    found = {b.name: b for b in ctx.plan.blocks()}
+    if any(scatter[key] not in found for key in ("valid", "channel", "row", "col")):
+        ctx.plan.sheets.remove(sheet)  # (its view was left out: nothing to follow)
+        return
+    sel = {key: found[scatter[key]].ref(0, 0, absolute=True, from_sheet=here)
+           for key in ("valid", "channel", "row", "col")}
+    step = cell(names["step"], f'IF({sel["valid"]}=1,{sel["channel"]}*{size}+'
+                f'{sel["row"]}*{w}+{sel["col"]},"")', row, 3, "cs_heading")
     label(row, 4, f"of 0-{channels * size - 1}: the input pixels in channel, row, column "
           "order; magenta: this step's pixel and where its stamp lands", "cs_note")
     row += 1

@@ -90,8 +90,14 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     row = sheet.first_row
     label(row, 2, "step", "cs_heading")
     size = oh * ow
-    step = cell(names["step"], f"IF({explore['valid']}=1,{explore['used_channel']}*{size}+"
-                f"{explore['used_row']}*{ow}+{explore['used_col']},\"\")", row, 3, "cs_heading")
+    found = {b.name: b for b in ctx.plan.blocks()}
+    if any(explore[key] not in found for key in ("valid", "used_channel", "used_row", "used_col")):
+        ctx.plan.sheets.remove(sheet)  # (its view was left out: nothing to follow)
+        return
+    used = {key: found[explore[key]].ref(0, 0, absolute=True, from_sheet=here)
+            for key in ("valid", "used_channel", "used_row", "used_col")}
+    step = cell(names["step"], f"IF({used['valid']}=1,{used['used_channel']}*{size}+"
+                f"{used['used_row']}*{ow}+{used['used_col']},\"\")", row, 3, "cs_heading")
     label(row, 4, f"of 0-{out_c * size - 1}: the output cells in channel, row, column order; "
           "magenta: this step's window and output cell", "cs_note")
     row += 1
@@ -224,8 +230,9 @@ class _Products:
         here = self.source.sheet
         area = self.source.area(from_sheet=here)
         for i in range(block.shape[0]):
-            yield [f'=IF({self.valid},INDEX({area},{self.r}*{sh}+{i * dh + 1},'
-                   f'{self.k}*{sw}+{j * dw + 1})*'
+            yield [f'=IF({self.valid},'
+                   + index(area, f"{self.r}*{sh}+{i * dh + 1}", f"{self.k}*{sw}+{j * dw + 1}")
+                   + '*'
                    f'{self.kernel.ref(i, j, from_sheet=here)},"")'
                    for j in range(block.shape[1])]
 
