@@ -9,9 +9,11 @@ The Python API (see `convsheets.api`) mirrors the command line::
     convsheets.grade(*paths, tolerance=1e-6) -> list[Grade]
     convsheets.read(path, name, engine=None) -> numpy.ndarray
     convsheets.render(*paths, to, format="png", sheet=None, dpi=110, trim=False) -> list[Path]
+    convsheets.animate(workbook, *, layer=None, frames="all", fps=2, format="gif", output=None,
+                       gallery=None) -> list[Path]
 """
 
 from ._version import __version__
-from .api import build, from_module, grade, read, render, verify
+from .api import animate, build, from_module, grade, read, render, verify
 
-__all__ = ["__version__", "build", "from_module", "grade", "read", "render", "verify"]
+__all__ = ["__version__", "animate", "build", "from_module", "grade", "read", "render", "verify"]

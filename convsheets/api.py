@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .animate import DEFAULT_FPS, AnimateError
+from .animate import DPI as ANIMATE_DPI
+from .animate import animate as animate_file
 from .build import BuildResult, build_exercise, progress_hooks
 from .build import build as build_workbook
 from .engines import ENGINES
@@ -44,6 +47,8 @@ from .request import API, resolve
 from .request import OUTPUT_DIR as OUTPUT_DIR  # output/NAME.xlsx, as the command line
 from .torch_module import from_module
 from .verify import DEFAULT_TOLERANCE, ENGINE_CHOICES, TIMEOUT_PER_FILE, FileReport, verify_files
+from .walk_gallery import GALLERY_DPI
+from .walk_gallery import gallery as make_gallery
 
 HERE = API.name  # names the call in messages about its own options
 
@@ -52,8 +57,8 @@ class UnusedWeightsWarning(UserWarning):
     """A weights file holds tensors that no layer of the template reads (a layer left out
     changes what the workbook computes); ``strict=True`` makes it an error."""
 
-__all__ = ["UnusedWeightsWarning", "build", "from_module", "grade", "read", "render",
-           "verify"]
+__all__ = ["UnusedWeightsWarning", "animate", "build", "from_module", "grade", "read",
+           "render", "verify"]
 
 
 def build(variant: str | None = None, *,
@@ -186,6 +191,39 @@ def render(*paths: str | Path, to: str | Path, format: str = "png",  # noqa: A00
                         where)
     return render_workbooks([Path(p) for p in paths], Path(to), fmt=format, sheet=sheet,
                             dpi=dpi, trim=trim, force=force)
+
+
+def animate(workbook: str | Path | None = None, *, layer: str | None = None,
+            view: str = "explorer", frames: str | int = "all", fps: float = DEFAULT_FPS,
+            format: str = "gif", output: str | Path | None = None,  # noqa: A002
+            gallery: str | Path | None = None, dpi: int | None = None,
+            force: bool = False) -> list[Path]:
+    """Animate a layer's Walk sheet, as ``convsheets animate`` does: one frame per output
+    cell (`frames`: ``"all"``, a step ``N`` or a range ``"A-B"``), each the workbook's own
+    Walk with its step set, printed by LibreOffice in one start; written as an animated GIF,
+    an APNG (``format="apng"``) or a folder of PNGs (``format="png"``). `output` defaults to
+    ``WORKBOOK-LAYER-walk.gif`` beside the workbook. ``gallery="DIR"`` instead makes
+    conv_arithmetic's table of animations from workbooks it builds. Returns the files
+    written (show a GIF in a notebook with ``IPython.display.Image(filename=...)``)."""
+    where = "convsheets.animate"
+    try:
+        if gallery is not None:
+            if workbook is not None or output is not None:
+                raise SpecError("gallery", str(gallery), "makes its own workbooks: give no "
+                                "workbook and no output", where)
+            return make_gallery(Path(gallery), fps=fps, force=force,
+                                dpi=GALLERY_DPI if dpi is None else dpi)
+        if workbook is None:
+            raise VerifyInputError(f"{where}: give a workbook (or gallery=DIR)")
+        dpi = ANIMATE_DPI if dpi is None else dpi
+        if isinstance(dpi, bool) or not isinstance(dpi, int) or not 40 <= dpi <= 300:
+            raise SpecError("dpi", dpi, "must be a whole number from 40 to 300", where)
+        return animate_file(Path(workbook), layer=layer, view=view, frames=str(frames),
+                            fps=fps, fmt=format,
+                            output=Path(output) if output is not None else None,
+                            force=force, dpi=dpi)
+    except AnimateError as exc:
+        raise exc.located(where) from None
 
 
 def verify(*paths: str | Path, engine: str = "auto", tolerance: float = DEFAULT_TOLERANCE,

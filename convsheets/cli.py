@@ -18,6 +18,11 @@ import click
 from PIL import Image
 
 from ._version import __version__
+from .animate import DEFAULT_FPS
+from .animate import DPI as ANIMATE_DPI
+from .animate import FORMATS as ANIMATE_FORMATS
+from .animate import VIEWS as ANIMATE_VIEWS
+from .animate import animate as animate_file
 from .build import build as build_workbook
 from .build import build_exercise, check_target
 from .errors import ConvsheetsError, OutputError, VerifyInputError, one_line
@@ -50,6 +55,8 @@ from .verify import (
     verify_files,
     write_json,
 )
+from .walk_gallery import GALLERY_DPI
+from .walk_gallery import gallery as make_gallery
 
 
 class PairType(click.ParamType):
@@ -457,6 +464,81 @@ def render(files: tuple[Path, ...], to: Path, fmt: str, sheet: str | None, dpi: 
         raise
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--layer", help="The layer to animate (default: the first with a Walk sheet).")
+@click.option("--view", type=click.Choice(ANIMATE_VIEWS), default="explorer",
+              show_default=True, help="explorer: the Walk sheet, one frame per output cell.")
+@click.option("--frames", default="all", show_default=True,
+              help="all, one step N, or a range A-B (0-based steps, inclusive).")
+@click.option("--fps", type=float, default=DEFAULT_FPS, show_default=True,
+              help="Frames per second.")
+@click.option("--format", "fmt", type=click.Choice(ANIMATE_FORMATS), default="gif",
+              show_default=True, help="gif, apng (an animated .png) or png (a folder of "
+              "frames).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="The animation (FILE-LAYER-walk.gif by default), or the folder of PNGs.")
+@click.option("--gallery", type=click.Path(path_type=Path, file_okay=False),
+              help="Instead of FILE: conv_arithmetic's table of animations, built from real "
+              "workbooks, into this folder (NAME.gif and gallery.md).")
+@click.option("--dpi", type=click.IntRange(40, 300), default=None,
+              help=f"Resolution of the frames [default: {ANIMATE_DPI}; the gallery's "
+              f"{GALLERY_DPI}].")
+@click.option("--force", is_flag=True, help="Replace existing files convsheets did not write.")
+def animate(file: Path | None, layer: str | None, view: str, frames: str, fps: float,
+            fmt: str, output: Path | None, gallery: Path | None, dpi: int | None,
+            force: bool) -> None:
+    """Animate a layer's Walk sheet: one frame per output cell, as LibreOffice prints it.
+
+    Every frame is the workbook's own Walk sheet with its step set (what typing the step
+    in the Explorer's step cell shows), all printed in one LibreOffice start."""
+    progress, finish = _frames_bar()
+    try:
+        if gallery is not None:
+            if file is not None or output is not None:
+                raise click.UsageError("--gallery makes its own workbooks: give no FILE "
+                                       "and no -o")
+            written = make_gallery(gallery, fps=fps, force=force, dpi=dpi or GALLERY_DPI,
+                                   progress=progress)
+        else:
+            if file is None:
+                raise click.UsageError("give a workbook FILE (or --gallery DIR)")
+            written = animate_file(file, layer=layer, view=view, frames=frames, fps=fps,
+                                   fmt=fmt, output=output, force=force,
+                                   dpi=dpi or ANIMATE_DPI, progress=progress)
+    finally:
+        finish()
+    if fmt == "png" and gallery is None:
+        click.echo(f"wrote {len(written)} frames into {written[0].parent}/")
+    else:
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
+def _frames_bar() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A progress bar on stderr for animate: a line while LibreOffice works, then a bar over
+    the frames rendered."""
+    state: dict[str, object] = {}
+
+    def progress(what: str, done: int, total: int) -> None:
+        if done == 0:
+            click.echo(f"{what} ({total:,} frames)...", err=True)
+            return
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label=what, file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(1)  # type: ignore[attr-defined]
+
+    def finish() -> None:
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+    return progress, finish
 
 
 def _check_report_path(path: Path, files: tuple[Path, ...], flag: str = "--json",

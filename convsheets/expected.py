@@ -37,6 +37,7 @@ from .receptive import receptive_values, selected_layer
 from .stages import Gather, Values, Zero
 from .variants import VARIANTS
 from .views import view_values
+from .walk import walk_values
 
 
 @dataclass
@@ -137,7 +138,7 @@ def _may_show(plan: Plan, steps: list[tuple[Layer, np.ndarray, np.ndarray]],
     for block in plan.blocks():
         meaning = block.meaning
         if (meaning is None or meaning.role not in (VIEW, SELECTION)
-                or meaning.kind not in ("explorer", "scatter") or block.kind != COMPUTED
+                or meaning.kind not in ("explorer", "scatter", "walk") or block.kind != COMPUTED
                 or meaning.layer not in by_layer):
             continue
         if meaning.layer not in samples:
@@ -236,6 +237,8 @@ def plan_expected(plan: Plan, source: Network, t: dict[str, np.ndarray],
         layer, x, y = by_label[label]
         if "explore_sum" in keys:
             out.update(explorer_expected(layer, x, t, y, scalars))
+        if "walk_step" in keys:
+            out.update(walk_expected(layer, x, t, y, scalars))
         out.update(view_expected(layer, x, t, y, scalars, keys))
     unchecked = [block.name for block in plan.blocks()
                  if block.kind == COMPUTED and block.name not in out]
@@ -375,6 +378,19 @@ def explorer_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: 
     for name, text in texts.items():
         found[prefix + name] = Expected(np.zeros((1, 1)), blank=np.ones((1, 1), bool),
                                         text=np.array([[text]], dtype=object))
+    return found
+
+
+def walk_expected(layer: Layer, x: np.ndarray, t: dict[str, np.ndarray], y: np.ndarray,
+                  scalars: dict[str, float]) -> dict[str, Expected]:
+    """Every Walk block of one layer, for the output cell its explorer uses."""
+    prefix = layer.names.tensor
+    c, r, k, valid = selection(prefix, scalars, y.shape)  # type: ignore[arg-type]
+    found = {}
+    for name, value in walk_values(layer.op, x, _local(layer, t), y, c, r, k, valid).items():
+        blank = np.isnan(value)
+        found[prefix + name] = Expected(np.nan_to_num(value), blank=blank if blank.any()
+                                        else None)
     return found
 
 

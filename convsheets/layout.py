@@ -96,6 +96,9 @@ class Block:
     highlights: list[str] = field(default_factory=list)  # conditional-format formulas (explorer)
     data_bar: bool = False  # a data bar from 0 to 1 in each cell (the prediction's probabilities)
     lit: list[str] = field(default_factory=list)  # the receptive-field view's, a fill of its own
+    # further conditional formats, (formula, look): "done" (shaded), "hidden" (white text: the
+    # Walk's output cells after its step)
+    shades: list[tuple[str, str]] = field(default_factory=list)
     scale: str = ""  # "" (or "diverging"): purple-white(0)-green; picture: "grey", "red"/...
     validation: tuple[int, int] | None = None  # whole numbers allowed (explorer selection)
     public: bool = True  # has a workbook-scope defined name (an exercise's key has none)
@@ -225,6 +228,9 @@ class SheetPlan:
     # print only the top-left rows x columns (`clip`: a view larger than any readable page)
     print_rows: int | None = None
     print_cols: int | None = None
+    # always fitted on one page (the Walk: animate cuts one frame per copy of it, and its
+    # columns may widen for long numbers after the Walk measured its scale)
+    one_page: bool = False
     clip_note: str | None = None  # a clippable sheet's note without the line `clip` adds
 
     def reserve_clip(self) -> None:
@@ -360,7 +366,7 @@ class SheetPlan:
         for orientation, (page_w, page_h) in PAGES.items():
             options.append((min(1.0, page_w / width, page_h / height), orientation))
         scale, orientation = max(options)
-        if scale >= MIN_SCALE:
+        if scale >= MIN_SCALE or self.one_page:
             return PageSetup(orientation, area, fit=True)
         wide = self._pages_wide(width, height)
         if wide is not None:

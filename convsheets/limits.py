@@ -31,7 +31,8 @@ def longest_formula(block: Block) -> int:
     a content that does not is measured cell by cell) and its conditional formats'."""
     report = getattr(block.content, "longest", None)
     cells = report(block) if report is not None else measured(block.content.rows(block))
-    return max([cells, *(1 + len(rule) for rule in block.highlights)])
+    rules = [*block.highlights, *(rule for rule, _look in block.shades)]
+    return max([cells, *(1 + len(rule) for rule in rules)])
 
 
 def longest_of(blocks: Iterable[Block], rules: Iterable[str] = ()) -> int:

@@ -97,7 +97,9 @@ def compose(outer: IndexMap, inner: IndexMap) -> IndexMap:
 
 # ---------------------------------------------------------------------------- measuring
 def formula_length(value: object) -> int:
-    """Characters of a cell's formula ("=" included); 0 for a value."""
+    """Characters of a cell's formula ("=" included, a styled one's too); 0 for a value."""
+    if isinstance(value, Styled):
+        value = value.value
     return len(value) if isinstance(value, str) and value.startswith("=") else 0
 
 

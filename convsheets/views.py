@@ -29,6 +29,9 @@ from .matrix import (
 from .ops import Conv2d, ConvTranspose2d, Op
 from .plan import VIEWS as PLAN_VIEWS
 from .scatter import SELECT, scatter_stage, scatter_values, three_ways, three_ways_values
+from .stamps import applies as stamps_applies
+from .stamps import stamps_stage, stamps_values
+from .walk import walk_stage
 
 ViewValues = dict[str, tuple[np.ndarray, np.ndarray | None]]
 # (op, its input, its local tensors, its output, a selection cell's value by local key,
@@ -122,6 +125,22 @@ def _three_ways_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y:
     return three_ways_values(y, ("insertion", "scatter", "matrix"))
 
 
+# ---------------------------------------------------------------------------- the Walk
+def _draw_walk(drawn: Drawn) -> None:
+    """The Walk sheet (`walk.py`), stepped by the explorer's step cell."""
+    walk_stage(drawn.ctx, exploration(drawn))
+
+
+def _walk_values(op: Op, x: np.ndarray, tensors: dict[str, np.ndarray], y: np.ndarray,
+                 selected: Callable[[str], float], shown: Collection[str]) -> ViewValues:
+    return {}  # (they follow the explorer's selection: `expected.walk_expected`)
+
+
+def _walks(op: Op) -> bool:
+    window = op.window()
+    return window is not None and bool(window.kernels_by)
+
+
 def _transposed(op: Op) -> bool:
     return isinstance(op, ConvTranspose2d)
 
@@ -137,6 +156,8 @@ VIEWS: tuple[View, ...] = (
 FOLLOW_UPS: tuple[tuple[frozenset[str], View], ...] = (
     (frozenset({"scatter", "matrix"}),
      View("three_ways", _transposed, _draw_three_ways, _three_ways_values)),
+    (frozenset({"explorer"}), View("walk", _walks, _draw_walk, _walk_values)),
+    (frozenset({"scatter"}), View("stamps", stamps_applies, stamps_stage, stamps_values)),
 )
 WORKBOOK_VIEWS = ("overview",)  # views of the whole workbook, drawn by `build.make_plan`
 # `plan.VIEWS` spells the names for the command line and the API, in their order

@@ -56,6 +56,11 @@ _HIGHLIGHT_FILL = PatternFill("solid", fgColor="FF66FF", bgColor="FF66FF")
 _LIT_FILL = PatternFill("solid", fgColor="FFB347", bgColor="FFB347")  # receptive field: orange
 _THICK = Side(style="medium", color="000000")
 _HIGHLIGHT_BORDER = Border(_THICK, _THICK, _THICK, _THICK)
+# the Walk's output cells: done (shaded as conv_arithmetic's output), not yet (no text shown)
+_SHADES: dict[str, dict[str, object]] = {
+    "done": {"fill": PatternFill("solid", fgColor="BDE5F8", bgColor="BDE5F8")},
+    "hidden": {"font": Font(color="FFFFFF")},
+}
 _ANSWER_SIDE = Side(style="medium", color="2E75B6")
 
 
@@ -360,6 +365,9 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
         for formula in block.lit:
             ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
                 formula=[formula], fill=_LIT_FILL, font=Font(bold=True)))
+        for formula, look in block.shades:
+            ws.conditional_formatting.add(block.area(from_sheet=block.sheet), FormulaRule(
+                formula=[formula], **_SHADES[look]))
     scaled: dict[tuple[str, str], list[str]] = {}
     signs: dict[tuple[str, str], list[float]] = {}
     for block in sheet.blocks:
@@ -582,6 +590,8 @@ def number_formats(plan: Plan, stored: dict[str, np.ndarray],
             if finite.size:
                 width = max(len(shown_text(float(v), fmt if fmt != "General" else "0"))
                             for v in (finite.min(), finite.max())) + 1.5
+                if style == "cs_heading":  # bold 14 pt: about 1.5 times as wide as 10 pt
+                    width *= 1.5
                 for col in range(block.left, block.right + 1):
                     if sheet.col_width(col) < width:
                         sheet.widths[col] = width

@@ -336,7 +336,14 @@ def test_the_highlight_is_unlike_every_structural_and_editable_fill(built, name:
     for ws in wb.worksheets:
         for rules in ws.conditional_formatting:
             for rule in rules.rules:
-                if rule.type == "expression":
+                if rule.type == "expression" and rule.dxf.border is None:
+                    # the Walk's output cells and the Stamps' input pixels, not a selection:
+                    # done (shaded, which the highlight must stand out from) and not yet
+                    # (white text, no fill)
+                    assert ws.title.endswith(("Walk", "Stamps")), (ws.title, rule.formula)
+                    if rule.dxf.fill is not None:
+                        others.add(rule.dxf.fill.bgColor.rgb)
+                elif rule.type == "expression":
                     fill = rule.dxf.fill
                     highlights.add(fill.bgColor.rgb if fill.bgColor is not None
                                    and fill.bgColor.rgb != "00000000" else fill.fgColor.rgb)

@@ -244,7 +244,8 @@ def _exact(source: Network) -> list[str]:
     wrong = []
     for block in make_plan(source).blocks():
         every = max([measured(block.content.rows(block)),
-                     *(1 + len(rule) for rule in block.highlights)])
+                     *(1 + len(rule) for rule in block.highlights),
+                     *(1 + len(rule) for rule, _look in block.shades)])
         if longest_formula(block) != every:
             wrong.append(f"{block.name}: reported {longest_formula(block)}, writes {every}")
     return wrong

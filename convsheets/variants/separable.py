@@ -19,10 +19,12 @@ def _layers(spec: LayerSpec) -> list[Entry]:
     mid = spec.in_channels * spec.depth_multiplier
     depthwise = LayerNames("depthwise_", "depthwise_", sheets=(
         ("Kernels", "DepthwiseKernels"), ("Output", "DepthwiseOutput"),
-        ("Explorer", "DepthwiseExplorer"), ("Matrix", "DepthwiseMatrix")))
+        ("Explorer", "DepthwiseExplorer"), ("Matrix", "DepthwiseMatrix"),
+        ("Walk", "DepthwiseWalk")))
     pointwise = LayerNames("pointwise_", "", sheets=(("Kernels", "PointwiseKernels"),
                                                      ("Explorer", "PointwiseExplorer"),
-                                                     ("Matrix", "PointwiseMatrix")))
+                                                     ("Matrix", "PointwiseMatrix"),
+                                                     ("Walk", "PointwiseWalk")))
     return [("depthwise", "conv2d", conv_options(spec, out_channels=mid, groups=spec.in_channels),
              depthwise),
             ("pointwise", "conv2d", {"out_channels": spec.out_channels, "kernel_size": 1,

@@ -74,6 +74,7 @@ done
 "$python" -m convsheets render output/wavenet.xlsx --sheet "Receptive field" --to docs/images \
     --dpi 70 --trim --force >/dev/null
 "$python" -m convsheets render output/depthwise_causal.xlsx --sheet Guide --to docs/images \
+    --dpi 70 --trim --force >/dev/null
 # issue 24's new ops: softmax's explicit stages and a bilinear upsample (README "More ops")
 cat > "$tmp/new-ops.toml" <<'EOF2'
 input_size = "3x3"
@@ -114,6 +115,7 @@ EOF2
 "$python" -m convsheets build --template "$tmp/padding-mode.toml" -o "$tmp/padding-mode.xlsx" \
     >/dev/null
 "$python" -m convsheets render "$tmp/padding-mode.xlsx" --sheet "conv1 Padded" --to docs/images \
+    --dpi 70 --trim --force >/dev/null
 # a graph (issue 28): the layer table of resnet_block's guide (cut from its first page), and
 # the explorer of a conv that reads a concatenation
 "$python" -m convsheets render output/resnet_block.xlsx --sheet Guide --to "$tmp" --dpi 150 \
@@ -128,3 +130,12 @@ page.crop((0, int(h * 0.226), w, int(h * 0.533))).save("docs/images/resnet_block
 EOF
 "$python" -m convsheets render output/tiny_unet.xlsx --sheet "dec2 Explorer" --to docs/images \
     --dpi 70 --trim --force >/dev/null
+# conv_arithmetic's table of animations, each from a workbook built for it (one LibreOffice
+# start for all), and a still of the Walk sheet the frames are cut from
+rm -rf docs/images/animate
+"$python" -m convsheets animate --gallery docs/images/animate >/dev/null
+"$python" -m convsheets build --variant basic -o "$tmp/walk.xlsx" >/dev/null
+"$python" -m convsheets animate "$tmp/walk.xlsx" --frames 0-8 --dpi 80 \
+    -o docs/images/animate-basic.gif --force >/dev/null
+"$python" -m convsheets animate output/transposed.xlsx --view scatter --dpi 80 \
+    -o docs/images/animate-stamps.gif --force >/dev/null
