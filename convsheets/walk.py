@@ -191,7 +191,7 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
         total = f"{total}+{bias}"
     total_row += 1
     label(total_row, out_left, "total = output cell", "cs_title")
-    cell(names["total"], f'IF({valid},{total},"")', total_row, value_col, "cs_heading")
+    cell(names["total"], f'IF({valid},{total},"")', total_row, value_col, "cs_title")
     if not view_fits(ctx, sheet, "Walk sheet", blocks,
                      (rule for b in blocks for rule, _look in b.shades)):
         return

@@ -139,3 +139,5 @@ rm -rf docs/images/animate
     -o docs/images/animate-basic.gif --force >/dev/null
 "$python" -m convsheets animate output/transposed.xlsx --view scatter --dpi 80 \
     -o docs/images/animate-stamps.gif --force >/dev/null
+"$python" -m convsheets animate output/wavenet.xlsx --layer conv4 --dpi 80 \
+    -o docs/images/animate-wavenet.gif --force >/dev/null
