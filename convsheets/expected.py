@@ -143,19 +143,27 @@ def _may_show(plan: Plan, steps: list[tuple[Layer, np.ndarray, np.ndarray]],
             continue
         if meaning.layer not in samples:
             layer, x, y = by_layer[meaning.layer]
-            weights = [t[name] for name in layer.tensor_shapes()]
-            x_, y_ = x[np.isfinite(x)], y[np.isfinite(y)]
-            found = [x_.min(initial=0), x_.max(initial=0), y_.min(initial=0),
-                     y_.max(initial=0), _most_decimals(x_), _most_decimals(y_)]
-            for w in weights:
-                w = w[np.isfinite(w)]
-                if w.size == 0:
-                    continue
-                found += [_most_decimals(w), _most_decimals(x_) * _most_decimals(w)]
-                window = w.size // max(1, w.shape[0]) if w.ndim else 1
-                found.append(-np.abs(x_).max(initial=0) * np.abs(w).max() * window)
-            samples[meaning.layer] = np.array(found, dtype=float)
+            samples[meaning.layer] = view_samples(layer, x, y, t)
         stored.shows[block.name] = samples[meaning.layer]
+
+
+def view_samples(layer: Layer, x: np.ndarray, y: np.ndarray,
+                 t: dict[str, np.ndarray]) -> np.ndarray:
+    """A few values standing for everything a layer's view may show whatever its selection:
+    the input's and output's extremes, a value with the most decimals of each, a product of
+    an input value and a weight with the most decimals each, the largest window sum."""
+    weights = [t[name] for name in layer.tensor_shapes()]
+    x_, y_ = x[np.isfinite(x)], y[np.isfinite(y)]
+    found = [x_.min(initial=0), x_.max(initial=0), y_.min(initial=0),
+             y_.max(initial=0), _most_decimals(x_), _most_decimals(y_)]
+    for w in weights:
+        w = w[np.isfinite(w)]
+        if w.size == 0:
+            continue
+        found += [_most_decimals(w), _most_decimals(x_) * _most_decimals(w)]
+        window = w.size // max(1, w.shape[0]) if w.ndim else 1
+        found.append(-np.abs(x_).max(initial=0) * np.abs(w).max() * window)
+    return np.array(found, dtype=float)
 
 
 def _most_decimals(values: np.ndarray) -> float:
