@@ -30,7 +30,7 @@ from .stages import PAD, Formula, Gather, Zero, measured
 
 MAX_SIDE = 20  # the source and output sides a one-screen Walk can show
 MAX_LENGTH = 40  # ... a 1-D layer's (its rows stacked: source, kernel, products, output)
-MIN_WALK_SCALE = MIN_SCALE + 0.03  # (the estimate's error: columns are widened for their numbers first)
+MIN_WALK_SCALE = MIN_SCALE + 0.03  # (the estimate's error: columns widened for numbers first)
 MAX_CHANNELS = 4  # input channels of one filter a one-screen Walk can show side by side
 SHEET_ROLE = "Walk"
 NOTE = ("Walk: the layer's computation one output cell per step (channel, row, column order). "
