@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -372,13 +373,44 @@ def _network_guide(cur: GuideWriter, network: Network) -> None:
     layer_table(cur, network)
     cur.gap()
     cur.text("Steps, once per kind of layer", "cs_title")
-    kinds: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for layer in network.layers:  # layers whose steps read the same share them
-        kinds.setdefault((layer.op.summary, layer.op.steps()), []).append(layer.label)
-    for (summary, steps), labels in kinds.items():
-        cur.text(f"{', '.join(labels)}: {summary}.", "cs_title")
-        for n, step in enumerate(steps, 1):
+    kinds: dict[tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...]]]] = {}
+    for layer in network.layers:  # layers whose steps read the same but for numbers share them
+        steps = layer.op.steps()
+        key = (_masked(layer.op.summary), tuple(_masked(step) for step in steps))
+        kinds.setdefault(key, []).append((layer.label, steps))
+    for members in kinds.values():
+        labels = ", ".join(label for label, _steps in members)
+        texts = [steps for _label, steps in members]
+        summary = network.layers[[lyr.label for lyr in network.layers].index(
+            members[0][0])].op.summary
+        if len(set(texts)) == 1:
+            cur.text(f"{labels}: {summary}.", "cs_title")
+            merged = list(texts[0])
+        else:  # the same steps with each layer's own numbers: a/b/c in the layers' order
+            cur.text(f"{labels}: {summary} (a number written a/b/... is each layer's own, "
+                     "in this order).", "cs_title")
+            merged = [_merged(list(step)) for step in zip(*texts, strict=True)]
+        for n, step in enumerate(merged, 1):
             cur.text(f"{n}. {step}")
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?(?:x\d+(?:\.\d+)?)*)")  # 3, 0.01, 5x5: one number each
+
+
+def _masked(text: str) -> str:
+    """A step with its numbers left out: layers whose steps differ only in numbers (wavenet's
+    paddings and dilations 1, 2, 4, 8) share one list."""
+    return _NUMBER.sub("#", text)
+
+
+def _merged(texts: list[str]) -> str:
+    """One step for several layers, each number the layers differ in written a/b/c in the
+    layers' order (texts that differ only in numbers: `_masked` grouped them)."""
+    pieces = [_NUMBER.split(text) for text in texts]
+    out = []
+    for i, column in enumerate(zip(*pieces, strict=True)):
+        out.append(column[0] if i % 2 == 0 or len(set(column)) == 1 else "/".join(column))
+    return "".join(out)
 
 
 def _operands(op: Merge, sources: tuple[str, ...]) -> list[str]:
