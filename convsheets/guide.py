@@ -61,6 +61,40 @@ def first_sentence(text: str, width: int) -> str:
     return sentence[:cut] if cut > 0 else textwrap.wrap(sentence, room)[0]
 
 
+def sheet_index(sheets: list[SheetPlan], width: int) -> list[tuple[str, str]]:
+    """The guide's index: per sheet its note's first sentence (the note says the rest). In a
+    network the sheets of one kind (every layer's Explorer, Walk, Output ...) whose sentences
+    differ only in numbers share one row, the kind and then the layers, each differing number
+    written a/b/c in their order: wavenet's index of 34 sheets took a page of its own."""
+    rows: list[tuple[str, list[str], list[str]]] = []  # (kind or sheet, layers, sentences)
+    where: dict[tuple[str, str], int] = {}
+    for other in sheets:
+        sentence = first_sentence(other.clip_note if other.clip_note is not None
+                                  else other.note, width)
+        layer = other.layer
+        if layer and other.name.startswith(layer + " ") and layer not in sentence:
+            kind = other.name[len(layer) + 1:]
+            key = (kind, _masked(sentence))
+            if key in where:
+                rows[where[key]][1].append(layer)
+                rows[where[key]][2].append(sentence)
+                continue
+            where[key] = len(rows)
+            rows.append((kind, [layer], [sentence]))
+        else:
+            rows.append((other.name, [], [sentence]))
+    index = []
+    for kind, layers, sentences in rows:
+        if len(layers) <= 1:
+            index.append((f"{layers[0]} {kind}" if layers else kind, sentences[0]))
+            continue
+        merged = _merged(sentences)
+        numbers = " (numbers a/b/...: each layer's, in this order)" if len(set(sentences)) > 1 \
+            else ""
+        index.append((kind, f"{', '.join(layers)}{numbers}: {merged}"))
+    return index
+
+
 class GuideWriter:
     """Writes the guide top to bottom: paragraphs, and named one-cell blocks beside labels."""
 
@@ -166,10 +200,9 @@ def add_guide(plan: Plan) -> None:
     cur.gap()
     cur.text("Sheets", "cs_title")
     width = TEXT_WIDTH - int(sheet.col_width(COL_TEXT))  # (the text starts in column C)
-    for other in plan.sheets[1:]:  # its note's first sentence (the note says the rest)
-        sheet.labels.append(Label(cur.row, COL_TEXT, other.name, "cs_label"))
-        cur.text(first_sentence(other.clip_note if other.clip_note is not None else other.note,
-                                width), col=COL_VALUE, width=width)
+    for name, text in sheet_index(plan.sheets[1:], width):
+        sheet.labels.append(Label(cur.row, COL_TEXT, name, "cs_label"))
+        cur.text(text, col=COL_VALUE, width=width)
     cur.gap()
     weighted = [layer for layer in network.layers if layer.op.has_parameters]
     kernel = ""  # the first weight's first block: weight_0_0, or fc1_weight (a matrix)

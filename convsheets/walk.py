@@ -208,9 +208,13 @@ def _widen_for_numbers(ctx: LayerContext, sheet: SheetPlan, blocks: list[Block])
     is measured on the real widths (tiny_unet's values of 7 digits printed its Walk at 45 %
     when measured on the default width)."""
     from .expected import forward, view_samples  # (lazy: expected imports this module)
+    from .tensors import random_tensors
     from .workbook import decimals, shown_text
 
-    tensors = {name: np.asarray(a, dtype=float) for name, a in ctx.plan.tensors.items()}
+    # The network's own numbers, not the plan's: a probe (verify's, the tests') plans the same
+    # workbook with other numbers, and must find the same sheets.
+    tensors = {name: np.asarray(a, dtype=float)
+               for name, a in random_tensors(ctx.plan.network).items()}
     try:
         steps = forward(ctx.plan.network, tensors)
     except KeyError:  # (a plan without its tensors yet: nothing to measure)
