@@ -210,7 +210,7 @@ def frames_workbook(job: Job, target: Path) -> list[str]:
     cell = re.compile(rf'<c r="{address}"(?P<attrs>[^>]*?)(?:/>|>.*?</c>)', re.S)
     if cell.search(sheet_xml) is None:
         raise VerifyInputError(f"{job.path}: the Walk's step cell {address} is missing")
-    sheet_xml = sheet_xml.replace('tabSelected="1"', 'tabSelected="0"')
+    sheet_xml = _fitted_to_one_page(sheet_xml.replace('tabSelected="1"', 'tabSelected="0"'))
     # no stored results in the copies: each is computed for its own step
     sheet_xml = re.sub(r"(</f>|<f\b[^>]*/>)<v>[^<]*</v>", r"\1", sheet_xml)
     hidden = [re.sub(r'\sstate="[^"]*"', "", e).replace("<sheet ", '<sheet state="hidden" ', 1)
@@ -268,6 +268,32 @@ def frames_workbook(job: Job, target: Path) -> list[str]:
         for name, data in parts.items():
             out.writestr(name, data)
     return names
+
+
+def _fitted_to_one_page(sheet_xml: str) -> str:
+    """The sheet's print fitted to one page, its page breaks dropped: a frame is one page,
+    even of a Walk whose columns, widened for long numbers, print on two pages at a readable
+    scale (the frame's picture is scaled by --dpi anyway)."""
+    sheet_xml = re.sub(r"<(rowBreaks|colBreaks)\b.*?(?:/>|</\1>)", "", sheet_xml, flags=re.S)
+
+    def setup(m: re.Match[str]) -> str:
+        attrs = re.sub(r'\s(?:scale|fitToWidth|fitToHeight)="[^"]*"', "", m.group(1))
+        return f'<pageSetup{attrs} fitToWidth="1" fitToHeight="1"{m.group(2)}'
+
+    if "<pageSetup" in sheet_xml:
+        sheet_xml = re.sub(r"<pageSetup\b([^>]*?)(/?>)", setup, sheet_xml, count=1)
+    if "<pageSetUpPr" in sheet_xml:
+        sheet_xml = re.sub(r"<pageSetUpPr\b[^>]*?/>", '<pageSetUpPr fitToPage="1"/>', sheet_xml,
+                           count=1)
+    elif re.search(r"<sheetPr\b[^>]*/>", sheet_xml):
+        sheet_xml = re.sub(r"<sheetPr\b([^>]*)/>",
+                           r'<sheetPr\1><pageSetUpPr fitToPage="1"/></sheetPr>', sheet_xml, count=1)
+    elif "<sheetPr" in sheet_xml:
+        sheet_xml = sheet_xml.replace("</sheetPr>", '<pageSetUpPr fitToPage="1"/></sheetPr>', 1)
+    else:
+        sheet_xml = re.sub(r"(<worksheet\b[^>]*>)", r'\1<sheetPr><pageSetUpPr fitToPage="1"/>'
+                           "</sheetPr>", sheet_xml, count=1)
+    return sheet_xml
 
 
 def _attr(element: str, key: str) -> str | None:

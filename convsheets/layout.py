@@ -228,9 +228,9 @@ class SheetPlan:
     # print only the top-left rows x columns (`clip`: a view larger than any readable page)
     print_rows: int | None = None
     print_cols: int | None = None
-    # always fitted on one page (the Walk: animate cuts one frame per copy of it, and its
-    # columns may widen for long numbers after the Walk measured its scale)
-    one_page: bool = False
+    # fitted on one page only when the estimate clears MIN_SCALE by this much (the Walk: its
+    # columns widened for 7-digit numbers estimated 50 % and printed at 49 %)
+    fit_margin: float = 0.0
     clip_note: str | None = None  # a clippable sheet's note without the line `clip` adds
 
     def reserve_clip(self) -> None:
@@ -366,7 +366,7 @@ class SheetPlan:
         for orientation, (page_w, page_h) in PAGES.items():
             options.append((min(1.0, page_w / width, page_h / height), orientation))
         scale, orientation = max(options)
-        if scale >= MIN_SCALE or self.one_page:
+        if scale >= MIN_SCALE + self.fit_margin:
             return PageSetup(orientation, area, fit=True)
         wide = self._pages_wide(width, height)
         if wide is not None:

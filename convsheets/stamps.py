@@ -62,7 +62,7 @@ def stamps_stage(drawn: Drawn) -> None:
     names = stamps_names(ctx.names.tensor)
     scatter = scatter_names(ctx.names.tensor)
     sheet = ctx.add_sheet("Stamps", NOTE)
-    sheet.one_page = True  # (one frame per copy, as the Walk)
+    sheet.fit_margin = 0.03  # (wide numbers: the estimate can be a point or two too large)
     sheet.widths = {2: 9.0}
     if ctx.plan.network.values == "integers":
         sheet.default_width = 5.0

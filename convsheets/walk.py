@@ -30,7 +30,7 @@ from .stages import PAD, Formula, Gather, Zero, measured
 
 MAX_SIDE = 20  # the source and output sides a one-screen Walk can show
 MAX_LENGTH = 40  # ... a 1-D layer's (its rows stacked: source, kernel, products, output)
-MIN_WALK_SCALE = MIN_SCALE + 0.03  # (the estimate's error: columns widened for numbers first)
+MIN_WALK_SCALE = MIN_SCALE + 0.1  # (room for columns widened later for their numbers)
 MAX_CHANNELS = 4  # input channels of one filter a one-screen Walk can show side by side
 SHEET_ROLE = "Walk"
 NOTE = ("Walk: the layer's computation one output cell per step (channel, row, column order). "
@@ -71,7 +71,7 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     names = walk_names(ctx.names.tensor)
     explore = explore_names(ctx.names.tensor)
     sheet = ctx.add_sheet(SHEET_ROLE, NOTE)
-    sheet.one_page = True
+    sheet.fit_margin = 0.03  # (wide numbers: the estimate can be a point or two too large)
     sheet.widths = {2: 9.0}
     if ctx.plan.network.values == "integers":  # (widened later if a column's numbers need it)
         sheet.default_width = 5.0
@@ -195,45 +195,10 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     if not view_fits(ctx, sheet, "Walk sheet", blocks,
                      (rule for b in blocks for rule, _look in b.shades)):
         return
-    _widen_for_numbers(ctx, sheet, blocks)
     if one_page_scale(sheet) < MIN_WALK_SCALE:  # not one readable screen after all
         ctx.plan.sheets.remove(sheet)
         ctx.plan.notes.append(f"{ctx.layer.label}: the Walk sheet is left out: it would "
                               "print at less than half size on one page.")
-
-
-def _widen_for_numbers(ctx: LayerContext, sheet: SheetPlan, blocks: list[Block]) -> None:
-    """Widen the Walk's columns now as the workbook will widen them for the numbers they may
-    show (`workbook.number_formats`: the layer's view samples), so the one-page scale below
-    is measured on the real widths (tiny_unet's values of 7 digits printed its Walk at 45 %
-    when measured on the default width)."""
-    from .expected import forward, view_samples  # (lazy: expected imports this module)
-    from .tensors import random_tensors
-    from .workbook import decimals, shown_text
-
-    # The network's own numbers, not the plan's: a probe (verify's, the tests') plans the same
-    # workbook with other numbers, and must find the same sheets.
-    tensors = {name: np.asarray(a, dtype=float)
-               for name, a in random_tensors(ctx.plan.network).items()}
-    try:
-        steps = forward(ctx.plan.network, tensors)
-    except KeyError:  # (a plan without its tensors yet: nothing to measure)
-        return
-    found = [(x, y) for layer, x, y in steps if layer is ctx.layer]
-    if not found:
-        return
-    x, y = found[0]
-    samples = view_samples(ctx.layer, x, y, tensors)
-    samples = samples[np.isfinite(samples)]
-    if samples.size == 0:
-        return
-    places, _rounded = decimals(samples)
-    fmt = "0." + "0" * places if places else "0"
-    width = max(len(shown_text(float(v), fmt)) for v in (samples.min(), samples.max())) + 1.5
-    for block in blocks:
-        for col in range(block.left, block.right + 1):
-            if sheet.col_width(col) < width:
-                sheet.widths[col] = width
 
 
 def one_page_scale(sheet: SheetPlan) -> float:
