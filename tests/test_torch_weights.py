@@ -203,6 +203,8 @@ def _read_blocks(copy: Path) -> Callable[[str], np.ndarray]:
     return read
 
 
+@pytest.mark.slow  # (36 s: CI runs it with -m slow; the default run keeps test_models'
+# from_module in every engine)
 def test_every_layer_equals_the_modules_forward_in_every_engine(built_cases) -> None:
     jobs, _reports, kept = built_cases
     engines = sorted(p.name for p in kept.iterdir())
@@ -223,6 +225,8 @@ def test_every_layer_equals_the_modules_forward_in_every_engine(built_cases) -> 
     assert not problems, problems[:10]
 
 
+@pytest.mark.slow  # (36 s: CI runs it with -m slow; the default run keeps test_models'
+# from_module in every engine)
 def test_verify_all_engines_ok(built_cases) -> None:
     jobs, reports, _kept = built_cases
     assert len(reports) == len(jobs)
