@@ -109,6 +109,7 @@ class _Workbook:
     # its sheets as read when opened (their stored values are checked against the engine's)
     original: dict[str, SheetCells] = field(default_factory=dict)
     views: tuple[str, ...] = ()  # the optional views it was built with (explorer)
+    all_views: bool = False  # built with --all-views (past the default budget)
     meanings: dict[str, Meaning] = field(default_factory=dict)  # what each named block is
     stored_values: bool = False  # convsheets stored every formula's value when it built it
 
@@ -466,7 +467,8 @@ def _open(path: Path) -> _Workbook:
                 network = Network.from_record(record)
                 check_size_early(network)  # before anything is allocated from these numbers
                 views = tuple(v for v in record.get("views", []) if v in VIEWS)
-                meanings = _meanings(record, network, views)
+                all_views = record.get("all_views") is True
+                meanings = _meanings(record, network, views, all_views)
                 stored = record.get("stored_values") is True
                 if "exercise" in record:
                     raise VerifyInputError(f"{path}: an exercise handout (its answers are the "
@@ -487,16 +489,18 @@ def _open(path: Path) -> _Workbook:
         raise VerifyInputError(f"{path}: {exc}") from exc
     return _Workbook(path, network, names, fully_cached, minimum_cells(network),
                      as_built=is_convsheets_workbook(path), original=original, views=views,
+                     all_views=all_views,
                      stored_values=stored, meanings=meanings)
 
 
 def _meanings(record: dict[str, object], network: Network, views: tuple[str, ...],
-              ) -> dict[str, Meaning]:
+              all_views: bool = False) -> dict[str, Meaning]:
     """What each named block is: as the file records it, or (a file from before blocks
     were recorded) as a build of the same network with the same views makes them."""
     recorded = record.get("blocks")
     if recorded is None:
-        return {name: block.meaning for block in make_plan(network, views=views).blocks()
+        return {name: block.meaning for block in make_plan(network, views=views,
+                                                           all_views=all_views).blocks()
                 for name in (block.name, *block.aliases) if block.meaning is not None}
     if not isinstance(recorded, dict):
         raise ValueError("its block record is not a mapping")
@@ -537,7 +541,8 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
             scalars = {n: float(_source(book, sheets, n, (1, 1))[0, 0])
                        for n in book.guide_inputs if not _empty(book, sheets, n)}
             try:
-                expected = expected_blocks(book.network, tensors, scalars, guide_spec, book.views)
+                expected = expected_blocks(book.network, tensors, scalars, guide_spec, book.views,
+                                           book.all_views)
             except ValueError as exc:
                 raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
                                        f"({exc})") from exc

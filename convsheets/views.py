@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import Budget, explorer_budget, left_out_note, matrix_budget
 from .draw import Drawn
 from .explorer import exploration, explorer_stage
 from .layout import EDIT, SELECTION, VIEW, Meaning
@@ -48,6 +49,9 @@ class View:
     applies: Callable[[Op], bool]
     draw: Callable[[Drawn], None]
     expected: Expect | None = None  # None: `expected.explorer_expected` (its selection rules)
+    # the default budget (`budget.py`): why a layer's view is left out unless --all-views
+    budget: Budget | None = None
+    sheet: str = ""  # what the guide calls it when the budget leaves it out
 
 
 # ---------------------------------------------------------------------------- the explorer
@@ -147,10 +151,11 @@ def _transposed(op: Op) -> bool:
 
 # In drawing order: a layer's views follow each other in this order, layer after layer.
 VIEWS: tuple[View, ...] = (
-    View("explorer", lambda op: op.window() is not None, _draw_explorer),
+    View("explorer", lambda op: op.window() is not None, _draw_explorer,
+         budget=explorer_budget, sheet="Explorer"),
     View("scatter", _transposed, _draw_scatter, _scatter_values),
     View("matrix", lambda op: isinstance(op, (Conv2d, ConvTranspose2d)), _draw_matrix,
-         _matrix_values),
+         _matrix_values, budget=matrix_budget, sheet="Matrix"),
 )
 # Passes that follow a layer's views when any of `after` is shown (they compare the views).
 FOLLOW_UPS: tuple[tuple[frozenset[str], View], ...] = (
@@ -164,15 +169,24 @@ WORKBOOK_VIEWS = ("overview",)  # views of the whole workbook, drawn by `build.m
 assert set(PLAN_VIEWS) == {*WORKBOOK_VIEWS, *(view.name for view in VIEWS)}
 
 
-def draw_views(drawn: Drawn, shown: Collection[str]) -> None:
-    """Every view of `shown` that applies to the drawn layer, in registry order; each block a
-    view adds is recorded as that view's (its selection cells as selections)."""
-    op = drawn.op
+def draw_views(drawn: Drawn, shown: Collection[str], all_views: bool = False) -> None:
+    """Every view of `shown` that applies to the drawn layer and is within its default budget
+    (`budget.py`; every one with `all_views`), in registry order; each block a view adds is
+    recorded as that view's (its selection cells as selections). A view the budget leaves
+    out gets a line on the guide, and its follow-ups (the Walk of an explorer) are not drawn."""
+    op, layer = drawn.op, drawn.ctx.layer
+    here = set(shown)
     for view in VIEWS:
-        if view.name in shown and view.applies(op):
+        if view.name not in shown or not view.applies(op):
+            continue
+        why = None if all_views or view.budget is None else view.budget(layer)
+        if why is None:
             _recorded(drawn, view)
+        else:
+            here.discard(view.name)
+            drawn.ctx.plan.notes.append(left_out_note(layer.label, view.sheet, why))
     for after, view in FOLLOW_UPS:
-        if after & set(shown) and view.applies(op):
+        if after & here and view.applies(op):
             _recorded(drawn, view)
 
 
