@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .budget import Budget, explorer_budget, left_out_note, matrix_budget
+from .budget import Budget, explorer_budget, left_out_note, matrix_budget, matrix_cells
 from .draw import Drawn
-from .explorer import exploration, explorer_stage
+from .explorer import exploration, explorer_stage, longest_highlight
 from .layout import EDIT, SELECTION, VIEW, Meaning
+from .limits import EXCEL_MAX_FORMULA
 from .matrix import (
+    MAX_MATRIX_CELLS,
     direct_matrix_stage,
     direct_matrix_values,
     transposed_matrix_stage,
@@ -52,11 +54,18 @@ class View:
     # the default budget (`budget.py`): why a layer's view is left out unless --all-views
     budget: Budget | None = None
     sheet: str = ""  # what the guide calls it when the budget leaves it out
+    # whether a hard limit leaves the layer's view out whatever the options (its drawer then
+    # says so on the guide; the budget's note would promise what --all-views cannot give)
+    hard: Callable[[Drawn], bool] | None = None
 
 
 # ---------------------------------------------------------------------------- the explorer
 def _draw_explorer(drawn: Drawn) -> None:
     explorer_stage(drawn.ctx, exploration(drawn))
+
+
+def _explorer_too_long(drawn: Drawn) -> bool:
+    return longest_highlight(exploration(drawn), drawn.ctx.names.tensor) > EXCEL_MAX_FORMULA
 
 
 # ---------------------------------------------------------------------------- the matrix view
@@ -152,10 +161,11 @@ def _transposed(op: Op) -> bool:
 # In drawing order: a layer's views follow each other in this order, layer after layer.
 VIEWS: tuple[View, ...] = (
     View("explorer", lambda op: op.window() is not None, _draw_explorer,
-         budget=explorer_budget, sheet="Explorer"),
+         budget=explorer_budget, sheet="Explorer", hard=_explorer_too_long),
     View("scatter", _transposed, _draw_scatter, _scatter_values),
     View("matrix", lambda op: isinstance(op, (Conv2d, ConvTranspose2d)), _draw_matrix,
-         _matrix_values, budget=matrix_budget, sheet="Matrix"),
+         _matrix_values, budget=matrix_budget, sheet="Matrix",
+         hard=lambda drawn: matrix_cells(drawn.ctx.layer) > MAX_MATRIX_CELLS),
 )
 # Passes that follow a layer's views when any of `after` is shown (they compare the views).
 FOLLOW_UPS: tuple[tuple[frozenset[str], View], ...] = (
@@ -180,6 +190,8 @@ def draw_views(drawn: Drawn, shown: Collection[str], all_views: bool = False) ->
         if view.name not in shown or not view.applies(op):
             continue
         why = None if all_views or view.budget is None else view.budget(layer)
+        if why is not None and view.hard is not None and view.hard(drawn):
+            why = None  # (its drawer leaves it out, and says why no option adds it)
         if why is None:
             _recorded(drawn, view)
         else:

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 import convsheets
 from convsheets.build import make_plan
 from convsheets.cli import cli
-from convsheets.request import every_preset
+from convsheets.request import API, every_preset, resolve
 
 # A model-sized chain whose sizes the test states by hand (not from the budget's code):
 # c1 reads 1 channel of 5x5 (a readable explorer) but its im2col is 784 patches x 25 taps
@@ -95,3 +95,18 @@ def test_presets_and_shipped_networks_keep_every_view():
         default = [sheet.name for sheet in make_plan(resolved.network).sheets]
         every = [sheet.name for sheet in make_plan(resolved.network, all_views=True).sheets]
         assert default == every, name
+
+
+@pytest.mark.parametrize(("channels", "by_budget"), [(200, True), (400, False)])
+def test_the_budget_promises_all_views_only_where_no_hard_limit_applies(channels, by_budget):
+    """A 1x1 layer over 200 channels: its explorer fits Excel (every kernel cell's highlight
+    rule an OR over 200 channels) and --all-views draws it; over 400 channels that rule would
+    pass 8,192 characters, so the guide gives the hard limit's note, not the option."""
+    network = resolve("pointwise", None, None, None, None,
+                      {"in_channels": channels, "input_size": "2x2"}, API).network
+    default, every = make_plan(network), make_plan(network, all_views=True)
+    assert "Explorer" not in [sheet.name for sheet in default.sheets]
+    budget = [note for note in default.notes if "left out by default" in note]
+    hard = [note for note in default.notes if "8,192" in note]
+    assert ("Explorer" in [sheet.name for sheet in every.sheets]) == by_budget
+    assert (len(budget), len(hard)) == ((1, 0) if by_budget else (0, 1))
