@@ -19,9 +19,10 @@ and on LeNet-5 on a 28x28 digit (``bench/lenet28.py``):
   a screen and the panels wrap to more rows than a screen holds; and its conditional formats
   grow as (kernel blocks x channels): one per kernel block, each an OR over the filter's
   channels. Measured on LeNet-5 28x28 written with convolutions (c5 5x5 over 16 channels, f6
-  1x1 over 120, output 1x1 over 84) on 2 shared cores: with those three explorers the
-  workbook took 16.8 s to build (5.2 MB) and Gnumeric and IronCalc verification did not end
-  in 200 s (LibreOffice: 74 s); without them 4.9 s (1.5 MB) and 11 s, 48 s, 14 s.
+  1x1 over 120, output 1x1 over 84; overview and explorers only) on 2 shared cores: with
+  those three explorers the workbook took 15.1 s to build (4.5 MB) and neither Gnumeric nor
+  IronCalc verification ended in 200 s; without them 4.2 s (1.5 MB), Gnumeric 10 s, IronCalc
+  52 s.
   So: at most `EXPLORER_MAX_CHANNELS` input channels and `EXPLORER_MAX_PRODUCTS` products.
 - Matrix: every cell of an im2col (or C-transposed) matrix is its own formula. The largest a
   shipped workbook draws holds 8,192 cells (tiny_unet's up1) and 7,074 (digit_edges' 28x28
