@@ -35,7 +35,7 @@ from .errors import (
 )
 from .expected import Expected, expected_blocks
 from .guide import parameter_cells
-from .layout import ROLES, SELECTION, Meaning
+from .layout import ROLES, SELECTION, VIEW, Meaning
 from .network import Network
 from .outputs import write_text
 from .plan import VIEWS
@@ -43,6 +43,7 @@ from .scatter import SELECT as SCATTER_SELECT
 from .spec import LayerSpec
 from .tensors import block_names
 from .variants import VARIANTS
+from .views import beyond_budget
 from .workbook import METADATA_KEY
 from .xlsxread import (
     KIND_EMPTY,
@@ -469,6 +470,11 @@ def _open(path: Path) -> _Workbook:
                 views = tuple(v for v in record.get("views", []) if v in VIEWS)
                 all_views = record.get("all_views") is True
                 meanings = _meanings(record, network, views, all_views)
+                # (a file built before the view budget holds views it leaves out by default)
+                left_out = beyond_budget(network, views)
+                all_views = all_views or any((m.layer, m.kind) in left_out
+                                             for m in meanings.values()
+                                             if m.role in (VIEW, SELECTION))
                 stored = record.get("stored_values") is True
                 if "exercise" in record:
                     raise VerifyInputError(f"{path}: an exercise handout (its answers are the "

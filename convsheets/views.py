@@ -29,6 +29,7 @@ from .matrix import (
     transposed_matrix_stage,
     transposed_matrix_values,
 )
+from .network import Network
 from .ops import Conv2d, ConvTranspose2d, Op
 from .plan import VIEWS as PLAN_VIEWS
 from .scatter import SELECT, scatter_stage, scatter_values, three_ways, three_ways_values
@@ -200,6 +201,15 @@ def draw_views(drawn: Drawn, shown: Collection[str], all_views: bool = False) ->
     for after, view in FOLLOW_UPS:
         if after & here and view.applies(op):
             _recorded(drawn, view)
+
+
+def beyond_budget(network: Network, shown: Collection[str]) -> set[tuple[str, str]]:
+    """(layer label, view name) of every view of `shown` the default budget leaves out of
+    `network`: a workbook holding one of these was built with every view (--all-views, or
+    before the budget existed), and is checked as such."""
+    return {(layer.label, view.name) for layer in network.layers for view in VIEWS
+            if view.name in shown and view.budget is not None and view.applies(layer.op)
+            and view.budget(layer) is not None}
 
 
 def _recorded(drawn: Drawn, view: View) -> None:

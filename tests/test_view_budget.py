@@ -110,3 +110,27 @@ def test_the_budget_promises_all_views_only_where_no_hard_limit_applies(channels
     hard = [note for note in default.notes if "8,192" in note]
     assert ("Explorer" in [sheet.name for sheet in every.sheets]) == by_budget
     assert (len(budget), len(hard)) == ((1, 0) if by_budget else (0, 1))
+
+
+def test_a_workbook_from_before_the_budget_is_checked_with_every_view(tmp_path, monkeypatch):
+    """A file built before the budget holds views it now leaves out, and its metadata has no
+    all_views: verify sees those views in the file's block record and checks them too."""
+    import json
+
+    import convsheets.workbook as workbook
+
+    original = workbook.metadata_json
+
+    def without_the_flag(plan, stored):  # (what a build before the budget recorded)
+        record = json.loads(original(plan, stored))
+        del record["all_views"]
+        return json.dumps(record, sort_keys=True)
+
+    monkeypatch.setattr(workbook, "metadata_json", without_the_flag)
+    path = convsheets.build("pointwise", in_channels=20, input_size="2x2", all_views=True,
+                            output=tmp_path / "old.xlsx").path
+    monkeypatch.undo()
+    assert "Explorer" in load_workbook(path, read_only=True).sheetnames
+    (report,) = convsheets.verify(path, engine="gnumeric")
+    compared = {block.name: block.ok for run in report.runs for block in run.blocks}
+    assert report.ok and compared.get("explore_sum") is True, report
