@@ -8,6 +8,8 @@ entry here (and its module); adding an op never touches a view unless the op nee
 its own kind (an op with a `window()` gets the explorer for free).
 
 The workbook-level overview (`plan.overview_stage`) is a view too, named in `WORKBOOK_VIEWS`.
+A view's `budget` (`budget.py`) says where it is left out by default (too large to read, too
+slow to verify); `draw_views` consults it, unless --all-views.
 """
 
 from __future__ import annotations
