@@ -134,3 +134,17 @@ def test_a_workbook_from_before_the_budget_is_checked_with_every_view(tmp_path, 
     (report,) = convsheets.verify(path, engine="gnumeric")
     compared = {block.name: block.ok for run in report.runs for block in run.blocks}
     assert report.ok and compared.get("explore_sum") is True, report
+
+
+def test_a_sequence_whose_last_explorer_is_left_out_has_no_receptive_field_sheet():
+    """The Receptive field sheet is driven by the last layer's explorer: without it (20
+    channels, past the budget) the sheet is not drawn; --all-views draws both."""
+    network = resolve(None, {"input_size": 16, "in_channels": 1, "seed": 1, "layers": [
+        {"op": "conv1d", "name": "wide", "out_channels": 20, "kernel_size": 2},
+        {"op": "conv1d", "name": "last", "out_channels": 1, "kernel_size": 2}]},
+        None, None, None, {}, API).network
+    default = [sheet.name for sheet in make_plan(network).sheets]
+    every = [sheet.name for sheet in make_plan(network, all_views=True).sheets]
+    assert "last Explorer" not in default and "Receptive field" not in default
+    assert "wide Explorer" in default  # (it reads one channel)
+    assert "last Explorer" in every and "Receptive field" in every
