@@ -1,4 +1,6 @@
-"""LeNet-5 on a 28x28 input, from `from_module`: build time, then verify time per engine.
+"""LeNet-5 on a 28x28 input, from `from_module`: build time, then verify time per engine,
+with the default views (the budget of `convsheets/budget.py` leaves c1's and c3's Matrix
+sheets out) and with every view (``all_views=True``, ``--all-views``).
 
     python bench/lenet28.py [engine ...]      (default: gnumeric libreoffice ironcalc)
 """
@@ -39,18 +41,19 @@ def main(engines: list[str]) -> None:
     model = LeNet5().double().eval()
     x = torch.rand(1, 1, 28, 28, dtype=torch.float64)
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "lenet5.xlsx"
-        start = time.perf_counter()
-        result = convsheets.from_module(model, x, path)
-        print(f"build: {time.perf_counter() - start:.1f} s, {result.cells:,} cells, "
-              f"{result.size / 1e6:.1f} MB")
-        for engine in engines:
+        for all_views in (False, True):
+            views = "every view (--all-views)" if all_views else "default views"
+            path = Path(folder) / f"lenet5_{all_views}.xlsx"
             start = time.perf_counter()
-            (report,) = convsheets.verify(path, engine=engine)
-            print(f"verify {engine}: {'ok' if report.ok else 'FAILED'}, "
-                  f"{time.perf_counter() - start:.1f} s")
+            result = convsheets.from_module(model, x, path, all_views=all_views)
+            print(f"{views}: build {time.perf_counter() - start:.1f} s, {result.cells:,} "
+                  f"cells, {result.size / 1e6:.1f} MB")
+            for engine in engines:
+                start = time.perf_counter()
+                (report,) = convsheets.verify(path, engine=engine)
+                print(f"  verify {engine}: {'ok' if report.ok else 'FAILED'}, "
+                      f"{time.perf_counter() - start:.1f} s")
         print(f"predicted class (PyTorch): {int(model(x).argmax())}")
-
 
 if __name__ == "__main__":
     main(sys.argv[1:] or ["gnumeric", "libreoffice", "ironcalc"])

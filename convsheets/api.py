@@ -69,7 +69,7 @@ def build(variant: str | None = None, *,
           views: Collection[str] = VIEWS, colour_scale: str = "block", exercise: bool = False,
           blank: str = "output", self_check: bool = False, strict: bool = False,
           on_progress: Callable[[int, int], None] | None = None,
-          **options: object) -> BuildResult:
+          all_views: bool = False, **options: object) -> BuildResult:
     """Build a workbook, as ``convsheets build`` does, and return what was written.
 
     - ``build("grouped", groups=2, in_channels=4)``: a variant (``convsheets list`` shows
@@ -100,10 +100,13 @@ def build(variant: str | None = None, *,
     `output` defaults to ``output/NAME.xlsx`` (relative to the working directory); an existing
     file convsheets did not write is replaced only with ``force=True``. `views` chooses the
     optional sheets (``convsheets.plan.VIEWS``: "overview", "explorer", "matrix", "scatter"; all by
-    default). `colour_scale`: ``"block"`` (each block its own) or ``"tensor"`` (one over all
-    blocks of a tensor). Options given as None are ignored (as options left off the command
-    line). ``exercise=True`` writes a handout (``--exercise``): `blank` names the answer
-    blocks' kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would
+    default), within a default budget per layer: an explorer or matrix view too large to read
+    or too slow to verify on a model-sized layer is left out, and the guide's "Views left out"
+    says which and why; ``all_views=True`` (``--all-views``) draws them all
+    (`convsheets.budget`). `colour_scale`: ``"block"`` (each block its own) or ``"tensor"``
+    (one over all blocks of a tensor). Options given as None are ignored (as options left off
+    the command line). ``exercise=True`` writes a handout (``--exercise``): `blank` names the
+    answer blocks' kinds, `self_check` adds ✓/✗ cells (a handout shows no other views: they would
     give the answers away; its numbers come from its seed, so not with image, kernel or
     weights). A tensor of `weights` that no layer reads is reported by `warnings.warn`
     (`UnusedWeightsWarning`); ``strict=True`` makes it a `WeightsError` (``--strict``).
@@ -134,7 +137,7 @@ def build(variant: str | None = None, *,
     hooks = progress_hooks(on_progress) if on_progress is not None else {}
     return build_workbook(resolved.network, target or resolved.default_output_path,
                           force=force, views=views, colour_scale=colour_scale,
-                          **hooks)  # type: ignore[arg-type]
+                          all_views=all_views, **hooks)  # type: ignore[arg-type]
 
 
 def read(path: str | Path, name: str, *, engine: str | None = None,

@@ -40,13 +40,14 @@ MAX_CELLS = 3_000_000  # LibreOffice needs ~2 GB to recalculate ~1.1 million cel
 def make_plan(network: Network,
               tensors: dict[str, np.ndarray] | None = None,
               views: Collection[str] = VIEWS, colour_scale: str = "block",
-              intro: Sequence[tuple[str, str]] = ()) -> Plan:
+              intro: Sequence[tuple[str, str]] = (), all_views: bool = False) -> Plan:
     """The full plan of a workbook of a network (a variant's or a template's; random tensors from
     its seed by default): the guide, the input, each layer's sheets in order (the seed's
     steps), then the views (`views`: which of `plan.VIEWS`, e.g. each layer's explorer).
-    `intro`: (text, style) lines that open the guide (an exercise's instructions)."""
+    `intro`: (text, style) lines that open the guide (an exercise's instructions).
+    `all_views`: also the views the default budget leaves out (`budget.py`, --all-views)."""
     plan = Plan(network, tensors if tensors is not None else random_tensors(network),
-                views=frozenset(views), colour_scale=colour_scale)
+                views=frozenset(views), colour_scale=colour_scale, all_views=all_views)
     inputs = input_stage(plan)
     produced = {"input": inputs}  # each layer's output blocks by label (a graph's sources)
     owner = {block.name: "the input" for block in inputs}
@@ -65,7 +66,7 @@ def make_plan(network: Network,
                                         f"layer {layer.label}")
                     owner[name] = f"layer {layer.label}"
     for layer in drawn:
-        draw_views(layer, plan.views)
+        draw_views(layer, plan.views, all_views)
     if network.training is not None:  # --backward: the loss, the gradients, one SGD step
         from .backprop import draw_backward
 
@@ -141,11 +142,12 @@ class BuildResult:
 def build(network: Network, path: Path, *, force: bool = False,
           progress: Callable[[int], None] | None = None,
           on_start: Callable[[Plan, int], None] | None = None,
-          views: Collection[str] = VIEWS, colour_scale: str = "block") -> BuildResult:
+          views: Collection[str] = VIEWS, colour_scale: str = "block",
+          all_views: bool = False) -> BuildResult:
     """Build the workbook of a network (a variant's or a template's) at `path`, atomically.
-    Nothing is touched on error."""
+    Nothing is touched on error. `all_views`: also the views the default budget leaves out."""
     check_size_early(network)
-    plan = make_plan(network, views=views, colour_scale=colour_scale)
+    plan = make_plan(network, views=views, colour_scale=colour_scale, all_views=all_views)
     cells = check_limits(plan)
     check_target(path, force)
     if on_start is not None:

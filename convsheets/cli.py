@@ -133,6 +133,9 @@ def list_variants() -> None:
               "convolution, C and Cᵀ·x for a transposed one).")
 @click.option("--no-scatter", is_flag=True,
               help="Leave out the Scatter sheets (transposed convolutions).")
+@click.option("--all-views", is_flag=True, help="Also draw the Explorer and Matrix sheets "
+              "the default budget leaves out of large layers (too big to read, slow to "
+              "verify); the guide's \"Views left out\" lists them.")
 @click.option("--image", help="The input from a picture: a PNG/JPEG/GIF/BMP/WebP file or a "
               "bundled sample (convsheets samples); grey with --in-channels 1 (the default "
               "with an image), RGB with 3; resized to --input-size (default: its own size).")
@@ -162,7 +165,7 @@ def list_variants() -> None:
               "handout per student, -o DIR/{id}.xlsx, each with its own numbers.")
 def build(variant: str | None, build_all: bool, template: str | None, output: Path | None,
           force: bool, colour_scale: str, no_overview: bool, no_explorer: bool, no_matrix: bool,
-          no_scatter: bool, image: str | None, kernel_names: str | None,
+          no_scatter: bool, all_views: bool, image: str | None, kernel_names: str | None,
           weights_file: Path | None, strict: bool, exercise: bool, blank_kinds: str | None,
           self_check: bool, roster: Path | None, **options: object) -> None:
     """Build a workbook that computes a layer, or a small network, with live formulas."""
@@ -199,6 +202,7 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         try:
             result = build_workbook(network, target, force=force,
                                     views=views, colour_scale=colour_scale.lower(),
+                                    all_views=all_views,
                                     **hooks)
         finally:
             finish()

@@ -94,7 +94,8 @@ def layer_outputs(steps: list[tuple[Layer, np.ndarray, np.ndarray]]) -> dict[str
 def expected_blocks(source: Network, t: dict[str, np.ndarray],
                     scalars: dict[str, float],
                     guide: Network | None = None,
-                    views: Collection[str] = VIEWS) -> dict[str, Expected]:
+                    views: Collection[str] = VIEWS,
+                    all_views: bool = False) -> dict[str, Expected]:
     """Expected values of every computed block, by defined name.
 
     `t` holds the tensors by name ("input", "weight", "conv1_bias", ...); `scalars` the
@@ -103,7 +104,7 @@ def expected_blocks(source: Network, t: dict[str, np.ndarray],
     from .build import make_plan  # (build stores these values in every workbook it writes)
 
     plan = make_plan(source, {name: np.asarray(a, dtype=float) for name, a in t.items()},
-                     views)
+                     views, all_views=all_views)
     return plan_expected(plan, source, t, scalars, guide)
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import COMPUTED, EDIT, Block, Label, Tiling
-from .limits import view_fits
+from .limits import longest_of, view_fits
 from .plan import LayerContext
 from .stages import Formula, Values, measured
 
@@ -250,6 +250,14 @@ def explorer_stage(ctx: LayerContext, ex: Exploration) -> None:
     if view_fits(ctx, sheet, "Explorer", sheet.blocks, (rule for _b, rule in rules)):
         for block, rule in rules:
             block.highlights.append(rule)
+
+
+def longest_highlight(ex: Exploration, prefix: str) -> int:
+    """Characters of the longest conditional-format rule the explorer of `ex` would add (one
+    per kernel block, an OR over the filter's channels): the first of its formulas to pass
+    Excel's limit as channels grow (each channel adds ~45 characters to it, ~8 to the total),
+    so the view budget can tell without drawing it whether `view_fits` would leave it out."""
+    return longest_of((), (rule for _block, rule in _highlights(ex, explore_names(prefix))))
 
 
 def _words(ex: Exploration) -> dict[str, object]:

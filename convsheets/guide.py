@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .budget import ALL_VIEWS
 from .layout import COMPUTED, EDIT, GUIDE, PARAM, Block, Label, Meaning, SheetPlan
 from .network import Layer, Network
 from .ops import Cat, Merge, Op
@@ -170,6 +171,10 @@ def add_guide(plan: Plan) -> None:
         cur.text("Views left out", "cs_title")
         for note in plan.notes:
             cur.text(note)
+        by_budget = [note for note in plan.notes if ALL_VIEWS in note]
+        if by_budget and len(by_budget) < len(plan.notes):
+            cur.text(f"{ALL_VIEWS.split(' ')[0]} adds only the views left out by default; the "
+                     "others listed here stay out whatever the options.", "cs_note")
     if network.origins:
         cur.gap()
         cur.text("Where the numbers come from", "cs_title")

@@ -60,6 +60,7 @@ class Plan:
     tensors: dict[str, np.ndarray]
     sheets: list[SheetPlan] = field(default_factory=list)
     views: frozenset[str] = frozenset(VIEWS)  # the optional views this workbook shows
+    all_views: bool = False  # also the views the default budget leaves out (`budget.py`)
     guide_parts: list[Callable[[GuideWriter], None]] = field(default_factory=list)  # views' own
     notes: list[str] = field(default_factory=list)  # for the guide: views left out, and why
     legend: set[str] = field(default_factory=set)  # zero styles the views use (cs_struct)

@@ -89,6 +89,10 @@ def receptive_stage(plan: Plan, inputs: Sequence[Block]) -> None:
     last = selected_layer(network)
     if last is None or "explorer" not in plan.views:
         return
+    label = network.layers[last].label
+    if not any(block.meaning is not None and block.meaning.layer == label
+               and block.meaning.kind == "explorer" for block in plan.blocks()):
+        return  # (the budget left that explorer out: `budget.py`)
     outputs: dict[str, list[Block]] = {}
     for block in plan.blocks():
         m = block.meaning

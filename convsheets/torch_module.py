@@ -227,7 +227,8 @@ def from_module(module: torch.nn.Module, x: Any, path: str | Path, *,
     names, else convsheets' defaults (conv1, relu1, ...); the result's ``layers`` maps each
     module (or functional node) to its layer. An existing file that convsheets did not write
     is replaced only with ``force=True``. `build_options` go to `convsheets.build.build` as
-    they are (e.g. ``progress=``, or which optional views the workbook shows).
+    they are (e.g. ``progress=``, which optional views the workbook shows, or
+    ``all_views=True``: also those the view budget leaves out of large layers).
 
     ``on_progress(done, total)``: rows of cells written so far, of how many (as
     `convsheets.build`'s).

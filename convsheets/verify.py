@@ -35,7 +35,7 @@ from .errors import (
 )
 from .expected import Expected, expected_blocks
 from .guide import parameter_cells
-from .layout import ROLES, SELECTION, Meaning
+from .layout import ROLES, SELECTION, VIEW, Meaning
 from .network import Network
 from .outputs import write_text
 from .plan import VIEWS
@@ -43,6 +43,7 @@ from .scatter import SELECT as SCATTER_SELECT
 from .spec import LayerSpec
 from .tensors import block_names
 from .variants import VARIANTS
+from .views import beyond_budget
 from .workbook import METADATA_KEY
 from .xlsxread import (
     KIND_EMPTY,
@@ -109,6 +110,7 @@ class _Workbook:
     # its sheets as read when opened (their stored values are checked against the engine's)
     original: dict[str, SheetCells] = field(default_factory=dict)
     views: tuple[str, ...] = ()  # the optional views it was built with (explorer)
+    all_views: bool = False  # built with --all-views (past the default budget)
     meanings: dict[str, Meaning] = field(default_factory=dict)  # what each named block is
     stored_values: bool = False  # convsheets stored every formula's value when it built it
 
@@ -466,7 +468,13 @@ def _open(path: Path) -> _Workbook:
                 network = Network.from_record(record)
                 check_size_early(network)  # before anything is allocated from these numbers
                 views = tuple(v for v in record.get("views", []) if v in VIEWS)
-                meanings = _meanings(record, network, views)
+                all_views = record.get("all_views") is True
+                meanings = _meanings(record, network, views, all_views)
+                # (a file built before the view budget holds views it leaves out by default)
+                left_out = beyond_budget(network, views)
+                all_views = all_views or any((m.layer, m.kind) in left_out
+                                             for m in meanings.values()
+                                             if m.role in (VIEW, SELECTION))
                 stored = record.get("stored_values") is True
                 if "exercise" in record:
                     raise VerifyInputError(f"{path}: an exercise handout (its answers are the "
@@ -487,16 +495,18 @@ def _open(path: Path) -> _Workbook:
         raise VerifyInputError(f"{path}: {exc}") from exc
     return _Workbook(path, network, names, fully_cached, minimum_cells(network),
                      as_built=is_convsheets_workbook(path), original=original, views=views,
+                     all_views=all_views,
                      stored_values=stored, meanings=meanings)
 
 
 def _meanings(record: dict[str, object], network: Network, views: tuple[str, ...],
-              ) -> dict[str, Meaning]:
+              all_views: bool = False) -> dict[str, Meaning]:
     """What each named block is: as the file records it, or (a file from before blocks
     were recorded) as a build of the same network with the same views makes them."""
     recorded = record.get("blocks")
     if recorded is None:
-        return {name: block.meaning for block in make_plan(network, views=views).blocks()
+        return {name: block.meaning for block in make_plan(network, views=views,
+                                                           all_views=all_views).blocks()
                 for name in (block.name, *block.aliases) if block.meaning is not None}
     if not isinstance(recorded, dict):
         raise ValueError("its block record is not a mapping")
@@ -537,7 +547,8 @@ def _compare(book: _Workbook, copy: Path, engine: str, tolerance: float,
             scalars = {n: float(_source(book, sheets, n, (1, 1))[0, 0])
                        for n in book.guide_inputs if not _empty(book, sheets, n)}
             try:
-                expected = expected_blocks(book.network, tensors, scalars, guide_spec, book.views)
+                expected = expected_blocks(book.network, tensors, scalars, guide_spec, book.views,
+                                           book.all_views)
             except ValueError as exc:
                 raise VerifyInputError(f"{book.path}: the reference cannot use these tensors "
                                        f"({exc})") from exc

@@ -8,6 +8,8 @@ entry here (and its module); adding an op never touches a view unless the op nee
 its own kind (an op with a `window()` gets the explorer for free).
 
 The workbook-level overview (`plan.overview_stage`) is a view too, named in `WORKBOOK_VIEWS`.
+A view's `budget` (`budget.py`) says where it is left out by default (too large to read, too
+slow to verify); `draw_views` consults it, unless --all-views.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import Budget, explorer_budget, left_out_note, matrix_budget, matrix_cells
 from .draw import Drawn
-from .explorer import exploration, explorer_stage
+from .explorer import exploration, explorer_stage, longest_highlight
 from .layout import EDIT, SELECTION, VIEW, Meaning
+from .limits import EXCEL_MAX_FORMULA
 from .matrix import (
+    MAX_MATRIX_CELLS,
     direct_matrix_stage,
     direct_matrix_values,
     transposed_matrix_stage,
     transposed_matrix_values,
 )
+from .network import Network
 from .ops import Conv2d, ConvTranspose2d, Op
 from .plan import VIEWS as PLAN_VIEWS
 from .scatter import SELECT, scatter_stage, scatter_values, three_ways, three_ways_values
@@ -48,11 +54,21 @@ class View:
     applies: Callable[[Op], bool]
     draw: Callable[[Drawn], None]
     expected: Expect | None = None  # None: `expected.explorer_expected` (its selection rules)
+    # the default budget (`budget.py`): why a layer's view is left out unless --all-views
+    budget: Budget | None = None
+    sheet: str = ""  # what the guide calls it when the budget leaves it out
+    # whether a hard limit leaves the layer's view out whatever the options (its drawer then
+    # says so on the guide; the budget's note would promise what --all-views cannot give)
+    hard: Callable[[Drawn], bool] | None = None
 
 
 # ---------------------------------------------------------------------------- the explorer
 def _draw_explorer(drawn: Drawn) -> None:
     explorer_stage(drawn.ctx, exploration(drawn))
+
+
+def _explorer_too_long(drawn: Drawn) -> bool:
+    return longest_highlight(exploration(drawn), drawn.ctx.names.tensor) > EXCEL_MAX_FORMULA
 
 
 # ---------------------------------------------------------------------------- the matrix view
@@ -147,10 +163,12 @@ def _transposed(op: Op) -> bool:
 
 # In drawing order: a layer's views follow each other in this order, layer after layer.
 VIEWS: tuple[View, ...] = (
-    View("explorer", lambda op: op.window() is not None, _draw_explorer),
+    View("explorer", lambda op: op.window() is not None, _draw_explorer,
+         budget=explorer_budget, sheet="Explorer", hard=_explorer_too_long),
     View("scatter", _transposed, _draw_scatter, _scatter_values),
     View("matrix", lambda op: isinstance(op, (Conv2d, ConvTranspose2d)), _draw_matrix,
-         _matrix_values),
+         _matrix_values, budget=matrix_budget, sheet="Matrix",
+         hard=lambda drawn: matrix_cells(drawn.ctx.layer) > MAX_MATRIX_CELLS),
 )
 # Passes that follow a layer's views when any of `after` is shown (they compare the views).
 FOLLOW_UPS: tuple[tuple[frozenset[str], View], ...] = (
@@ -164,16 +182,36 @@ WORKBOOK_VIEWS = ("overview",)  # views of the whole workbook, drawn by `build.m
 assert set(PLAN_VIEWS) == {*WORKBOOK_VIEWS, *(view.name for view in VIEWS)}
 
 
-def draw_views(drawn: Drawn, shown: Collection[str]) -> None:
-    """Every view of `shown` that applies to the drawn layer, in registry order; each block a
-    view adds is recorded as that view's (its selection cells as selections)."""
-    op = drawn.op
+def draw_views(drawn: Drawn, shown: Collection[str], all_views: bool = False) -> None:
+    """Every view of `shown` that applies to the drawn layer and is within its default budget
+    (`budget.py`; every one with `all_views`), in registry order; each block a view adds is
+    recorded as that view's (its selection cells as selections). A view the budget leaves
+    out gets a line on the guide, and its follow-ups (the Walk of an explorer) are not drawn."""
+    op, layer = drawn.op, drawn.ctx.layer
+    here = set(shown)
     for view in VIEWS:
-        if view.name in shown and view.applies(op):
+        if view.name not in shown or not view.applies(op):
+            continue
+        why = None if all_views or view.budget is None else view.budget(layer)
+        if why is not None and view.hard is not None and view.hard(drawn):
+            why = None  # (its drawer leaves it out, and says why no option adds it)
+        if why is None:
             _recorded(drawn, view)
+        else:
+            here.discard(view.name)
+            drawn.ctx.plan.notes.append(left_out_note(layer.label, view.sheet, why))
     for after, view in FOLLOW_UPS:
-        if after & set(shown) and view.applies(op):
+        if after & here and view.applies(op):
             _recorded(drawn, view)
+
+
+def beyond_budget(network: Network, shown: Collection[str]) -> set[tuple[str, str]]:
+    """(layer label, view name) of every view of `shown` the default budget leaves out of
+    `network`: a workbook holding one of these was built with every view (--all-views, or
+    before the budget existed), and is checked as such."""
+    return {(layer.label, view.name) for layer in network.layers for view in VIEWS
+            if view.name in shown and view.budget is not None and view.applies(layer.op)
+            and view.budget(layer) is not None}
 
 
 def _recorded(drawn: Drawn, view: View) -> None:

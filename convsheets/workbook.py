@@ -693,6 +693,8 @@ def metadata_json(plan: Plan, stored: bool) -> str:
     # workbook select blocks by these, never by the spelling of their names
     record["blocks"] = {block.name: block.meaning.record() for block in plan.blocks()
                         if block.public and block.meaning is not None}
+    if plan.all_views:  # (recorded only when given: a default build's record is unchanged)
+        record["all_views"] = True
     if plan.exercise is not None:
         record["exercise"] = plan.exercise
     return json.dumps(record, sort_keys=True)

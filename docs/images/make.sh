@@ -130,6 +130,82 @@ page.crop((0, int(h * 0.226), w, int(h * 0.533))).save("docs/images/resnet_block
 EOF
 "$python" -m convsheets render output/tiny_unet.xlsx --sheet "dec2 Explorer" --to docs/images \
     --dpi 70 --trim --force >/dev/null
+# the view budget (issue 24): the "Views left out" section of LeNet-5 28x28's guide (cut from
+# the top of the guide's second page, down to the first gap of 15 blank rows)
+cat > "$tmp/lenet5.toml" <<'EOF2'
+input_size = "28x28"
+in_channels = 1
+seed = 5
+values = "normal"
+
+[[layers]]
+op = "conv2d"
+name = "c1"
+out_channels = 6
+kernel_size = 5
+padding = 2
+
+[[layers]]
+op = "relu"
+
+[[layers]]
+op = "avg_pool2d"
+name = "s2"
+kernel_size = 2
+
+[[layers]]
+op = "conv2d"
+name = "c3"
+out_channels = 16
+kernel_size = 5
+
+[[layers]]
+op = "relu"
+
+[[layers]]
+op = "avg_pool2d"
+name = "s4"
+kernel_size = 2
+
+[[layers]]
+op = "flatten"
+
+[[layers]]
+op = "linear"
+name = "c5"
+out_features = 120
+
+[[layers]]
+op = "relu"
+
+[[layers]]
+op = "linear"
+name = "f6"
+out_features = 84
+
+[[layers]]
+op = "relu"
+
+[[layers]]
+op = "linear"
+name = "output"
+out_features = 10
+EOF2
+"$python" -m convsheets build --template "$tmp/lenet5.toml" -o "$tmp/lenet5.xlsx" >/dev/null
+"$python" -m convsheets render "$tmp/lenet5.xlsx" --sheet Guide --to "$tmp/lenet5-guide" \
+    --dpi 110 --trim --force >/dev/null
+"$python" - "$tmp/lenet5-guide/lenet5-guide-2.png" docs/images/lenet5-views-left-out.png <<'EOF'
+import sys
+import numpy as np
+from PIL import Image
+page = np.asarray(Image.open(sys.argv[1]).convert("RGB")).astype(int)
+blank = (page.min(axis=2) >= 245).all(axis=1)
+row, run = int(np.argmin(blank)), 0
+while run < 15:
+    row += 1
+    run = run + 1 if blank[row] else 0
+Image.open(sys.argv[1]).crop((0, 0, page.shape[1], row - 10)).save(sys.argv[2])
+EOF
 # conv_arithmetic's table of animations, each from a workbook built for it (one LibreOffice
 # start for all), and a still of the Walk sheet the frames are cut from
 rm -rf docs/images/animate
