@@ -325,8 +325,12 @@ def answer_names(plan: Plan, blank: Sequence[str]) -> list[str]:
     for kind in blank:
         found = _of_kind(plan, kind)
         if not found:
-            raise SpecError("blank", kind, "names no block of this workbook; it has: " +
-                            ", ".join(kinds_available(plan)))
+            budget = (" (the view budget left out every layer's Explorer: a handout draws the "
+                      "default views, see the guide's Views left out)"
+                      if kind == "explore" and any("Explorer sheet is left out by default"
+                                                   in note for note in plan.notes) else "")
+            raise SpecError("blank", kind, f"names no block of this workbook{budget}; it has: "
+                            + ", ".join(kinds_available(plan)))
         chosen += found
     readers = _readers(plan)
     seen = {id(b) for b in chosen}

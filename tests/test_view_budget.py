@@ -6,6 +6,8 @@ keep every view."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,19 @@ def test_a_sequence_whose_last_explorer_is_left_out_has_no_receptive_field_sheet
     assert "last Explorer" not in default and "Receptive field" not in default
     assert "wide Explorer" in default  # (it reads one channel)
     assert "last Explorer" in every and "Receptive field" in every
+
+
+def test_an_exercise_on_explorers_the_budget_left_out_says_so(tmp_path: Path) -> None:
+    """A handout draws the default views: asking for explorer answers where the budget left
+    out every explorer is one line that names the budget, not a bare "names no block"."""
+    template = tmp_path / "wide.toml"
+    template.write_text('input_size = "4x4"\nin_channels = 20\nseed = 1\n\n[[layers]]\n'
+                        'op = "conv2d"\nname = "c1"\nout_channels = 1\nkernel_size = 1\n')
+    result = subprocess.run([sys.executable, "-m", "convsheets", "build", "--template",
+                             str(template), "--exercise", "--blank", "explore", "-o",
+                             str(tmp_path / "h.xlsx")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "view budget" in result.stderr and "--blank" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "h.xlsx").exists()
