@@ -148,8 +148,9 @@ def list_variants() -> None:
               "(grad_output, grad_weight, grad_bias, grad_input) and one SGD step (Update).")
 @click.option("--lr", type=float, help="With --backward: the learning rate of the update step "
               "[default: 0.001].")
-@click.option("--loss", type=click.Choice(["mse"]), help="With --backward: the loss "
-              "[default: mse, F.mse_loss with the mean reduction].")
+@click.option("--loss", type=click.Choice(["mse", "cross_entropy"]), help="With --backward: "
+              "the loss [default: mse, F.mse_loss with the mean reduction; cross_entropy, "
+              "F.cross_entropy, for class scores, against the editable cell target_class].")
 @click.option("--exercise", is_flag=True, help="A handout: the --blank blocks (and everything "
               "downstream) are left empty for the student; grade it with convsheets grade.")
 @click.option("--blank", "blank_kinds", help="With --exercise: which blocks are answers, "
