@@ -209,9 +209,9 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
     if again and training.loss == "cross_entropy":
         (target,) = [b for b in plan.blocks() if b.meaning is not None
                      and (b.meaning.role, b.meaning.kind) == (TENSOR, "target_class")]
+        scores = _after_names(plan.network.layers[-1].names).output + "output"
         row = _cross_entropy(sheet, row, "loss_after", outputs, target,
-                             plan.network.output_shape[-1],
-                             "loss_after = the loss with the updated weights")[1]
+                             plan.network.output_shape[-1], scores)[1]
     elif again:
         targets = [b for b in plan.blocks() if b.meaning is not None
                    and (b.meaning.role, b.meaning.kind) == (TENSOR, "target")]
@@ -240,7 +240,10 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
                           Meaning(GRADIENT, label, "updated_weight", index=_index(w)),
                           short=w.short)
                  for w in line] for line in layer.weights]
-        row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
+        if _index(layer.weights[0][0]):
+            row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
+        else:  # linear's whole out×in matrix, one block
+            row = row_block(sheet, rows[0][0], top=row)
         updated[label] = (rows, bias)
     if not again:
         return
@@ -358,7 +361,8 @@ def cross_entropy_stage(plan: Plan, last: Drawn) -> list[Block]:
     n = scores.shape[1]
     layer = last.ctx.layer
     sheet = plan.add_sheet(
-        "Loss", f"The loss: cross-entropy of the {n} class scores s against the target class "
+        "Loss", f"The loss: cross-entropy of the {n} class scores s ({scores.name}) against the "
+        "target class "
         "(PyTorch's F.cross_entropy): LN(SUM of EXP(s - max)) + max - s[target], the minus log "
         "of the target's softmax probability (the largest score is taken out first so EXP "
         "never overflows: the same number). Edit the yellow target class. Below, its gradient "
@@ -369,8 +373,7 @@ def cross_entropy_stage(plan: Plan, last: Drawn) -> list[Block]:
                    title=f"target_class (0 to {n - 1})", validation=(0, n - 1),
                    meaning=Meaning(TENSOR, "", "target_class"))
     row = row_block(sheet, target, top=sheet.first_row)
-    exps, row = _cross_entropy(sheet, row + 1, "loss", [scores], target, n,
-                               "loss = cross_entropy(scores, target_class)")
+    exps, row = _cross_entropy(sheet, row + 1, "loss", [scores], target, n, scores.name)
     exp, total = exps
     name = f"{layer.names.tensor}grad_output"
 
@@ -380,14 +383,15 @@ def cross_entropy_stage(plan: Plan, last: Drawn) -> list[Block]:
                 f"IF({target.ref(0, 0, absolute=True, from_sheet=here)}={j},1,0)")
 
     grad = Block(name, (1, n), COMPUTED, PerCell(cell, _last_cell),
-                 title=title(name, (1, n), "= EXP / SUM - (1 at the target class)"),
+                 title=title(name, (1, n), "= loss_exp / loss_sum - (1 at target_class)"),
                  meaning=Meaning(GRADIENT, layer.label, "grad_output", index=(0,)))
     row_block(sheet, grad, top=row + 1)
     return [grad]
 
 
 def _cross_entropy(sheet: SheetPlan, top: int, name: str, outputs: list[Block],
-                   target: Block, n: int, what: str) -> tuple[tuple[Block, Block], int]:
+                   target: Block, n: int, scores: str,
+                   ) -> tuple[tuple[Block, Block], int]:
     """`name`_max, `name`_exp (EXP(s - max), one cell per class: a one-cell
     SUMPRODUCT(EXP(range)) is an array formula Gnumeric gets wrong), `name`_sum and `name`
     itself = LN(sum) + max - INDEX(scores, target + 1), for the scores `outputs[0]` (a list
@@ -397,14 +401,14 @@ def _cross_entropy(sheet: SheetPlan, top: int, name: str, outputs: list[Block],
 
     biggest = Block(f"{name}_max", (1, 1), COMPUTED, Formula(
         lambda block: f"MAX({outputs[0].area(from_sheet=block.sheet)})"), colour_scale=False,
-        title=f"{name}_max = MAX(scores)", meaning=gradient(f"{name}_max"))
+        title=f"{name}_max = MAX({scores})", meaning=gradient(f"{name}_max"))
 
     def exp_cell(here: str, _i: int, j: int) -> str:
         return (f"EXP({outputs[0].ref(0, j, from_sheet=here)}-"
                 f"{biggest.ref(0, 0, absolute=True, from_sheet=here)})")
 
     exp = Block(f"{name}_exp", (1, n), COMPUTED, PerCell(exp_cell), colour_scale=False,
-                title=title(f"{name}_exp", (1, n), "= EXP(score - max)"),
+                title=title(f"{name}_exp", (1, n), f"= EXP({scores} - {name}_max)"),
                 meaning=gradient(f"{name}_exp"))
     total = Block(f"{name}_sum", (1, 1), COMPUTED, Formula(
         lambda block: f"SUM({exp.area(from_sheet=block.sheet)})"), colour_scale=False,
@@ -414,7 +418,8 @@ def _cross_entropy(sheet: SheetPlan, top: int, name: str, outputs: list[Block],
         f"{biggest.ref(0, 0, from_sheet=block.sheet)}-INDEX("
         f"{outputs[0].area(from_sheet=block.sheet)},1,"
         f"{target.ref(0, 0, from_sheet=block.sheet)}+1)"), colour_scale=False,
-        title=f"{what} = LN(sum) + max - score[target]", meaning=gradient(name))
+        title=f"{name} = LN({name}_sum) + {name}_max - {scores}[target_class]",
+        meaning=gradient(name))
     for block in (biggest, exp, total, loss):
         top = row_block(sheet, block, top=top)
     return (exp, total), top
@@ -738,7 +743,7 @@ def linear_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         return f"MMULT({row},{matrix.range(0, i, out, 1, absolute=True, from_sheet=here)})"
 
     block = Block(name, x.shape, COMPUTED, PerCell(input_cell), aliases=aliases,
-                  title=title(name, x.shape, "= MMULT(grad_output, weight column)"),
+                  title=title(name, x.shape, f"= MMULT({g.name}, column i of {matrix.name})"),
                   meaning=ctx.meaning("grad_input", (0,)))
     row_block(sheet, block, top=sheet.first_row)
     return [block]
