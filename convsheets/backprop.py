@@ -33,6 +33,7 @@ from .layout import (
     EDIT,
     FIRST_COL,
     GRADIENT,
+    STAGE,
     TENSOR,
     Block,
     Label,
@@ -43,7 +44,7 @@ from .layout import (
     stack,
 )
 from .network import Layer, LayerNames
-from .ops import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Op
+from .ops import AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Op
 from .ops._elementwise import Elementwise
 from .plan import LayerContext, Plan, channel_list, grid_title, title
 from .stages import (
@@ -223,9 +224,13 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
         row = row_block(sheet, after, top=row)
     updated: dict[str, tuple[list[list[Block]], Block | None]] = {}
     for layer in drawn:
-        if layer.weights is None:
-            continue
         label = layer.ctx.layer.label
+        weights = _trained_weights(plan, layer)
+        if weights is None:
+            continue
+        if not weights and layer.bias is None:  # batch norm without affine: nothing trained
+            updated[label] = ([], None)
+            continue
         prefix = layer.ctx.layer.names.tensor
         sheet.labels.append(Label(row, FIRST_COL, f"{label}: updated = value - "
                                   "learning_rate × gradient", "cs_group"))
@@ -239,8 +244,10 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
                           found[(label, "grad_weight", _index(w))], rate,
                           Meaning(GRADIENT, label, "updated_weight", index=_index(w)),
                           short=w.short)
-                 for w in line] for line in layer.weights]
-        if _index(layer.weights[0][0]):
+                 for w in line] for line in weights]
+        if not rows:
+            pass
+        elif _index(weights[0][0]):
             row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
         else:  # linear's whole out×in matrix, one block
             row = row_block(sheet, rows[0][0], top=row)
@@ -262,6 +269,17 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
             block.meaning = Meaning(GRADIENT, source.label, "after_" + (m.kind or m.role),
                                     index=m.index)
     outputs.extend(sources)
+
+
+def _trained_weights(plan: Plan, layer: Drawn) -> list[list[Block]] | None:
+    """The weight blocks one SGD step updates: a convolution's grid, linear's matrix, batch
+    norm's weight row (none without affine: its running statistics are not trained); None
+    for a layer without parameters."""
+    if isinstance(layer.op, BatchNorm2d):
+        found = [b for b in plan.blocks() if b.meaning is not None and b.meaning.role == TENSOR
+                 and b.meaning.layer == layer.ctx.layer.label and b.meaning.kind == "weight"]
+        return [found] if found else []
+    return layer.weights
 
 
 def _index(weight: Block) -> tuple[int, ...]:
@@ -686,6 +704,56 @@ def elementwise_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell, _last_cell),
                             aliases=aliases, title=title(name, x.shape, f"= {op.grad_rule()}"),  # type: ignore[attr-defined]
                             meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+# ---------------------------------------------------------------------------- batch norm
+@gradient_of(BatchNorm2d)
+def batch_norm_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """Evaluation mode, a fixed line per channel: grad_input = g · scale; grad_weight[c] =
+    (SUMPRODUCT(g, x) - mean · SUM(g)) / SQRT(var + eps); grad_bias[c] = SUM(g)."""
+    op = ctx.drawn.op
+    assert isinstance(op, BatchNorm2d)
+    label = ctx.layer.label
+    found = {b.meaning.kind: b for b in ctx.plan.blocks() if b.meaning is not None
+             and b.meaning.layer == label and (b.meaning.role, b.meaning.kind) in (
+                 (TENSOR, "running_mean"), (TENSOR, "running_var"), (STAGE, "scale"))}
+    mean, var, scale = found["running_mean"], found["running_var"], found["scale"]
+    xs = ctx.drawn.inputs
+    c = op.num_features
+    if op.affine:
+        sheet = ctx.add_sheet(
+            "Weights", "dL/d(weight)[c]: each cell of channel c was (x - running_mean) / "
+            "SQRT(running_var + eps) times the weight, so its gradient is SUMPRODUCT(grad_output"
+            ", input) - running_mean · SUM(grad_output), over SQRT(running_var + eps)"
+            + ("; dL/d(bias)[c] = SUM of grad_output channel c" if op.shifted else "")
+            + ". The running statistics are not trained.")
+        top = _bias_gradient(ctx, sheet, grads, op.shifted)
+        name = f"{ctx.prefix}grad_weight"
+
+        def weight_cell(here: str, _i: int, k: int) -> str:
+            g, x = grads[k].area(from_sheet=here), xs[k].area(from_sheet=here)
+            return (f"(SUMPRODUCT({g},{x})-{mean.ref(0, k, from_sheet=here)}*SUM({g}))/"
+                    f"SQRT({var.ref(0, k, from_sheet=here)}+{op.epsilon})")
+
+        block = Block(name, (1, c), COMPUTED, PerCell(weight_cell), colour_scale=False,
+                      title=title(name, (1, c), "= Σ g·(x - mean) / SQRT(var + eps)"),
+                      meaning=ctx.meaning("grad_weight"))
+        row_block(sheet, block, top=top)
+    sheet = ctx.add_sheet("Input", "dL/d(input) = grad_output × scale of its channel "
+                          f"({scale.name}), cell by cell: in evaluation mode each channel is a "
+                          "fixed straight line, whose slope is the scale.")
+    blocks = []
+    for k, g in enumerate(grads):
+        def cell(here: str, i: int, j: int, g: Block = g, k: int = k) -> str:
+            factor = scale.ref(0, k, absolute=True, from_sheet=here)
+            return f"{g.ref(i, j, from_sheet=here)}*{factor}"
+
+        name, aliases = ctx.grad_input_names(k)
+        blocks.append(Block(name, g.shape, COMPUTED, PerCell(cell, _last_cell),
+                            aliases=aliases, title=title(name, g.shape, "= g × scale"),
+                            meaning=ctx.meaning("grad_input", (k,))))
     stack(sheet, blocks)
     return blocks
 

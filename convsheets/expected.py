@@ -297,6 +297,8 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
     updated = dict(t)  # one SGD step: each parameter minus lr × its gradient
     for layer, _x, _y in steps:
         for local in layer.op.tensor_shapes():
+            if f"grad_{local}" not in found[layer.label]:
+                continue  # batch norm's running statistics: not trained
             name = layer.names.tensor + local
             updated[name] = t[name] - rate * found[layer.label][f"grad_{local}"]
     after = forward(plan.network, updated)
@@ -304,7 +306,8 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
     for layer, _x, _y in steps:
         entry = found[layer.label]
         for local in layer.op.tensor_shapes():
-            entry[f"updated_{local}"] = updated[layer.names.tensor + local]
+            if f"grad_{local}" in entry:
+                entry[f"updated_{local}"] = updated[layer.names.tensor + local]
         _, x, y = by_label[layer.label]
         entry["after_output"] = y
         local_t = _local(layer, updated)

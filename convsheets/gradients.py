@@ -206,3 +206,22 @@ def flatten_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
         channel, rest = divmod(n, h * w)
         grad_x[channel, rest // w, rest % w] = g[n]
     return grad_x
+
+
+def batch_norm2d_backward(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                          weight: np.ndarray | None, eps: float, grad_y: np.ndarray,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grad_input, grad_weight, grad_bias) of ``F.batch_norm(training=False)``: each cell
+    ``y = (x - mean) · w / sqrt(var + eps) + b`` passes ``g · w / sqrt(var + eps)`` back to
+    its input; the weight of channel c gathers ``g · (x - mean) / sqrt(var + eps)`` over the
+    channel's cells, the bias ``g``. The running statistics are not trained (no gradient)."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64)
+    root = np.sqrt(np.asarray(var, dtype=np.float64) + eps)
+    w = np.ones_like(root) if weight is None else np.asarray(weight, dtype=np.float64)
+    grad_x = np.empty_like(x)
+    grad_w = np.empty_like(root)
+    for c in range(x.shape[0]):
+        grad_x[c] = g[c] * (w[c] / root[c])
+        grad_w[c] = float((g[c] * (x[c] - mean[c])).sum()) / root[c]
+    return grad_x, grad_w, g.sum(axis=(1, 2))

@@ -6,8 +6,9 @@ reduction; ``target`` given in the template or seeded), the gradient of every bl
 backward pass, `backprop.py`) and one step of ``torch.optim.SGD`` with the learning rate
 ``lr`` (an editable cell). ``loss = "cross_entropy"`` (``F.cross_entropy``, mean over the
 batch of one) is for networks that end in class scores (a vector); its ``target`` is one whole
-number, the target class (0 .. classes - 1; seeded when not given), the cell ``target_class``. This module only reads and checks those keys and records them with
-the network; it knows nothing of sheets.
+number, the target class (0 .. classes - 1; seeded when not given), the cell
+``target_class``. This module only reads and checks those keys and records them with the
+network; it knows nothing of sheets.
 """
 
 from __future__ import annotations

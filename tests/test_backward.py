@@ -44,7 +44,7 @@ from convsheets.xlsxread import XlsxFile, parse_ref
 
 TOLERANCE = 1e-9
 DIFFERENTIABLE = ("conv2d", "conv_transpose2d", "relu", "leaky_relu", "max_pool2d",
-                  "avg_pool2d")
+                  "avg_pool2d", "batch_norm2d")
 
 
 # ---------------------------------------------------------------------------- PyTorch
@@ -71,6 +71,9 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
         elif op.op == "avg_pool2d":
             x = F.avg_pool2d(x, op.kernel_size, op.stride, op.padding,
                              count_include_pad=op.count_include_pad)
+        elif op.op == "batch_norm2d":
+            x = F.batch_norm(x, params[prefix + "running_mean"], params[prefix + "running_var"],
+                             w, b, training=False, eps=op.eps)
         elif op.op == "flatten":
             x = torch.flatten(x, 1)
         elif op.op == "linear":
@@ -90,8 +93,10 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
         return torch.tensor(np.asarray(a, dtype=float), dtype=torch.float64, requires_grad=grad)
 
     names = [name for name in network.source_shapes()
-             if name not in ("input", "target", "target_class")]
+             if name not in ("input", "target", "target_class") and "running_" not in name]
     params = {name: as_t(tensors[name], True) for name in names}
+    buffers = {name: as_t(tensors[name]) for name in network.source_shapes()
+               if "running_" in name}  # batch norm's statistics: not trained
     x = as_t(tensors["input"], True)[None]
     assert network.training is not None
     if network.training.loss == "cross_entropy":  # F.cross_entropy against one class
@@ -105,7 +110,7 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
         def loss_of(y: torch.Tensor) -> torch.Tensor:
             return F.mse_loss(y, target)
     keep: list[torch.Tensor] = []
-    loss = loss_of(_forward(network, params, x, keep))
+    loss = loss_of(_forward(network, {**params, **buffers}, x, keep))
     loss.backward()
     out: dict[str, np.ndarray] = {"loss": np.array([[loss.item()]])}
     for n, layer in enumerate(network.layers):
@@ -118,13 +123,15 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
             for c, block in enumerate(grad.numpy()):
                 out[f"{prefix}{name}_c{c}"] = block
         for local in layer.op.tensor_shapes():
+            if prefix + local not in params:  # a buffer: no gradient sheet
+                continue
             grad = params[prefix + local].grad.numpy()
             for name, index in block_names(f"{prefix}grad_{local}", grad.shape):
                 out[name] = grad[index].reshape(1, -1) if grad.ndim == 1 else grad[index]
     optimiser = torch.optim.SGD(list(params.values()), lr=lr)
     optimiser.step()
     with torch.no_grad():
-        after = loss_of(_forward(network, params, as_t(tensors["input"])[None]))
+        after = loss_of(_forward(network, {**params, **buffers}, as_t(tensors["input"])[None]))
     out["loss_after"] = np.array([[after.item()]])
     for name, value in params.items():
         array = value.detach().numpy()

@@ -30,11 +30,14 @@ from convsheets.request import resolve
 from convsheets.tensors import random_tensors
 
 CLASSIFIERS = [
-    # a strided conv, leaky_relu, avg pooling, then flatten and linear to 3 classes
+    # a strided conv, batch norm, leaky_relu, avg pooling, batch norm without affine, then
+    # flatten and linear to 3 classes
     {"input_size": [6, 5], "in_channels": 2, "seed": 5, "values": "normal", "layers": [
         {"op": "conv2d", "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1},
+        {"op": "batch_norm2d", "eps": 0.01},
         {"op": "leaky_relu", "negative_slope": 0.1},
         {"op": "avg_pool2d", "kernel_size": 2, "stride": 1},
+        {"op": "batch_norm2d", "affine": False},
         {"op": "flatten"}, {"op": "linear", "out_features": 3}]},
     # an MLP on small integers: flatten, linear, relu on the vector, linear without bias
     {"input_size": [3, 3], "in_channels": 1, "seed": 2, "layers": [

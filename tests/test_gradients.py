@@ -194,3 +194,25 @@ def test_linear_and_flatten_backward_are_autograd(c, h, w, out, bias, seed):
     if bias:
         np.testing.assert_allclose(grad_b, grads[2], **TOL)
     assert grad_flat.shape == flat.shape
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 3), st.booleans(), st.sampled_from([1e-5, 0.1]), st.integers(0, 1000))
+def test_batch_norm2d_eval_backward_is_autograd(c, affine, eps, seed):
+    """F.batch_norm(training=False): grad of the input, weight and bias (the running
+    statistics, buffers, get none)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, c, 3, 4))
+    mean, var = rng.standard_normal(c), 0.5 + rng.random(c)
+    weight, bias = rng.standard_normal(c), rng.standard_normal(c)
+    g = rng.standard_normal((1, c, 3, 4))
+    params = (weight, bias) if affine else ()
+    _, grads = _autograd(lambda x_, *p: F.batch_norm(
+        x_, torch.tensor(mean), torch.tensor(var), *p, training=False, eps=eps), x, *params,
+        grad_y=g)
+    grad_x, grad_w, grad_b = G.batch_norm2d_backward(x[0], mean, var, weight if affine
+                                                     else None, eps, g[0])
+    np.testing.assert_allclose(grad_x, grads[0][0], **TOL)
+    if affine:
+        np.testing.assert_allclose(grad_w, grads[1], **TOL)
+        np.testing.assert_allclose(grad_b, grads[2], **TOL)

@@ -49,7 +49,17 @@ def draw_batch_norm(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
                           f"+ eps), eps = {op.epsilon}.")
     top = sheet.first_row
     rows: dict[str, Block] = {}
-    for local, what in ROWS:
+    if ctx.weights is not None:  # the forward pass again: the updated weight and bias, the
+        # same running statistics (buffers, not trained)
+        rows = {b.meaning.kind: b for b in ctx.plan.blocks() if b.meaning is not None
+                and b.meaning.role == TENSOR and b.meaning.layer == ctx.layer.label
+                and b.meaning.kind in ("running_mean", "running_var")}
+        weights, shift = ctx.weights
+        if weights:
+            rows["weight"] = weights[0][0]
+        if shift is not None:
+            rows["bias"] = shift
+    for local, what in ROWS if ctx.weights is None else ():
         array = ctx.tensor(local)
         if array is None:
             continue
