@@ -215,7 +215,9 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         for layer in network.layers:
             click.echo(f"  {layer.name or 'layer'}: {layer.describe(network.sequence)}")
         if network.training is not None:
-            click.echo(f"  backward: loss {network.training.loss} against target, learning "
+            against = ("target_class" if network.training.loss == "cross_entropy"
+                       else "target")
+            click.echo(f"  backward: loss {network.training.loss} against {against}, learning "
                        f"rate {network.training.lr:g} (the Loss, Grad and Update sheets)")
         if note:
             click.echo(f"  {note}")
