@@ -421,7 +421,15 @@ def test_every_preset_and_shipped_network_with_backward_in_every_engine(
         tmp_path: Path) -> None:
     from convsheets.request import every_preset
 
-    networks = [backward(r.network) for r in every_preset().values()]
+    networks, refused = [], {}
+    for name, request in every_preset().items():
+        loss = "cross_entropy" if request.network.layers[-1].flat else "mse"
+        try:
+            networks.append(backward(request.network, loss=loss))
+        except SpecError as error:  # graphs and uneven (causal) padding: not drawn yet
+            refused[name] = str(error)
+    assert all("graph" in why or "unevenly" in why for why in refused.values()), refused
+    assert len(networks) >= 10 and "digit_classifier" not in refused
     check_in_engines(networks, tmp_path, need_after=False)
 
 
