@@ -199,3 +199,21 @@ def classifier(draw: st.DrawFn) -> object:
 def test_random_classifiers_equal_autograd_and_sgd_in_every_engine(batch: list) -> None:
     with tempfile.TemporaryDirectory(prefix="convsheets-classes-") as tmp:
         check_in_engines(batch, Path(tmp))
+
+
+def test_a_linear_layer_of_1000_inputs_has_short_gradient_formulas(tmp_path: Path) -> None:
+    """grad_input is one MMULT per input and grad_weight one product per cell: a linear
+    layer reading 1,000 features writes no formula near Excel's 8,192 characters."""
+    network = resolve(template={
+        "input_size": [10, 10], "in_channels": 10, "values": "normal", "backward": True,
+        "loss": "cross_entropy", "target": 3, "layers": [
+            {"op": "flatten"}, {"op": "linear", "out_features": 12}]}).network
+    from convsheets.build import make_plan, write_atomically
+
+    path = tmp_path / "wide.xlsx"
+    write_atomically(make_plan(network), path)
+    wb = openpyxl.load_workbook(path)
+    longest = max(len(c.value) for ws in wb for row in ws.iter_rows() for c in row
+                  if isinstance(c.value, str) and c.value.startswith("="))
+    assert longest < 200, longest
+    assert "fc1_grad_input" in wb.defined_names and "fc1_grad_weight" in wb.defined_names
