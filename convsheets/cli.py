@@ -143,8 +143,9 @@ def list_variants() -> None:
               "prefix.weight and prefix.bias from it.")
 @click.option("--strict", is_flag=True, help="With --weights: a tensor of the file that no "
               "layer reads is an error (exit 2), not a warning.")
-@click.option("--backward", is_flag=True, default=None, help="Add the backward pass: an MSE "
-              "loss against an editable target, every layer's gradients as live formulas "
+@click.option("--backward", is_flag=True, default=None, help="Add the backward pass: a loss "
+              "(MSE, or cross-entropy with --loss) against an editable target, every layer's "
+              "gradients as live formulas "
               "(grad_output, grad_weight, grad_bias, grad_input) and one SGD step (Update).")
 @click.option("--lr", type=float, help="With --backward: the learning rate of the update step "
               "[default: 0.001].")
