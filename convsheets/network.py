@@ -193,7 +193,7 @@ class Network:
             if not layer.op.differentiable:
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
                                 "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
-                                "max_pool2d, avg_pool2d, flatten and linear do)")
+                                "max_pool2d, avg_pool2d, batch_norm2d, flatten and linear do)")
             pads = getattr(layer.op, "pads", None)
             if pads is not None and any(a != b for a, b in pads()):
                 raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
