@@ -91,7 +91,8 @@ def build(variant: str | None = None, *,
       from them unless given. In a network template a layer says ``kernel = "sobel-x"``.
 
     - ``backward=True`` (``--backward``): the loss, every layer's gradients and one SGD step
-      (``lr=0.001``, ``loss="mse"``; a template may also give ``target``).
+      (``lr=0.001``, ``loss="mse"`` or ``loss="cross_entropy"`` for a network ending in class
+      scores; a template may also give ``target``: a tensor for mse, a class for cross_entropy).
 
     The same request gives the same file as the command line (``build("basic",
     image="digit", kernel="sobel-x,sobel-y")`` is ``convsheets build --variant basic --image

@@ -33,6 +33,7 @@ from .layout import (
     EDIT,
     FIRST_COL,
     GRADIENT,
+    STAGE,
     TENSOR,
     Block,
     Label,
@@ -43,7 +44,7 @@ from .layout import (
     stack,
 )
 from .network import Layer, LayerNames
-from .ops import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Op
+from .ops import AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Op
 from .ops._elementwise import Elementwise
 from .plan import LayerContext, Plan, channel_list, grid_title, title
 from .stages import (
@@ -94,11 +95,13 @@ class GradContext:
         return Meaning(GRADIENT, self.layer.label, kind, index=index)
 
     def grad_input_names(self, c: int) -> tuple[str, tuple[str, ...]]:
-        """grad_input_c{c}, also the previous layer's grad_output_c{c}."""
+        """grad_input_c{c}, also the previous layer's grad_output_c{c}; a vector input's
+        (after a flatten) without the channel, as its forward output: fc1_grad_input."""
         layers = self.plan.network.layers
         n = layers.index(self.layer)
-        aliases = (f"{layers[n - 1].names.tensor}grad_output_c{c}",) if n else ()
-        return f"{self.prefix}grad_input_c{c}", aliases
+        end = "" if self.layer.flat_input else f"_c{c}"
+        aliases = (f"{layers[n - 1].names.tensor}grad_output{end}",) if n else ()
+        return f"{self.prefix}grad_input{end}", aliases
 
 
 GradDrawer = Callable[[GradContext, list[Block]], list[Block]]
@@ -145,9 +148,15 @@ def _chain_rule(plan: Plan) -> None:
     cur = GuideWriter(sheet)
     cur.row = sheet.first_row
     cur.text("The backward pass (--backward)", "cs_title")
-    cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
-             "against the yellow target on the Loss sheet. Its gradient with respect to each "
-             "output cell is 2·(y - t)/N: grad_output of the last layer.")
+    if training.loss == "cross_entropy":
+        cur.text("Loss: cross-entropy of the class scores against the yellow target_class on "
+                 "the Loss sheet (F.cross_entropy): LN(SUM(EXP(s - max))) + max - s[target], "
+                 "minus the log of the target's softmax probability. Its gradient with respect "
+                 "to each score is softmax - one_hot(target): grad_output of the last layer.")
+    else:
+        cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
+                 "against the yellow target on the Loss sheet. Its gradient with respect to "
+                 "each output cell is 2·(y - t)/N: grad_output of the last layer.")
     cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
              "layer's grad_output (the same cells, under both names). For each kind of layer:")
     seen: set[object] = set()
@@ -198,7 +207,13 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
                  meaning=Meaning(GRADIENT, "", "learning_rate"))
     row = row_block(sheet, rate, top=sheet.first_row)
     outputs: list[Block] = []
-    if again:
+    if again and training.loss == "cross_entropy":
+        (target,) = [b for b in plan.blocks() if b.meaning is not None
+                     and (b.meaning.role, b.meaning.kind) == (TENSOR, "target_class")]
+        scores = _after_names(plan.network.layers[-1].names).output + "output"
+        row = _cross_entropy(sheet, row, "loss_after", outputs, target,
+                             plan.network.output_shape[-1], scores)[1]
+    elif again:
         targets = [b for b in plan.blocks() if b.meaning is not None
                    and (b.meaning.role, b.meaning.kind) == (TENSOR, "target")]
         n = plan.tensors["target"].size
@@ -209,9 +224,13 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
         row = row_block(sheet, after, top=row)
     updated: dict[str, tuple[list[list[Block]], Block | None]] = {}
     for layer in drawn:
-        if layer.weights is None:
-            continue
         label = layer.ctx.layer.label
+        weights = _trained_weights(plan, layer)
+        if weights is None:
+            continue
+        if not weights and layer.bias is None:  # batch norm without affine: nothing trained
+            updated[label] = ([], None)
+            continue
         prefix = layer.ctx.layer.names.tensor
         sheet.labels.append(Label(row, FIRST_COL, f"{label}: updated = value - "
                                   "learning_rate × gradient", "cs_group"))
@@ -221,11 +240,17 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
             bias = _updated(f"{prefix}updated_bias", layer.bias, found[(label, "grad_bias", ())],
                             rate, Meaning(GRADIENT, label, "updated_bias"))
             row = row_block(sheet, bias, top=row)
-        rows = [[_updated(f"{prefix}updated_weight_{a}_{b}", w,
-                          found[(label, "grad_weight", (a, b))], rate,
-                          Meaning(GRADIENT, label, "updated_weight", index=(a, b)), short=w.short)
-                 for b, w in enumerate(line)] for a, line in enumerate(layer.weights)]
-        row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
+        rows = [[_updated(f"{prefix}updated_weight" + _suffix(w), w,
+                          found[(label, "grad_weight", _index(w))], rate,
+                          Meaning(GRADIENT, label, "updated_weight", index=_index(w)),
+                          short=w.short)
+                 for w in line] for line in weights]
+        if not rows:
+            pass
+        elif _index(weights[0][0]):
+            row = grid(sheet, rows, [f"{label} {a}" for a in range(len(rows))], top=row) + 1
+        else:  # linear's whole out×in matrix, one block
+            row = row_block(sheet, rows[0][0], top=row)
         updated[label] = (rows, bias)
     if not again:
         return
@@ -244,6 +269,28 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
             block.meaning = Meaning(GRADIENT, source.label, "after_" + (m.kind or m.role),
                                     index=m.index)
     outputs.extend(sources)
+
+
+def _trained_weights(plan: Plan, layer: Drawn) -> list[list[Block]] | None:
+    """The weight blocks one SGD step updates: a convolution's grid, linear's matrix, batch
+    norm's weight row (none without affine: its running statistics are not trained); None
+    for a layer without parameters."""
+    if isinstance(layer.op, BatchNorm2d):
+        found = [b for b in plan.blocks() if b.meaning is not None and b.meaning.role == TENSOR
+                 and b.meaning.layer == layer.ctx.layer.label and b.meaning.kind == "weight"]
+        return [found] if found else []
+    return layer.weights
+
+
+def _index(weight: Block) -> tuple[int, ...]:
+    """The slice of its tensor a weight block shows: (a, b) of a conv's, () of linear's
+    whole matrix."""
+    assert weight.meaning is not None
+    return weight.meaning.index
+
+
+def _suffix(weight: Block) -> str:
+    return "".join(f"_{k}" for k in _index(weight))
 
 
 def _network_inputs(plan: Plan) -> list[Block]:
@@ -284,7 +331,11 @@ def _mse(here: str, outputs: Sequence[Block], targets: Sequence[Block], n: int) 
 # ---------------------------------------------------------------------------- the loss
 def loss_stage(plan: Plan, last: Drawn) -> list[Block]:
     """The Loss sheet: the editable target, the loss cell (F.mse_loss, mean) and dL/dy of the
-    last layer's output, 2·(y - t)/N per cell."""
+    last layer's output, 2·(y - t)/N per cell (cross_entropy: `cross_entropy_stage`)."""
+    training = plan.network.training
+    assert training is not None
+    if training.loss == "cross_entropy":
+        return cross_entropy_stage(plan, last)
     outputs = last.outputs
     target = plan.tensors["target"]
     n = target.size
@@ -318,6 +369,78 @@ def loss_stage(plan: Plan, last: Drawn) -> list[Block]:
                            meaning=Meaning(GRADIENT, layer.label, "grad_output", index=(o,))))
     stack(sheet, grads, top=row + 1)
     return grads
+
+
+def cross_entropy_stage(plan: Plan, last: Drawn) -> list[Block]:
+    """The Loss sheet of class scores: the editable target class (a whole number, data
+    validated), the loss (F.cross_entropy) by log-sum-exp in visible steps and dL/d(scores)
+    = softmax - one_hot(target) as the last layer's grad_output."""
+    (scores,) = last.outputs
+    n = scores.shape[1]
+    layer = last.ctx.layer
+    sheet = plan.add_sheet(
+        "Loss", f"The loss: cross-entropy of the {n} class scores s ({scores.name}) against the "
+        "target class "
+        "(PyTorch's F.cross_entropy): LN(SUM of EXP(s - max)) + max - s[target], the minus log "
+        "of the target's softmax probability (the largest score is taken out first so EXP "
+        "never overflows: the same number). Edit the yellow target class. Below, its gradient "
+        "with respect to each score, softmax - one_hot(target): where the backward pass "
+        "starts.")
+    value = block_of(plan.tensors["target_class"], ())
+    target = Block("target_class", (1, 1), EDIT, Values(value), colour_scale=False,
+                   title=f"target_class (0 to {n - 1})", validation=(0, n - 1),
+                   meaning=Meaning(TENSOR, "", "target_class"))
+    row = row_block(sheet, target, top=sheet.first_row)
+    exps, row = _cross_entropy(sheet, row + 1, "loss", [scores], target, n, scores.name)
+    exp, total = exps
+    name = f"{layer.names.tensor}grad_output"
+
+    def cell(here: str, _i: int, j: int) -> str:
+        return (f"{exp.ref(0, j, from_sheet=here)}/"
+                f"{total.ref(0, 0, absolute=True, from_sheet=here)}-"
+                f"IF({target.ref(0, 0, absolute=True, from_sheet=here)}={j},1,0)")
+
+    grad = Block(name, (1, n), COMPUTED, PerCell(cell, _last_cell),
+                 title=title(name, (1, n), "= loss_exp / loss_sum - (1 at target_class)"),
+                 meaning=Meaning(GRADIENT, layer.label, "grad_output", index=(0,)))
+    row_block(sheet, grad, top=row + 1)
+    return [grad]
+
+
+def _cross_entropy(sheet: SheetPlan, top: int, name: str, outputs: list[Block],
+                   target: Block, n: int, scores: str,
+                   ) -> tuple[tuple[Block, Block], int]:
+    """`name`_max, `name`_exp (EXP(s - max), one cell per class: a one-cell
+    SUMPRODUCT(EXP(range)) is an array formula Gnumeric gets wrong), `name`_sum and `name`
+    itself = LN(sum) + max - INDEX(scores, target + 1), for the scores `outputs[0]` (a list
+    filled in later by the Update sheet's forward pass). Returns ((exp, sum), next row)."""
+    def gradient(key: str) -> Meaning:
+        return Meaning(GRADIENT, "", key)
+
+    biggest = Block(f"{name}_max", (1, 1), COMPUTED, Formula(
+        lambda block: f"MAX({outputs[0].area(from_sheet=block.sheet)})"), colour_scale=False,
+        title=f"{name}_max = MAX({scores})", meaning=gradient(f"{name}_max"))
+
+    def exp_cell(here: str, _i: int, j: int) -> str:
+        return (f"EXP({outputs[0].ref(0, j, from_sheet=here)}-"
+                f"{biggest.ref(0, 0, absolute=True, from_sheet=here)})")
+
+    exp = Block(f"{name}_exp", (1, n), COMPUTED, PerCell(exp_cell), colour_scale=False,
+                title=title(f"{name}_exp", (1, n), f"= EXP({scores} - {name}_max)"),
+                meaning=gradient(f"{name}_exp"))
+    total = Block(f"{name}_sum", (1, 1), COMPUTED, Formula(
+        lambda block: f"SUM({exp.area(from_sheet=block.sheet)})"), colour_scale=False,
+        title=f"{name}_sum = SUM({name}_exp)", meaning=gradient(f"{name}_sum"))
+    loss = Block(name, (1, 1), COMPUTED, Formula(
+        lambda block: f"LN({total.ref(0, 0, from_sheet=block.sheet)})+"
+        f"{biggest.ref(0, 0, from_sheet=block.sheet)}-INDEX("
+        f"{outputs[0].area(from_sheet=block.sheet)},1,"
+        f"{target.ref(0, 0, from_sheet=block.sheet)}+1)"), colour_scale=False,
+        title=f"{name} = LN({name}_sum) + {name}_max - {scores}[target_class]",
+        meaning=gradient(name))
+    for block in (biggest, exp, total, loss):
+        top = row_block(sheet, block, top=top)
+    return (exp, total), top
 
 
 def _last_cell(shape: tuple[int, int]) -> list[tuple[int, int]]:
@@ -581,6 +704,137 @@ def elementwise_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell, _last_cell),
                             aliases=aliases, title=title(name, x.shape, f"= {op.grad_rule()}"),  # type: ignore[attr-defined]
                             meaning=ctx.meaning("grad_input", (c,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+# ---------------------------------------------------------------------------- batch norm
+@gradient_of(BatchNorm2d)
+def batch_norm_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """Evaluation mode, a fixed line per channel: grad_input = g · scale; grad_weight[c] =
+    (SUMPRODUCT(g, x) - mean · SUM(g)) / SQRT(var + eps); grad_bias[c] = SUM(g)."""
+    op = ctx.drawn.op
+    assert isinstance(op, BatchNorm2d)
+    label = ctx.layer.label
+    found = {b.meaning.kind: b for b in ctx.plan.blocks() if b.meaning is not None
+             and b.meaning.layer == label and (b.meaning.role, b.meaning.kind) in (
+                 (TENSOR, "running_mean"), (TENSOR, "running_var"), (STAGE, "scale"))}
+    mean, var, scale = found["running_mean"], found["running_var"], found["scale"]
+    xs = ctx.drawn.inputs
+    c = op.num_features
+    if op.affine:
+        sheet = ctx.add_sheet(
+            "Weights", "dL/d(weight)[c]: each cell of channel c was (x - running_mean) / "
+            "SQRT(running_var + eps) times the weight, so its gradient is SUMPRODUCT(grad_output"
+            ", input) - running_mean · SUM(grad_output), over SQRT(running_var + eps)"
+            + ("; dL/d(bias)[c] = SUM of grad_output channel c" if op.shifted else "")
+            + ". The running statistics are not trained.")
+        top = _bias_gradient(ctx, sheet, grads, op.shifted)
+        name = f"{ctx.prefix}grad_weight"
+
+        def weight_cell(here: str, _i: int, k: int) -> str:
+            g, x = grads[k].area(from_sheet=here), xs[k].area(from_sheet=here)
+            return (f"(SUMPRODUCT({g},{x})-{mean.ref(0, k, from_sheet=here)}*SUM({g}))/"
+                    f"SQRT({var.ref(0, k, from_sheet=here)}+{op.epsilon})")
+
+        block = Block(name, (1, c), COMPUTED, PerCell(weight_cell), colour_scale=False,
+                      title=title(name, (1, c), "= Σ g·(x - mean) / SQRT(var + eps)"),
+                      meaning=ctx.meaning("grad_weight"))
+        row_block(sheet, block, top=top)
+    sheet = ctx.add_sheet("Input", "dL/d(input) = grad_output × scale of its channel "
+                          f"({scale.name}), cell by cell: in evaluation mode each channel is a "
+                          "fixed straight line, whose slope is the scale.")
+    blocks = []
+    for k, g in enumerate(grads):
+        def cell(here: str, i: int, j: int, g: Block = g, k: int = k) -> str:
+            factor = scale.ref(0, k, absolute=True, from_sheet=here)
+            return f"{g.ref(i, j, from_sheet=here)}*{factor}"
+
+        name, aliases = ctx.grad_input_names(k)
+        blocks.append(Block(name, g.shape, COMPUTED, PerCell(cell, _last_cell),
+                            aliases=aliases, title=title(name, g.shape, "= g × scale"),
+                            meaning=ctx.meaning("grad_input", (k,))))
+    stack(sheet, blocks)
+    return blocks
+
+
+# ---------------------------------------------------------------------------- vectors
+@gradient_of(Linear)
+def linear_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """grad_bias = grad_output; grad_weight = grad_output · inputᵀ (the outer product, an
+    out×in matrix as the weight's); grad_input = Wᵀ · grad_output, one MMULT of the
+    grad_output row with a column of the weight matrix per input feature (a formula of fixed
+    length, whatever the number of outputs)."""
+    op = ctx.drawn.op
+    assert isinstance(op, Linear)
+    (g,) = grads
+    (x,) = ctx.drawn.inputs
+    assert ctx.drawn.weights is not None
+    matrix = ctx.drawn.weights[0][0]
+    out, features = op.out_features, op.in_features
+    sheet = ctx.add_sheet(
+        "Weights", "dL/d(weight): output j read weight (j, i) times input i, so cell (j, i) is "
+        "grad_output j × input i (the outer product grad_output · inputᵀ, one row per output "
+        "as the weight matrix)" + ("; dL/d(bias) = grad_output (each bias was added once)"
+                                   if op.bias else "") + ".")
+    top = sheet.first_row
+    if op.bias:
+        name = f"{ctx.prefix}grad_bias"
+        bias = Block(name, (1, out), COMPUTED,
+                     PerCell(lambda here, _i, j: g.ref(0, j, from_sheet=here)),
+                     title=title(name, (1, out), "= grad_output"),
+                     meaning=ctx.meaning("grad_bias"), colour_scale=False)
+        top = row_block(sheet, bias, top=top)
+    name = f"{ctx.prefix}grad_output_column"
+    column = Block(name, (out, 1), COMPUTED,
+                   PerCell(lambda here, i, _j: g.ref(0, i, from_sheet=here)),
+                   title=f"{name} (grad_output as a column)", colour_scale=False,
+                   meaning=ctx.meaning("grad_output_column"))
+    top = row_block(sheet, column, top=top)
+    name = f"{ctx.prefix}grad_weight"
+
+    def weight_cell(here: str, j: int, i: int) -> str:
+        return (f"{column.ref(j, 0, absolute=True, from_sheet=here)}*"
+                f"{x.ref(0, i, absolute=True, from_sheet=here)}")
+
+    weight = Block(name, (out, features), COMPUTED, PerCell(weight_cell, _last_cell),
+                   title=title(name, (out, features), "= grad_output j × input i"),
+                   meaning=ctx.meaning("grad_weight"))
+    row_block(sheet, weight, top=top)
+    sheet = ctx.add_sheet(
+        "Input", "dL/d(input): input i was multiplied by weight (j, i) in every output j, so "
+        "its gradient is the sum over j of grad_output j × weight (j, i): MMULT of the "
+        "grad_output row with column i of the weight matrix (Wᵀ · grad_output).")
+    name, aliases = ctx.grad_input_names(0)
+    def input_cell(here: str, _i: int, i: int) -> str:
+        row = g.range(0, 0, 1, out, absolute=True, from_sheet=here)
+        return f"MMULT({row},{matrix.range(0, i, out, 1, absolute=True, from_sheet=here)})"
+
+    block = Block(name, x.shape, COMPUTED, PerCell(input_cell), aliases=aliases,
+                  title=title(name, x.shape, f"= MMULT({g.name}, column i of {matrix.name})"),
+                  meaning=ctx.meaning("grad_input", (0,)))
+    row_block(sheet, block, top=sheet.first_row)
+    return [block]
+
+
+@gradient_of(Flatten)
+def flatten_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
+    """The grad_output row laid back as channels × height × width (PyTorch's order)."""
+    (g,) = grads
+    c, h, w = ctx.layer.in_shape
+    sheet = ctx.add_sheet(
+        "Input", f"dL/d(input): the {c * h * w} gradients of the flat output laid back as "
+        f"{c}×{h}×{w}, in the order flatten read them (feature c·{h * w} + i·{w} + j is "
+        "channel c, row i, column j). Each cell refers to one grad_output cell.")
+    blocks = []
+    for channel in range(c):
+        def cell(here: str, i: int, j: int, channel: int = channel) -> str:
+            return g.ref(0, channel * h * w + i * w + j, from_sheet=here)
+
+        name, aliases = ctx.grad_input_names(channel)
+        blocks.append(Block(name, (h, w), COMPUTED, PerCell(cell), aliases=aliases,
+                            title=title(name, (h, w), "(grad_output, channel by channel)"),
+                            meaning=ctx.meaning("grad_input", (channel,))))
     stack(sheet, blocks)
     return blocks
 

@@ -146,13 +146,15 @@ def list_variants() -> None:
               "prefix.weight and prefix.bias from it.")
 @click.option("--strict", is_flag=True, help="With --weights: a tensor of the file that no "
               "layer reads is an error (exit 2), not a warning.")
-@click.option("--backward", is_flag=True, default=None, help="Add the backward pass: an MSE "
-              "loss against an editable target, every layer's gradients as live formulas "
+@click.option("--backward", is_flag=True, default=None, help="Add the backward pass: a loss "
+              "(MSE, or cross-entropy with --loss) against an editable target, every layer's "
+              "gradients as live formulas "
               "(grad_output, grad_weight, grad_bias, grad_input) and one SGD step (Update).")
 @click.option("--lr", type=float, help="With --backward: the learning rate of the update step "
               "[default: 0.001].")
-@click.option("--loss", type=click.Choice(["mse"]), help="With --backward: the loss "
-              "[default: mse, F.mse_loss with the mean reduction].")
+@click.option("--loss", type=click.Choice(["mse", "cross_entropy"]), help="With --backward: "
+              "the loss [default: mse, F.mse_loss with the mean reduction; cross_entropy, "
+              "F.cross_entropy, for class scores, against the editable cell target_class].")
 @click.option("--exercise", is_flag=True, help="A handout: the --blank blocks (and everything "
               "downstream) are left empty for the student; grade it with convsheets grade.")
 @click.option("--blank", "blank_kinds", help="With --exercise: which blocks are answers, "
@@ -218,7 +220,9 @@ def build(variant: str | None, build_all: bool, template: str | None, output: Pa
         for layer in network.layers:
             click.echo(f"  {layer.name or 'layer'}: {layer.describe(network.sequence)}")
         if network.training is not None:
-            click.echo(f"  backward: loss {network.training.loss} against target, learning "
+            against = ("target_class" if network.training.loss == "cross_entropy"
+                       else "target")
+            click.echo(f"  backward: loss {network.training.loss} against {against}, learning "
                        f"rate {network.training.lr:g} (the Loss, Grad and Update sheets)")
         if note:
             click.echo(f"  {note}")

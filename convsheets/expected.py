@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ConvsheetsError
 from .explorer import explore_values
-from .gradients import mse_grad, mse_loss
+from .gradients import cross_entropy_grad, cross_entropy_loss, mse_grad, mse_loss
 from .guide import network_guide_values
 from .layout import COMPUTED, GRADIENT, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
@@ -267,7 +267,11 @@ def backward_chain(steps: list[tuple[Layer, np.ndarray, np.ndarray]],
     drawn intermediate steps (`backward_stages`) with, for gathers, their structural zeros
     (``zero:<kind>``: where the step of all-ones tensors is 0)."""
     y = steps[-1][2]
-    loss, g = mse_loss(y, t["target"]), mse_grad(y, t["target"])
+    if "target_class" in t:  # cross_entropy against a class
+        target = int(round(float(np.asarray(t["target_class"]).reshape(-1)[0])))
+        loss, g = cross_entropy_loss(y, target), cross_entropy_grad(y, target)
+    else:
+        loss, g = mse_loss(y, t["target"]), mse_grad(y, t["target"])
     found: dict[str, dict[str, np.ndarray]] = {}
     for layer, x, _y in reversed(steps):
         local = _local(layer, t)
@@ -294,6 +298,8 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
     updated = dict(t)  # one SGD step: each parameter minus lr × its gradient
     for layer, _x, _y in steps:
         for local in layer.op.tensor_shapes():
+            if f"grad_{local}" not in found[layer.label]:
+                continue  # batch norm's running statistics: not trained
             name = layer.names.tensor + local
             updated[name] = t[name] - rate * found[layer.label][f"grad_{local}"]
     after = forward(plan.network, updated)
@@ -301,7 +307,8 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
     for layer, _x, _y in steps:
         entry = found[layer.label]
         for local in layer.op.tensor_shapes():
-            entry[f"updated_{local}"] = updated[layer.names.tensor + local]
+            if f"grad_{local}" in entry:
+                entry[f"updated_{local}"] = updated[layer.names.tensor + local]
         _, x, y = by_label[layer.label]
         entry["after_output"] = y
         local_t = _local(layer, updated)
@@ -310,14 +317,20 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
         ones = layer.op.stages(np.ones_like(x), {n: np.ones_like(a, dtype=float)
                                                  for n, a in local_t.items()})
         entry.update({f"zero:after_{kind}": value == 0 for kind, value in ones.items()})
-    scalars_out = {"loss": loss, "loss_after": mse_loss(after[-1][2], t["target"])}
+    if "target_class" in t:
+        target = int(round(float(np.asarray(t["target_class"]).reshape(-1)[0])))
+        scalars_out = {**_log_sum_exp("loss", steps[-1][2]), "loss": loss,
+                       **_log_sum_exp("loss_after", after[-1][2]),
+                       "loss_after": cross_entropy_loss(after[-1][2], target)}
+    else:
+        scalars_out = {"loss": loss, "loss_after": mse_loss(after[-1][2], t["target"])}
     out: dict[str, Expected] = {}
     for block in plan.blocks():
         m = block.meaning
         if m is None or m.role != GRADIENT:
             continue
         if m.kind in scalars_out:
-            value = np.array([[scalars_out[m.kind]]])
+            value = np.atleast_2d(np.asarray(scalars_out[m.kind], dtype=float))
         elif m.kind not in found.get(m.layer, {}):
             continue
         else:
@@ -329,6 +342,15 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
             out[name] = Expected(np.asarray(value, dtype=float),
                                  mask if mask is not None and mask.any() else None)
     return out
+
+
+def _log_sum_exp(name: str, scores: np.ndarray) -> dict[str, object]:
+    """The visible steps of cross-entropy's log-sum-exp: the largest score, each score's EXP
+    after taking it out, their sum (the loss itself: `gradients.cross_entropy_loss`)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    top = s.max()
+    exp = np.exp(s - top)
+    return {f"{name}_max": top, f"{name}_exp": exp.reshape(1, -1), f"{name}_sum": exp.sum()}
 
 
 def _copied(value: np.ndarray, copy: Gather) -> Expected:

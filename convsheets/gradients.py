@@ -158,3 +158,70 @@ def relu_backward(x: np.ndarray, grad_y: np.ndarray, negative_slope: float = 0.0
     x = np.asarray(x, dtype=np.float64)
     g = np.asarray(grad_y, dtype=np.float64)
     return np.where(x > 0, g, g * negative_slope if negative_slope else 0.0)
+
+
+def cross_entropy_loss(scores: np.ndarray, target: int) -> float:
+    """``F.cross_entropy(scores[None], [target])`` (mean over a batch of one): the log of the
+    sum of every score's exponential minus the target's score, by log-sum-exp (the largest
+    score taken out first, so no exponential overflows)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    top = s.max()
+    return float(np.log(np.exp(s - top).sum()) + top - s[int(target)])
+
+
+def cross_entropy_grad(scores: np.ndarray, target: int) -> np.ndarray:
+    """d cross_entropy / d scores: ``softmax(scores) - one_hot(target)``, shaped as `scores`."""
+    s = np.asarray(scores, dtype=np.float64)
+    flat = s.reshape(-1)
+    e = np.exp(flat - flat.max())
+    g = e / e.sum()
+    g[int(target)] -= 1.0
+    return g.reshape(s.shape)
+
+
+def linear_backward(x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grad_input, grad_weight, grad_bias) of ``F.linear`` (y = W x + b) on a flat input,
+    term by term: output j read ``W[j, i] · x[i]``, so input i gathers ``W[j, i] · g[j]`` over
+    the outputs and weight (j, i) gets ``g[j] · x[i]``. grad_input has `x`'s shape."""
+    v = np.asarray(x, dtype=np.float64).reshape(-1)
+    w = np.asarray(weight, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64).reshape(-1)
+    grad_x = np.zeros_like(v)
+    grad_w = np.zeros_like(w)
+    for j in range(w.shape[0]):
+        grad_x += w[j] * g[j]
+        grad_w[j] = g[j] * v
+    return grad_x.reshape(np.shape(x)), grad_w, g.copy()
+
+
+def flatten_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """grad_input of ``torch.flatten(x, 1)``: feature n came from channel n // (H·W), row
+    (n % (H·W)) // W, column n % W; its gradient goes back there."""
+    x = np.asarray(x, dtype=np.float64)
+    c, h, w = x.shape
+    g = np.asarray(grad_y, dtype=np.float64).reshape(-1)
+    grad_x = np.zeros_like(x)
+    for n in range(g.size):
+        channel, rest = divmod(n, h * w)
+        grad_x[channel, rest // w, rest % w] = g[n]
+    return grad_x
+
+
+def batch_norm2d_backward(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                          weight: np.ndarray | None, eps: float, grad_y: np.ndarray,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grad_input, grad_weight, grad_bias) of ``F.batch_norm(training=False)``: each cell
+    ``y = (x - mean) · w / sqrt(var + eps) + b`` passes ``g · w / sqrt(var + eps)`` back to
+    its input; the weight of channel c gathers ``g · (x - mean) / sqrt(var + eps)`` over the
+    channel's cells, the bias ``g``. The running statistics are not trained (no gradient)."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64)
+    root = np.sqrt(np.asarray(var, dtype=np.float64) + eps)
+    w = np.ones_like(root) if weight is None else np.asarray(weight, dtype=np.float64)
+    grad_x = np.empty_like(x)
+    grad_w = np.empty_like(root)
+    for c in range(x.shape[0]):
+        grad_x[c] = g[c] * (w[c] / root[c])
+        grad_w[c] = float((g[c] * (x[c] - mean[c])).sum()) / root[c]
+    return grad_x, grad_w, g.sum(axis=(1, 2))

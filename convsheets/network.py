@@ -175,13 +175,15 @@ class Network:
         shapes: dict[str, tuple[int, ...]] = {"input": self.input_shape}
         for layer in self.layers:
             shapes.update(layer.tensor_shapes())
-        if self.training is not None:  # the loss's target, shaped like the output
+        if self.training is not None and self.training.loss == "cross_entropy":
+            shapes["target_class"] = (1,)  # one whole number: the class
+        elif self.training is not None:  # the loss's target, shaped like the output
             shapes["target"] = self.output_shape
         return shapes
 
     def check_backward(self) -> None:
         """Every layer must have a gradient rule (its op's `backward`), and the output must
-        be an image (a loss against a vector of class scores is cross-entropy's, not built)."""
+        suit the loss: mse an image, cross_entropy a vector of two or more class scores."""
         if not self.is_chain:
             join = max(self.layers, key=lambda layer: len(layer.inputs))
             raise SpecError("backward", True, f"is drawn for chains of layers; this network is "
@@ -191,7 +193,7 @@ class Network:
             if not layer.op.differentiable:
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
                                 "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
-                                "max_pool2d and avg_pool2d do)")
+                                "max_pool2d, avg_pool2d, batch_norm2d, flatten and linear do)")
             pads = getattr(layer.op, "pads", None)
             if pads is not None and any(a != b for a, b in pads()):
                 raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
@@ -203,8 +205,15 @@ class Network:
                     raise SpecError("backward", True, f"layer {layer.label} has {option}="
                                     f"{value!r}; its gradient sheets are drawn only for "
                                     f"{option}={plain!r} (PyTorch's default)")
-        if self.layers[-1].flat:
-            raise SpecError("loss", "mse", "needs an image output (channels x height x width)")
+        assert self.training is not None
+        if self.training.loss == "mse" and self.layers[-1].flat:
+            raise SpecError("loss", "mse", "needs an image output (channels x height x width); "
+                            "for a vector of class scores use loss = \"cross_entropy\" "
+                            "(--loss cross_entropy)")
+        if self.training.loss == "cross_entropy" and (
+                not self.layers[-1].flat or self.output_shape[-1] < 2):
+            raise SpecError("loss", "cross_entropy", "needs class scores: a network whose "
+                            "output is a vector of two or more (ending in linear or flatten)")
 
     def parameter_count(self) -> int:
         return sum(layer.op.parameter_count() for layer in self.layers)

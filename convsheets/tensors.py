@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _INTEGER_RANGES = {"input": (0, 9), "weight": (-2, 2), "bias": (-3, 3), "mean": (-3, 3),
                    "variance": (1, 4), "target": (-3, 3)}
 # batch norm's statistics come last, then --backward's target (so it changes no other number)
-_ORDER = ("input", "weight", "bias", "mean", "variance", "target")
+_ORDER = ("input", "weight", "bias", "mean", "variance", "target", "target_class")
 
 
 def random_tensors(network: Network) -> dict[str, np.ndarray]:
@@ -35,7 +35,9 @@ def random_tensors(network: Network) -> dict[str, np.ndarray]:
     order = sorted(shapes, key=lambda name: _ORDER.index(_kind(name)))
     for name in order:
         shape, kind = shapes[name], _kind(name)
-        if network.values == "integers":
+        if kind == "target_class":  # cross_entropy's: one of the classes
+            tensors[name] = rng.integers(0, network.output_shape[-1], size=shape)
+        elif network.values == "integers":
             low, high = _INTEGER_RANGES[kind]
             tensors[name] = rng.integers(low, high + 1, size=shape).astype(np.int64)
         elif kind == "variance":  # a variance is positive
@@ -48,7 +50,7 @@ def random_tensors(network: Network) -> dict[str, np.ndarray]:
 
 
 def _kind(name: str) -> str:
-    if name in ("input", "target"):
+    if name in ("input", "target", "target_class"):
         return name
     if name.endswith("running_var"):
         return "variance"

@@ -4,8 +4,11 @@
 against an editable target (``loss = "mse"``: PyTorch's ``F.mse_loss`` with the mean
 reduction; ``target`` given in the template or seeded), the gradient of every block (the
 backward pass, `backprop.py`) and one step of ``torch.optim.SGD`` with the learning rate
-``lr`` (an editable cell). This module only reads and checks those keys and records them with
-the network; it knows nothing of sheets.
+``lr`` (an editable cell). ``loss = "cross_entropy"`` (``F.cross_entropy``, mean over the
+batch of one) is for networks that end in class scores (a vector); its ``target`` is one whole
+number, the target class (0 .. classes - 1; seeded when not given), the cell
+``target_class``. This module only reads and checks those keys and records them with the
+network; it knows nothing of sheets.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .options import to_bool, to_float
 if TYPE_CHECKING:
     from .network import Network
 
-LOSSES = ("mse",)
+LOSSES = ("mse", "cross_entropy")
 KEYS = ("backward", "loss", "target", "lr")
 DEFAULT_LR = 0.001  # small enough that the integer presets' loss goes down after one step
 # The forward pass is drawn a second time, with the updated weights, only when it is this
@@ -53,7 +56,7 @@ def make(loss: object, lr: object) -> Training:
     """A checked `Training`: a known loss, a finite learning rate."""
     if loss not in LOSSES:
         raise SpecError("loss", loss, "must be one of " + ", ".join(LOSSES) + " (F.mse_loss, "
-                        "mean reduction)")
+                        "F.cross_entropy; mean reduction)")
     rate = to_float("lr", lr)
     if not np.isfinite(rate):
         raise SpecError("lr", lr, "must be a finite number")
@@ -79,7 +82,16 @@ def attach(network: Network, keys: Mapping[str, object]) -> Network:
     network = dataclasses.replace(network, training=training, given=dict(network.given),
                                   origins=dict(network.origins))
     network.check_backward()
-    if "target" in keys:
+    if "target" in keys and training.loss == "cross_entropy":
+        classes = network.output_shape[-1]
+        value = keys["target"]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= int(value) < classes:
+            raise SpecError("target", value, f"must be a whole number from 0 to {classes - 1} "
+                            "(the target class of cross_entropy)")
+        network.given["target_class"] = np.array([int(value)], dtype=np.int64)
+        network.origins["target_class"] = "the template"
+    elif "target" in keys:
         shape = network.output_shape
         try:
             target = np.asarray(keys["target"], dtype=np.float64)

@@ -302,8 +302,8 @@ def _scatters(book: _Workbook) -> list[tuple[str, tuple[int, int, int]]]:
 
 
 def _other_selection(book: _Workbook, rng: np.random.Generator) -> dict[str, int | str]:
-    """The probe moves every explorer to a random output cell (step cleared) and every
-    scatter view to a random input pixel."""
+    """The probe moves every explorer to a random output cell (step cleared), every
+    scatter view to a random input pixel and cross_entropy's target to a random class."""
     cells: dict[str, int | str] = {}
     for prefix, shape in _explorers(book):
         for key, n in zip(("channel", "row", "col"), shape, strict=True):
@@ -312,6 +312,9 @@ def _other_selection(book: _Workbook, rng: np.random.Generator) -> dict[str, int
     for prefix, shape in _scatters(book):
         for key, n in zip(SCATTER_SELECT, shape, strict=True):
             cells[f"{prefix}scatter_{key}"] = int(rng.integers(0, n))
+    training = book.network.training
+    if training is not None and training.loss == "cross_entropy":  # a whole-number class
+        cells["target_class"] = int(rng.integers(0, book.network.output_shape[-1]))
     return cells
 
 

@@ -331,7 +331,7 @@ def _write_sheet(ws, sheet: SheetPlan, stats: RenderStats,
             low, high = block.validation
             rule = DataValidation(type="whole", operator="between", formula1=str(low),
                                   formula2=str(high), allow_blank=True, showErrorMessage=True,
-                                  errorTitle="Outside the output",
+                                  errorTitle="Out of range",
                                   error=f"A whole number from {low} to {high} (0-based).")
             rule.add(block.area(from_sheet=block.sheet))
             ws.data_validations.append(rule)

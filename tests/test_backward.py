@@ -44,7 +44,7 @@ from convsheets.xlsxread import XlsxFile, parse_ref
 
 TOLERANCE = 1e-9
 DIFFERENTIABLE = ("conv2d", "conv_transpose2d", "relu", "leaky_relu", "max_pool2d",
-                  "avg_pool2d")
+                  "avg_pool2d", "batch_norm2d")
 
 
 # ---------------------------------------------------------------------------- PyTorch
@@ -71,6 +71,13 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
         elif op.op == "avg_pool2d":
             x = F.avg_pool2d(x, op.kernel_size, op.stride, op.padding,
                              count_include_pad=op.count_include_pad)
+        elif op.op == "batch_norm2d":
+            x = F.batch_norm(x, params[prefix + "running_mean"], params[prefix + "running_var"],
+                             w, b, training=False, eps=op.eps)
+        elif op.op == "flatten":
+            x = torch.flatten(x, 1)
+        elif op.op == "linear":
+            x = F.linear(x, w, b)
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
     if keep is not None:
@@ -85,28 +92,46 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
     def as_t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
         return torch.tensor(np.asarray(a, dtype=float), dtype=torch.float64, requires_grad=grad)
 
-    names = [name for name in network.source_shapes() if name not in ("input", "target")]
+    names = [name for name in network.source_shapes()
+             if name not in ("input", "target", "target_class") and "running_" not in name]
     params = {name: as_t(tensors[name], True) for name in names}
+    buffers = {name: as_t(tensors[name]) for name in network.source_shapes()
+               if "running_" in name}  # batch norm's statistics: not trained
     x = as_t(tensors["input"], True)[None]
-    target = as_t(tensors["target"])[None]
+    assert network.training is not None
+    if network.training.loss == "cross_entropy":  # F.cross_entropy against one class
+        classes = torch.tensor([int(tensors["target_class"][0])])
+
+        def loss_of(y: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(y.reshape(1, -1), classes)
+    else:
+        target = as_t(tensors["target"])[None]
+
+        def loss_of(y: torch.Tensor) -> torch.Tensor:
+            return F.mse_loss(y, target)
     keep: list[torch.Tensor] = []
-    loss = F.mse_loss(_forward(network, params, x, keep), target)
+    loss = loss_of(_forward(network, {**params, **buffers}, x, keep))
     loss.backward()
     out: dict[str, np.ndarray] = {"loss": np.array([[loss.item()]])}
     for n, layer in enumerate(network.layers):
         prefix = layer.names.tensor
-        for c, block in enumerate(keep[n].grad[0].numpy()):
-            out[f"{prefix}grad_input_c{c}"] = block
-        for o, block in enumerate(keep[n + 1].grad[0].numpy()):
-            out[f"{prefix}grad_output_c{o}"] = block
+        for name, flat, grad in (("grad_input", layer.flat_input, keep[n].grad[0]),
+                                 ("grad_output", layer.flat, keep[n + 1].grad[0])):
+            if flat:  # a vector: one row, no channel in its name
+                out[f"{prefix}{name}"] = grad.numpy().reshape(1, -1)
+                continue
+            for c, block in enumerate(grad.numpy()):
+                out[f"{prefix}{name}_c{c}"] = block
         for local in layer.op.tensor_shapes():
+            if prefix + local not in params:  # a buffer: no gradient sheet
+                continue
             grad = params[prefix + local].grad.numpy()
             for name, index in block_names(f"{prefix}grad_{local}", grad.shape):
                 out[name] = grad[index].reshape(1, -1) if grad.ndim == 1 else grad[index]
     optimiser = torch.optim.SGD(list(params.values()), lr=lr)
     optimiser.step()
     with torch.no_grad():
-        after = F.mse_loss(_forward(network, params, as_t(tensors["input"])[None]), target)
+        after = loss_of(_forward(network, {**params, **buffers}, as_t(tensors["input"])[None]))
     out["loss_after"] = np.array([[after.item()]])
     for name, value in params.items():
         array = value.detach().numpy()
@@ -193,8 +218,8 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
     assert not failures, failures
 
 
-def backward(network: Network, lr: float = 0.001) -> Network:
-    return attach(network, {"backward": True, "lr": lr})
+def backward(network: Network, lr: float = 0.001, loss: str = "mse") -> Network:
+    return attach(network, {"backward": True, "lr": lr, "loss": loss})
 
 
 FIXED = [
@@ -336,8 +361,7 @@ def test_bad_training_requests_are_one_line(tmp_path: Path, args: list[str],
 
 def test_a_layer_without_a_gradient_rule_is_refused() -> None:
     template = {"input_size": [4, 4], "in_channels": 1, "backward": True, "layers": [
-        {"op": "conv2d", "out_channels": 1, "kernel_size": 3}, {"op": "flatten"},
-        {"op": "linear", "out_features": 2}]}
+        {"op": "conv2d", "out_channels": 1, "kernel_size": 3}, {"op": "sigmoid"}]}
     with pytest.raises(SpecError, match="has no gradient sheets yet"):
         resolve(template=template)
 
@@ -397,7 +421,15 @@ def test_every_preset_and_shipped_network_with_backward_in_every_engine(
         tmp_path: Path) -> None:
     from convsheets.request import every_preset
 
-    networks = [backward(r.network) for r in every_preset().values()]
+    networks, refused = [], {}
+    for name, request in every_preset().items():
+        loss = "cross_entropy" if request.network.layers[-1].flat else "mse"
+        try:
+            networks.append(backward(request.network, loss=loss))
+        except SpecError as error:  # graphs and uneven (causal) padding: not drawn yet
+            refused[name] = str(error)
+    assert all("graph" in why or "unevenly" in why for why in refused.values()), refused
+    assert len(networks) >= 10 and "digit_classifier" not in refused
     check_in_engines(networks, tmp_path, need_after=False)
 
 

@@ -171,3 +171,48 @@ def test_mse_loss_and_its_gradient_are_pytorchs():
     loss, grads = _autograd(lambda a, b: F.mse_loss(a, b), y, t)
     assert abs(G.mse_loss(y, t) - float(loss)) < 1e-12
     np.testing.assert_allclose(G.mse_grad(y, t), grads[0], **TOL)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 5),
+       st.booleans(), st.integers(0, 1000))
+def test_linear_and_flatten_backward_are_autograd(c, h, w, out, bias, seed):
+    """flatten then linear (torch.flatten(x, 1), F.linear) on a C×H×W image: grad of the
+    image, the weight matrix and the bias, each op's reference alone."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, c, h, w))
+    weight = rng.standard_normal((out, c * h * w))
+    b = rng.standard_normal(out)
+    g = rng.standard_normal((1, out))
+    params = (weight, b) if bias else (weight,)
+    _, grads = _autograd(lambda x_, w_, *b_: F.linear(torch.flatten(x_, 1), w_, *b_), x,
+                         *params, grad_y=g)
+    flat = x[0].reshape(1, 1, -1)
+    grad_flat, grad_w, grad_b = G.linear_backward(flat, weight, g.reshape(1, 1, -1))
+    np.testing.assert_allclose(G.flatten_backward(x[0], grad_flat), grads[0][0], **TOL)
+    np.testing.assert_allclose(grad_w, grads[1], **TOL)
+    if bias:
+        np.testing.assert_allclose(grad_b, grads[2], **TOL)
+    assert grad_flat.shape == flat.shape
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 3), st.booleans(), st.sampled_from([1e-5, 0.1]), st.integers(0, 1000))
+def test_batch_norm2d_eval_backward_is_autograd(c, affine, eps, seed):
+    """F.batch_norm(training=False): grad of the input, weight and bias (the running
+    statistics, buffers, get none)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, c, 3, 4))
+    mean, var = rng.standard_normal(c), 0.5 + rng.random(c)
+    weight, bias = rng.standard_normal(c), rng.standard_normal(c)
+    g = rng.standard_normal((1, c, 3, 4))
+    params = (weight, bias) if affine else ()
+    _, grads = _autograd(lambda x_, *p: F.batch_norm(
+        x_, torch.tensor(mean), torch.tensor(var), *p, training=False, eps=eps), x, *params,
+        grad_y=g)
+    grad_x, grad_w, grad_b = G.batch_norm2d_backward(x[0], mean, var, weight if affine
+                                                     else None, eps, g[0])
+    np.testing.assert_allclose(grad_x, grads[0][0], **TOL)
+    if affine:
+        np.testing.assert_allclose(grad_w, grads[1], **TOL)
+        np.testing.assert_allclose(grad_b, grads[2], **TOL)

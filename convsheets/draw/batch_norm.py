@@ -43,13 +43,27 @@ def draw_batch_norm(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
     op = ctx.layer.op
     assert isinstance(op, BatchNorm2d)
     c = op.num_features
-    sheet = ctx.add_sheet("Statistics", "Batch normalisation in evaluation mode: the running "
-                          "mean and variance the model learned, its weight and bias (edit the "
-                          "yellow cells), and each channel's scale = weight / SQRT(running_var "
-                          f"+ eps), eps = {op.epsilon}.")
+    note = ("Batch normalisation in evaluation mode: the running mean and variance the model "
+            "learned, its weight and bias (edit the yellow cells), and each channel's scale = "
+            f"weight / SQRT(running_var + eps), eps = {op.epsilon}.")
+    if ctx.weights is not None:
+        note = ("The forward pass again, after the update: the same running statistics (not "
+                "trained), the updated weight and bias from the Update sheet, and each "
+                f"channel's scale = weight / SQRT(running_var + eps), eps = {op.epsilon}.")
+    sheet = ctx.add_sheet("Statistics", note)
     top = sheet.first_row
     rows: dict[str, Block] = {}
-    for local, what in ROWS:
+    if ctx.weights is not None:  # the forward pass again: the updated weight and bias, the
+        # same running statistics (buffers, not trained)
+        rows = {b.meaning.kind: b for b in ctx.plan.blocks() if b.meaning is not None
+                and b.meaning.role == TENSOR and b.meaning.layer == ctx.layer.label
+                and b.meaning.kind in ("running_mean", "running_var")}
+        weights, shift = ctx.weights
+        if weights:
+            rows["weight"] = weights[0][0]
+        if shift is not None:
+            rows["bias"] = shift
+    for local, what in ROWS if ctx.weights is None else ():
         array = ctx.tensor(local)
         if array is None:
             continue

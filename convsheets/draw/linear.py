@@ -44,11 +44,8 @@ def draw_flatten(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
     return Drawn(ctx, list(sources), [out])
 
 
-@draws(Linear)
-def draw_linear(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
-    op = ctx.layer.op
-    assert isinstance(op, Linear)
-    (x,) = sources
+def _parameters(ctx: LayerContext) -> tuple[Block, Block | None]:
+    """The editable weight matrix and bias row on the layer's Weights sheet."""
     weight, bias_name = ctx.names.tensor + "weight", ctx.names.tensor + "bias"
     w = ctx.plan.tensors[weight]
     sheet = ctx.add_sheet("Weights", f"The weight matrix {weight}: one row per output, one "
@@ -66,6 +63,18 @@ def draw_linear(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
                    title=title(weight, w.shape, "(row j: the weights of output j)"),
                    meaning=Meaning(TENSOR, ctx.layer.label, "weight"))
     row_block(sheet, matrix, top=top)
+    return matrix, bias
+
+
+@draws(Linear)
+def draw_linear(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
+    op = ctx.layer.op
+    assert isinstance(op, Linear)
+    (x,) = sources
+    if ctx.weights is not None:  # the forward pass again, reading the updated weights
+        matrix, bias = ctx.weights[0][0][0], ctx.weights[1]
+    else:
+        matrix, bias = _parameters(ctx)
 
     def cell(here: str, _i: int, j: int) -> str:
         row = matrix.range(j, 0, 1, op.in_features, absolute=True, from_sheet=here)
@@ -75,7 +84,7 @@ def draw_linear(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
 
     out = vector_output(ctx, op.note(), op.out_features, PerCell(cell),
                         "= SUMPRODUCT(weight row, input)" + (" + bias" if bias else ""))
-    if "explorer" in ctx.plan.views:
+    if "explorer" in ctx.plan.views and ctx.weights is None:
         ctx.plan.notes.append(f"{ctx.layer.label} (linear): no window explorer: every output "
                               "reads the whole input row (one SUMPRODUCT; Trace Precedents "
                               "shows it).")

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ..options import check_positive
 from .base import Op, Shape
@@ -37,6 +38,7 @@ class BatchNorm2d(Op):
         "affine": ("bool", True), "track_running_stats": ("bool", True),
         "bias": ("bool", True)}
     has_parameters: ClassVar[bool] = True
+    differentiable: ClassVar[bool] = True
 
     @classmethod
     def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
@@ -135,3 +137,29 @@ class BatchNorm2d(Op):
 
     def reference_parameter_count(self, in_channels: float) -> float:
         return float(int(self.affine) + int(self.shifted)) * in_channels
+
+    # ------------------------------------------------------------------ the backward pass
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Evaluation mode: the weight and bias get gradients; the running statistics are
+        buffers, not trained (none)."""
+        grad_x, grad_w, grad_b = grad.batch_norm2d_backward(
+            x, tensors["running_mean"], tensors["running_var"],
+            tensors["weight"] if self.affine else None, self.eps, grad_y)
+        found = {"weight": grad_w} if self.affine else {}
+        if self.shifted:
+            found["bias"] = grad_b
+        return grad_x, found
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "grad_input = grad_output · scale, cell by cell (scale = weight / SQRT(running_var "
+            "+ eps) of the cell's channel): evaluation mode is a fixed straight line per "
+            "channel.",
+        ) + ((
+            "grad_weight[c] = SUMPRODUCT(grad_output c, input c) - running_mean[c] · "
+            "SUM(grad_output c), over SQRT(running_var[c] + eps): Σ g · (x - mean) / "
+            "SQRT(var + eps).",) if self.affine else ()) + ((
+                "grad_bias[c] = SUM(grad_output c).",) if self.shifted else ()) + (
+            "The running mean and variance are statistics, not parameters: no gradient, "
+            "unchanged by the update.",)

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from .base import Op, Shape
 
@@ -28,6 +29,7 @@ class Flatten(Op):
     flattens: ClassVar[bool] = True
     vector_ok: ClassVar[bool] = True
     dims: ClassVar[int] = 0  # a sequence's (C, L) as well as an image
+    differentiable: ClassVar[bool] = True
 
     def check(self, in_shape: Shape) -> None:
         # dims of a batch (N, C, H, W), as the module sees it: only the whole image flattens
@@ -75,3 +77,13 @@ class Flatten(Op):
 
     def reference_size(self, axis: int, size: int) -> int:
         raise NotImplementedError("flatten's width needs the three input sizes")
+
+    # ------------------------------------------------------------------ the backward pass
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.flatten_backward(x, grad_y), {}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return ("grad_input = grad_output laid back as channels × height × width, in the same "
+                "order (feature c·H·W + i·W + j goes back to channel c, row i, column j): "
+                "nothing is computed, each cell refers to one grad_output cell.",)

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ..options import check_positive
 from .base import REQUIRED, Op, Shape
@@ -34,6 +35,7 @@ class Linear(Op):
     flattens: ClassVar[bool] = True
     dims: ClassVar[int] = 0  # a sequence's (C, L) as well as an image
     vector_ok: ClassVar[bool] = True
+    differentiable: ClassVar[bool] = True
 
     @classmethod
     def _resolve(cls, values: dict[str, object], in_shape: Shape) -> Op:
@@ -113,3 +115,28 @@ class Linear(Op):
 
     def reference_parameter_count(self, in_channels: float) -> float:
         return float(self.out_features * self.in_features + self.bias * self.out_features)
+
+    # ------------------------------------------------------------------ the backward pass
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        grad_x, grad_w, grad_b = grad.linear_backward(x, tensors["weight"], grad_y)
+        found = {"weight": grad_w}
+        if self.bias:
+            found["bias"] = grad_b
+        return grad_x, found
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """grad_output written as a column, to multiply the weight matrix's columns."""
+        return {"grad_output_column": np.asarray(grad_y, dtype=np.float64).reshape(-1, 1)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return (
+            "grad_bias = grad_output: each bias is added to one output once.",
+            f"grad_weight ({self.out_features}×{self.in_features}, the weight's layout) = "
+            "grad_output · inputᵀ, the outer product: cell (j, i) = g_j · x_i, as output j "
+            "read weight (j, i) times input i.",
+            "grad_input = Wᵀ · grad_output: input i gathers every output's g_j times the "
+            "weight (j, i) it was multiplied by, MMULT of grad_output (a row) with column i "
+            "of the weight matrix.",
+        )

@@ -69,6 +69,11 @@ done
 "$python" -m convsheets build --template edges --backward -o "$tmp/backward-edges.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/backward-edges.xlsx" --sheet "maxpool1 Grad Winners" \
     --to docs/images --dpi 70 --force --trim >/dev/null
+# --backward --loss cross_entropy (issue 25): the digit classifier's Loss sheet
+"$python" -m convsheets build --template digit_classifier --backward --loss cross_entropy \
+    -o "$tmp/backward-classifier.xlsx" >/dev/null
+"$python" -m convsheets render "$tmp/backward-classifier.xlsx" --sheet Loss --to docs/images \
+    --dpi 70 --force --trim >/dev/null
 # issue 27: wavenet's receptive field (the last sample selected: the workbook opens on it) and
 # depthwise_causal's guide (its parameter count against a dense conv1d)
 "$python" -m convsheets render output/wavenet.xlsx --sheet "Receptive field" --to docs/images \
