@@ -244,6 +244,7 @@ FIXED = [
 ]
 
 
+@pytest.mark.slow  # (22 s: CI runs it; the default run keeps test_backward_classes' engines)
 def test_presets_and_fixed_networks_equal_autograd_and_sgd_in_every_engine(
         tmp_path: Path) -> None:
     """Two presets and the fixed networks above (every preset and shipped network, and

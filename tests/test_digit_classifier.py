@@ -102,6 +102,7 @@ def _check(values: dict[str, np.ndarray], x: np.ndarray, where: str) -> None:
     assert values["predicted_class"][0, 0] == int(scores.argmax()), where
 
 
+@pytest.mark.slow  # (9 s: CI runs it; the default run verifies digit_classifier in every engine)
 def test_digit_classifier_equals_its_torch_forward_in_every_engine(tmp_path: Path) -> None:
     one, seven = tmp_path / "my_one.png", tmp_path / "my_seven.png"
     _one(one)

@@ -84,7 +84,8 @@ def _explorers(source):  # type: ignore[no-untyped-def]
             if layer.op.op not in ("relu", "leaky_relu")]
 
 
-@pytest.fixture(scope="module", params=["fast", pytest.param("rest", marks=pytest.mark.slow)])
+@pytest.fixture(scope="module", params=[pytest.param("fast", marks=pytest.mark.slow),
+                                        pytest.param("rest", marks=pytest.mark.slow)])
 def recalculated(request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
                  tmp_path_factory: pytest.TempPathFactory):
     """Each source (FAST, or the rest: the slow half) with its explorers moved to random cells

@@ -386,6 +386,7 @@ def _check_in_engines(networks: list[Network], modules: list[tuple[nn.Module, to
     return failures
 
 
+@pytest.mark.slow  # (23 s: CI runs it; the default run verifies the shipped graphs in every engine)
 def test_graphs_and_fx_modules_equal_pytorch_in_every_engine(tmp_path: Path) -> None:
     """One start of each engine: a random graph and the fx-traced residual and U-Net
     modules (the shipped templates, larger, are in the slow sweep below)."""

@@ -453,6 +453,7 @@ def _engine_batch(seeds: list[int], tmp: Path) -> list[object]:
 DEFAULT_SEEDS = [1, 5, 6, 15, 26]  # tconv, causal, same (odd and even k), groups, max pools
 
 
+@pytest.mark.slow  # (14 s: CI runs it; by default wavenet, depthwise_causal verify in every engine)
 def test_random_1d_networks_equal_pytorch_and_light_their_gradients_in_every_engine(
         ) -> None:
     """The default run's batch: every op and option (causal, same, valid, groups, dilation,
