@@ -463,20 +463,10 @@ def _weight_gradient(ctx: GradContext, grads: list[Block]) -> None:
     assert isinstance(op, Conv2d)
     stretched = grads
     if op.stride != (1, 1):
-        sheet = ctx.add_sheet("Stretched", f"grad_output with stride - 1 zeros between its "
-                              f"cells (stride {op.stride[0]}x{op.stride[1]}, orange): each "
-                              "weight met the input every stride cells, so its gradient "
-                              "correlates the input with this.")
-        (oh, ow) = grads[0].shape
-        rows, cols = insert_map(oh, op.stride[0]), insert_map(ow, op.stride[1])
-        stretched = []
-        for o, g in enumerate(grads):
-            name = f"{ctx.prefix}grad_stretched_c{o}"
-            shape = (len(rows), len(cols))
-            stretched.append(Block(name, shape, COMPUTED, Gather(g, rows, cols),
-                                   title=title(name, shape, "(zeros inserted)"),
-                                   meaning=ctx.meaning("grad_stretched", (o,))))
-        stack(sheet, stretched)
+        stretched = _stretched(ctx, grads, op.stride, (
+            f"grad_output with stride - 1 zeros between its cells (stride {op.stride[0]}x"
+            f"{op.stride[1]}, orange): each weight met the input every stride cells, so its "
+            "gradient correlates the input with this."))
     windowed = ctx.drawn.windowed or ctx.drawn.inputs
     per_in = op.in_channels // op.groups
     per_out = op.out_channels // op.groups
@@ -502,6 +492,24 @@ def _weight_gradient(ctx: GradContext, grads: list[Block]) -> None:
         rows.append(line)
     grid(sheet, rows, [_filter_label(a, per_in, per_out, op.groups)
                        for a in range(op.out_channels)], top=top)
+
+
+def _stretched(ctx: GradContext, sources: Sequence[Block], stride: tuple[int, int],
+               note: str) -> list[Block]:
+    """A Stretched sheet: each source block with stride - 1 zeros between its cells (what a
+    weight gradient correlates with: conv2d's grad_output, conv_transpose2d's input)."""
+    sheet = ctx.add_sheet("Stretched", note)
+    h, w = sources[0].shape
+    rows, cols = insert_map(h, stride[0]), insert_map(w, stride[1])
+    blocks = []
+    for c, source in enumerate(sources):
+        name = f"{ctx.prefix}grad_stretched_c{c}"
+        shape = (len(rows), len(cols))
+        blocks.append(Block(name, shape, COMPUTED, Gather(source, rows, cols),
+                            title=title(name, shape, "(zeros inserted)"),
+                            meaning=ctx.meaning("grad_stretched", (c,))))
+    stack(sheet, blocks)
+    return blocks
 
 
 def _filter_label(a: int, per_in: int, per_out: int, groups: int) -> str:
@@ -611,20 +619,10 @@ def conv_transpose2d_gradient(ctx: GradContext, grads: list[Block]) -> list[Bloc
     # grad_weight[c][o'] = SUMPRODUCT(window of padded grad_output o, stretched input c)
     stretched = ctx.drawn.inputs
     if op.stride != (1, 1):
-        sheet = ctx.add_sheet("Stretched", f"The layer's input with stride - 1 zeros between "
-                              f"its cells (stride {op.stride[0]}x{op.stride[1]}, orange): each "
-                              "weight met grad_output every stride cells.")
-        h, w = stretched[0].shape
-        rows, cols = insert_map(h, op.stride[0]), insert_map(w, op.stride[1])
-        blocks = []
-        for c, x in enumerate(stretched):
-            name = f"{ctx.prefix}grad_stretched_c{c}"
-            shape = (len(rows), len(cols))
-            blocks.append(Block(name, shape, COMPUTED, Gather(x, rows, cols),
-                                title=title(name, shape, "(zeros inserted)"),
-                                meaning=ctx.meaning("grad_stretched", (c,))))
-        stack(sheet, blocks)
-        stretched = blocks
+        stretched = _stretched(ctx, stretched, op.stride, (
+            f"The layer's input with stride - 1 zeros between its cells (stride "
+            f"{op.stride[0]}x{op.stride[1]}, orange): each weight met grad_output every stride "
+            "cells."))
     per_in, per_out = op.in_channels // op.groups, op.out_channels // op.groups
     kh, kw = op.kernel_size
     sheet = ctx.add_sheet(
