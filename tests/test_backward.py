@@ -45,6 +45,10 @@ from convsheets.xlsxread import XlsxFile, parse_ref
 TOLERANCE = 1e-9
 DIFFERENTIABLE = ("conv2d", "conv_transpose2d", "relu", "leaky_relu", "max_pool2d",
                   "avg_pool2d", "batch_norm2d")
+# the element-wise ops and softmax / log_softmax (issue 25's act part): the random sweep below
+# draws from both lists (tests/test_backward_classes.py's from DIFFERENTIABLE alone)
+ACTIVATION_OPS = ("identity", "dropout", "sigmoid", "tanh", "elu", "gelu", "hardsigmoid",
+                  "hardswish", "hardtanh", "relu6", "silu", "softplus", "softmax", "log_softmax")
 
 
 # ---------------------------------------------------------------------------- PyTorch
@@ -78,6 +82,35 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
             x = torch.flatten(x, 1)
         elif op.op == "linear":
             x = F.linear(x, w, b)
+        elif op.op == "identity":
+            x = torch.nn.Identity()(x)
+        elif op.op == "dropout":  # evaluation mode, as the workbook draws it
+            x = F.dropout(x, op.p, training=False)
+        elif op.op == "sigmoid":
+            x = torch.sigmoid(x)
+        elif op.op == "tanh":
+            x = torch.tanh(x)
+        elif op.op == "elu":
+            x = F.elu(x, op.alpha)
+        elif op.op == "gelu":
+            x = F.gelu(x, approximate=op.approximate)
+        elif op.op == "hardsigmoid":  # F.hardsigmoid by its definition: its own float64
+            # backward kernel multiplies by 1/6 rounded to float32, 3e-8 off the derivative
+            # (tests/test_gradients.py shows both; the forward values are bit-identical)
+            x = F.relu6(x + 3) / 6
+        elif op.op == "hardswish":
+            x = F.hardswish(x)
+        elif op.op == "hardtanh":
+            x = F.hardtanh(x, op.min_val, op.max_val)
+        elif op.op == "relu6":
+            x = F.relu6(x)
+        elif op.op == "silu":
+            x = F.silu(x)
+        elif op.op == "softplus":
+            x = F.softplus(x, op.beta, op.threshold)
+        elif op.op in ("softmax", "log_softmax"):  # dim: the channels, or a vector's features
+            fn = F.softmax if op.op == "softmax" else F.log_softmax
+            x = fn(x, dim=1 if op.dim is None else op.dim)
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
     if keep is not None:
@@ -128,8 +161,8 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
             grad = params[prefix + local].grad.numpy()
             for name, index in block_names(f"{prefix}grad_{local}", grad.shape):
                 out[name] = grad[index].reshape(1, -1) if grad.ndim == 1 else grad[index]
-    optimiser = torch.optim.SGD(list(params.values()), lr=lr)
-    optimiser.step()
+    if params:  # (a network of activations alone has nothing to train)
+        torch.optim.SGD(list(params.values()), lr=lr).step()
     with torch.no_grad():
         after = loss_of(_forward(network, {**params, **buffers}, as_t(tensors["input"])[None]))
     out["loss_after"] = np.array([[after.item()]])
@@ -256,6 +289,75 @@ def test_presets_and_fixed_networks_equal_autograd_and_sgd_in_every_engine(
     check_in_engines(networks, tmp_path)
 
 
+# Every element-wise op and softmax / log_softmax (every option), in chains whose kinked ops
+# read numbers that sit on their kinks: the given input holds the integers -4..7, and only
+# layers that keep them exact come before a kink (identity, dropout, hardtanh and relu6 with
+# whole bounds, a 1x1 conv with whole weights and bias, hardswish's 0 and 3, elu's x > 0).
+KINKED = [[[-4, -3, -2, -1], [0, 1, 2, 3], [4, 5, 6, 7]],
+          [[3, -3, 0, 6], [-1, 2, 7, -4], [1, 0, -2, 3]]]
+
+
+def _one_by_one(weight: int, bias: int) -> dict[str, object]:
+    """A 1x1 conv2d that maps each of two channels to weight·x + bias (whole numbers)."""
+    return {"op": "conv2d", "out_channels": 2, "kernel_size": 1, "groups": 2,
+            "weight": [[[[weight]]], [[[weight]]]], "bias": [bias, bias]}
+
+
+ACTIVATION_NETWORKS = [
+    {"input": KINKED, "seed": 1, "layers": [
+        {"op": "identity"}, {"op": "dropout", "p": 0.25},
+        {"op": "hardtanh", "min_val": -3.0, "max_val": 6.0}, {"op": "relu6"},
+        _one_by_one(1, -3), {"op": "hardswish"}, {"op": "elu", "alpha": 0.5},
+        {"op": "softplus", "beta": 2.0, "threshold": 6.0}, {"op": "sigmoid"},
+        {"op": "softmax"}]},
+    {"input": KINKED, "seed": 2, "layers": [
+        {"op": "hardtanh"}, _one_by_one(3, 0), {"op": "hardsigmoid"}, {"op": "gelu"},
+        {"op": "softplus", "beta": -1.0, "threshold": 1.0}, {"op": "tanh"},
+        {"op": "log_softmax", "dim": -3}]},
+    # normal values: the smooth ops, then a classifier's vector: softmax between two linear
+    # layers, log_softmax over the class scores (cross_entropy after it)
+    {"input_size": [4, 4], "in_channels": 2, "seed": 5, "values": "normal", "layers": [
+        {"op": "conv2d", "out_channels": 2, "kernel_size": 2},
+        {"op": "gelu", "approximate": "tanh"}, {"op": "silu"}, {"op": "softplus"},
+        {"op": "elu"}, {"op": "flatten"}, {"op": "linear", "out_features": 5},
+        {"op": "softmax", "dim": 1}, {"op": "linear", "out_features": 4}, {"op": "tanh"},
+        {"op": "log_softmax", "dim": -1}]},
+]
+
+
+def test_activations_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
+    """Every element-wise op and softmax / log_softmax: every gradient block, the updated
+    weights and the loss after one SGD step equal torch.autograd and torch.optim.SGD in
+    LibreOffice, Gnumeric and IronCalc (one start of each), kinks included (the next test
+    shows the integers reach them)."""
+    networks = [backward(network_from_template(t, "act"), lr=0.1,
+                         loss="cross_entropy" if n == 2 else "mse")
+                for n, t in enumerate(ACTIVATION_NETWORKS)]
+    check_in_engines(networks, tmp_path)
+
+
+def test_the_activation_networks_hit_every_kink() -> None:
+    """The inputs each kinked op reads (by the NumPy forward pass) include its kinks: 0 and 6
+    of relu6, min_val and max_val of hardtanh, ±3 of hardswish and hardsigmoid, 0 of elu,
+    beta·x = threshold of softplus; and every op of this part appears."""
+    from convsheets.expected import forward
+
+    hit = [{"hardtanh1": {-3, 6}, "relu6_1": {0, 6}, "hardswish1": {-3, 0, 3}, "elu1": {0},
+            "softplus1": {3}},  # (2·3 = 6, softplus's threshold: not above it)
+           {"hardtanh1": {-1, 1}, "hardsigmoid1": {-3, 3}}]
+    seen: set[str] = set()
+    for template, kinks in zip(ACTIVATION_NETWORKS, hit, strict=False):
+        network = backward(network_from_template(template, "act"))
+        tensors = {k: np.asarray(v, dtype=float) for k, v in random_tensors(network).items()}
+        inputs = {layer.label: set(np.unique(x).tolist())
+                  for layer, x, _y in forward(network, tensors)}
+        for label, want in kinks.items():
+            assert want <= inputs[label], (label, want)
+    for template in ACTIVATION_NETWORKS:
+        seen |= {layer.op.op for layer in network_from_template(template, "act").layers}
+    assert set(ACTIVATION_OPS) <= seen
+
+
 def test_max_pool_ties_are_in_the_fixed_networks() -> None:
     """The test above exercises ties: some window of the fixed network's max pooling has
     two equal maxima (the first, in row-major order, takes the gradient)."""
@@ -360,11 +462,18 @@ def test_bad_training_requests_are_one_line(tmp_path: Path, args: list[str],
     assert not (tmp_path / "x.xlsx").exists()
 
 
-def test_a_layer_without_a_gradient_rule_is_refused() -> None:
+def test_a_layer_without_a_gradient_rule_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(An op class without `differentiable`: the message names the layer and lists the ops
+    that have gradient sheets, from the op classes.)"""
+    from convsheets.ops import Sigmoid
+
+    monkeypatch.setattr(Sigmoid, "differentiable", False)
     template = {"input_size": [4, 4], "in_channels": 1, "backward": True, "layers": [
         {"op": "conv2d", "out_channels": 1, "kernel_size": 3}, {"op": "sigmoid"}]}
-    with pytest.raises(SpecError, match="has no gradient sheets yet"):
+    with pytest.raises(SpecError, match="has no gradient sheets yet") as error:
         resolve(template=template)
+    assert "sigmoid1 (sigmoid)" in str(error.value) and "conv2d, " in str(error.value)
+    assert " sigmoid, " not in str(error.value) and "softmax, " in str(error.value)
 
 
 def test_the_record_keeps_the_training(tmp_path: Path) -> None:
