@@ -229,7 +229,7 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
     for network, report in zip(networks, reports, strict=True):
         engines = sorted(run.engine for run in report.runs)
         if engines != ["gnumeric", "ironcalc", "libreoffice"] or not report.ok:
-            failures.append(("verify", report.path.name, engines, report.unusable, [
+            failures.append(("verify", Path(report.path).name, engines, report.unusable, [
                 (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3]))
         checked = {b.name for run in report.runs for b in run.blocks}
         plan = make_plan(network)
@@ -238,7 +238,7 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
         if not gradient or not set(gradient) <= checked:
             failures.append(("verify skipped", sorted(set(gradient) - checked)[:3]))
         if not all(run.probed for run in report.runs):
-            failures.append(("not probed", report.path.name))
+            failures.append(("not probed", Path(report.path).name))
     for engine in ("libreoffice", "gnumeric", "ironcalc"):
         for network, path in zip(networks, paths, strict=True):
             book = _Book(kept[engine][path])
@@ -486,10 +486,33 @@ def test_the_record_keeps_the_training(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- random, slow
+def _activation_layer(draw: st.DrawFn, op: str) -> dict[str, object]:
+    """Options for an element-wise op or softmax, every option, unset (PyTorch's default)
+    or given."""
+    table: dict[str, object] = {"op": op}
+    if op == "dropout" and draw(st.booleans()):
+        table["p"] = draw(st.sampled_from([0.0, 0.2, 0.9]))
+    elif op == "elu" and draw(st.booleans()):
+        table["alpha"] = draw(st.sampled_from([0.5, 2.0, -0.5]))
+    elif op == "gelu" and draw(st.booleans()):
+        table["approximate"] = draw(st.sampled_from(["none", "tanh"]))
+    elif op == "hardtanh" and draw(st.booleans()):
+        low = draw(st.sampled_from([-2.0, -0.5, 0.0, 1.0]))
+        table.update(min_val=low, max_val=low + draw(st.sampled_from([0.25, 1.0, 3.0])))
+    elif op == "softplus" and draw(st.booleans()):
+        table.update(beta=draw(st.sampled_from([0.5, 2.0, -1.0])),
+                     threshold=draw(st.sampled_from([1.0, 2.0, 20.0])))
+    elif op in ("softmax", "log_softmax"):
+        dim = draw(st.sampled_from([None, 1, -3]))
+        if dim is not None:
+            table["dim"] = dim
+    return table
+
+
 @st.composite
 def trainable(draw: st.DrawFn) -> Network:
     """A random network of 2-4 differentiable layers (every option PyTorch has that they
-    take), with the backward pass."""
+    take; the activations and softmax too), with the backward pass."""
     channels = draw(st.integers(1, 3))
     template: dict[str, object] = {
         "input_size": [draw(st.integers(4, 7)), draw(st.integers(4, 7))],
@@ -497,13 +520,15 @@ def trainable(draw: st.DrawFn) -> Network:
         "values": draw(st.sampled_from(["integers", "normal"])), "layers": []}
     wanted = draw(st.integers(2, 4))
     tables: list[dict[str, object]] = template["layers"]  # type: ignore[assignment]
-    for op in draw(st.permutations(DIFFERENTIABLE)) + draw(
-            st.lists(st.sampled_from(DIFFERENTIABLE), min_size=3, max_size=3)):
+    ops = DIFFERENTIABLE + ACTIVATION_OPS
+    for op in draw(st.permutations(ops)) + draw(
+            st.lists(st.sampled_from(ops), min_size=3, max_size=3)):
         if len(tables) == wanted:
             break
         current = network_from_template(template, "random") if tables else None
         c = current.output_shape[0] if current else channels
-        candidate = _layer(draw, op, c)
+        candidate = (_activation_layer(draw, op) if op in ACTIVATION_OPS else
+                     _layer(draw, op, c))
         try:
             network_from_template({**template, "layers": [*tables, candidate]}, "random")
         except ConvsheetsError:
@@ -520,8 +545,12 @@ def trainable(draw: st.DrawFn) -> Network:
           phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
-@given(st.lists(trainable(), min_size=10, max_size=10))
+@given(st.lists(trainable(), min_size=12, max_size=12))
 def test_random_networks_equal_autograd_and_sgd_in_every_engine(batch: list[Network]) -> None:
+    # (hypothesis's first example is its simplest: ten copies of the same conv2d and
+    # conv_transpose2d; a batch counts when its networks differ and mix many ops)
+    assume(len({str(network.record()) for network in batch}) == len(batch))
+    assume(len({layer.op.op for network in batch for layer in network.layers}) >= 19)
     with tempfile.TemporaryDirectory(prefix="convsheets-backward-") as tmp:
         check_in_engines(batch, Path(tmp))
 
@@ -614,3 +643,29 @@ def test_a_graph_is_refused_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "graph" in done.stderr and "b1_add reads" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "g.xlsx").exists()
+
+
+def test_an_activation_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
+    """--exercise --blank grad_input on a network with sigmoid and softmax: their grad_input
+    blocks are answers (softmax's Grad Sum stays shown), a right handout scores full marks,
+    one with wrong cells loses them."""
+    from exercise_fill import all_right, fill, handout_of, wrong_first
+
+    from convsheets.api import build, grade
+
+    template = {"input_size": [3, 3], "in_channels": 2, "seed": 6, "values": "normal",
+                "backward": True, "layers": [
+                    {"op": "conv2d", "out_channels": 2, "kernel_size": 2},
+                    {"op": "sigmoid"}, {"op": "softmax"}]}
+    handout = tmp_path / "handout.xlsx"
+    build(template=template, output=handout, exercise=True, blank="grad_input")
+    answers = {b.name for b in handout_of(handout).answers}
+    assert {"sigmoid1_grad_input_c0", "sigmoid1_grad_input_c1", "softmax1_grad_input_c0",
+            "conv1_grad_input_c0"} <= answers, answers
+    assert "softmax1_grad_dot" not in answers and "softmax1_grad_gy_c0" not in answers
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]
