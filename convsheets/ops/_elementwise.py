@@ -80,7 +80,7 @@ class Elementwise(Op):
 
     def grad_names(self) -> str:
         """What the rule's letters are: "x the layer's input and g its grad_output"."""
-        names = {"x": "x the layer's input", "y": "y its output", "": ""}[self.grad_reads]
+        names = {"x": "x the layer's input", "y": "y the layer's output", "": ""}[self.grad_reads]
         return f"{names} and g its grad_output" if names else "g the layer's grad_output"
 
     def backward_steps(self) -> tuple[str, ...]:
