@@ -16,6 +16,8 @@ rule applied term by term to the forward sum, tap by tap:
 * avg_pool2d: the gradient shared evenly by the window's cells, divided by the same divisor
   as the forward pass (kH·kW with count_include_pad, else the cells inside the input);
 * relu / leaky_relu: passed where the input is > 0 (else 0 / negative_slope times it);
+* the other element-wise activations and softmax / log_softmax: their own section below,
+  each derivative from its definition (softmax by its whole Jacobian per pixel);
 * mse loss (``F.mse_loss``, mean): ``2 (y - t) / N``.
 
 All in float64, one image (no batch), as `reference.py`.
