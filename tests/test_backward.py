@@ -356,6 +356,48 @@ def test_the_activation_networks_hit_every_kink() -> None:
     assert set(ACTIVATION_OPS) <= seen
 
 
+def test_each_activation_sheet_says_its_own_rule() -> None:
+    """The Grad Input sheet's note and block titles, and the Chain Rule sheet, give each op's
+    own rule: only relu's says the gradient passes where the input was positive."""
+    network = backward(network_from_template(ACTIVATION_NETWORKS[0], "act"))
+    plan = make_plan(network)
+    sheets = {sheet.name: sheet for sheet in plan.sheets}
+    chain = " ".join(" ".join(str(label.value) for label in sheets["Chain Rule"].labels).split())
+    for layer in network.layers:
+        op = layer.op
+        if not hasattr(op, "grad_rule"):
+            continue
+        sheet = sheets[f"{layer.label} Grad Input"]
+        assert op.grad_rule() in sheet.note and op.grad_note() in sheet.note, layer.label
+        assert "input was positive" not in sheet.note, (layer.label, sheet.note)
+        assert all(block.title.endswith(f"= {op.grad_rule()}") for block in sheet.blocks)
+        assert " ".join(op.backward_steps()[0].split()) in chain, layer.label
+    for name in ("softmax1", "logsoftmax1"):
+        assert sheets[f"{name} Grad Sum"].blocks and sheets[f"{name} Grad Input"].blocks
+        (op,) = [la.op for la in network.layers if la.label == name]
+        assert " ".join(op.backward_steps()[1].split()) in chain, name
+    relu = make_plan(backward(network_from_template(FIXED[1], "fixed")))
+    (note,) = [sheet.note for sheet in relu.sheets if sheet.name == "relu1 Grad Input"]
+    assert "only where the input was positive" in note
+
+
+@pytest.mark.slow  # (30 s on the loaded 2-core machine)
+def test_activation_gradients_never_overflow_in_every_engine(tmp_path: Path) -> None:
+    """Inputs where a naive formula overflows (EXP(800), 1 / (1 + EXP(800))) or underflows,
+    through each op with an EXP, TANH or ERF: every gradient equals torch.autograd in the
+    three engines (no #NUM!)."""
+    x = [[[-800.0, -745.0, -40.0, 0.0], [1e-12, 30.0, 800.0, -0.5]]]
+    ops = [{"op": "sigmoid"}, {"op": "tanh"}, {"op": "elu"}, {"op": "gelu"},
+           {"op": "gelu", "approximate": "tanh"}, {"op": "silu"}, {"op": "softplus"},
+           {"op": "softplus", "beta": -1.0, "threshold": 1.0}]
+    networks = [backward(network_from_template({"input": x, "seed": 1, "layers": [op]}, "x"))
+                for op in ops]
+    channels = [[[-800.0, 3.0]], [[800.0, 0.0]], [[0.0, -745.0]]]
+    networks += [backward(network_from_template({"input": channels, "seed": 1, "layers": [
+        {"op": op}]}, "x")) for op in ("softmax", "log_softmax")]
+    check_in_engines(networks, tmp_path)
+
+
 def test_max_pool_ties_are_in_the_fixed_networks() -> None:
     """The test above exercises ties: some window of the fixed network's max pooling has
     two equal maxima (the first, in row-major order, takes the gradient)."""
