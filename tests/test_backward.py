@@ -310,13 +310,14 @@ ACTIVATION_NETWORKS = [
         {"op": "hardtanh", "min_val": -3.0, "max_val": 6.0}, {"op": "relu6"},
         _one_by_one(1, -3), {"op": "hardswish"}, {"op": "elu", "alpha": 0.5},
         {"op": "softplus", "beta": 2.0, "threshold": 6.0}, {"op": "sigmoid"},
-        {"op": "softmax"}, {"op": "gelu"}, {"op": "tanh"}, {"op": "log_softmax", "dim": -3}]},
+        {"op": "softmax"}, {"op": "gelu", "approximate": "tanh"}, {"op": "tanh"},
+        {"op": "log_softmax", "dim": -3}]},
     # normal weights after the kinked input's hardsigmoid: the other smooth ops and options
     # (negative numbers in formulas), then a classifier's vector: softmax between two linear
     # layers, log_softmax over the class scores (cross_entropy after it)
     {"input": KINKED, "seed": 5, "values": "normal", "layers": [
         {"op": "hardsigmoid"}, {"op": "conv2d", "out_channels": 2, "kernel_size": 2},
-        {"op": "gelu", "approximate": "tanh"}, {"op": "silu"},
+        {"op": "gelu"}, {"op": "silu"},  # (ERF of negative numbers too)
         {"op": "softplus", "beta": -1.0, "threshold": 1.0}, {"op": "hardtanh"},
         {"op": "flatten"}, {"op": "linear", "out_features": 5}, {"op": "softmax", "dim": 1},
         {"op": "linear", "out_features": 4}, {"op": "log_softmax", "dim": -1}]},
