@@ -382,6 +382,33 @@ def test_each_activation_sheet_says_its_own_rule() -> None:
     assert "only where the input was positive" in note
 
 
+@pytest.mark.slow  # (one LibreOffice PDF export)
+def test_activation_gradient_sheets_print_on_one_readable_page(tmp_path: Path) -> None:
+    """Each Grad Input and Grad Sum sheet of the activation networks prints on one page at
+    50 % or more (LibreOffice's PDF export, pages counted by their footers)."""
+    from test_every_screen import _printed
+
+    paths: dict[str, Path] = {}
+    wanted: dict[str, set[str]] = {}
+    for n, template in enumerate(ACTIVATION_NETWORKS):
+        network = backward(network_from_template(template, "act"),
+                           loss="cross_entropy" if n == 1 else "mse")
+        paths[f"act{n}"] = tmp_path / f"act{n}.xlsx"
+        write_atomically(make_plan(network), paths[f"act{n}"])
+        labels = {layer.label for layer in network.layers if layer.op.op in ACTIVATION_OPS}
+        wanted[f"act{n}"] = {f"{label} Grad {role}" for label in labels
+                             for role in ("Input", "Sum")}
+    printed = _printed(paths, tmp_path / "pdf")
+    for name, sheets in wanted.items():
+        pages: dict[str, list[float]] = {}
+        for sheet, scale, _text in printed[name]:
+            pages.setdefault(sheet, []).append(scale)
+        mine = {sheet: scales for sheet, scales in pages.items() if sheet in sheets}
+        assert len(mine) >= 6, (name, sorted(pages))
+        for sheet, scales in mine.items():
+            assert len(scales) == 1 and scales[0] >= 0.5, (name, sheet, scales)
+
+
 @pytest.mark.slow  # (30 s on the loaded 2-core machine)
 def test_activation_gradients_never_overflow_in_every_engine(tmp_path: Path) -> None:
     """Inputs where a naive formula overflows (EXP(800), 1 / (1 + EXP(800))) or underflows,
