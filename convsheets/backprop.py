@@ -104,6 +104,11 @@ class GradContext:
         return f"{self.prefix}grad_input{end}", aliases
 
 
+# "-0.1875" and a margin: gradients, updated weights and the forward pass after the step are
+# fractions whatever the input (2·(y - t)/N), and every sheet is laid out for that width so it
+# prints on one page once the columns are widened to their numbers
+GRADIENT_WIDTH = 8.5
+
 GradDrawer = Callable[[GradContext, list[Block]], list[Block]]
 GRADIENT_DRAWERS: dict[type[Op], GradDrawer] = {}
 
@@ -121,6 +126,7 @@ def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
     """The Loss sheet, then each layer's gradient sheets, last layer first, then the Update
     sheet (one SGD step) and, for a small network, the forward pass again with the updated
     weights. Returns the gradient of the network input."""
+    plan.number_width = GRADIENT_WIDTH
     grads = loss_stage(plan, drawn[-1])
     for layer in reversed(drawn):
         ctx = GradContext(plan, layer)
@@ -199,7 +205,8 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
         + ("loss_after is the loss recomputed with the updated weights (the forward pass "
            "again, on the New sheets); too large a rate overshoots and the loss goes up."
            if again else f"the loss is not recomputed here: the network has {cells:,} cells, "
-           f"more than the {RECOMPUTE_LIMIT:,} up to which the forward pass is drawn again."))
+           f"more than the {RECOMPUTE_LIMIT:,} up to which the forward pass is drawn again."),
+        default_width=5.0)  # its gaps stay narrow (number columns widen to their numbers)
     found = {(b.meaning.layer, b.meaning.kind, b.meaning.index): b for b in plan.blocks()
              if b.meaning is not None and b.meaning.role == GRADIENT}
     rate = Block("learning_rate", (1, 1), EDIT, Values(np.array([[training.lr]])),
