@@ -194,11 +194,6 @@ class Network:
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
                                 "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
                                 "max_pool2d, avg_pool2d, batch_norm2d, flatten and linear do)")
-            pads = getattr(layer.op, "pads", None)
-            if pads is not None and any(a != b for a, b in pads()):
-                raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
-                                f"\"{layer.op.padding_rule}\"); its gradient sheets need the same "
-                                "zeros on both sides (give a number)")
             for option, plain in (("padding_mode", "zeros"), ("ceil_mode", False)):
                 value = getattr(layer.op, option, plain)
                 if value != plain:
