@@ -78,6 +78,14 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
             x = torch.flatten(x, 1)
         elif op.op == "linear":
             x = F.linear(x, w, b)
+        elif op.op == "adaptive_avg_pool2d":
+            x = F.adaptive_avg_pool2d(x, op.output_size)
+        elif op.op == "adaptive_max_pool2d":
+            x = F.adaptive_max_pool2d(x, op.output_size)
+        elif op.op == "upsample":
+            x = F.interpolate(x, size=op.size, scale_factor=op.scale_factor, mode=op.mode,
+                              align_corners=op.align_corners,
+                              recompute_scale_factor=op.recompute_scale_factor)
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
     if keep is not None:
