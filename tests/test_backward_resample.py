@@ -167,3 +167,66 @@ def test_interpolation_weights_on_the_sheet_equal_pytorch(tmp_path: Path) -> Non
             want = out[:, 0, :, 0].numpy() if axis == 0 else out[:, 0, 0, :].numpy()
             np.testing.assert_allclose(block(f"{layer.names.tensor}grad_{word}_weights"),
                                        want, rtol=1e-12, atol=1e-15)
+
+
+def test_a_resampling_gradient_is_an_exercise_that_grades(tmp_path: Path) -> None:
+    """--exercise --blank grad_input on the first network: the grad_input blocks of adaptive
+    max, upsample and adaptive average pooling are answers; a handout filled in right scores
+    full marks, one with two wrong cells loses two."""
+    from exercise_fill import all_right, fill, handout_of, wrong_first
+
+    from convsheets.api import build, grade
+
+    handout = tmp_path / "handout.xlsx"
+    build(template={**RESAMPLING[0], "backward": True}, output=handout, exercise=True,
+          blank="grad_input")
+    answers = {b.name for b in handout_of(handout).answers}
+    assert {"adaptivemax1_grad_input_c0", "upsample1_grad_input_c1",
+            "adaptiveavg1_grad_input_c0"} <= answers, sorted(answers)
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]
+
+
+# ---------------------------------------------------------------------------- random, slow
+def _random_resampling(seed: int) -> dict[str, object]:
+    """A conv, then 2-4 layers drawn from adaptive max / average pooling (output smaller or
+    larger than the input), upsample (`test_new_ops._upsample`: every mode, a size or a
+    scale_factor up or down, align_corners, recompute_scale_factor) and relu, on integers
+    (ties) or normal values; at most 1,500 cells in all."""
+    from test_new_ops import _upsample
+
+    rng = np.random.default_rng(900 + seed)
+    template: dict[str, object] = {
+        "input_size": [int(rng.integers(3, 7)), int(rng.integers(3, 7))],
+        "in_channels": int(rng.integers(1, 3)), "seed": seed,
+        "values": str(rng.choice(["integers", "normal"])),
+        "layers": [{"op": "conv2d", "out_channels": int(rng.integers(1, 3)),
+                    "kernel_size": int(rng.integers(1, 3)), "padding": int(rng.integers(0, 2))}]}
+    layers: list[dict[str, object]] = template["layers"]  # type: ignore[assignment]
+    for _ in range(int(rng.integers(2, 5))):
+        _c, h, w = network_from_template(template, "random").output_shape
+        op = str(rng.choice(["adaptive_max_pool2d", "adaptive_avg_pool2d", "upsample", "relu"]))
+        table = (_upsample(rng, h, w) if op == "upsample" else {"op": op} if op == "relu" else
+                 {"op": op, "output_size": [int(rng.integers(1, h + 3)),
+                                            int(rng.integers(1, w + 3))]})
+        network = network_from_template({**template, "layers": [*layers, table]}, "random")
+        if sum(int(np.prod(layer.out_shape)) for layer in network.layers) <= 1500:
+            layers.append(table)
+    return template
+
+
+@pytest.mark.slow
+def test_random_resampling_networks_equal_autograd_and_sgd_in_every_engine(
+        tmp_path: Path) -> None:
+    """Ten random networks of the resampling ops (seeded, so every run draws the same): every
+    gradient block, the updated weights and loss_after equal PyTorch's in the three engines."""
+    networks = [backward(network_from_template(_random_resampling(seed), "random"),
+                         lr=float(np.random.default_rng(seed).choice([0.001, 0.01, 0.1])))
+                for seed in range(10)]
+    ops = {layer.op.op for network in networks for layer in network.layers}
+    assert {"adaptive_max_pool2d", "adaptive_avg_pool2d", "upsample"} <= ops
+    check_in_engines(networks, tmp_path)
