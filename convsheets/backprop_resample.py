@@ -11,11 +11,12 @@ student follows the chain rule, each formula of bounded length whatever the size
   first row's), then each input cell the SUMIF of grad_output over the covering windows
   whose winner it is;
 * upsample (every mode): a linear map, so its gradient is the transposed map. One weight
-  matrix per axis (how much each output row / column read each input row / column, PyTorch's
-  own source indices and weights, written in as numbers), grad_output gathered back to the
-  input's columns (SUMPRODUCT of a grad_output row with a column-weight row), then to its
-  rows (MMULT of a row-weight row with a column of that): two formulas of fixed length per
-  cell, however much the layer scales.
+  matrix per axis (row d: how much output row / column d read each input row / column,
+  PyTorch's own source indices and weights, written in as numbers; tall, as an upsample's
+  output is longer than its input), grad_output gathered back to the input's columns (MMULT
+  of a grad_output row with a column of the column weights), then to its rows (SUMPRODUCT of
+  a column of the row weights with a column of that): two formulas of fixed length per cell,
+  however much the layer scales.
 
 The expected value of every block comes from `gradients.py` through the ops' `backward` and
 `backward_stages` (windows and weights written there again from ATen's definitions), never
@@ -142,11 +143,11 @@ def adaptive_max_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
 
 # ---------------------------------------------------------------------------- upsample
 def _axis_matrix(taps: list[tuple[tuple[int, float], ...]], n_in: int) -> np.ndarray:
-    """(n_in, n_out) weights from the op's taps: entry [s, d] is what output d read s with."""
-    matrix = np.zeros((n_in, len(taps)))
+    """(n_out, n_in) weights from the op's taps: entry [d, s] is what output d read s with."""
+    matrix = np.zeros((len(taps), n_in))
     for d, tap in enumerate(taps):
         for s, weight in tap:
-            matrix[s, d] += weight
+            matrix[d, s] += weight
     return matrix
 
 
@@ -164,21 +165,21 @@ def upsample_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
     op = ctx.drawn.op
     assert isinstance(op, Upsample)
     (h, w), (oh, ow) = op.in_size, op.out_size
-    read = ("1 where it copied that cell (nearest: one 1 per output column of the matrix)"
-            if op.mode != "bilinear" else "its bilinear weight (1 - f and f for the fraction "
-            "f of its position; the weights of each output position add up to 1)")
+    read = ("1 for the cell it copied (one 1 per row of the matrix)" if op.mode != "bilinear"
+            else "its bilinear weight (1 - f and f for the fraction f of its position; each "
+            "row adds up to 1)")
     sheet = ctx.add_sheet(
         "Interpolation", f"The weights the {op.mode} upsample read the input with, one matrix "
-        f"per axis (PyTorch's source indices, written in as numbers): row s, column d is how "
+        f"per axis (PyTorch's source indices, written in as numbers): row d, column s is how "
         f"much output row (column) d read input row (column) s: {read}; 0 where it did not "
         "read it. Output cell (d, e) read input cell (s, t) with row weight × column weight.")
     matrices = []
     for axis, (n_in, n_out, word) in enumerate(((h, oh, "row"), (w, ow, "col"))):
         name = f"{ctx.prefix}grad_{word}_weights"
-        what = "input row s × output row d" if axis == 0 else "input column t × output column e"
-        matrices.append(Block(name, (n_in, n_out), PARAM,
+        what = "output row d × input row s" if axis == 0 else "output column e × input column t"
+        matrices.append(Block(name, (n_out, n_in), PARAM,
                               Values(_plain(_axis_matrix(op.taps(axis), n_in))),
-                              title=title(name, (n_in, n_out), f"({what})"),
+                              title=title(name, (n_out, n_in), f"({what})"),
                               meaning=ctx.meaning(f"grad_{word}_weights")))
     top = row_block(sheet, matrices[0], top=sheet.first_row)
     row_block(sheet, matrices[1], top=top)
@@ -186,31 +187,32 @@ def upsample_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
     sheet = ctx.add_sheet(
         "Columns", "grad_output gathered back to the input's columns: cell (d, t) is the sum, "
         "over the output columns e, of grad_output (d, e) times how much output column e read "
-        "input column t: SUMPRODUCT of grad_output row d with column-weight row t.")
+        "input column t: MMULT of grad_output row d with column t of the column weights.")
     columns = []
     for c, g in enumerate(grads):
         def gather(here: str, d: int, t: int, g: Block = g) -> str:
-            return (f"SUMPRODUCT({g.range(d, 0, 1, ow, from_sheet=here)},"
-                    f"{cols.range(t, 0, 1, ow, absolute=True, from_sheet=here)})")
+            return (f"MMULT({g.range(d, 0, 1, ow, from_sheet=here)},"
+                    f"{cols.range(0, t, ow, 1, absolute=True, from_sheet=here)})")
 
         name = f"{ctx.prefix}grad_columns_c{c}"
         columns.append(Block(name, (oh, w), COMPUTED, PerCell(gather),
-                             title=title(name, (oh, w), "= Σ_e g(d, e) · col_weight(t, e)"),
+                             title=title(name, (oh, w), "= Σ_e g(d, e) · col_weight(e, t)"),
                              meaning=ctx.meaning("grad_columns", (c,))))
     stack(sheet, columns)
     sheet = ctx.add_sheet(
         "Input", "dL/d(input): the columns gathered back to the input's rows the same way: cell "
-        "(s, t) is MMULT of row-weight row s with column t of the Columns block, the sum over "
-        "every output cell of its gradient times the weight it read input cell (s, t) with.")
+        "(s, t) is SUMPRODUCT of column s of the row weights with column t of the Columns "
+        "block: the sum over every output cell of its gradient times the weight it read input "
+        "cell (s, t) with.")
     blocks = []
     for c, (x, a) in enumerate(zip(ctx.drawn.inputs, columns, strict=True)):
         def cell(here: str, s: int, t: int, a: Block = a) -> str:
-            return (f"MMULT({rows.range(s, 0, 1, oh, absolute=True, from_sheet=here)},"
+            return (f"SUMPRODUCT({rows.range(0, s, oh, 1, absolute=True, from_sheet=here)},"
                     f"{a.range(0, t, oh, 1, from_sheet=here)})")
 
         name, aliases = ctx.grad_input_names(c)
         blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, x.shape, "= Σ_d row_weight(s, d) · columns(d, t)"),
+                            title=title(name, x.shape, "= Σ_d row_weight(d, s) · columns(d, t)"),
                             meaning=ctx.meaning("grad_input", (c,))))
     stack(sheet, blocks)
     return blocks

@@ -166,7 +166,7 @@ def test_interpolation_weights_on_the_sheet_equal_pytorch(tmp_path: Path) -> Non
                                 recompute_scale_factor=op.recompute_scale_factor)
             want = out[:, 0, :, 0].numpy() if axis == 0 else out[:, 0, 0, :].numpy()
             np.testing.assert_allclose(block(f"{layer.names.tensor}grad_{word}_weights"),
-                                       want, rtol=1e-12, atol=1e-15)
+                                       want.T, rtol=1e-12, atol=1e-15)  # [d, s] on the sheet
 
 
 def test_a_resampling_gradient_is_an_exercise_that_grades(tmp_path: Path) -> None:

@@ -244,9 +244,9 @@ class Upsample(Op):
             f"Interpolation weights, one matrix per axis: how much each output row (column) "
             f"read each input row (column), {what}. Each output cell read input cell (s, t) "
             "with the row weight times the column weight.",
-            "Columns: grad_output gathered back to the input's columns, SUMPRODUCT of each "
+            "Columns: grad_output gathered back to the input's columns, MMULT of each "
             "grad_output row with the column weights of input column t.",
-            "grad_input: those gathered back to the input's rows the same way (MMULT with the "
-            "row weights of input row s): every output cell that read an input cell passes "
+            "grad_input: those gathered back to the input's rows the same way (SUMPRODUCT with "
+            "the row weights of input row s): every output cell that read an input cell passes "
             "back its gradient times the weight it read it with, and an input cell read by "
             "several output cells adds them up.")
