@@ -62,8 +62,17 @@ RESAMPLING = [
 ]
 
 
+# global average pooling before a classifier's linear layer (the common pattern), on
+# cross_entropy: adaptive_avg_pool2d's gradient from a flatten's
+CLASSIFIER = {"input_size": [5, 4], "in_channels": 1, "seed": 6, "values": "normal", "layers": [
+    {"op": "conv2d", "out_channels": 3, "kernel_size": 2}, {"op": "relu"},
+    {"op": "adaptive_avg_pool2d", "output_size": 1}, {"op": "flatten"},
+    {"op": "linear", "out_features": 3}]}
+
+
 def _networks() -> list:  # type: ignore[type-arg]
-    return [backward(network_from_template(t, "resample"), lr=0.05) for t in RESAMPLING]
+    return [backward(network_from_template(t, "resample"), lr=0.05) for t in RESAMPLING] + [
+        backward(network_from_template(CLASSIFIER, "resample"), lr=0.1, loss="cross_entropy")]
 
 
 def test_resampling_networks_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
