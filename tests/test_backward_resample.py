@@ -52,27 +52,24 @@ RESAMPLING = [
         {"op": "upsample", "scale_factor": [2.0, 0.75]},
         {"op": "adaptive_avg_pool2d", "output_size": [5, 2]}]},
     # nearest-exact to a size, bilinear down with recompute_scale_factor, nearest by a
-    # scale that is not a whole number, then a conv so there are weights to update
+    # scale that is not a whole number, a conv, then global average pooling before a
+    # classifier's linear layer (the common pattern; cross_entropy): its gradient from flatten
     {"input_size": [6, 4], "in_channels": 1, "seed": 8, "values": "normal", "layers": [
         {"op": "upsample", "size": [4, 7], "mode": "nearest-exact"},
         {"op": "upsample", "scale_factor": [1.7, 0.75], "mode": "bilinear",
          "recompute_scale_factor": True},
         {"op": "upsample", "scale_factor": 2.5},
-        {"op": "conv2d", "out_channels": 2, "kernel_size": 3, "stride": 2}]},
+        {"op": "conv2d", "out_channels": 2, "kernel_size": 3, "stride": 2},
+        {"op": "adaptive_avg_pool2d", "output_size": 1}, {"op": "flatten"},
+        {"op": "linear", "out_features": 3}]},
 ]
 
 
-# global average pooling before a classifier's linear layer (the common pattern), on
-# cross_entropy: adaptive_avg_pool2d's gradient from a flatten's
-CLASSIFIER = {"input_size": [5, 4], "in_channels": 1, "seed": 6, "values": "normal", "layers": [
-    {"op": "conv2d", "out_channels": 3, "kernel_size": 2}, {"op": "relu"},
-    {"op": "adaptive_avg_pool2d", "output_size": 1}, {"op": "flatten"},
-    {"op": "linear", "out_features": 3}]}
-
-
 def _networks() -> list:  # type: ignore[type-arg]
-    return [backward(network_from_template(t, "resample"), lr=0.05) for t in RESAMPLING] + [
-        backward(network_from_template(CLASSIFIER, "resample"), lr=0.1, loss="cross_entropy")]
+    """The batch, the last one a classifier on cross_entropy."""
+    return [backward(network_from_template(t, "resample"), lr=0.05,
+                     loss="cross_entropy" if t["layers"][-1]["op"] == "linear" else "mse")
+            for t in RESAMPLING]
 
 
 def test_resampling_networks_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
