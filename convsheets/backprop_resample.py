@@ -54,7 +54,7 @@ def adaptive_avg_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
     oh, ow = op.output_size
     sheet = ctx.add_sheet(
         "Share", "Each output cell was the AVERAGE of its window (adaptive: the windows "
-        "differ in size and may overlap), so every cell of the window gets the cell's "
+        "may differ in size and overlap), so every cell of the window gets the cell's "
         "gradient divided by that window's cell count (rows × columns): its share.")
     shares = []
     for c, g in enumerate(grads):
@@ -98,8 +98,8 @@ def adaptive_max_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         "Winners", f"For each output cell, the input cell holding its window's maximum, as "
         f"its index row·{w} + column (counted from 0, what return_indices gives). On a tie "
         "the first one row by row, as PyTorch's CPU kernel: MATCH finds the first in each "
-        "window row, MIN the first such row (a row without the maximum counts as "
-        f"{h * w}, past every index).")
+        "window row (IF in a one-column window), MIN the first such row (a row without the "
+        f"maximum counts as {h * w}, past every index).")
     winners = []
     for c, (x, y) in enumerate(zip(ctx.drawn.inputs, ctx.drawn.outputs, strict=True)):
         def winner(here: str, i: int, j: int, x: Block = x, y: Block = y) -> str:

@@ -112,8 +112,8 @@ class AdaptivePool2d(Op):
             return (
                 "Shares: each output cell was the AVERAGE of its window, so each of the "
                 "window's cells moved it by 1 / (the window's cell count): its gradient "
-                "divided by that count is what every cell of the window gets. Windows differ "
-                "in size, so each has its own count.",
+                "divided by that count is what every cell of the window gets. Windows may "
+                "differ in size, so each has its own count.",
                 "grad_input: each input cell adds up the shares of every window that covers "
                 "it (adaptive windows may overlap: then it gets several).")
         return (
