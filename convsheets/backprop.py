@@ -968,3 +968,6 @@ def _covering(op: MaxPool2d | AvgPool2d, axis: int, index: int, outs: int,
             if at == index:
                 found.append((out, tap))
     return found
+
+
+from . import backprop_resample  # noqa: E402, F401  (registers the resampling ops' drawers)

@@ -191,9 +191,10 @@ class Network:
                             "gradients add up where paths split: not drawn yet")
         for layer in self.layers:
             if not layer.op.differentiable:
+                able = [name for name, cls in OPS.items() if cls.differentiable]
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
-                                "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
-                                "max_pool2d, avg_pool2d, batch_norm2d, flatten and linear do)")
+                                f"gradient sheets yet ({', '.join(able[:-1])} and {able[-1]} "
+                                "do)")
             for option, plain in (("padding_mode", "zeros"), ("ceil_mode", False)):
                 value = getattr(layer.op, option, plain)
                 if value != plain:
