@@ -191,15 +191,10 @@ class Network:
                             "gradients add up where paths split: not drawn yet")
         for layer in self.layers:
             if not layer.op.differentiable:
-                able = sorted(name for name, cls in OPS.items() if cls.differentiable)
+                able = [name for name, cls in OPS.items() if cls.differentiable]
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
                                 f"gradient sheets yet ({', '.join(able[:-1])} and {able[-1]} "
                                 "do)")
-            pads = getattr(layer.op, "pads", None)
-            if pads is not None and any(a != b for a, b in pads()):
-                raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
-                                f"\"{layer.op.padding_rule}\"); its gradient sheets need the same "
-                                "zeros on both sides (give a number)")
             for option, plain in (("padding_mode", "zeros"), ("ceil_mode", False)):
                 value = getattr(layer.op, option, plain)
                 if value != plain:
