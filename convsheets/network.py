@@ -183,17 +183,14 @@ class Network:
 
     def check_backward(self) -> None:
         """Every layer must have a gradient rule (its op's `backward`), and the output must
-        suit the loss: mse an image, cross_entropy a vector of two or more class scores."""
-        if not self.is_chain:
-            join = max(self.layers, key=lambda layer: len(layer.inputs))
-            raise SpecError("backward", True, f"is drawn for chains of layers; this network is "
-                            f"a graph ({join.label} reads {', '.join(join.inputs)}), whose "
-                            "gradients add up where paths split: not drawn yet")
+        suit the loss: mse an image, cross_entropy a vector of two or more class scores. A
+        graph is fine: where a tensor is read by several layers its gradient is drawn as the
+        sum of theirs (`backprop.draw_backward`)."""
         for layer in self.layers:
             if not layer.op.differentiable:
+                able = ", ".join(name for name, cls in OPS.items() if cls.differentiable)
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
-                                "gradient sheets yet (conv2d, conv_transpose2d, relu, leaky_relu, "
-                                "max_pool2d, avg_pool2d, batch_norm2d, flatten and linear do)")
+                                f"gradient sheets yet ({able} do)")
             pads = getattr(layer.op, "pads", None)
             if pads is not None and any(a != b for a, b in pads()):
                 raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
