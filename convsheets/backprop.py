@@ -302,13 +302,13 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
     if not again:
         return
     produced = {"input": _network_inputs(plan)}  # each layer's new output, by label
-    for n, layer in enumerate(drawn):
+    for index, layer in enumerate(drawn):
         source = layer.ctx.layer
         names = _after_names(source.names)
         ctx = LayerContext(plan, replace(source, names=names),
                            updated.get(source.label))
         before = {id(b) for b in plan.blocks()}
-        sources = [b for label in plan.network.sources(n) for b in produced[label]]
+        sources = [b for label in plan.network.sources(index) for b in produced[label]]
         sources = produced[source.label] = draw_layer(ctx, sources).outputs
         for block in plan.blocks():
             if id(block) in before or block.meaning is None:
