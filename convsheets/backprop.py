@@ -1008,18 +1008,21 @@ def _gradient_of(plan: Plan, label: str, passed: list[tuple[str, int, list[Block
     if len(passed) == 1:
         return passed[0][2]
     network = plan.network
+    passed = passed[::-1]  # (drawn last reader first: list them in the forward order)
+    twice = {reader for reader, k, _ in passed if k}  # (a join reads it as input k)
     readers_text = " and ".join(
-        f"{reader}" + ("" if k == 0 else f" (its input {k})") for reader, k, _ in passed)
+        f"{reader}" + (f" (its input {k})" if k or reader in twice else "")
+        for reader, k, _ in passed)
     if label == "input":
-        prefix, sheet_name, layer_label, what = "", "Grad Input", "", "the network input"
+        prefix, sheet_name, layer_label, what = "", "Grad Input", "", "The network input"
         flat, kind, meaning_layer = False, "grad_input", ""
     else:
         layer = next(x for x in network.layers if x.label == label)
         prefix, layer_label = layer.names.tensor, label
         sheet_name = layer.names.sheet_name("Grad Output")
-        what, flat, kind, meaning_layer = f"{label}'s output", layer.flat, "grad_output", label
+        what, flat, kind, meaning_layer = f"The output of {label}", layer.flat, "grad_output", label
     sheet = plan.add_sheet(
-        sheet_name, f"{what[0].upper()}{what[1:]} is read by {len(passed)} layers: "
+        sheet_name, f"{what} is read by {len(passed)} layers: "
         f"{readers_text}. Where the forward pass splits, the gradients add up (the "
         "multivariable chain rule): a change of one of its cells changes the loss through "
         "every path, so dL/d(it) is the SUM of what each reader passed back, cell by cell.",

@@ -16,6 +16,7 @@ import random
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,15 +138,34 @@ def random_graph(seed: int, rich: bool = True) -> Network:
 def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every layer's output by block name, from PyTorch in float64, each layer fed the
     outputs of the layers it reads."""
-    values = {"input": torch.tensor(tensors["input"], dtype=torch.float64)[None]}
-    out: dict[str, np.ndarray] = {}
-
     def t(name: str) -> torch.Tensor | None:
         return None if name not in tensors else torch.tensor(tensors[name], dtype=torch.float64)
 
+    values = torch_graph(network, t, torch.tensor(tensors["input"], dtype=torch.float64)[None])
+    out: dict[str, np.ndarray] = {}
+    for layer in network.layers:
+        y = values[layer.label]
+        if layer.flat:  # a vector of features: one row, one block
+            out[layer.output_name(0)] = y.detach().numpy().reshape(1, -1)
+            continue
+        for o in range(y.shape[1]):
+            out[layer.output_name(o)] = y[0, o].detach().numpy()
+    return out
+
+
+def torch_graph(network: Network, t: Callable[[str], torch.Tensor | None], x: torch.Tensor,
+                read: Callable[[int, int, torch.Tensor], torch.Tensor] | None = None,
+                ) -> dict[str, torch.Tensor]:
+    """Every layer's output tensor (N, C, H, W) by label, from torch.nn.functional, each layer
+    fed the outputs of the layers it reads (`t`: a tensor by name; `read(n, k, x)`: what layer
+    n sees as its input k, e.g. a copy whose gradient autograd keeps: the gradient passed back
+    along that one edge of the graph)."""
+    values = {"input": x}
     for n, layer in enumerate(network.layers):
         op, prefix = layer.op, layer.names.tensor
         xs = [values[s] for s in network.sources(n)]
+        if read is not None:
+            xs = [read(n, k, v) for k, v in enumerate(xs)]
         x = xs[0]
         w, b = t(prefix + "weight"), t(prefix + "bias")
         if op.op == "conv2d":
@@ -167,6 +187,10 @@ def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str,
         elif op.op == "avg_pool2d":
             y = F.avg_pool2d(x, op.kernel_size, op.stride, op.padding,
                              count_include_pad=op.count_include_pad)
+        elif op.op == "flatten":
+            y = torch.flatten(x, 1)
+        elif op.op == "linear":
+            y = F.linear(x, w, b)
         elif op.op == "add":
             y = torch.add(xs[0], xs[1], alpha=op.alpha)
         elif op.op == "mul":
@@ -176,9 +200,7 @@ def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str,
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
         values[layer.label] = y
-        for o in range(y.shape[1]):
-            out[layer.output_name(o)] = y[0, o].numpy()
-    return out
+    return values
 
 
 def compare(expected: dict[str, np.ndarray], read) -> list[str]:  # type: ignore[no-untyped-def]
