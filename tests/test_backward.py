@@ -29,7 +29,7 @@ from engine_copies import verify_keeping_copies
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from test_build_cli import run_main
-from test_graphs import torch_graph
+from test_graphs import random_graph, torch_graph
 from test_networks import _layer
 
 from convsheets.build import make_plan, write_atomically
@@ -569,6 +569,18 @@ def test_a_graph_equals_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None
                                                             "grad_input_c0")}
     assert len(sums) == 3  # the three sums are blocks of their own, not aliases
     check_in_engines([split], tmp_path)
+
+
+@pytest.mark.slow
+def test_random_graphs_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
+    """test_graphs' random graphs (residual blocks with alpha, projection shortcuts,
+    inception-like cats of branches and of the block's input itself, gates, U-Net levels) of
+    differentiable ops, with the backward pass, in one batch per engine."""
+    seeds = (300, 302, 303, 304, 310, 311)  # small ones: every join, a tensor read 3 times
+    graphs = [backward(random_graph(seed, rich=False), lr=0.01) for seed in seeds]
+    assert {"add", "cat", "mul", "avg_pool2d", "max_pool2d", "conv_transpose2d"} <= {
+        layer.op.op for network in graphs for layer in network.layers}
+    check_in_engines(graphs, tmp_path)
 
 
 def test_a_chain_keeps_its_gradient_names_and_a_graph_names_its_sums() -> None:
