@@ -602,11 +602,44 @@ def test_a_chain_keeps_its_gradient_names_and_a_graph_names_its_sums() -> None:
     assert "b2_add_grad_input1_c3" in by_name and "b1_out_grad_output_c0" in by_name
 
 
+def test_a_graph_gradient_is_an_exercise_that_grades(tmp_path: Path) -> None:
+    """--exercise --blank grad_input on the split graph: every layer's grad_input (a join's
+    every input's) is an answer, and so is each sum of the readers' gradients downstream;
+    the handout's solutions are torch.autograd's; right answers score full marks, two wrong
+    cells lose two."""
+    from exercise_fill import all_right, fill, handout_of, wrong_first
+
+    from convsheets.api import build, grade
+
+    handout = tmp_path / "handout.xlsx"
+    build(template={**SPLIT, "backward": True, "lr": 0.01}, output=handout, exercise=True,
+          blank="grad_input")
+    made = handout_of(handout)
+    names = {b.name for b in made.answers}
+    assert {"gated_grad_input1_c1", "joined_grad_input1_c0", "square_grad_input1_c3",
+            "out_grad_input1_c0", "relu1_grad_output_c0", "grad_input_c0"} <= names
+    shown = made.plan.network
+    want = torch_training(shown, {k: np.asarray(v, dtype=float) for k, v in shown.given.items()},
+                          0.01)
+    checked = [n for n in names if n in want]
+    assert len(checked) >= 20
+    for name in checked:
+        np.testing.assert_allclose(made.solutions[name], want[name], rtol=1e-9, atol=1e-9)
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]
+
+
 def test_backward_on_a_graph_from_the_shell(tmp_path: Path) -> None:
-    """Graphs are no longer refused (issues 25 x 28): the shipped graphs build with
-    --backward."""
-    for name in ("resnet_block", "tiny_unet"):
-        done = run_main(tmp_path, "build", "--template", name, "--backward", "-o", f"{name}.xlsx")
-        assert done.returncode == 0, done.stderr
-        names = openpyxl.load_workbook(tmp_path / f"{name}.xlsx").defined_names
-        assert "loss_after" in names and "learning_rate" in names
+    """Graphs are no longer refused (issues 25 x 28): a shipped graph builds with --backward
+    (tiny_unet and the others: the slow test of every preset)."""
+    done = run_main(tmp_path, "build", "--template", "resnet_block", "--backward", "-o", "r.xlsx")
+    assert done.returncode == 0, done.stderr
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert {"loss_after", "learning_rate", "stem_relu_grad_output_c1", "b1_add_grad_input1_c0",
+            "b2_down_updated_weight_3_1"} <= set(book.defined_names)
+    assert {"stem_relu Grad Output", "b1_out Grad Output", "b1_add Grad Input"} <= set(
+        book.sheetnames)
