@@ -1101,12 +1101,20 @@ def add_mul_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
 
         out.append(_input_blocks(ctx, k, [g.shape for g in grads], cell_of,
                                  lambda _c, k=k: rules[k]))
-    row = sheet.first_row
-    for k, blocks in enumerate(out):
-        sheet.labels.append(Label(row, FIRST_COL, f"to {ctx.layer.inputs[k]} (input {k}):",
-                                  "cs_group"))
-        row = stack(sheet, blocks, top=row + 1)
+    _stack_inputs(ctx, sheet, out)
     return out
+
+
+def _stack_inputs(ctx: GradContext, sheet: SheetPlan, out: list[list[Block]]) -> None:
+    """Each input's gradient blocks as one grid, a band per input under its label when the
+    inputs have as many channels (else one grid: the titles say which channel is whose), so
+    the sheet wraps to one page as a forward join's does."""
+    blocks = [b for part in out for b in part]
+    if len({len(part) for part in out}) == 1:
+        stack(sheet, blocks, groups=[f"to {label} (input {k}):"
+                                     for k, label in enumerate(ctx.layer.inputs)])
+    else:
+        stack(sheet, blocks)
 
 
 @merge_gradient_of(Cat)
@@ -1126,16 +1134,14 @@ def cat_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
                     for label, s, p in zip(labels, spans, parts, strict=True))
         + ". Each block is a live copy of one grad_output channel.")
     out = []
-    row = sheet.first_row
     for k, (part, first) in enumerate(zip(parts, spans, strict=True)):
         def cell_of(c: int, first: int = first) -> Callable[[str, int, int], str]:
             g = grads[first + c]
             return lambda here, i, j: g.ref(i, j, from_sheet=here)
 
         blocks = _input_blocks(ctx, k, [x.shape for x in part], cell_of,
-                               lambda c, first=first: f"= grad_output channel {first + c} "
-                               f"({grads[first + c].name})")
-        sheet.labels.append(Label(row, FIRST_COL, f"to {labels[k]} (input {k}):", "cs_group"))
-        row = stack(sheet, blocks, top=row + 1)
+                               lambda c, first=first, k=k: f"= grad_output channel {first + c} "
+                               f"(to {labels[k]})")
         out.append(blocks)
+    _stack_inputs(ctx, sheet, out)
     return out
