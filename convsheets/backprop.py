@@ -3,8 +3,11 @@
 Like `torch.fx.Interpreter` run backwards over the drawn network, `draw_backward` hands each
 layer (last first) to the gradient drawer registered for its op class, with the blocks of
 dL/d(its output); the drawer adds the layer's gradient sheets and returns dL/d(its input),
-which is the previous layer's output gradient (the same cells, under both names). The chain
-rule per op family:
+which is the previous layer's output gradient (the same cells, under both names). In a graph
+the layers are walked in reverse topological order, a join (add, mul, cat) returns the
+gradient of each of its inputs, and a tensor several layers read gets the SUM of their
+contributions on a sheet of its own (the multivariable chain rule). The chain rule per op
+family:
 
 * conv2d: grad_input is the *transposed convolution* of grad_output with the same weights,
   drawn with the transposed variant's own steps (zero insertion, padding, flipped kernels,
@@ -124,6 +127,19 @@ class GradContext:
         return f"{self.prefix}{kind}{end}", aliases
 
 
+    def passed_back(self) -> str:
+        """What this layer's grad_input is to the tensor it reads: the whole gradient of the
+        previous layer (a tensor read only here), or one share of a sum."""
+        network = self.plan.network
+        source = network.sources(network.layers.index(self.layer))[0]
+        if readers(network).get(source, 0) <= 1:
+            return "This is what the previous layer's gradient is."
+        what = "the network input" if source == "input" else source
+        sheet = "Grad Input" if source == "input" else f"{source} Grad Output"
+        return (f"This is one share of the gradient of {what}, which other layers read too: "
+                f"the shares add up on the '{sheet}' sheet.")
+
+
 def readers(network: Network) -> dict[str, int]:
     """How many times each tensor (a layer's output by label, "input") is read by a layer."""
     count: dict[str, int] = {}
@@ -199,13 +215,18 @@ def _chain_rule(plan: Plan) -> None:
         cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
                  "against the yellow target on the Loss sheet. Its gradient with respect to "
                  "each output cell is 2·(y - t)/N: grad_output of the last layer.")
-    cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
-             "layer's grad_output (the same cells, under both names). For each kind of layer:")
-    if not plan.network.is_chain:
-        cur.text("In a graph a layer's grad_input is the grad_output of the layer it reads. "
-                 "Where the forward pass split (one tensor read by several layers), the paths' "
-                 "gradients add up (the multivariable chain rule): that tensor's grad_output "
-                 "is the SUM of what each reader passed back, on its 'Grad Output' sheet.")
+    if plan.network.is_chain:
+        cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
+                 "layer's grad_output (the same cells, under both names). For each kind of "
+                 "layer:")
+    else:
+        cur.text("Then, last layer first (every layer after all the layers that read it), the "
+                 "chain rule: a layer's grad_input is the grad_output of the layer it reads (the "
+                 "same cells, under both names, when no other layer reads it). Where the "
+                 "forward pass split (one tensor read by several layers), the paths' gradients "
+                 "add up (the multivariable chain rule): that tensor's grad_output is the SUM "
+                 "of what each reader passed back, on its 'Grad Output' sheet. For each kind "
+                 "of layer:")
     seen: set[object] = set()
     for layer in reversed(plan.network.layers):
         steps = layer.op.backward_steps()
@@ -600,7 +621,7 @@ def _input_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         "Input", "dL/d(input): the transposed convolution of grad_output with the same "
         "weights: for each input channel, SUMPRODUCT of each window of the upsampled "
         "gradient (stride 1) with the flipped kernels of every filter that read the channel, "
-        "summed. This is what the previous layer's gradient is.")
+        "summed. " + ctx.passed_back())
     c_in, h, w = layer.in_shape
     dkh, dkw = kernels[0][0].shape
     size = upsampled[0].shape
@@ -1010,9 +1031,9 @@ def _gradient_of(plan: Plan, label: str, passed: list[tuple[str, int, list[Block
     network = plan.network
     passed = passed[::-1]  # (drawn last reader first: list them in the forward order)
     twice = {reader for reader, k, _ in passed if k}  # (a join reads it as input k)
-    readers_text = " and ".join(
-        f"{reader}" + (f" (its input {k})" if k or reader in twice else "")
-        for reader, k, _ in passed)
+    named = [f"{reader}" + (f" (its input {k})" if k or reader in twice else "")
+             for reader, k, _ in passed]
+    readers_text = ", ".join(named[:-1]) + " and " + named[-1]
     if label == "input":
         prefix, sheet_name, layer_label, what = "", "Grad Input", "", "The network input"
         flat, kind, meaning_layer = False, "grad_input", ""
