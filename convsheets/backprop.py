@@ -149,6 +149,11 @@ def readers(network: Network) -> dict[str, int]:
     return count
 
 
+# "-0.1875" and a margin: gradients, updated weights and the forward pass after the step are
+# fractions whatever the input (2·(y - t)/N), and every sheet is laid out for that width so it
+# prints on one page once the columns are widened to their numbers
+GRADIENT_WIDTH = 8.5
+
 GradDrawer = Callable[[GradContext, list[Block]], list[Block]]
 GRADIENT_DRAWERS: dict[type[Op], GradDrawer] = {}
 
@@ -166,6 +171,7 @@ def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
     """The Loss sheet, then each layer's gradient sheets, last layer first, then the Update
     sheet (one SGD step) and, for a small network, the forward pass again with the updated
     weights. Returns the gradient of the network input."""
+    plan.number_width = GRADIENT_WIDTH
     grads = loss_stage(plan, drawn[-1])
     network = plan.network
     # what each tensor's readers passed back so far: label -> [(reader, input k, blocks)]
@@ -267,7 +273,8 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
         + ("loss_after is the loss recomputed with the updated weights (the forward pass "
            "again, on the New sheets); too large a rate overshoots and the loss goes up."
            if again else f"the loss is not recomputed here: the network has {cells:,} cells, "
-           f"more than the {RECOMPUTE_LIMIT:,} up to which the forward pass is drawn again."))
+           f"more than the {RECOMPUTE_LIMIT:,} up to which the forward pass is drawn again."),
+        default_width=5.0)  # its gaps stay narrow (number columns widen to their numbers)
     found = {(b.meaning.layer, b.meaning.kind, b.meaning.index): b for b in plan.blocks()
              if b.meaning is not None and b.meaning.role == GRADIENT}
     rate = Block("learning_rate", (1, 1), EDIT, Values(np.array([[training.lr]])),
@@ -597,7 +604,7 @@ def _input_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
     twin = op.transposed_twin(layer.in_shape)
     names = LayerNames(ctx.prefix, ctx.prefix, f"{ctx.prefix}grad_", ctx.sheet_prefix)
     twin_ctx = LayerContext(ctx.plan, Layer(layer.name, twin, layer.out_shape, names))
-    upsampled = upsample_stage(twin_ctx, twin, grads)
+    upsampled = upsample_stage(twin_ctx, twin, grads, _upsampled_note(op, twin))
     for c, block in enumerate(upsampled):
         block.meaning = ctx.meaning("grad_upsampled", (c,))
     ctx.plan.sheets[-1].layer = layer.label
@@ -641,6 +648,35 @@ def _input_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
                             meaning=ctx.meaning("grad_input", (c,))))
     stack(sheet, blocks)
     return blocks
+
+
+def _upsampled_note(op: Conv2d, twin: ConvTranspose2d) -> str | None:
+    """The Upsampled sheet's words when the layer pads unevenly (causal, an odd "same"): the
+    gradient's zeros differ per side, so the sheet gives each side's count; None (the
+    transposed variant's own note) when the layer pads evenly."""
+    pads = op.pads()
+    if all(before == after for before, after in pads):
+        return None
+    padded, sides = [], []
+    for axis, (first, last) in ((0, ("top", "bottom")), (1, ("left", "right"))):
+        if op.dims == 1 and axis == 0:
+            continue
+        d, k = op.dilation[axis], op.kernel_size[axis]
+        (before, after), (zeros_first, zeros_last) = pads[axis], twin.edges(axis)
+        skipped = zeros_last - (d * (k - 1) - after)
+        padded.append(f"{before} {first}, {after} {last}")
+        sides.append(f"{d}·({k}-1) - {before} = {_zeros(zeros_first)} on the {first} and "
+                     f"{d}·({k}-1) - {after}" + (f" + {skipped} (what the stride skipped)"
+                                                 if skipped else "")
+                     + f" = {_zeros(zeros_last)} on the {last}")
+    return ("Steps 1-2 of the transposed convolution: grad_output with stride - 1 zeros "
+            "between its cells (orange), then padded (grey) with dilation·(k-1) minus the "
+            "layer's own padding on each side. The layer padded unevenly ("
+            + "; ".join(padded) + "), so its gradient gets " + "; ".join(sides) + ".")
+
+
+def _zeros(count: int) -> str:
+    return f"{count} zero(s)" if count >= 0 else f"{-count} cell(s) cropped"
 
 
 def _kernels(ctx: GradContext, role: str, note: str, weights: list[list[Block]], kind: str,

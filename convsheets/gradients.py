@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reference import pad2d, pool2d_output_size
+from .reference import pool2d_output_size
 
 Pair = tuple[int, int]
 
@@ -43,14 +43,18 @@ def mse_grad(y: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def conv2d_backward(x: np.ndarray, weight: np.ndarray, grad_y: np.ndarray, *, stride: Pair,
-                    padding: Pair, dilation: Pair, groups: int,
+                    padding: Pair | tuple[Pair, Pair], dilation: Pair, groups: int,
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grad_input, grad_weight, grad_bias) of ``F.conv2d`` for upstream gradient `grad_y`."""
+    """(grad_input, grad_weight, grad_bias) of ``F.conv2d`` for upstream gradient `grad_y`.
+    `padding` is (rows, columns) on both sides, or ((top, bottom), (left, right)) zeros for
+    uneven padding (``F.pad`` then ``F.conv2d``: a causal conv1d, an odd "same")."""
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(weight, dtype=np.float64)
     g = np.asarray(grad_y, dtype=np.float64)
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    xp = pad2d(x, (ph, pw))
+    (sh, sw), (dh, dw) = stride, dilation
+    sides = [p if isinstance(p, tuple) else (p, p) for p in padding]
+    (ph, _), (pw, _) = sides
+    xp = np.pad(x, ((0, 0), *sides))
     grad_xp = np.zeros_like(xp)
     grad_w = np.zeros_like(w)
     out_c, per_in, kh, kw = w.shape

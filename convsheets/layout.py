@@ -480,12 +480,12 @@ def _across(sheet: SheetPlan, count: int, height: int, width: int, top: int) -> 
     sheet fits a landscape page at the largest scale; the fewest that reach it. When no
     arrangement fits one page readably, the widest that stays readable across the page (it
     then prints on several pages, broken between rows of items)."""
-    col = col_points(sheet.default_width)
+    col = print_points(sheet.default_width)  # as printed: LibreOffice's are the wider
     page_w, page_h = PAGES["landscape"]
     best, choice, readable = 0.0, 1, 1
     for across in range(1, min(count, MAX_ACROSS) + 1):
         rows = -(-count // across)
-        w = col_points(sheet.col_width(1)) + across * width * col
+        w = print_points(sheet.col_width(1)) + across * width * col
         h = (top + rows * height) * sheet.row_points
         scale = min(1.0, page_w / w, page_h / h)
         if scale > best + 1e-9:

@@ -191,11 +191,6 @@ class Network:
                 able = ", ".join(name for name, cls in OPS.items() if cls.differentiable)
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
                                 f"gradient sheets yet ({able} do)")
-            pads = getattr(layer.op, "pads", None)
-            if pads is not None and any(a != b for a, b in pads()):
-                raise SpecError("backward", True, f"layer {layer.label} pads unevenly (padding="
-                                f"\"{layer.op.padding_rule}\"); its gradient sheets need the same "
-                                "zeros on both sides (give a number)")
             for option, plain in (("padding_mode", "zeros"), ("ceil_mode", False)):
                 value = getattr(layer.op, option, plain)
                 if value != plain:

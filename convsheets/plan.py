@@ -68,6 +68,9 @@ class Plan:
     exercise: dict[str, object] | None = None
     intro: list[tuple[str, str]] = field(default_factory=list)  # (text, style)
     colour_scale: str = "block"  # one colour scale per "block" or per "tensor" (COLOUR_SCALES)
+    # the columns' width, in characters, of sheets added from here on, when wider than the
+    # values' kind gives (the backward pass: gradients are fractions like "-0.1875")
+    number_width: float = 0.0
 
     @property
     def spec(self) -> LayerSpec | None:
@@ -77,7 +80,9 @@ class Plan:
     def add_sheet(self, name: str, note: str, **kwargs: object) -> SheetPlan:
         if any(sheet.name == name for sheet in self.sheets):
             raise AssertionError(f"two sheets named {name}")
-        if self.network.values != "integers":  # "-1.234": room for a sign and 3 decimals
+        if self.number_width:
+            kwargs.setdefault("default_width", self.number_width)
+        elif self.network.values != "integers":  # "-1.234": room for a sign and 3 decimals
             kwargs.setdefault("default_width", 7.5)
         sheet = SheetPlan(name, note=note, **kwargs)  # type: ignore[arg-type]
         self.sheets.append(sheet)

@@ -109,8 +109,9 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
             for key in ("valid", "used_channel", "used_row", "used_col")}
     step = cell(names["step"], f"IF({used['valid']}=1,{used['used_channel']}*{size}+"
                 f"{used['used_row']}*{ow}+{used['used_col']},\"\")", row, 3, "cs_heading")
-    label(row, 4, f"of 0-{out_c * size - 1}: the output cells in channel, row, column order; "
-          "magenta: this step's window and output cell", "cs_note")
+    # the note in two short lines (one ran over a two-page print's edge)
+    label(row, 4, f"of 0-{out_c * size - 1}: the output cells in channel, row, column order",
+          "cs_note")
     row += 1
     valid = f"ISNUMBER({step})"
     label(row, 2, "channel")
@@ -119,6 +120,7 @@ def walk_stage(ctx: LayerContext, ex: Exploration) -> None:
     r = cell(names["row"], f'IF({valid},INT(MOD({step},{size})/{ow}),"")', row, 5)
     label(row, 6, "col")
     k = cell(names["col"], f'IF({valid},MOD({step},{ow}),"")', row, 7)
+    label(row + 1, 4, "magenta: this step's window and output cell", "cs_note")
     row += 2
 
     src_rect = _rect(ex.sources, here)

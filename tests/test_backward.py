@@ -17,7 +17,10 @@ output_padding, max pooling on small integers with ties) run by default; random 
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -36,7 +39,7 @@ from convsheets.build import make_plan, write_atomically
 from convsheets.cli import cli
 from convsheets.engines import get_engine
 from convsheets.errors import ConvsheetsError, SpecError
-from convsheets.network import Network
+from convsheets.network import Layer, Network
 from convsheets.networks import network_from_template
 from convsheets.request import resolve
 from convsheets.tensors import block_names, random_tensors
@@ -58,8 +61,13 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
             x.retain_grad()
             keep.append(x)
         w, b = params.get(prefix + "weight"), params.get(prefix + "bias")
-        if op.op == "conv2d":
-            x = F.conv2d(x, w, b, op.stride, op.padding, op.dilation, op.groups)
+        if op.dims == 1:  # a sequence (C, L), held as (C, 1, L): PyTorch's 1-D functions
+            x = _sequence_forward(op, x[:, :, 0], None if w is None else w[:, :, 0], b)[:, :, None]
+        elif op.op == "conv2d":
+            with warnings.catch_warnings():  # "same" with an even kernel: a padded copy
+                warnings.filterwarnings("ignore", "Using padding='same'")
+                x = F.conv2d(x, w, b, op.stride, op.padding_rule or op.padding, op.dilation,
+                             op.groups)
         elif op.op == "conv_transpose2d":
             x = F.conv_transpose2d(x, w, b, op.stride, op.padding, op.output_padding,
                                    op.groups, op.dilation)
@@ -99,7 +107,10 @@ def _graph_forward(network: Network, params: dict[str, torch.Tensor], x: torch.T
         edges[n, k].retain_grad()
         return edges[n, k]
 
-    values = torch_graph(network, params.get, x, read)
+    def single(layer: Layer, value: torch.Tensor) -> torch.Tensor:  # this file's oracle
+        return _forward(SimpleNamespace(layers=(layer,)), params, value)  # type: ignore[arg-type]
+
+    values = torch_graph(network, params.get, x, read, single)
     if edges is not None:
         for label, value in values.items():
             value.retain_grad()
@@ -116,6 +127,32 @@ def _graph_pairs(network: Network, n: int, edges: dict[object, torch.Tensor],
     pairs = [("grad_input" + (str(k) if k else ""), layer.flat_input, edges[n, k].grad[0])
              for k in range(len(network.sources(n)))]
     return [*pairs, ("grad_output", layer.flat, edges[layer.label].grad[0])]
+
+
+def _sequence_forward(op: Any, x: torch.Tensor, w: torch.Tensor | None,
+                      b: torch.Tensor | None) -> torch.Tensor:
+    """A 1-D op on (1, C, L) in torch.nn.functional; causal padding as its docstring says
+    PyTorch spells it: ``F.pad(x, (dilation·(k-1), 0))`` then ``F.conv1d``."""
+    one = {key: getattr(op, key)[1] for key in ("kernel_size", "stride", "padding", "dilation",
+                                                 "output_padding") if hasattr(op, key)}
+    if op.op == "conv1d" and op.padding_rule == "causal":
+        x = F.pad(x, (one["dilation"] * (one["kernel_size"] - 1), 0))
+        return F.conv1d(x, w, b, one["stride"], 0, one["dilation"], op.groups)
+    if op.op == "conv1d":
+        with warnings.catch_warnings():  # "same" with an even kernel: a padded copy
+            warnings.filterwarnings("ignore", "Using padding='same'")
+            return F.conv1d(x, w, b, one["stride"], op.padding_rule or one["padding"],
+                            one["dilation"], op.groups)
+    if op.op == "conv_transpose1d":
+        return F.conv_transpose1d(x, w, b, one["stride"], one["padding"],
+                                  one["output_padding"], op.groups, one["dilation"])
+    if op.op == "max_pool1d":
+        return F.max_pool1d(x, one["kernel_size"], one["stride"], one["padding"],
+                            one["dilation"])
+    if op.op == "avg_pool1d":
+        return F.avg_pool1d(x, one["kernel_size"], one["stride"], one["padding"],
+                            count_include_pad=op.count_include_pad)
+    raise AssertionError(f"no PyTorch call for {op.op}")
 
 
 def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
@@ -468,10 +505,10 @@ def test_every_preset_and_shipped_network_with_backward_in_every_engine(
         loss = "cross_entropy" if request.network.layers[-1].flat else "mse"
         try:
             networks.append(backward(request.network, loss=loss))
-        except SpecError as error:  # uneven (causal) padding: not drawn yet
+        except SpecError as error:  # ops without gradient sheets yet (e.g. sigmoid)
             refused[name] = str(error)
-    assert all("unevenly" in why for why in refused.values()), refused
-    assert "resnet_block" not in refused and "tiny_unet" not in refused
+    assert all("no gradient sheets yet" in why for why in refused.values()), refused
+    assert not {"resnet_block", "tiny_unet", "wavenet", "depthwise_causal"} & set(refused)
     assert len(networks) >= 10 and "digit_classifier" not in refused
     check_in_engines(networks, tmp_path, need_after=False)
 
@@ -500,44 +537,38 @@ def test_a_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
     assert graded[1].correct == graded[1].total - 2, graded[1]
 
 
-def test_uneven_padding_is_refused_and_a_sequence_network_gets_its_gradients(
+UNEVEN = [
+    # causal conv1d (left padding only), strided and dilated, then an even one and pooling
+    {"input_size": 11, "in_channels": 2, "seed": 3, "layers": [
+        {"op": "conv1d", "out_channels": 2, "kernel_size": 3, "padding": "causal",
+         "stride": 2, "dilation": 2},
+        {"op": "relu"},
+        {"op": "conv1d", "out_channels": 2, "kernel_size": 2, "padding": "causal",
+         "dilation": 3, "groups": 2},
+        {"op": "conv1d", "out_channels": 1, "kernel_size": 3, "padding": 1, "stride": 2},
+        {"op": "max_pool1d", "kernel_size": 2}]},
+    # "same" with odd totals (the extra zero after), dilated, grouped, on an image
+    {"input_size": [5, 6], "in_channels": 2, "seed": 8, "values": "normal", "layers": [
+        {"op": "conv2d", "out_channels": 2, "kernel_size": [2, 3], "padding": "same",
+         "dilation": [1, 2]},
+        {"op": "leaky_relu", "negative_slope": 0.5},
+        {"op": "conv2d", "out_channels": 2, "kernel_size": 4, "padding": "same",
+         "groups": 2}]},
+]
+
+
+def test_uneven_padding_gets_gradients_equal_to_autograd_in_every_engine(
         tmp_path: Path) -> None:
-    """Issues 25 x 27: a causal (left-only) or uneven "same" padding has no gradient sheets
-    yet: one line naming the layer, exit 2, no file. A sequence network with even padding
-    gets them, and they equal torch.autograd of the 1-D functions in process."""
-    done = run_main(tmp_path, "build", "--template", "wavenet", "--backward", "-o", "w.xlsx")
-    assert done.returncode == 2, done.stderr
-    assert "conv1" in done.stderr and "causal" in done.stderr and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "w.xlsx").exists()
-    from convsheets.request import resolve
-
-    network = resolve(template={
-        "input_size": 12, "in_channels": 2, "seed": 3, "backward": True, "layers": [
-            {"op": "conv1d", "out_channels": 2, "kernel_size": 3, "padding": 1, "stride": 2},
-            {"op": "relu"}, {"op": "max_pool1d", "kernel_size": 2}]}).network
-    path = tmp_path / "seq.xlsx"
-    write_atomically(make_plan(network), path)
-    from formula_eval import Evaluator
-
-    ev = Evaluator(openpyxl.load_workbook(path))
-
-    def block(name: str) -> np.ndarray:
-        return np.asarray(ev.rect_values(ev.name(name)), dtype=float)
-
-    x = torch.tensor(np.stack([block(f"input_c{c}")[0] for c in range(2)]))[None]
-    w = torch.tensor(np.stack([np.stack([block(f"conv1_weight_{o}_{c}")[0] for c in range(2)])
-                               for o in range(2)]), requires_grad=True)
-    b = torch.tensor(block("conv1_bias")[0], requires_grad=True)
-    y = F.max_pool1d(F.relu(F.conv1d(x, w, b, stride=2, padding=1)), 2)
-    target = torch.tensor(np.stack([block(f"target_c{o}")[0] for o in range(2)]))[None]
-    loss = F.mse_loss(y, target)
-    loss.backward()
-    assert np.isclose(block("loss")[0, 0], loss.item(), rtol=1e-12, atol=1e-12)
-    for o in range(2):
-        for c in range(2):
-            assert np.allclose(block(f"conv1_grad_weight_{o}_{c}")[0], w.grad[o, c].numpy(),
-                               rtol=1e-9, atol=1e-9)
-    assert np.allclose(block("conv1_grad_bias")[0], b.grad.numpy(), rtol=1e-9, atol=1e-9)
+    """Causal conv1d (F.pad left, then F.conv1d) and an odd "same" (PyTorch's own
+    padding="same", the extra zero after): the gradient's padding is the layer's in mirror
+    image, and every gradient block, the update and the loss after it equal torch.autograd
+    and torch.optim.SGD in LibreOffice, Gnumeric and IronCalc. The Upsampled sheet gives
+    each side's count of zeros."""
+    networks = [backward(network_from_template(t, "uneven"), lr=0.01) for t in UNEVEN]
+    notes = [sheet.note for sheet in make_plan(networks[0]).sheets
+             if sheet.name == "conv1 Grad Upsampled"]
+    assert notes and "2·(3-1) - 4 = 0 zero(s) on the left" in notes[0], notes
+    check_in_engines(networks, tmp_path)
 
 
 # ---------------------------------------------------------------------------- graphs

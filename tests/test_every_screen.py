@@ -389,3 +389,36 @@ def test_scatter_draws_the_canvas_before_the_crop(books: dict[str, Path]) -> Non
         inside = [[values[sheet][c.coordinate].value for c in row[1:]] for row in grid[1:]]
         output = [[c.value for c in row] for row in values[out_sheet][out_area.replace("$", "")]]
         assert inside == output
+
+
+def test_backward_sheets_print_readably(tmp_path: Path) -> None:
+    """Issue 25: the gradient sheets print like every other: each page at 50 % or more, on
+    one page or broken between bands, no page holding only the note (a convolution's 16
+    channels of gradients, laid out first for the forward pass's narrow columns, printed on
+    two pages at first: gradients are fractions, "-0.1875")."""
+    from convsheets.training import attach
+
+    chosen = {"basic": "mse", "depthwise": "mse", "wavenet": "mse",
+              "digit_classifier": "cross_entropy"}
+    books, plans = {}, {}
+    for name, loss in chosen.items():
+        network = attach(SOURCES[name], {"backward": True, "loss": loss})  # type: ignore[arg-type]
+        plans[name] = make_plan(network)
+        books[name] = tmp_path / f"{name}.xlsx"
+        write_atomically(plans[name], books[name])
+    one_page = {"depthwise": ("Loss", "Grad Upsampled", "Grad Input", "Grad Weights")}
+    for name, pages in _printed(books, tmp_path / "pdf").items():
+        notes = {sheet.name: set(sheet.note_lines) for sheet in plans[name].sheets}
+        by_sheet: dict[str, list[tuple[float, str]]] = {}
+        for sheet, scale, text in pages:
+            by_sheet.setdefault(sheet, []).append((scale, text))
+        assert any("Grad" in sheet for sheet in by_sheet), (name, sorted(by_sheet))
+        for sheet, mine in by_sheet.items():
+            for scale, text in mine:
+                assert scale >= 0.5, (name, sheet, scale)
+                body = {line.strip() for line in text.split("\n")
+                        if line.strip() and " · page " not in line}
+                assert not body <= {n.strip() for n in notes.get(sheet, set())}, (
+                    name, sheet, "a page with only the note")
+        for sheet in one_page.get(name, ()):
+            assert len(by_sheet[sheet]) == 1, (name, sheet, len(by_sheet[sheet]))

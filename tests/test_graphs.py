@@ -30,7 +30,7 @@ from formula_eval import Evaluator
 from test_networks import _tensors
 
 from convsheets.build import make_plan, write_atomically
-from convsheets.network import Network
+from convsheets.network import Layer, Network
 from convsheets.networks import network_from_template, shipped_networks
 from convsheets.ops import Merge
 from convsheets.torch_module import from_module, module_network
@@ -155,11 +155,13 @@ def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str,
 
 def torch_graph(network: Network, t: Callable[[str], torch.Tensor | None], x: torch.Tensor,
                 read: Callable[[int, int, torch.Tensor], torch.Tensor] | None = None,
+                single: Callable[[Layer, torch.Tensor], torch.Tensor] | None = None,
                 ) -> dict[str, torch.Tensor]:
     """Every layer's output tensor (N, C, H, W) by label, from torch.nn.functional, each layer
     fed the outputs of the layers it reads (`t`: a tensor by name; `read(n, k, x)`: what layer
     n sees as its input k, e.g. a copy whose gradient autograd keeps: the gradient passed back
-    along that one edge of the graph)."""
+    along that one edge of the graph; `single(layer, x)`: another oracle's call for a layer
+    that reads one input, e.g. test_backward's, which knows every op with gradients)."""
     values = {"input": x}
     for n, layer in enumerate(network.layers):
         op, prefix = layer.op, layer.names.tensor
@@ -168,7 +170,9 @@ def torch_graph(network: Network, t: Callable[[str], torch.Tensor | None], x: to
             xs = [read(n, k, v) for k, v in enumerate(xs)]
         x = xs[0]
         w, b = t(prefix + "weight"), t(prefix + "bias")
-        if op.op == "conv2d":
+        if single is not None and not isinstance(op, Merge):
+            y = single(layer, x)
+        elif op.op == "conv2d":
             y = F.conv2d(x, w, b, op.stride, op.padding, op.dilation, op.groups)
         elif op.op == "conv_transpose2d":
             y = F.conv_transpose2d(x, w, b, op.stride, op.padding, op.output_padding,

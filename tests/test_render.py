@@ -74,7 +74,8 @@ def test_depthwise_blocks_wrap_into_a_grid(presets):
     wb = openpyxl.load_workbook(presets["depthwise"])
     lefts = {re.search(r"!\$([A-Z]+)\$", wb.defined_names[f"input_c{c}"].attr_text)[1]
              for c in range(16)}
-    assert len(lefts) == 4  # 16 channels, 4 across, not one tall column
+    # 16 channels in a grid (as many across as print largest on one page), not one tall column
+    assert 3 <= len(lefts) <= 4, lefts
 
 
 @pytest.mark.parametrize("tiling", [

@@ -81,18 +81,18 @@ def draw_conv2d(ctx: LayerContext, sources: Sequence[Block]) -> Drawn:
                  kernels=weights, bias=bias)
 
 
-def upsample_stage(ctx: LayerContext, op: ConvTranspose2d,
-                   sources: Sequence[Block]) -> list[Block]:
+def upsample_stage(ctx: LayerContext, op: ConvTranspose2d, sources: Sequence[Block],
+                   note: str | None = None) -> list[Block]:
     """Steps 1-2: stride - 1 zeros between input pixels, then padded by
     dilation*(k-1) - padding on each side (cropped where negative), plus output_padding
-    at the bottom/right (`op.edges`)."""
+    at the bottom/right (`op.edges`). `note`: the sheet's own words (a gradient's)."""
     maps = []
     for axis in (0, 1):
         inserted = insert_map(sources[0].shape[axis], op.stride[axis])
         maps.append(compose(pad_map(len(inserted), *op.edges(axis)), inserted))
     return gather_stage(
-        ctx, "Upsampled", "Steps 1-2 of a transposed convolution: zeros inserted between "
-        "input pixels (stride - 1 per gap, orange), then padded with dilation*(k-1) - "
+        ctx, "Upsampled", note or "Steps 1-2 of a transposed convolution: zeros inserted "
+        "between input pixels (stride - 1 per gap, orange), then padded with dilation*(k-1) - "
         "padding zeros (grey; cropped if negative), plus output_padding at the "
         "bottom/right.", sources, "upsampled", maps[0], maps[1], "(zero-inserted + padded)",
         op.groups)

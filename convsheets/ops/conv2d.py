@@ -227,10 +227,14 @@ class Conv2d(ConvNd):
         kernel, stride, padding, dilation and groups, channels swapped, weights read in
         conv_transpose2d's [in][out/groups] layout (which is this layer's [out][in/groups]),
         no bias, and output_padding = the rows and columns the stride skipped
-        ((H + 2p - d·(k-1) - 1) mod s), so it gives back the input's size."""
-        extra = tuple((in_shape[1 + a] + 2 * self.padding[a]
+        ((H + before + after - d·(k-1) - 1) mod s), so it gives back the input's size.
+        Uneven padding (causal, an odd "same") moves the difference into output_padding
+        (before - after more zeros after): the gradient is padded in mirror image, d·(k-1) -
+        before zeros first and d·(k-1) - after last, which may be negative (a crop)."""
+        pads = self.pads()
+        extra = tuple((in_shape[1 + a] + sum(pads[a])
                        - self.dilation[a] * (self.kernel_size[a] - 1) - 1) % self.stride[a]
-                      for a in (0, 1))
+                      + pads[a][0] - pads[a][1] for a in (0, 1))
         return ConvTranspose2d(self.out_channels, self.in_channels, self.kernel_size,
                                self.stride, self.padding, self.dilation, self.groups, False,
                                output_padding=extra)  # type: ignore[arg-type]
@@ -238,7 +242,7 @@ class Conv2d(ConvNd):
     def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         grad_x, grad_w, grad_b = grad.conv2d_backward(
-            x, tensors["weight"], grad_y, stride=self.stride, padding=self.padding,
+            x, tensors["weight"], grad_y, stride=self.stride, padding=self.pads(),
             dilation=self.dilation, groups=self.groups)
         return grad_x, {"weight": grad_w, **({"bias": grad_b} if self.bias else {})}
 
@@ -264,5 +268,8 @@ class Conv2d(ConvNd):
             "the weight it met there. Gathering those is a transposed convolution of "
             "grad_output with the same weights: insert stride - 1 zeros (Upsampled), pad by "
             "dilation·(k-1) - padding, flip every kernel (Flipped), and convolve with "
-            "stride 1, summing over the filters that read the channel.",
+            "stride 1, summing over the filters that read the channel."
+            + (" The layer pads unevenly, so the gradient does too, in mirror image: "
+               "dilation·(k-1) minus the layer's zeros before on the first side, minus its "
+               "zeros after on the last." if any(a != b for a, b in self.pads()) else ""),
         )
