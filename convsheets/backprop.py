@@ -1156,22 +1156,17 @@ def add_mul_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
                 return ref
             return cell
 
+        to = ctx.layer.inputs[k]
         out.append(_input_blocks(ctx, k, [g.shape for g in grads], cell_of,
-                                 lambda _c, k=k: rules[k]))
+                                 lambda _c, k=k, to=to: f"{rules[k]} (to {to})"))
     _stack_inputs(ctx, sheet, out)
     return out
 
 
 def _stack_inputs(ctx: GradContext, sheet: SheetPlan, out: list[list[Block]]) -> None:
-    """Each input's gradient blocks as one grid, a band per input under its label when the
-    inputs have as many channels (else one grid: the titles say which channel is whose), so
-    the sheet wraps to one page as a forward join's does."""
-    blocks = [b for part in out for b in part]
-    if len({len(part) for part in out}) == 1:
-        stack(sheet, blocks, groups=[f"to {label} (input {k}):"
-                                     for k, label in enumerate(ctx.layer.inputs)])
-    else:
-        stack(sheet, blocks)
+    """Every input's gradient blocks in one grid, first input first (each title says whose
+    it is), wrapped so the sheet fits a page as a forward join's Output sheet does."""
+    stack(sheet, [b for part in out for b in part])
 
 
 @merge_gradient_of(Cat)

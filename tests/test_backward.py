@@ -614,6 +614,31 @@ def test_random_graphs_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) ->
     check_in_engines(graphs, tmp_path)
 
 
+@pytest.mark.slow  # (one LibreOffice PDF export of three workbooks, ~20 s)
+def test_the_graph_gradient_sheets_print_on_one_page(tmp_path: Path) -> None:
+    """Every sum sheet (Grad Output of a tensor several layers read, the network input's Grad
+    Input) and every join's Grad Input sheet of resnet_block, tiny_unet and the split graph
+    prints on one page at 50 % or more."""
+    from test_every_screen import _printed
+
+    books, plans = {}, {}
+    for name, network in (("resnet", resolve(template="resnet_block").network),
+                          ("unet", resolve(template="tiny_unet").network),
+                          ("split", network_from_template(SPLIT, "split"))):
+        plans[name] = make_plan(backward(network))
+        books[name] = tmp_path / f"{name}.xlsx"
+        write_atomically(plans[name], books[name])
+    for name, pages in _printed(books, tmp_path / "pdf").items():
+        network = plans[name].network
+        joins = {f"{layer.label} Grad Input" for layer in network.layers if layer.in_shapes}
+        sums = {s.name for s in plans[name].sheets if s.name.endswith("Grad Output")
+                or s.name == "Grad Input"}
+        assert joins and sums, name
+        for sheet in joins | sums:
+            scales = [scale for printed, scale, _text in pages if printed == sheet]
+            assert len(scales) == 1 and scales[0] >= 0.5, (name, sheet, scales)
+
+
 def test_a_chain_keeps_its_gradient_names_and_a_graph_names_its_sums() -> None:
     """A tensor read once: its reader's grad_input is its grad_output (one block, two names,
     as in every chain); read by several: a Grad Output sheet whose blocks are the SUM of the
