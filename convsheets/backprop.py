@@ -1197,3 +1197,6 @@ def cat_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
         out.append(blocks)
     _stack_inputs(ctx, sheet, out)
     return out
+
+
+from . import backprop_resample  # noqa: E402, F401  (registers the resampling ops' drawers)

@@ -268,3 +268,123 @@ def reader_sum(contributions: list[np.ndarray]) -> np.ndarray:
     for part in contributions:
         total = total + np.asarray(part, dtype=np.float64)
     return total
+
+
+# ---------------------------------------------------------------------------- resampling
+# adaptive pooling and upsample (issue 25, resample). Their windows and source positions are
+# written here again from ATen's definitions (`AdaptivePooling.h`, `UpSample.h`,
+# `UpSampleKernel.cpp`), not taken from the ops' `bounds` / `taps` the sheets are drawn from,
+# and the gradients are scattered output cell by output cell (the sheets gather per input
+# cell).
+def _adaptive_window(out: int, n_out: int, size: int) -> range:
+    """Input indices output `out` of `n_out` reduces: ATen's start_index = floor(out·size /
+    n_out) to end_index = (out + 1)·size / n_out rounded up (exclusive)."""
+    return range((out * size) // n_out, ((out + 1) * size + n_out - 1) // n_out)
+
+
+def adaptive_avg_pool2d_shares(x_shape: tuple[int, ...], grad_y: np.ndarray) -> np.ndarray:
+    """Each output cell's gradient over its window's cell count: what each cell of that window
+    receives from it (``F.adaptive_avg_pool2d`` divides by the window's own size)."""
+    g = np.asarray(grad_y, dtype=np.float64)
+    _, h, w = x_shape
+    _, oh, ow = g.shape
+    counts = np.array([[len(_adaptive_window(i, oh, h)) * len(_adaptive_window(j, ow, w))
+                        for j in range(ow)] for i in range(oh)], dtype=np.float64)
+    return g / counts
+
+
+def adaptive_avg_pool2d_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """grad_input of ``F.adaptive_avg_pool2d``: every cell of each (possibly overlapping,
+    unequal) window gets that window's gradient over its cell count; overlaps add up."""
+    x = np.asarray(x, dtype=np.float64)
+    shares = adaptive_avg_pool2d_shares(x.shape, grad_y)
+    _, h, w = x.shape
+    grad_x = np.zeros_like(x)
+    for ch, i, j in np.ndindex(*shares.shape):
+        for r in _adaptive_window(i, shares.shape[1], h):
+            for c in _adaptive_window(j, shares.shape[2], w):
+                grad_x[ch, r, c] += shares[ch, i, j]
+    return grad_x
+
+
+def adaptive_max_pool2d_winners(x: np.ndarray, output_size: Pair) -> np.ndarray:
+    """For each output cell, the flat input index ``row·W + column`` of its window's maximum
+    (what ``return_indices=True`` gives): ATen's CPU kernel walks the window row by row and
+    keeps a cell when ``val > maxval || isnan(val)``, so the first of equal maxima wins."""
+    x = np.asarray(x, dtype=np.float64)
+    c, h, w = x.shape
+    oh, ow = output_size
+    winners = np.zeros((c, oh, ow))
+    for ch, i, j in np.ndindex(c, oh, ow):
+        best, where = -np.inf, -1
+        for r in _adaptive_window(i, oh, h):
+            for k in _adaptive_window(j, ow, w):
+                value = x[ch, r, k]
+                if where < 0 or value > best or np.isnan(value):
+                    best, where = value, r * w + k
+        winners[ch, i, j] = where
+    return winners
+
+
+def adaptive_max_pool2d_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """grad_input of ``F.adaptive_max_pool2d``: each window's gradient to its winner."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(grad_y, dtype=np.float64)
+    winners = adaptive_max_pool2d_winners(x, g.shape[1:])
+    grad_x = np.zeros_like(x)
+    flat = grad_x.reshape(x.shape[0], -1)
+    for ch, i, j in np.ndindex(*g.shape):
+        flat[ch, int(winners[ch, i, j])] += g[ch, i, j]
+    return grad_x
+
+
+def upsample_axis_weights(n_in: int, n_out: int, mode: str, align_corners: bool | None,
+                          scale_factor: float | None) -> np.ndarray:
+    """(n_in, n_out): how much output position d reads input position s along one axis of
+    ``F.interpolate`` (`scale_factor` the one ATen's kernel receives: None when a size was
+    given or recompute_scale_factor is set). ATen: nearest reads floor(d · scale) in float32
+    (d >> 1 when doubling), at most n_in - 1, scale = 1/scale_factor or n_in/n_out;
+    nearest-exact floor((d + 0.5) · scale); bilinear the source position d·(n_in-1)/(n_out-1)
+    (align_corners) or max((d + 0.5)·scale - 0.5, 0), split between its floor (1 - λ) and
+    the next cell (λ, the fraction; the last cell keeps both). nearest and bilinear copy an
+    axis whose length does not change."""
+    weights = np.zeros((n_in, n_out))
+    for d in range(n_out):
+        if n_in == n_out and mode != "nearest-exact":
+            weights[d, d] = 1.0
+        elif mode in ("nearest", "nearest-exact"):
+            scale = (np.float32(1.0 / scale_factor) if scale_factor
+                     else np.float32(n_in) / np.float32(n_out))
+            half = np.float32(0.5 if mode == "nearest-exact" else 0.0)
+            if mode == "nearest" and n_out == 2 * n_in:
+                source = d >> 1
+            else:
+                source = int(np.floor(np.float32(np.float32(d) + half) * scale))
+            weights[min(source, n_in - 1), d] += 1.0
+        else:
+            if align_corners:
+                position = d * ((n_in - 1) / (n_out - 1)) if n_out > 1 else 0.0
+            else:
+                scale = 1.0 / scale_factor if scale_factor else n_in / n_out
+                position = max(scale * (d + 0.5) - 0.5, 0.0)
+            low = int(position)
+            high = low + 1 if low < n_in - 1 else low
+            fraction = min(max(position - low, 0.0), 1.0)
+            weights[low, d] += 1.0 - fraction
+            weights[high, d] += fraction
+    return weights
+
+
+def upsample2d_backward(x_shape: tuple[int, ...], grad_y: np.ndarray, rows: np.ndarray,
+                        cols: np.ndarray) -> np.ndarray:
+    """grad_input of ``F.interpolate`` from its per-axis weights (`upsample_axis_weights`):
+    output cell (d, e) read input cell (s, t) with weight rows[s, d] · cols[t, e], so it
+    scatters ``g · rows[s, d] · cols[t, e]`` back to it, cell by cell."""
+    g = np.asarray(grad_y, dtype=np.float64)
+    grad_x = np.zeros(x_shape)
+    for d in range(g.shape[1]):
+        for s in np.flatnonzero(rows[:, d]):
+            for e in range(g.shape[2]):
+                for t in np.flatnonzero(cols[:, e]):
+                    grad_x[:, s, t] += g[:, d, e] * rows[s, d] * cols[t, e]
+    return grad_x

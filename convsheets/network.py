@@ -188,9 +188,10 @@ class Network:
         sum of theirs (`backprop.draw_backward`)."""
         for layer in self.layers:
             if not layer.op.differentiable:
-                able = ", ".join(name for name, cls in OPS.items() if cls.differentiable)
+                able = [name for name, cls in OPS.items() if cls.differentiable]
                 raise SpecError("backward", True, f"layer {layer.label} ({layer.op.op}) has no "
-                                f"gradient sheets yet ({able} do)")
+                                f"gradient sheets yet ({', '.join(able[:-1])} and {able[-1]} "
+                                "do)")
             for option, plain in (("padding_mode", "zeros"), ("ceil_mode", False)):
                 value = getattr(layer.op, option, plain)
                 if value != plain:

@@ -49,6 +49,7 @@ from convsheets.xlsxread import XlsxFile, parse_ref
 TOLERANCE = 1e-9
 DIFFERENTIABLE = ("conv2d", "conv_transpose2d", "relu", "leaky_relu", "max_pool2d",
                   "avg_pool2d", "batch_norm2d")
+RESAMPLING = ("adaptive_avg_pool2d", "adaptive_max_pool2d", "upsample")  # `_resampling`
 
 
 # ---------------------------------------------------------------------------- PyTorch
@@ -87,6 +88,14 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
             x = torch.flatten(x, 1)
         elif op.op == "linear":
             x = F.linear(x, w, b)
+        elif op.op == "adaptive_avg_pool2d":
+            x = F.adaptive_avg_pool2d(x, op.output_size)
+        elif op.op == "adaptive_max_pool2d":
+            x = F.adaptive_max_pool2d(x, op.output_size)
+        elif op.op == "upsample":
+            x = F.interpolate(x, size=op.size, scale_factor=op.scale_factor, mode=op.mode,
+                              align_corners=op.align_corners,
+                              recompute_scale_factor=op.recompute_scale_factor)
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
     if keep is not None:
@@ -206,8 +215,8 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
                                     for s in network.sources(n)) > 1:
         for c, block in enumerate(x.grad[0].numpy()):  # the sum of the input's readers
             out[f"grad_input_c{c}"] = block
-    optimiser = torch.optim.SGD(list(params.values()), lr=lr)
-    optimiser.step()
+    if params:  # (a network without weights, e.g. pooling and upsample: nothing to update)
+        torch.optim.SGD(list(params.values()), lr=lr).step()
     with torch.no_grad():
         after = loss_of(forward(network, {**params, **buffers}, as_t(tensors["input"])[None]))
     out["loss_after"] = np.array([[after.item()]])
@@ -455,10 +464,33 @@ def test_the_record_keeps_the_training(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- random, slow
+def _resampling(draw: st.DrawFn, op: str, h: int, w: int) -> dict[str, object]:
+    """An adaptive pooling (output smaller or larger than the input: overlapping windows) or
+    an upsample with every option PyTorch has: mode, a size or a scale_factor (up or down,
+    one or two), align_corners, recompute_scale_factor."""
+    if op != "upsample":
+        return {"op": op, "output_size": [draw(st.integers(1, h + 2)),
+                                          draw(st.integers(1, w + 2))]}
+    table: dict[str, object] = {"op": op, "mode": draw(st.sampled_from(
+        ["nearest", "nearest-exact", "bilinear"]))}
+    if draw(st.booleans()):
+        table["size"] = [draw(st.integers(max(1, h - 2), h + 5)),
+                         draw(st.integers(max(1, w - 2), w + 5))]
+    else:
+        scales = st.sampled_from([0.75, 1.25, 1.5, 1.7, 2.0, 2.5, 3.0])
+        table["scale_factor"] = draw(st.one_of(scales, st.lists(scales, min_size=2,
+                                                                 max_size=2)))
+        if draw(st.booleans()):
+            table["recompute_scale_factor"] = True
+    if table["mode"] == "bilinear" and draw(st.booleans()):
+        table["align_corners"] = draw(st.booleans())
+    return table
+
+
 @st.composite
 def trainable(draw: st.DrawFn) -> Network:
     """A random network of 2-4 differentiable layers (every option PyTorch has that they
-    take), with the backward pass."""
+    take; adaptive pooling and upsample included), with the backward pass."""
     channels = draw(st.integers(1, 3))
     template: dict[str, object] = {
         "input_size": [draw(st.integers(4, 7)), draw(st.integers(4, 7))],
@@ -466,13 +498,14 @@ def trainable(draw: st.DrawFn) -> Network:
         "values": draw(st.sampled_from(["integers", "normal"])), "layers": []}
     wanted = draw(st.integers(2, 4))
     tables: list[dict[str, object]] = template["layers"]  # type: ignore[assignment]
-    for op in draw(st.permutations(DIFFERENTIABLE)) + draw(
-            st.lists(st.sampled_from(DIFFERENTIABLE), min_size=3, max_size=3)):
+    ops = DIFFERENTIABLE + RESAMPLING
+    for op in draw(st.permutations(ops)) + draw(
+            st.lists(st.sampled_from(ops), min_size=3, max_size=3)):
         if len(tables) == wanted:
             break
         current = network_from_template(template, "random") if tables else None
-        c = current.output_shape[0] if current else channels
-        candidate = _layer(draw, op, c)
+        c, h, w = current.output_shape if current else (channels, *template["input_size"])  # type: ignore[misc]
+        candidate = (_resampling(draw, op, h, w) if op in RESAMPLING else _layer(draw, op, c))
         try:
             network_from_template({**template, "layers": [*tables, candidate]}, "random")
         except ConvsheetsError:

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ..options import check_pair
 from .base import REQUIRED, Op, Shape
@@ -27,6 +28,7 @@ class AdaptivePool2d(Op):
     output_size: tuple[int, int]
 
     function: ClassVar[str] = "AVERAGE"  # the spreadsheet function of each window
+    differentiable: ClassVar[bool] = True
     options: ClassVar[dict[str, tuple[str, object]]] = {"output_size": ("pair", REQUIRED)}
 
     # PyTorch options this op has that convsheets does not draw: (PyTorch's default, why)
@@ -89,3 +91,35 @@ class AdaptivePool2d(Op):
                 c0, c1 = bounds(j, w, ow)
                 y[:, i, j] = reduce(x[:, r0:r1, c0:c1], axis=(1, 2))
         return y
+
+    # ------------------------------------------------------------------ the backward pass
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self.function == "AVERAGE":
+            return grad.adaptive_avg_pool2d_backward(x, grad_y), {}
+        return grad.adaptive_max_pool2d_backward(x, grad_y), {}
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """Average: each window's gradient over its cell count (its share); max: the flat
+        input index (row·W + column) of each window's first maximum."""
+        if self.function == "AVERAGE":
+            return {"grad_share": grad.adaptive_avg_pool2d_shares(np.shape(x), grad_y)}
+        return {"grad_winner": grad.adaptive_max_pool2d_winners(x, self.output_size)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        if self.function == "AVERAGE":
+            return (
+                "Shares: each output cell was the AVERAGE of its window, so each of the "
+                "window's cells moved it by 1 / (the window's cell count): its gradient "
+                "divided by that count is what every cell of the window gets. Windows may "
+                "differ in size, so each has its own count.",
+                "grad_input: each input cell adds up the shares of every window that covers "
+                "it (adaptive windows may overlap: then it gets several).")
+        return (
+            "Winners: for each window, the input cell holding its maximum, as its index "
+            "row·W + column (what return_indices gives); on a tie the first one row by row, "
+            "as PyTorch's CPU kernel picks it.",
+            "grad_input: only the winner changed the output, so the window's whole gradient "
+            "goes to it: each input cell adds up the gradient of every window whose winner it "
+            "is (SUMIF over the windows that cover it), 0 from the others.")

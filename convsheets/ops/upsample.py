@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ..options import check_pair
 from .base import Op, Shape
@@ -43,6 +44,7 @@ class Upsample(Op):
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "size": ("pair", None), "scale_factor": ("float_pair", None), "mode": ("str", "nearest"),
         "align_corners": ("bool", None), "recompute_scale_factor": ("bool", None)}
+    differentiable: ClassVar[bool] = True
 
     @classmethod
     def create(cls, given: dict[str, object], in_shape: Shape) -> Op:
@@ -211,3 +213,40 @@ class Upsample(Op):
             for j, col in enumerate(cols):
                 y[:, i, j] = sum(wr * sum(wc * x[:, r, c] for c, wc in col) for r, wr in row)
         return y
+
+    # ------------------------------------------------------------------ the backward pass
+    def axis_weights(self, axis: int) -> np.ndarray:
+        """(input length, output length) along `axis`: how much each output position read each
+        input position, by `gradients.upsample_axis_weights` (ATen's rules written again, not
+        `taps`): the expected value of the Interpolation sheet's blocks."""
+        return grad.upsample_axis_weights(self.in_size[axis], self.out_size[axis], self.mode,
+                                          self.align_corners, self._given_scale(axis))
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.upsample2d_backward(np.shape(x), grad_y, self.axis_weights(0),
+                                        self.axis_weights(1)), {}
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """grad_output with its columns gathered back to the input's columns (Σ over output
+        columns e of g[:, d, e] · cols[t, e]), by NumPy's own product (the sheets gather it
+        cell by cell). The weight matrices the sheets write in as numbers (not formulas, so
+        verify has no block to check there) enter this and grad_input."""
+        g = np.asarray(grad_y, dtype=np.float64)
+        return {"grad_columns": np.einsum("cde,te->cdt", g, self.axis_weights(1))}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        what = ("with weight 1 where it copied it (nearest), 0 elsewhere"
+                if self.mode != "bilinear" else "with its interpolation weight (1 - f or f), "
+                "0 where it did not read it")
+        return (
+            f"Interpolation weights, one matrix per axis: how much each output row (column) "
+            f"read each input row (column), {what}. Each output cell read input cell (s, t) "
+            "with the row weight times the column weight.",
+            "Columns: grad_output gathered back to the input's columns, MMULT of each "
+            "grad_output row with the column weights of input column t.",
+            "grad_input: those gathered back to the input's rows the same way (SUMPRODUCT with "
+            "the row weights of input row s): every output cell that read an input cell passes "
+            "back its gradient times the weight it read it with, and an input cell read by "
+            "several output cells adds them up.")

@@ -76,6 +76,27 @@ for sheet in "stem_relu Grad Output" "b1_add Grad Input"; do
     "$python" -m convsheets render "$tmp/backward-resnet.xlsx" --sheet "$sheet" \
         --to docs/images --dpi 70 --force --trim >/dev/null
 done
+# --backward through adaptive pooling and upsample (issue 25): the interpolation weights a
+# bilinear upsample's gradient gathers with, and adaptive max pooling's winners
+cat > "$tmp/backward-resample.toml" <<'EOF2'
+input_size = [5, 5]
+in_channels = 2
+seed = 11
+backward = true
+layers = [
+  {op = "adaptive_max_pool2d", output_size = 3},
+  {op = "upsample", size = [7, 5], mode = "bilinear", align_corners = true},
+  {op = "adaptive_avg_pool2d", output_size = [3, 2]},
+  {op = "conv2d", out_channels = 1, kernel_size = 2},
+]
+EOF2
+"$python" -m convsheets build --template "$tmp/backward-resample.toml" \
+    -o "$tmp/backward-resample.xlsx" >/dev/null
+for sheet in "upsample1 Grad Interpolation" "upsample1 Grad Columns" \
+        "adaptivemax1 Grad Winners"; do
+    "$python" -m convsheets render "$tmp/backward-resample.xlsx" --sheet "$sheet" \
+        --to docs/images --dpi 70 --force --trim >/dev/null
+done
 # --backward --loss cross_entropy (issue 25): the digit classifier's Loss sheet
 "$python" -m convsheets build --template digit_classifier --backward --loss cross_entropy \
     -o "$tmp/backward-classifier.xlsx" >/dev/null
