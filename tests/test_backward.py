@@ -619,20 +619,34 @@ SPLIT = {"input_size": [5, 5], "in_channels": 1, "seed": 5, "values": "normal", 
     {"op": "add", "name": "out", "inputs": ["head", "input"], "alpha": 0.5}]}
 
 
+# Joins of feature vectors (after a flatten), read twice, on cross_entropy.
+VECTORS = {"input_size": [4, 4], "in_channels": 1, "seed": 2, "values": "normal", "layers": [
+    {"op": "conv2d", "name": "c1", "out_channels": 2, "kernel_size": 3},
+    {"op": "flatten", "name": "flat"},
+    {"op": "linear", "name": "fa", "out_features": 4},
+    {"op": "linear", "name": "fb", "out_features": 4, "inputs": ["flat"]},
+    {"op": "mul", "name": "m", "inputs": ["fa", "fb"]},
+    {"op": "add", "name": "s", "inputs": ["m", "fa"], "alpha": -2.0},
+    {"op": "relu", "name": "r"},
+    {"op": "linear", "name": "head", "out_features": 3}]}
+
+
 def test_a_graph_equals_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
     """The split graph above (add, cat and mul; three readers of one tensor; a mul of a
     tensor with itself; the network input read twice): every gradient block, each sum of the
     readers' gradients, the updated weights and the loss after one SGD step equal
-    torch.autograd and torch.optim.SGD in LibreOffice, Gnumeric and IronCalc. (The shipped
+    torch.autograd and torch.optim.SGD in LibreOffice, Gnumeric and IronCalc; so do the
+    vector joins above (sums of vectors: fa_grad_output, flat_grad_output). (The shipped
     graphs, resnet_block and tiny_unet, are in the slow test of every preset.)"""
     split = backward(network_from_template(SPLIT, "split"), lr=0.01)
+    vectors = backward(network_from_template(VECTORS, "vectors"), 0.1, "cross_entropy")
     plan = make_plan(split)
     sums = {b.name for b in plan.blocks() if b.meaning is not None
             and b.meaning.role == "gradient" and b.name in ("relu1_grad_output_c0",
                                                             "joined_grad_output_c3",
                                                             "grad_input_c0")}
     assert len(sums) == 3  # the three sums are blocks of their own, not aliases
-    check_in_engines([split], tmp_path)
+    check_in_engines([split, vectors], tmp_path)
 
 
 @pytest.mark.slow
