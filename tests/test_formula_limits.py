@@ -119,9 +119,12 @@ def test_wide_transposed_layer_builds_within_the_limit(tmp_path: Path) -> None:
     sheets = sheet_names(out)
     assert "Scatter" not in sheets and "Output" in sheets
     guide = guide_text(out)
-    # the scatter view would hold a 25,489-character sum (64 channels x 16 taps of products)
+    # the scatter view would hold a ~25,000-character sum (64 channels x 16 taps of products;
+    # the exact count depends on where the blocks are placed)
     assert "the Scatter view is left out" in guide
-    assert "25,489 characters" in guide and "8,192" in guide
+    said = re.search(r"Scatter view is left out: one of its formulas would be ([\d,]+) "
+                     r"characters, and Excel allows at most 8,192", guide)
+    assert said and 20_000 < int(said[1].replace(",", "")) < 30_000, guide
 
 
 def test_a_layer_whose_own_formulas_are_too_long_is_refused_by_name(tmp_path: Path) -> None:
