@@ -3,8 +3,11 @@
 Like `torch.fx.Interpreter` run backwards over the drawn network, `draw_backward` hands each
 layer (last first) to the gradient drawer registered for its op class, with the blocks of
 dL/d(its output); the drawer adds the layer's gradient sheets and returns dL/d(its input),
-which is the previous layer's output gradient (the same cells, under both names). The chain
-rule per op family:
+which is the previous layer's output gradient (the same cells, under both names). In a graph
+the layers are walked in reverse topological order, a join (add, mul, cat) returns the
+gradient of each of its inputs, and a tensor several layers read gets the SUM of their
+contributions on a sheet of its own (the multivariable chain rule). The chain rule per op
+family:
 
 * conv2d: grad_input is the *transposed convolution* of grad_output with the same weights,
   drawn with the transposed variant's own steps (zero insertion, padding, flipped kernels,
@@ -45,8 +48,21 @@ from .layout import (
     row_block,
     stack,
 )
-from .network import Layer, LayerNames
-from .ops import AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Linear, MaxPool2d, Op
+from .network import Layer, LayerNames, Network
+from .ops import (
+    Add,
+    AvgPool2d,
+    BatchNorm2d,
+    Cat,
+    Conv2d,
+    ConvTranspose2d,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    Merge,
+    Mul,
+    Op,
+)
 from .ops._elementwise import Elementwise
 from .plan import LayerContext, Plan, channel_list, grid_title, title
 from .stages import (
@@ -96,14 +112,43 @@ class GradContext:
     def meaning(self, kind: str, index: tuple[int, ...] = ()) -> Meaning:
         return Meaning(GRADIENT, self.layer.label, kind, index=index)
 
-    def grad_input_names(self, c: int) -> tuple[str, tuple[str, ...]]:
-        """grad_input_c{c}, also the previous layer's grad_output_c{c}; a vector input's
-        (after a flatten) without the channel, as its forward output: fc1_grad_input."""
-        layers = self.plan.network.layers
-        n = layers.index(self.layer)
+    def grad_input_names(self, c: int, k: int = 0) -> tuple[str, tuple[str, ...]]:
+        """grad_input_c{c} (a join's further inputs: grad_input1_c{c}, ...), also the name of
+        the source's grad_output_c{c} when the source is read by this layer alone (the same
+        cells, under both names: every layer of a chain); a tensor several layers read gets
+        its grad_output as their sum on a sheet of its own (`reader_sum_stage`). A vector
+        input's (after a flatten) without the channel, as its forward output: fc1_grad_input."""
+        network = self.plan.network
+        source = network.sources(network.layers.index(self.layer))[k]
         end = "" if self.layer.flat_input else f"_c{c}"
-        aliases = (f"{layers[n - 1].names.tensor}grad_output{end}",) if n else ()
-        return f"{self.prefix}grad_input{end}", aliases
+        aliases: tuple[str, ...] = ()
+        if source != "input" and readers(network).get(source, 0) == 1:
+            tensor = next(x for x in network.layers if x.label == source).names.tensor
+            aliases = (f"{tensor}grad_output{end}",)
+        kind = "grad_input" if k == 0 else f"grad_input{k}"
+        return f"{self.prefix}{kind}{end}", aliases
+
+
+    def passed_back(self) -> str:
+        """What this layer's grad_input is to the tensor it reads: the whole gradient of the
+        previous layer (a tensor read only here), or one share of a sum."""
+        network = self.plan.network
+        source = network.sources(network.layers.index(self.layer))[0]
+        if readers(network).get(source, 0) <= 1:
+            return "This is what the previous layer's gradient is."
+        what = "the network input" if source == "input" else source
+        sheet = "Grad Input" if source == "input" else f"{source} Grad Output"
+        return (f"This is one share of the gradient of {what}, which other layers read too: "
+                f"the shares add up on the '{sheet}' sheet.")
+
+
+def readers(network: Network) -> dict[str, int]:
+    """How many times each tensor (a layer's output by label, "input") is read by a layer."""
+    count: dict[str, int] = {}
+    for n in range(len(network.layers)):
+        for source in network.sources(n):
+            count[source] = count.get(source, 0) + 1
+    return count
 
 
 # "-0.1875" and a margin: gradients, updated weights and the forward pass after the step are
@@ -130,14 +175,27 @@ def draw_backward(plan: Plan, drawn: Sequence[Drawn]) -> list[Block]:
     weights. Returns the gradient of the network input."""
     plan.number_width = GRADIENT_WIDTH
     grads = loss_stage(plan, drawn[-1])
-    for layer in reversed(drawn):
+    network = plan.network
+    # what each tensor's readers passed back so far: label -> [(reader, input k, blocks)]
+    passed: dict[str, list[tuple[str, int, list[Block]]]] = {}
+    for n in reversed(range(len(drawn))):
+        layer = drawn[n]
+        label = layer.ctx.layer.label
+        if n < len(drawn) - 1:  # (the last layer's comes from the loss)
+            grads = _gradient_of(plan, label, passed[label])
         ctx = GradContext(plan, layer)
-        for cls in type(layer.op).__mro__:
-            if cls in GRADIENT_DRAWERS:
-                grads = GRADIENT_DRAWERS[cls](ctx, grads)
-                break
+        if isinstance(layer.op, Merge):
+            per_input = MERGE_GRADIENT_DRAWERS[type(layer.op)](ctx, grads)
         else:
-            raise TypeError(f"no gradient drawer for {type(layer.op).__name__}")
+            for cls in type(layer.op).__mro__:
+                if cls in GRADIENT_DRAWERS:
+                    per_input = [GRADIENT_DRAWERS[cls](ctx, grads)]
+                    break
+            else:
+                raise TypeError(f"no gradient drawer for {type(layer.op).__name__}")
+        for k, source in enumerate(network.sources(n)):
+            passed.setdefault(source, []).append((label, k, per_input[k]))
+    grads = _gradient_of(plan, "input", passed["input"])
     update_stage(plan, drawn)
     _chain_rule(plan)
     return grads
@@ -165,8 +223,18 @@ def _chain_rule(plan: Plan) -> None:
         cur.text("Loss: the mean of (output - target)² over every output cell (F.mse_loss), "
                  "against the yellow target on the Loss sheet. Its gradient with respect to "
                  "each output cell is 2·(y - t)/N: grad_output of the last layer.")
-    cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
-             "layer's grad_output (the same cells, under both names). For each kind of layer:")
+    if plan.network.is_chain:
+        cur.text("Then, last layer first, the chain rule: a layer's grad_input is the previous "
+                 "layer's grad_output (the same cells, under both names). For each kind of "
+                 "layer:")
+    else:
+        cur.text("Then, last layer first (every layer after all the layers that read it), the "
+                 "chain rule: a layer's grad_input is the grad_output of the layer it reads (the "
+                 "same cells, under both names, when no other layer reads it). Where the "
+                 "forward pass split (one tensor read by several layers), the paths' gradients "
+                 "add up (the multivariable chain rule): that tensor's grad_output is the SUM "
+                 "of what each reader passed back, on its 'Grad Output' sheet. For each kind "
+                 "of layer:")
     seen: set[object] = set()
     for layer in reversed(plan.network.layers):
         steps = layer.op.backward_steps()
@@ -263,14 +331,15 @@ def update_stage(plan: Plan, drawn: Sequence[Drawn]) -> None:
         updated[label] = (rows, bias)
     if not again:
         return
-    sources = _network_inputs(plan)
-    for layer in drawn:
+    produced = {"input": _network_inputs(plan)}  # each layer's new output, by label
+    for index, layer in enumerate(drawn):
         source = layer.ctx.layer
         names = _after_names(source.names)
         ctx = LayerContext(plan, replace(source, names=names),
                            updated.get(source.label))
         before = {id(b) for b in plan.blocks()}
-        sources = draw_layer(ctx, sources).outputs
+        sources = [b for label in plan.network.sources(index) for b in produced[label]]
+        sources = produced[source.label] = draw_layer(ctx, sources).outputs
         for block in plan.blocks():
             if id(block) in before or block.meaning is None:
                 continue
@@ -561,7 +630,7 @@ def _input_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         "Input", "dL/d(input): the transposed convolution of grad_output with the same "
         "weights: for each input channel, SUMPRODUCT of each window of the upsampled "
         "gradient (stride 1) with the flipped kernels of every filter that read the channel, "
-        "summed. This is what the previous layer's gradient is.")
+        "summed. " + ctx.passed_back())
     c_in, h, w = layer.in_shape
     dkh, dkw = kernels[0][0].shape
     size = upsampled[0].shape
@@ -971,6 +1040,166 @@ def _covering(op: MaxPool2d | AvgPool2d, axis: int, index: int, outs: int,
             if at == index:
                 found.append((out, tap))
     return found
+
+
+# ---------------------------------------------------------------------------- graphs
+# A graph's joins (add, mul, cat) pass a gradient to each of their inputs; a tensor that
+# several layers read (a residual block's input: the shortcut and the first conv) gets the
+# SUM of what each reader passed back, on a "Grad Output" sheet of its own.
+MergeGradDrawer = Callable[[GradContext, list[Block]], list[list[Block]]]
+MERGE_GRADIENT_DRAWERS: dict[type[Op], MergeGradDrawer] = {}
+
+
+def merge_gradient_of(*classes: type[Op]) -> Callable[[MergeGradDrawer], MergeGradDrawer]:
+    """Register the decorated function as the gradient drawer of the joins `classes`: it
+    returns the gradient blocks of each input, in the layer's `inputs` order."""
+    def register(function: MergeGradDrawer) -> MergeGradDrawer:
+        for cls in classes:
+            MERGE_GRADIENT_DRAWERS[cls] = function
+        return function
+    return register
+
+
+def _gradient_of(plan: Plan, label: str, passed: list[tuple[str, int, list[Block]]],
+                 ) -> list[Block]:
+    """The gradient of the tensor `label` (a layer's output, "input"): what its one reader
+    passed back (the same cells, already named `label`'s grad_output), or, when several
+    layers read it, the SUM of their contributions, drawn on a sheet of its own."""
+    if len(passed) == 1:
+        return passed[0][2]
+    network = plan.network
+    passed = passed[::-1]  # (drawn last reader first: list them in the forward order)
+    twice = {reader for reader, k, _ in passed if k}  # (a join reads it as input k)
+    named = [f"{reader}" + (f" (its input {k})" if k or reader in twice else "")
+             for reader, k, _ in passed]
+    readers_text = ", ".join(named[:-1]) + " and " + named[-1]
+    if label == "input":
+        prefix, sheet_name, layer_label, what = "", "Grad Input", "", "The network input"
+        flat, kind, meaning_layer = False, "grad_input", ""
+    else:
+        layer = next(x for x in network.layers if x.label == label)
+        prefix, layer_label = layer.names.tensor, label
+        sheet_name = layer.names.sheet_name("Grad Output")
+        what, flat, kind, meaning_layer = f"The output of {label}", layer.flat, "grad_output", label
+    sheet = plan.add_sheet(
+        sheet_name, f"{what} is read by {len(passed)} layers: "
+        f"{readers_text}. Where the forward pass splits, the gradients add up (the "
+        "multivariable chain rule): a change of one of its cells changes the loss through "
+        "every path, so dL/d(it) is the SUM of what each reader passed back, cell by cell.",
+        layer=layer_label)
+    parts = [blocks for _, _, blocks in passed]
+    out = []
+    for c, terms in enumerate(zip(*parts, strict=True)):
+        def cell(here: str, i: int, j: int, terms: tuple[Block, ...] = terms) -> str:
+            return "+".join(t.ref(i, j, from_sheet=here) for t in terms)
+
+        name = f"{prefix}{kind}" + ("" if flat else f"_c{c}")
+        shape = terms[0].shape
+        out.append(Block(name, shape, COMPUTED, PerCell(cell, _last_cell),
+                         title=title(name, shape, "= " + " + ".join(t.name for t in terms)),
+                         meaning=Meaning(GRADIENT, meaning_layer, kind, index=(c,))))
+    stack(sheet, out)
+    return out
+
+
+def _merge_inputs(ctx: GradContext) -> list[list[Block]]:
+    """The join's input blocks, one list per input (its `inputs` order)."""
+    from .draw.merge import split_sources
+
+    return split_sources(ctx.drawn.ctx, ctx.drawn.inputs)
+
+
+def _input_blocks(ctx: GradContext, k: int, shapes: list[tuple[int, int]],
+                  cell_of: Callable[[int], Callable[[str, int, int], str]],
+                  rule_of: Callable[[int], str]) -> list[Block]:
+    """Input k's gradient blocks (one per channel c), cells `cell_of(c)(here, i, j)`."""
+    blocks = []
+    for c, shape in enumerate(shapes):
+        name, aliases = ctx.grad_input_names(c, k)
+        blocks.append(Block(name, shape, COMPUTED, PerCell(cell_of(c), _last_cell),
+                            aliases=aliases, title=title(name, shape, rule_of(c)),
+                            meaning=ctx.meaning("grad_input", (k, c))))
+    return blocks
+
+
+@merge_gradient_of(Add, Mul)
+def add_mul_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
+    """add: the first input gets grad_output unchanged, the second alpha times it; mul: each
+    input gets grad_output times the other input, cell by cell."""
+    op = ctx.drawn.op
+    a_blocks, b_blocks = _merge_inputs(ctx)
+    a_label, b_label = ctx.layer.inputs
+    if isinstance(op, Mul):
+        note = (f"dL/d(input): the output is a × b cell by cell (a = {a_label}, b = {b_label}), "
+                "so each input's gradient is grad_output times the other input (the product "
+                f"rule): {ctx.prefix}grad_input = g × b, {ctx.prefix}grad_input1 = g × a.")
+        others = [b_blocks, a_blocks]
+        rules = ["= g × b", "= g × a"]
+    else:
+        assert isinstance(op, Add)
+        second = "grad_output unchanged" if op.alpha == 1.0 else f"{op.factor} × grad_output"
+        note = (f"dL/d(input): the output is {op.rule()} cell by cell (a = {a_label}, b = "
+                f"{b_label}), so the gradient passes to a unchanged ({ctx.prefix}grad_input = "
+                f"grad_output) and to b as {second} ({ctx.prefix}grad_input1).")
+        others = [[], []]
+        rules = ["= grad_output", "= grad_output" if op.alpha == 1.0
+                 else f"= {op.factor} × grad_output"]
+    sheet = ctx.add_sheet("Input", note)
+    out = []
+    for k in range(2):
+        def cell_of(c: int, k: int = k) -> Callable[[str, int, int], str]:
+            g = grads[c]
+
+            def cell(here: str, i: int, j: int) -> str:
+                ref = g.ref(i, j, from_sheet=here)
+                if others[k]:
+                    return f"{ref}*{others[k][c].ref(i, j, from_sheet=here)}"
+                if k == 1 and isinstance(op, Add) and op.alpha != 1.0:
+                    return f"{op.factor}*{ref}"
+                return ref
+            return cell
+
+        to = ctx.layer.inputs[k]
+        out.append(_input_blocks(ctx, k, [g.shape for g in grads], cell_of,
+                                 lambda _c, k=k, to=to: f"{rules[k]} (to {to})"))
+    _stack_inputs(ctx, sheet, out)
+    return out
+
+
+def _stack_inputs(ctx: GradContext, sheet: SheetPlan, out: list[list[Block]]) -> None:
+    """Every input's gradient blocks in one grid, first input first (each title says whose
+    it is), wrapped so the sheet fits a page as a forward join's Output sheet does."""
+    stack(sheet, [b for part in out for b in part])
+
+
+@merge_gradient_of(Cat)
+def cat_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
+    """Each input gets the gradient of its own channels: a live copy of one grad_output
+    channel per input channel."""
+    parts = _merge_inputs(ctx)
+    labels = ctx.layer.inputs
+    spans, start = [], 0
+    for part in parts:
+        spans.append(start)
+        start += len(part)
+    sheet = ctx.add_sheet(
+        "Input", "dL/d(input): torch.cat put the inputs' channels one after another, so each "
+        "input gets back the gradient of its own channels: "
+        + ", ".join(f"{label} gets grad_output {channel_list(list(range(s, s + len(p))))}"
+                    for label, s, p in zip(labels, spans, parts, strict=True))
+        + ". Each block is a live copy of one grad_output channel.")
+    out = []
+    for k, (part, first) in enumerate(zip(parts, spans, strict=True)):
+        def cell_of(c: int, first: int = first) -> Callable[[str, int, int], str]:
+            g = grads[first + c]
+            return lambda here, i, j: g.ref(i, j, from_sheet=here)
+
+        blocks = _input_blocks(ctx, k, [x.shape for x in part], cell_of,
+                               lambda c, first=first, k=k: f"= grad_output channel {first + c} "
+                               f"(to {labels[k]})")
+        out.append(blocks)
+    _stack_inputs(ctx, sheet, out)
+    return out
 
 
 # (importing them registers the resampling ops' and softmax's drawers)

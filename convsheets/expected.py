@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ConvsheetsError
 from .explorer import explore_values
-from .gradients import cross_entropy_grad, cross_entropy_loss, mse_grad, mse_loss
+from .gradients import cross_entropy_grad, cross_entropy_loss, mse_grad, mse_loss, reader_sum
 from .guide import network_guide_values
 from .layout import COMPUTED, GRADIENT, OUTPUT, SELECTION, STAGE, VIEW
 from .network import Layer, Network
@@ -273,19 +273,35 @@ def backward_chain(steps: list[tuple[Layer, np.ndarray, np.ndarray]],
     else:
         loss, g = mse_loss(y, t["target"]), mse_grad(y, t["target"])
     found: dict[str, dict[str, np.ndarray]] = {}
-    for layer, x, _y in reversed(steps):
+    values = {"input": np.asarray(t["input"], dtype=float)}
+    sources = []
+    for n, (layer, _x, y) in enumerate(steps):
+        sources.append(layer.inputs or ((steps[n - 1][0].label,) if n else ("input",)))
+        values[layer.label] = y
+    passed: dict[str, list[np.ndarray]] = {}  # what each tensor's readers passed back
+    for n in reversed(range(len(steps))):
+        layer, x, _y = steps[n]
+        if n < len(steps) - 1:  # a tensor several layers read: the sum of their gradients
+            g = reader_sum(passed[layer.label])
         local = _local(layer, t)
-        grad_x, grads = layer.op.backward(x, local, g)
-        entry = {"grad_output": g, "grad_input": grad_x,
-                 **{f"grad_{name}": value for name, value in grads.items()}}
-        entry.update(layer.op.backward_stages(x, local, g))
-        ones = layer.op.backward_stages(np.ones_like(x), {n: np.ones_like(a, dtype=float)
-                                                          for n, a in local.items()},
-                                        np.ones_like(g))
-        entry.update({f"zero:{kind}": value == 0 for kind, value in ones.items()
-                      if kind in GATHERED})
-        found[layer.label] = entry
-        g = grad_x
+        if isinstance(layer.op, Merge):
+            grad_xs = layer.op.backward_many([values[s] for s in sources[n]], local, g)
+            found[layer.label] = {"grad_output": g, "grad_input": grad_xs}
+        else:
+            grad_x, grads = layer.op.backward(x, local, g)
+            grad_xs = [grad_x]
+            entry = {"grad_output": g, "grad_input": grad_x,
+                     **{f"grad_{name}": value for name, value in grads.items()}}
+            entry.update(layer.op.backward_stages(x, local, g))
+            ones = layer.op.backward_stages(np.ones_like(x), {n: np.ones_like(a, dtype=float)
+                                                              for n, a in local.items()},
+                                            np.ones_like(g))
+            entry.update({f"zero:{kind}": value == 0 for kind, value in ones.items()
+                          if kind in GATHERED})
+            found[layer.label] = entry
+        for source, grad_x in zip(sources[n], grad_xs, strict=True):
+            passed.setdefault(source, []).append(grad_x)
+    found[""] = {"grad_input": reader_sum(passed["input"])}  # the network input's
     return loss, found
 
 
@@ -335,7 +351,11 @@ def backward_expected(plan: Plan, t: dict[str, np.ndarray],
             continue
         else:
             value = found[m.layer][m.kind]
-            value = value.reshape(1, -1) if value.ndim == 1 else value[m.index]
+            if isinstance(value, list):  # a join's inputs: index (input k, channel c)
+                value = value[m.index[0]]
+                value = value.reshape(1, -1) if value.ndim == 1 else value[m.index[1:]]
+            else:
+                value = value.reshape(1, -1) if value.ndim == 1 else value[m.index]
         zero = found.get(m.layer, {}).get(f"zero:{m.kind}")
         mask = zero[m.index] if zero is not None else None
         for name in (block.name, *block.aliases):

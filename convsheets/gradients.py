@@ -233,6 +233,45 @@ def batch_norm2d_backward(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
     return grad_x, grad_w, g.sum(axis=(1, 2))
 
 
+# ---------------------------------------------------------------------------- graphs (joins)
+def add_backward(grad_y: np.ndarray, alpha: float = 1.0) -> list[np.ndarray]:
+    """(grad of the first input, grad of the second) of ``torch.add(a, b, alpha=alpha)``:
+    each output cell is ``a + alpha · b`` of the same cell, so ``a`` gets ``g`` and ``b``
+    gets ``alpha · g``."""
+    g = np.asarray(grad_y, dtype=np.float64)
+    return [g.copy(), alpha * g]
+
+
+def mul_backward(a: np.ndarray, b: np.ndarray, grad_y: np.ndarray) -> list[np.ndarray]:
+    """(grad of ``a``, grad of ``b``) of ``torch.mul(a, b)``: each output cell is ``a · b``
+    of the same cell, so ``a`` gets ``g · b`` and ``b`` gets ``g · a``."""
+    g = np.asarray(grad_y, dtype=np.float64)
+    return [g * np.asarray(b, dtype=np.float64), g * np.asarray(a, dtype=np.float64)]
+
+
+def cat_backward(channels: list[int], grad_y: np.ndarray) -> list[np.ndarray]:
+    """The grad of each input of ``torch.cat(xs, dim=1)`` (`channels`: each input's channel
+    count): output channel ``o`` is channel ``o - start`` of the input whose channels start at
+    ``start``, so each input gets the gradient of its own channels, one by one."""
+    g = np.asarray(grad_y, dtype=np.float64)
+    grads = [np.zeros((count, *g.shape[1:])) for count in channels]
+    o = 0
+    for k, count in enumerate(channels):
+        for c in range(count):
+            grads[k][c] = g[o]
+            o += 1
+    return grads
+
+
+def reader_sum(contributions: list[np.ndarray]) -> np.ndarray:
+    """The gradient of a tensor several layers read: by the multivariable chain rule, the sum
+    of what each reader passes back (``torch.autograd`` accumulates them the same way)."""
+    total = np.zeros_like(np.asarray(contributions[0], dtype=np.float64))
+    for part in contributions:
+        total = total + np.asarray(part, dtype=np.float64)
+    return total
+
+
 # ---------------------------------------------------------------------------- resampling
 # adaptive pooling and upsample (issue 25, resample). Their windows and source positions are
 # written here again from ATen's definitions (`AdaptivePooling.h`, `UpSample.h`,

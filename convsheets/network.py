@@ -183,12 +183,9 @@ class Network:
 
     def check_backward(self) -> None:
         """Every layer must have a gradient rule (its op's `backward`), and the output must
-        suit the loss: mse an image, cross_entropy a vector of two or more class scores."""
-        if not self.is_chain:
-            join = max(self.layers, key=lambda layer: len(layer.inputs))
-            raise SpecError("backward", True, f"is drawn for chains of layers; this network is "
-                            f"a graph ({join.label} reads {', '.join(join.inputs)}), whose "
-                            "gradients add up where paths split: not drawn yet")
+        suit the loss: mse an image, cross_entropy a vector of two or more class scores. A
+        graph is fine: where a tensor is read by several layers its gradient is drawn as the
+        sum of theirs (`backprop.draw_backward`)."""
         for layer in self.layers:
             if not layer.op.differentiable:
                 able = [name for name, cls in OPS.items() if cls.differentiable]

@@ -218,6 +218,36 @@ def test_batch_norm2d_eval_backward_is_autograd(c, affine, eps, seed):
         np.testing.assert_allclose(grad_b, grads[2], **TOL)
 
 
+# ---------------------------------------------------------------------------- joins (graphs)
+def test_join_references_equal_autograd() -> None:
+    """add (with alpha), mul (also of a tensor with itself: its two contributions summed by
+    `reader_sum` equal autograd's one gradient) and cat of three inputs: each input's
+    gradient by `Merge.backward_many` equals torch.autograd's."""
+    from convsheets.ops import Add, Cat, Mul
+
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))
+    g = rng.normal(size=(2, 3, 4))
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    for op, fn in ((Add(alpha=-0.5), lambda x, y: torch.add(x, y, alpha=-0.5)),
+                   (Mul(), torch.mul)):
+        ta.grad = tb.grad = None
+        fn(ta, tb).backward(torch.tensor(g))
+        mine = op.backward_many([a, b], {}, g)
+        np.testing.assert_allclose(mine[0], ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(mine[1], tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+    ta.grad = None
+    torch.mul(ta, ta).backward(torch.tensor(g))
+    np.testing.assert_allclose(G.reader_sum(Mul().backward_many([a, a], {}, g)),
+                               ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+    xs = [rng.normal(size=(c, 3, 4)) for c in (1, 3, 2)]
+    ts = [torch.tensor(x, requires_grad=True) for x in xs]
+    gc = rng.normal(size=(6, 3, 4))
+    torch.cat(ts, dim=0).backward(torch.tensor(gc))
+    for mine, t in zip(Cat().backward_many(xs, {}, gc), ts, strict=True):
+        np.testing.assert_array_equal(mine, t.grad.numpy())
+
+
 # ---------------------------------------------------------------------------- activations
 # Every element-wise op and softmax / log_softmax with gradient sheets (issue 25), every
 # option; inputs on the kinks (0, ±3, 6, the hardtanh bounds, softplus's threshold), normal

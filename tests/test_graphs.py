@@ -16,6 +16,7 @@ import random
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from formula_eval import Evaluator
 from test_networks import _tensors
 
 from convsheets.build import make_plan, write_atomically
-from convsheets.network import Network
+from convsheets.network import Layer, Network
 from convsheets.networks import network_from_template, shipped_networks
 from convsheets.ops import Merge
 from convsheets.torch_module import from_module, module_network
@@ -137,18 +138,41 @@ def random_graph(seed: int, rich: bool = True) -> Network:
 def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every layer's output by block name, from PyTorch in float64, each layer fed the
     outputs of the layers it reads."""
-    values = {"input": torch.tensor(tensors["input"], dtype=torch.float64)[None]}
-    out: dict[str, np.ndarray] = {}
-
     def t(name: str) -> torch.Tensor | None:
         return None if name not in tensors else torch.tensor(tensors[name], dtype=torch.float64)
 
+    values = torch_graph(network, t, torch.tensor(tensors["input"], dtype=torch.float64)[None])
+    out: dict[str, np.ndarray] = {}
+    for layer in network.layers:
+        y = values[layer.label]
+        if layer.flat:  # a vector of features: one row, one block
+            out[layer.output_name(0)] = y.detach().numpy().reshape(1, -1)
+            continue
+        for o in range(y.shape[1]):
+            out[layer.output_name(o)] = y[0, o].detach().numpy()
+    return out
+
+
+def torch_graph(network: Network, t: Callable[[str], torch.Tensor | None], x: torch.Tensor,
+                read: Callable[[int, int, torch.Tensor], torch.Tensor] | None = None,
+                single: Callable[[Layer, torch.Tensor], torch.Tensor] | None = None,
+                ) -> dict[str, torch.Tensor]:
+    """Every layer's output tensor (N, C, H, W) by label, from torch.nn.functional, each layer
+    fed the outputs of the layers it reads (`t`: a tensor by name; `read(n, k, x)`: what layer
+    n sees as its input k, e.g. a copy whose gradient autograd keeps: the gradient passed back
+    along that one edge of the graph; `single(layer, x)`: another oracle's call for a layer
+    that reads one input, e.g. test_backward's, which knows every op with gradients)."""
+    values = {"input": x}
     for n, layer in enumerate(network.layers):
         op, prefix = layer.op, layer.names.tensor
         xs = [values[s] for s in network.sources(n)]
+        if read is not None:
+            xs = [read(n, k, v) for k, v in enumerate(xs)]
         x = xs[0]
         w, b = t(prefix + "weight"), t(prefix + "bias")
-        if op.op == "conv2d":
+        if single is not None and not isinstance(op, Merge):
+            y = single(layer, x)
+        elif op.op == "conv2d":
             y = F.conv2d(x, w, b, op.stride, op.padding, op.dilation, op.groups)
         elif op.op == "conv_transpose2d":
             y = F.conv_transpose2d(x, w, b, op.stride, op.padding, op.output_padding,
@@ -167,6 +191,10 @@ def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str,
         elif op.op == "avg_pool2d":
             y = F.avg_pool2d(x, op.kernel_size, op.stride, op.padding,
                              count_include_pad=op.count_include_pad)
+        elif op.op == "flatten":
+            y = torch.flatten(x, 1)
+        elif op.op == "linear":
+            y = F.linear(x, w, b)
         elif op.op == "add":
             y = torch.add(xs[0], xs[1], alpha=op.alpha)
         elif op.op == "mul":
@@ -176,9 +204,7 @@ def torch_outputs(network: Network, tensors: dict[str, np.ndarray]) -> dict[str,
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
         values[layer.label] = y
-        for o in range(y.shape[1]):
-            out[layer.output_name(o)] = y[0, o].numpy()
-    return out
+    return values
 
 
 def compare(expected: dict[str, np.ndarray], read) -> list[str]:  # type: ignore[no-untyped-def]

@@ -54,6 +54,16 @@ class Merge(Op):
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         raise TypeError(f"{self.op} reads several inputs: use reference_many")
 
+    def backward_many(self, xs: Sequence[np.ndarray], tensors: dict[str, np.ndarray],
+                      grad_y: np.ndarray) -> list[np.ndarray]:
+        """The gradient of each input (in `inputs` order) for the upstream gradient `grad_y`:
+        torch.autograd's, by `gradients.py`. A merge has no weights."""
+        raise NotImplementedError(f"{self.op} has no gradient rule")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        raise TypeError(f"{self.op} reads several inputs: use backward_many")
+
     def __str__(self) -> str:
         """As the call reads in a forward: ``torch.add(alpha=2.0)``, ``torch.cat(dim=1)``."""
         extra = self.extra_repr()

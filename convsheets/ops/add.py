@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._merge import Merge, check_same_shape
 from .base import Shape
 
@@ -22,6 +23,7 @@ class Add(Merge):
                               "(a residual connection)")
     options: ClassVar[dict[str, tuple[str, object]]] = {"alpha": ("float", 1.0)}
     vector_ok: ClassVar[bool] = True
+    differentiable: ClassVar[bool] = True
     alpha: float = 1.0
 
     def check_inputs(self, in_shapes: Sequence[Shape], names: Sequence[str],
@@ -55,3 +57,14 @@ class Add(Merge):
                        tensors: dict[str, np.ndarray]) -> np.ndarray:
         a, b = (np.asarray(x, dtype=np.float64) for x in xs)
         return a + self.alpha * b
+
+    def backward_many(self, xs: Sequence[np.ndarray], tensors: dict[str, np.ndarray],
+                      grad_y: np.ndarray) -> list[np.ndarray]:
+        return grad.add_backward(grad_y, self.alpha)
+
+    def backward_steps(self) -> tuple[str, ...]:
+        other = "unchanged" if self.alpha == 1.0 else f"times alpha = {self.factor}"
+        return ("Each output cell is a + " + ("" if self.alpha == 1.0 else "alpha·")
+                + "b of the same cells, so a change of a cell of a changes the output by the "
+                "same amount: the first input's gradient is grad_output unchanged (grad_input); "
+                f"the second's (grad_input1) is grad_output {other}.",)

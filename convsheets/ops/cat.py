@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ._merge import Merge, check_same_shape
 from .base import Shape
@@ -24,6 +25,7 @@ class Cat(Merge):
                               "concatenation)")
     options: ClassVar[dict[str, tuple[str, object]]] = {"dim": ("int", 1)}
     arity: ClassVar[int | None] = None
+    differentiable: ClassVar[bool] = True
     dim: int = 1
 
     def check(self, in_shape: Shape) -> None:
@@ -56,3 +58,13 @@ class Cat(Merge):
     def reference_many(self, xs: Sequence[np.ndarray],
                        tensors: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([np.asarray(x, dtype=np.float64) for x in xs], axis=0)
+
+    def backward_many(self, xs: Sequence[np.ndarray], tensors: dict[str, np.ndarray],
+                      grad_y: np.ndarray) -> list[np.ndarray]:
+        return grad.cat_backward([np.shape(x)[0] for x in xs], grad_y)
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return ("Each output channel is a copy of one input channel, so each input gets back "
+                "the gradient of its own channels: the first input's (grad_input) the first "
+                "channels of grad_output, the second's (grad_input1) the next ones, and so on "
+                "(a live copy of one grad_output channel each).",)

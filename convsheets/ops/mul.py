@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._merge import Merge, check_same_shape
 from .base import Shape
 
@@ -21,6 +22,7 @@ class Mul(Merge):
     summary: ClassVar[str] = "mul: the two inputs multiplied cell by cell (a gate)"
     options: ClassVar[dict[str, tuple[str, object]]] = {}
     vector_ok: ClassVar[bool] = True
+    differentiable: ClassVar[bool] = True
 
     def check_inputs(self, in_shapes: Sequence[Shape], names: Sequence[str],
                      vectors: Sequence[bool]) -> None:
@@ -46,3 +48,14 @@ class Mul(Merge):
                        tensors: dict[str, np.ndarray]) -> np.ndarray:
         a, b = (np.asarray(x, dtype=np.float64) for x in xs)
         return a * b
+
+    def backward_many(self, xs: Sequence[np.ndarray], tensors: dict[str, np.ndarray],
+                      grad_y: np.ndarray) -> list[np.ndarray]:
+        a, b = xs
+        return grad.mul_backward(a, b, grad_y)
+
+    def backward_steps(self) -> tuple[str, ...]:
+        return ("Each output cell is a × b of the same cells, so a change of a cell of a "
+                "changes the output by b times it: the first input's gradient is grad_output × "
+                "b (grad_input), the second's grad_output × a (grad_input1), cell by cell (the "
+                "product rule).",)

@@ -69,6 +69,13 @@ done
 "$python" -m convsheets build --template edges --backward -o "$tmp/backward-edges.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/backward-edges.xlsx" --sheet "maxpool1 Grad Winners" \
     --to docs/images --dpi 70 --force --trim >/dev/null
+# --backward on a graph (issue 25): resnet_block's sum where paths split, a join's gradients
+"$python" -m convsheets build --template resnet_block --backward -o "$tmp/backward-resnet.xlsx" \
+    >/dev/null
+for sheet in "stem_relu Grad Output" "b1_add Grad Input"; do
+    "$python" -m convsheets render "$tmp/backward-resnet.xlsx" --sheet "$sheet" \
+        --to docs/images --dpi 70 --force --trim >/dev/null
+done
 # --backward through adaptive pooling and upsample (issue 25): the interpolation weights a
 # bilinear upsample's gradient gathers with, and adaptive max pooling's winners
 cat > "$tmp/backward-resample.toml" <<'EOF2'
