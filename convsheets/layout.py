@@ -389,9 +389,43 @@ class SheetPlan:
             # readable first, then the fewest pages, then the larger print
             candidates.append(((fits < MIN_SCALE, len(setup.breaks), -scale), setup))
         best = min(candidates, key=lambda c: c[0])[1]
+        if candidates and min(candidates, key=lambda c: c[0])[0][0]:  # too wide to read
+            tiled = self._tiled(area)
+            if tiled is not None:
+                return tiled
         if not best.breaks:  # one page after all (a large picture): let the application fit it
             return PageSetup(best.orientation, area, fit=True)
         return best
+
+    def _tiled(self, area: str) -> PageSetup | None:
+        """A sheet too wide and too tall for any readable fit (the Update sheet of a U-Net,
+        its rows of eight kernels with wide numbers): printed at TILE_SCALE in pages across
+        and down, the rows broken between bands and the columns, in each page's right half,
+        where the fewest blocks span the break (rows of blocks at other offsets may leave no
+        column free in all of them). None when one column is wider than a page at that scale."""
+        page_w, page_h = PAGES["landscape"]
+        room = page_w / TILE_SCALE
+        spanning: dict[int, int] = {}  # c -> blocks holding both c and c + 1
+        for b in self.blocks:
+            for c in range(b.left, b.right):
+                spanning[c] = spanning.get(c, 0) + 1
+        last = self.print_extent()[0]
+        col_breaks: list[int] = []
+        start, used = 1, 0.0
+        for col in range(1, last + 1):
+            used += print_points(self.col_width(col))
+            if used > room:
+                if col == start:
+                    return None
+                half = start + (col - start) // 2  # a page at least half full
+                cut = min(range(half, col), key=lambda c: (spanning.get(c, 0), -c))
+                col_breaks.append(cut)
+                start = cut + 1
+                used = sum(print_points(self.col_width(c)) for c in range(start, col + 1))
+        capacity = int(page_h / TILE_SCALE / self.row_points)
+        breaks = _breaks(self.bands(), capacity, len(self.note_lines))
+        return PageSetup("landscape", area, scale=int(TILE_SCALE * 100), breaks=breaks,
+                         title_rows=len(self.note_lines), col_breaks=col_breaks)
 
 
     def _pages_wide(self, width: float, height: float) -> PageSetup | None:
@@ -430,6 +464,7 @@ class PageSetup:
     scale: int = 100  # percent, when not fitted
     breaks: list[int] = field(default_factory=list)  # rows after which a new page starts
     title_rows: int = 0  # rows 1..n repeat at the top of every page
+    col_breaks: list[int] = field(default_factory=list)  # columns after which one starts
 
 
 def _breaks(bands: list[tuple[int, int]], capacity: int, repeated: int) -> list[int]:
@@ -451,6 +486,7 @@ PAGES = {"landscape": (792 - 58, 595 - 79), "portrait": (595 - 58, 792 - 79)}
 SAFETY = 0.85  # a fixed scale leaves this much room for the estimate's error
 MIN_SCALE = 0.5  # below this a sheet is printed on several pages rather than shrunk
 MAX_PAGES_WIDE = 4  # a short, wide sheet may print on this many pages side by side
+TILE_SCALE = 0.6  # a sheet too wide and too tall for one readable page: tiled at this scale
 CLIP_SCALE = 0.62  # a clipped sheet's print (`SheetPlan.clip`): its top-left at this scale
 CLIP_MIN = 0.55  # ... or down to this one, if that shows every column (MIN_SCALE, with room)
 ROW_POINTS = 15.0  # default row height

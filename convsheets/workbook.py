@@ -411,6 +411,8 @@ def _page_setup(ws, sheet: SheetPlan) -> None:
             ws.page_setup.scale = setup.scale
         for row in setup.breaks:
             ws.row_breaks.append(Break(id=row))
+        for col in setup.col_breaks:
+            ws.col_breaks.append(Break(id=col))
         if setup.title_rows:
             ws.print_title_rows = f"1:{setup.title_rows}"
     ws.print_area = setup.area
@@ -525,8 +527,11 @@ ROUNDED_PLACES = 3  # decimals shown of a block whose values have more than MAX_
 _STYLE_FORMATS = {"cs_count": "#,##0", "cs_ratio": "0.00"}  # styles with a format of their own
 ROUNDING_NOTE = (f"Numbers: a value with at most {MAX_PLACES} decimals is shown in full; a "
                  f"longer one (an average over 9 cells, normal random values) is shown rounded "
-                 f"to {ROUNDED_PLACES} or {MAX_PLACES} decimals: the cell holds the exact "
+                 f"to {ROUNDED_PLACES} or {MAX_PLACES} decimals, one of 10^15 or more (a "
+                 "loss that overshoots) in scientific notation: the cell holds the exact "
                  "value (select it, or widen the column, to see more).")
+HUGE = 1e15  # a spreadsheet shows 15 significant digits: beyond, fixed decimals say nothing
+SCIENTIFIC = "0.000E+00"
 
 
 def decimals(values: np.ndarray) -> tuple[int, bool]:
@@ -546,6 +551,8 @@ def decimals(values: np.ndarray) -> tuple[int, bool]:
 def shown_text(value: float, fmt: str) -> str:
     """A number as a cell with format `fmt` shows it (the formats `number_formats` uses;
     General only for whole numbers)."""
+    if fmt == SCIENTIFIC:
+        return f"{value:.3E}"
     grouped = fmt.startswith("#,##")
     places = len(fmt.split(".")[1]) if "." in fmt else 0
     if fmt == "General":
@@ -580,7 +587,9 @@ def number_formats(plan: Plan, stored: dict[str, np.ndarray],
                 "cs_edit", "cs_computed", "cs_answer") else "General")
             places, _rounded = decimals(values)
             fmt = own
-            if places:
+            if np.any(np.abs(values[np.isfinite(values)]) >= HUGE):
+                fmt = SCIENTIFIC  # (not 118 digits of 1.2E+117 in a column as wide)
+            elif places:
                 fmt = ("#,##0." if own.startswith("#,##") else "0.") + "0" * places
             elif own not in ("General", "#,##0"):
                 fmt = "0"

@@ -395,11 +395,13 @@ def test_backward_sheets_print_readably(tmp_path: Path) -> None:
     """Issue 25: the gradient sheets print like every other: each page at 50 % or more, on
     one page or broken between bands, no page holding only the note (a convolution's 16
     channels of gradients, laid out first for the forward pass's narrow columns, printed on
-    two pages at first: gradients are fractions, "-0.1875")."""
+    two pages at first: gradients are fractions, "-0.1875"). resnet_block's Update sheet,
+    too wide and too tall for any readable page (its loss overshoots to 1E+117), is tiled:
+    pages across and down at 60 %, breaks between blocks (it printed on one page at 21 %)."""
     from convsheets.training import attach
 
     chosen = {"basic": "mse", "depthwise": "mse", "wavenet": "mse",
-              "digit_classifier": "cross_entropy"}
+              "digit_classifier": "cross_entropy", "resnet_block": "mse"}
     books, plans = {}, {}
     for name, loss in chosen.items():
         network = attach(SOURCES[name], {"backward": True, "loss": loss})  # type: ignore[arg-type]
@@ -420,5 +422,7 @@ def test_backward_sheets_print_readably(tmp_path: Path) -> None:
                         if line.strip() and " · page " not in line}
                 assert not body <= {n.strip() for n in notes.get(sheet, set())}, (
                     name, sheet, "a page with only the note")
+        if name == "resnet_block":
+            assert len(by_sheet["Update"]) > 1, by_sheet["Update"]
         for sheet in one_page.get(name, ()):
             assert len(by_sheet[sheet]) == 1, (name, sheet, len(by_sheet[sheet]))
