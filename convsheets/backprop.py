@@ -13,7 +13,9 @@ family:
   drawn with the transposed variant's own steps (zero insertion, padding, flipped kernels,
   a stride-1 convolution); grad_weight is the correlation of the (padded) input with
   grad_output stretched by the stride; grad_bias the sum of grad_output;
-* relu / leaky_relu: the mask (the gradient passes where the input was > 0);
+* element-wise ops: cell by cell, the op's slope times grad_output (relu's mask, y·(1 - y) of
+  a sigmoid, ...: the op's `grad_cell`); softmax / log_softmax: a sum over the dim first (Σ
+  g·y, Σ g: `backprop_softmax.py`), then y·(g - Σ g·y) or g - EXP(y)·Σ g;
 * max_pool2d: each window's gradient to the window's first maximum (a "winner" block says
   which tap); avg_pool2d: spread evenly over the window (its divisor).
 
@@ -792,20 +794,21 @@ def _bias_gradient(ctx: GradContext, sheet: SheetPlan, grads: list[Block], bias:
 # ---------------------------------------------------------------------------- element-wise
 @gradient_of(Elementwise)
 def elementwise_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
-    """The mask: each cell passes grad_output where the layer's input was > 0."""
+    """Cell by cell, the op's derivative times grad_output (`grad_cell`): the mask of a relu,
+    y·(1 - y) of a sigmoid, ... The note says why, per op (`grad_note`)."""
     op = ctx.drawn.op
     assert isinstance(op, Elementwise) and op.differentiable
-    sheet = ctx.add_sheet("Input", f"dL/d(input) = {op.grad_rule()} with x the layer's input "  # type: ignore[attr-defined]
-                          "and g its grad_output, cell by cell: the gradient passes only where "
-                          "the input was positive.")
+    sheet = ctx.add_sheet("Input", f"dL/d(input) = {op.grad_rule()} with {op.grad_names()}, "
+                          f"cell by cell: {op.grad_note()}")
     blocks = []
-    for c, (x, g) in enumerate(zip(ctx.drawn.inputs, grads, strict=True)):
-        def cell(here: str, i: int, j: int, x: Block = x, g: Block = g) -> str:
-            return op.grad_cell(x.ref(i, j, from_sheet=here), g.ref(i, j, from_sheet=here))  # type: ignore[attr-defined]
+    for c, (x, y, g) in enumerate(zip(ctx.drawn.inputs, ctx.drawn.outputs, grads, strict=True)):
+        def cell(here: str, i: int, j: int, x: Block = x, y: Block = y, g: Block = g) -> str:
+            return op.grad_cell(x.ref(i, j, from_sheet=here), g.ref(i, j, from_sheet=here),
+                                y.ref(i, j, from_sheet=here))
 
         name, aliases = ctx.grad_input_names(c)
         blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell, _last_cell),
-                            aliases=aliases, title=title(name, x.shape, f"= {op.grad_rule()}"),  # type: ignore[attr-defined]
+                            aliases=aliases, title=title(name, x.shape, f"= {op.grad_rule()}"),
                             meaning=ctx.meaning("grad_input", (c,))))
     stack(sheet, blocks)
     return blocks
@@ -1199,4 +1202,5 @@ def cat_gradient(ctx: GradContext, grads: list[Block]) -> list[list[Block]]:
     return out
 
 
-from . import backprop_resample  # noqa: E402, F401  (registers the resampling ops' drawers)
+# (importing them registers the resampling ops' and softmax's drawers)
+from . import backprop_resample, backprop_softmax  # noqa: E402, F401

@@ -16,6 +16,8 @@ rule applied term by term to the forward sum, tap by tap:
 * avg_pool2d: the gradient shared evenly by the window's cells, divided by the same divisor
   as the forward pass (kH·kW with count_include_pad, else the cells inside the input);
 * relu / leaky_relu: passed where the input is > 0 (else 0 / negative_slope times it);
+* the other element-wise activations and softmax / log_softmax: their own section below,
+  each derivative from its definition (softmax by its whole Jacobian per pixel);
 * mse loss (``F.mse_loss``, mean): ``2 (y - t) / N``.
 
 All in float64, one image (no batch), as `reference.py`.
@@ -388,3 +390,116 @@ def upsample2d_backward(x_shape: tuple[int, ...], grad_y: np.ndarray, rows: np.n
                 for t in np.flatnonzero(cols[:, e]):
                     grad_x[:, s, t] += g[:, d, e] * rows[s, d] * cols[t, e]
     return grad_x
+
+
+# ---------------------------------------------------------------------------- activations
+# The element-wise activations and softmax / log_softmax (issue 25, act): each derivative
+# written from the function's definition, with PyTorch's choice at every kink (aten's
+# ``*_backward`` kernels; tests/test_gradients.py checks each against torch.autograd on
+# integers that hit the kinks). x is the layer's input, g its upstream gradient.
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # e^800 is inf: 1 / (1 + inf) = 0, as it should be
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _pair(x: np.ndarray, grad_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(x, dtype=np.float64), np.asarray(grad_y, dtype=np.float64)
+
+
+def identity_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """identity, and dropout in evaluation mode: y = x, so dL/dx = g."""
+    return _pair(x, grad_y)[1].copy()
+
+
+def sigmoid_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """d/dx 1 / (1 + e^-x) = e^-x / (1 + e^-x)² = s·(1 - s)."""
+    x, g = _pair(x, grad_y)
+    s = _sigmoid(x)
+    return g * s * (1.0 - s)
+
+
+def tanh_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """d/dx tanh x = 1 - tanh² x."""
+    x, g = _pair(x, grad_y)
+    return g * (1.0 - np.tanh(x) ** 2)
+
+
+def elu_backward(x: np.ndarray, grad_y: np.ndarray, alpha: float) -> np.ndarray:
+    """d/dx alpha·(e^x - 1) = alpha·e^x for x <= 0 (PyTorch takes that side at 0: alpha·g),
+    1 for x > 0."""
+    x, g = _pair(x, grad_y)
+    return np.where(x > 0, g, g * alpha * np.exp(np.minimum(x, 0.0)))
+
+
+def gelu_backward(x: np.ndarray, grad_y: np.ndarray, approximate: str) -> np.ndarray:
+    """'none': d/dx x·Φ(x) = Φ(x) + x·φ(x), φ the standard normal density e^(-x²/2) / √(2π).
+    'tanh': d/dx ½x(1 + tanh u), u = √(2/π)·(x + 0.044715x³), is ½(1 + tanh u) +
+    ½x·(1 - tanh² u)·√(2/π)·(1 + 3·0.044715x²)."""
+    import math
+
+    x, g = _pair(x, grad_y)
+    if approximate == "tanh":
+        k = math.sqrt(2.0 / math.pi)
+        t = np.tanh(k * (x + 0.044715 * x ** 3))
+        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3 * 0.044715 * x * x))
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return g * (cdf + x * pdf)
+
+
+def hardtanh_backward(x: np.ndarray, grad_y: np.ndarray, low: float, high: float,
+                      ) -> np.ndarray:
+    """clamp(x, low, high) has slope 1 strictly between the bounds and 0 outside; at the
+    bounds themselves PyTorch passes 0 (``hardtanh_backward``: x <= min or x >= max)."""
+    x, g = _pair(x, grad_y)
+    return np.where((x > low) & (x < high), g, 0.0)
+
+
+def hardsigmoid_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """clamp(x + 3, 0, 6) / 6 has slope 1/6 strictly inside (-3, 3), 0 elsewhere (at ±3 too,
+    as PyTorch). The exact 1/6: PyTorch's float64 kernel multiplies by the float32 constant
+    ``1.0f / 6.0f`` (0.1666666716...), 3e-8 relative off; tests/test_gradients.py says so."""
+    x, g = _pair(x, grad_y)
+    return np.where((x > -3.0) & (x < 3.0), g / 6.0, 0.0)
+
+
+def hardswish_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """x·clamp(x + 3, 0, 6) / 6 is 0 below -3, x(x + 3)/6 (slope (2x + 3)/6) from -3 to 3,
+    x above 3. At the kinks PyTorch (2.x, ``hardswish_backward``) takes the outer pieces:
+    0 at x = -3, 1 at x = 3 (torch.autograd, checked in tests/test_gradients.py)."""
+    x, g = _pair(x, grad_y)
+    return np.where(x <= -3.0, 0.0, np.where(x < 3.0, g * (2.0 * x + 3.0) / 6.0, g))
+
+
+def silu_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """d/dx x·s(x) = s + x·s·(1 - s), s the sigmoid."""
+    x, g = _pair(x, grad_y)
+    s = _sigmoid(x)
+    return g * (s + x * s * (1.0 - s))
+
+
+def softplus_backward(x: np.ndarray, grad_y: np.ndarray, beta: float, threshold: float,
+                      ) -> np.ndarray:
+    """d/dx ln(1 + e^(βx)) / β = e^(βx) / (1 + e^(βx)) = sigmoid(βx); where βx > threshold
+    the layer passed x itself, slope 1 (PyTorch's ``softplus_backward``)."""
+    x, g = _pair(x, grad_y)
+    bx = beta * x
+    return np.where(bx > threshold, g, g * _sigmoid(bx))
+
+
+def softmax_backward(x: np.ndarray, grad_y: np.ndarray, axis: int, log: bool) -> np.ndarray:
+    """softmax / log_softmax over `axis`, by the Jacobian of each slice along it: with p =
+    softmax(x), dp_i/dx_j = p_i·(δ_ij - p_j) and d log p_i / dx_j = δ_ij - p_j; dL/dx_j =
+    Σ_i g_i · (that), a matrix product per pixel (the sheets use the shorter y·(g - Σ g·y) and
+    g - e^y·Σ g instead)."""
+    x, g = _pair(x, grad_y)
+    xs, gs = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1)
+    out = np.empty_like(xs)
+    for at in np.ndindex(*xs.shape[:-1]):
+        v = xs[at]
+        e = np.exp(v - v.max())
+        p = e / e.sum()
+        eye = np.eye(p.size)
+        jacobian = eye - p[None, :] if log else p[:, None] * (eye - p[None, :])
+        out[at] = gs[at] @ jacobian
+    return np.moveaxis(out, -1, axis)

@@ -50,6 +50,10 @@ TOLERANCE = 1e-9
 DIFFERENTIABLE = ("conv2d", "conv_transpose2d", "relu", "leaky_relu", "max_pool2d",
                   "avg_pool2d", "batch_norm2d")
 RESAMPLING = ("adaptive_avg_pool2d", "adaptive_max_pool2d", "upsample")  # `_resampling`
+# the element-wise ops and softmax / log_softmax (issue 25's act part): the random sweep below
+# draws from both lists (tests/test_backward_classes.py's from DIFFERENTIABLE alone)
+ACTIVATION_OPS = ("identity", "dropout", "sigmoid", "tanh", "elu", "gelu", "hardsigmoid",
+                  "hardswish", "hardtanh", "relu6", "silu", "softplus", "softmax", "log_softmax")
 
 
 # ---------------------------------------------------------------------------- PyTorch
@@ -96,6 +100,35 @@ def _forward(network: Network, params: dict[str, torch.Tensor], x: torch.Tensor,
             x = F.interpolate(x, size=op.size, scale_factor=op.scale_factor, mode=op.mode,
                               align_corners=op.align_corners,
                               recompute_scale_factor=op.recompute_scale_factor)
+        elif op.op == "identity":
+            x = torch.nn.Identity()(x)
+        elif op.op == "dropout":  # evaluation mode, as the workbook draws it
+            x = F.dropout(x, op.p, training=False)
+        elif op.op == "sigmoid":
+            x = torch.sigmoid(x)
+        elif op.op == "tanh":
+            x = torch.tanh(x)
+        elif op.op == "elu":
+            x = F.elu(x, op.alpha)
+        elif op.op == "gelu":
+            x = F.gelu(x, approximate=op.approximate)
+        elif op.op == "hardsigmoid":  # F.hardsigmoid by its definition: its own float64
+            # backward kernel multiplies by 1/6 rounded to float32, 3e-8 off the derivative
+            # (tests/test_gradients.py shows both; the forward values are bit-identical)
+            x = F.relu6(x + 3) / 6
+        elif op.op == "hardswish":
+            x = F.hardswish(x)
+        elif op.op == "hardtanh":
+            x = F.hardtanh(x, op.min_val, op.max_val)
+        elif op.op == "relu6":
+            x = F.relu6(x)
+        elif op.op == "silu":
+            x = F.silu(x)
+        elif op.op == "softplus":
+            x = F.softplus(x, op.beta, op.threshold)
+        elif op.op in ("softmax", "log_softmax"):  # dim: the channels, or a vector's features
+            fn = F.softmax if op.op == "softmax" else F.log_softmax
+            x = fn(x, dim=1 if op.dim is None else op.dim)
         else:
             raise AssertionError(f"no PyTorch call for {op.op}")
     if keep is not None:
@@ -215,7 +248,7 @@ def torch_training(network: Network, tensors: dict[str, np.ndarray], lr: float,
                                     for s in network.sources(n)) > 1:
         for c, block in enumerate(x.grad[0].numpy()):  # the sum of the input's readers
             out[f"grad_input_c{c}"] = block
-    if params:  # (a network without weights, e.g. pooling and upsample: nothing to update)
+    if params:  # (a network without weights, e.g. pooling, upsample, activations)
         torch.optim.SGD(list(params.values()), lr=lr).step()
     with torch.no_grad():
         after = loss_of(forward(network, {**params, **buffers}, as_t(tensors["input"])[None]))
@@ -283,7 +316,7 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
     for network, report in zip(networks, reports, strict=True):
         engines = sorted(run.engine for run in report.runs)
         if engines != ["gnumeric", "ironcalc", "libreoffice"] or not report.ok:
-            failures.append(("verify", report.path.name, engines, report.unusable, [
+            failures.append(("verify", Path(report.path).name, engines, report.unusable, [
                 (b.name, b.problem) for run in report.runs for b in run.blocks if not b.ok][:3]))
         checked = {b.name for run in report.runs for b in run.blocks}
         plan = make_plan(network)
@@ -292,7 +325,7 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
         if not gradient or not set(gradient) <= checked:
             failures.append(("verify skipped", sorted(set(gradient) - checked)[:3]))
         if not all(run.probed for run in report.runs):
-            failures.append(("not probed", report.path.name))
+            failures.append(("not probed", Path(report.path).name))
     for engine in ("libreoffice", "gnumeric", "ironcalc"):
         for network, path in zip(networks, paths, strict=True):
             book = _Book(kept[engine][path])
@@ -340,6 +373,143 @@ def test_presets_and_fixed_networks_equal_autograd_and_sgd_in_every_engine(
     max pooling included: the integers tie)."""
     networks = [backward(resolve(variant="basic").network)]
     networks += [backward(network_from_template(t, "fixed"), lr=0.01) for t in FIXED]
+    check_in_engines(networks, tmp_path)
+
+
+# Every element-wise op and softmax / log_softmax (every option), in chains whose kinked ops
+# read numbers that sit on their kinks: the given input holds the integers -4..7, and only
+# layers that keep them whole come before a kink (identity, dropout, hardtanh and relu6 with
+# whole bounds, a 1x1 conv with whole weight and bias, hardswish of 0 and 3, elu of 0, 3).
+# The other options of each op: tests/test_gradients.py and the slow random sweep.
+KINKED = [[[-4, -3, -2, -1], [0, 1, 2, 3], [4, 5, 6, 7]],
+          [[3, -3, 0, 6], [-1, 2, 7, -4], [1, 0, -2, 3]]]
+
+
+def _one_by_one(weight: int, bias: int) -> dict[str, object]:
+    """A 1x1 conv2d that maps each of two channels to weight·x + bias (whole numbers)."""
+    return {"op": "conv2d", "out_channels": 2, "kernel_size": 1, "groups": 2,
+            "weight": [[[[weight]]], [[[weight]]]], "bias": [bias, bias]}
+
+
+ACTIVATION_NETWORKS = [
+    {"input": KINKED, "seed": 1, "layers": [
+        {"op": "identity"}, {"op": "dropout", "p": 0.25},
+        {"op": "hardtanh", "min_val": -3.0, "max_val": 6.0}, {"op": "relu6"},
+        _one_by_one(1, -3), {"op": "hardswish"}, {"op": "elu", "alpha": 0.5},
+        {"op": "softplus", "beta": 2.0, "threshold": 6.0}, {"op": "sigmoid"},
+        {"op": "softmax"}, {"op": "gelu", "approximate": "tanh"}, {"op": "tanh"},
+        {"op": "log_softmax", "dim": -3}]},
+    # normal weights after the kinked input's hardsigmoid: the other smooth ops and options
+    # (negative numbers in formulas), then a classifier's vector: softmax between two linear
+    # layers, log_softmax over the class scores (cross_entropy after it)
+    {"input": KINKED, "seed": 5, "values": "normal", "layers": [
+        {"op": "hardsigmoid"}, {"op": "conv2d", "out_channels": 2, "kernel_size": 2},
+        {"op": "gelu"}, {"op": "silu"},  # (ERF of negative numbers too)
+        {"op": "softplus", "beta": -1.0, "threshold": 1.0}, {"op": "hardtanh"},
+        {"op": "flatten"}, {"op": "linear", "out_features": 5}, {"op": "softmax", "dim": 1},
+        {"op": "linear", "out_features": 4}, {"op": "log_softmax", "dim": -1}]},
+]
+
+
+def test_activations_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
+    """Every element-wise op and softmax / log_softmax: every gradient block, the updated
+    weights and the loss after one SGD step equal torch.autograd and torch.optim.SGD in
+    LibreOffice, Gnumeric and IronCalc (one start of each), kinks included (the next test
+    shows the integers reach them)."""
+    networks = [backward(network_from_template(t, "act"), lr=0.1,
+                         loss="cross_entropy" if n == 1 else "mse")
+                for n, t in enumerate(ACTIVATION_NETWORKS)]
+    check_in_engines(networks, tmp_path)
+
+
+def test_the_activation_networks_hit_every_kink() -> None:
+    """The inputs each kinked op reads (by the NumPy forward pass) include its kinks: 0 and 6
+    of relu6, min_val and max_val of hardtanh, ±3 of hardswish and hardsigmoid, 0 of elu,
+    beta·x = threshold of softplus; and every op of this part appears."""
+    from convsheets.expected import forward
+
+    hit = [{"hardtanh1": {-3, 6}, "relu6_1": {0, 6}, "hardswish1": {-3, 3}, "elu1": {0},
+            "softplus1": {3}},  # (2·3 = 6, softplus's threshold: not above it)
+           {"hardsigmoid1": {-3, 3}}]
+    seen: set[str] = set()
+    for template, kinks in zip(ACTIVATION_NETWORKS, hit, strict=False):
+        network = network_from_template(template, "act")
+        tensors = {k: np.asarray(v, dtype=float) for k, v in random_tensors(network).items()}
+        inputs = {layer.label: set(np.unique(x).tolist())
+                  for layer, x, _y in forward(network, tensors)}
+        for label, want in kinks.items():
+            assert want <= inputs[label], (label, want)
+    for template in ACTIVATION_NETWORKS:
+        seen |= {layer.op.op for layer in network_from_template(template, "act").layers}
+    assert set(ACTIVATION_OPS) <= seen
+
+
+def test_each_activation_sheet_says_its_own_rule() -> None:
+    """The Grad Input sheet's note and block titles, and the Chain Rule sheet, give each op's
+    own rule: only relu's says the gradient passes where the input was positive."""
+    network = backward(network_from_template(ACTIVATION_NETWORKS[0], "act"))
+    plan = make_plan(network)
+    sheets = {sheet.name: sheet for sheet in plan.sheets}
+    chain = " ".join(" ".join(str(label.value) for label in sheets["Chain Rule"].labels).split())
+    for layer in network.layers:
+        op = layer.op
+        if not hasattr(op, "grad_rule"):
+            continue
+        sheet = sheets[f"{layer.label} Grad Input"]
+        assert op.grad_rule() in sheet.note and op.grad_note() in sheet.note, layer.label
+        assert "input was positive" not in sheet.note, (layer.label, sheet.note)
+        assert all(block.title.endswith(f"= {op.grad_rule()}") for block in sheet.blocks)
+        assert " ".join(op.backward_steps()[0].split()) in chain, layer.label
+    for name in ("softmax1", "logsoftmax1"):
+        assert sheets[f"{name} Grad Sum"].blocks and sheets[f"{name} Grad Input"].blocks
+        (op,) = [la.op for la in network.layers if la.label == name]
+        assert " ".join(op.backward_steps()[1].split()) in chain, name
+    relu = make_plan(backward(network_from_template(FIXED[1], "fixed")))
+    (note,) = [sheet.note for sheet in relu.sheets if sheet.name == "relu1 Grad Input"]
+    assert "only where the input was positive" in note
+
+
+@pytest.mark.slow  # (one LibreOffice PDF export)
+def test_activation_gradient_sheets_print_on_one_readable_page(tmp_path: Path) -> None:
+    """Each Grad Input and Grad Sum sheet of the activation networks prints on one page at
+    50 % or more (LibreOffice's PDF export, pages counted by their footers)."""
+    from test_every_screen import _printed
+
+    paths: dict[str, Path] = {}
+    wanted: dict[str, set[str]] = {}
+    for n, template in enumerate(ACTIVATION_NETWORKS):
+        network = backward(network_from_template(template, "act"),
+                           loss="cross_entropy" if n == 1 else "mse")
+        paths[f"act{n}"] = tmp_path / f"act{n}.xlsx"
+        write_atomically(make_plan(network), paths[f"act{n}"])
+        labels = {layer.label for layer in network.layers if layer.op.op in ACTIVATION_OPS}
+        wanted[f"act{n}"] = {f"{label} Grad {role}" for label in labels
+                             for role in ("Input", "Sum")}
+    printed = _printed(paths, tmp_path / "pdf")
+    for name, sheets in wanted.items():
+        pages: dict[str, list[float]] = {}
+        for sheet, scale, _text in printed[name]:
+            pages.setdefault(sheet, []).append(scale)
+        mine = {sheet: scales for sheet, scales in pages.items() if sheet in sheets}
+        assert len(mine) >= 6, (name, sorted(pages))
+        for sheet, scales in mine.items():
+            assert len(scales) == 1 and scales[0] >= 0.5, (name, sheet, scales)
+
+
+@pytest.mark.slow  # (30 s on the loaded 2-core machine)
+def test_activation_gradients_never_overflow_in_every_engine(tmp_path: Path) -> None:
+    """Inputs where a naive formula overflows (EXP(800), 1 / (1 + EXP(800))) or underflows,
+    through each op with an EXP, TANH or ERF: every gradient equals torch.autograd in the
+    three engines (no #NUM!)."""
+    x = [[[-800.0, -745.0, -40.0, 0.0], [1e-12, 30.0, 800.0, -0.5]]]
+    ops = [{"op": "sigmoid"}, {"op": "tanh"}, {"op": "elu"}, {"op": "gelu"},
+           {"op": "gelu", "approximate": "tanh"}, {"op": "silu"}, {"op": "softplus"},
+           {"op": "softplus", "beta": -1.0, "threshold": 1.0}]
+    networks = [backward(network_from_template({"input": x, "seed": 1, "layers": [op]}, "x"))
+                for op in ops]
+    channels = [[[-800.0, 3.0]], [[800.0, 0.0]], [[0.0, -745.0]]]
+    networks += [backward(network_from_template({"input": channels, "seed": 1, "layers": [
+        {"op": op}]}, "x")) for op in ("softmax", "log_softmax")]
     check_in_engines(networks, tmp_path)
 
 
@@ -447,11 +617,18 @@ def test_bad_training_requests_are_one_line(tmp_path: Path, args: list[str],
     assert not (tmp_path / "x.xlsx").exists()
 
 
-def test_a_layer_without_a_gradient_rule_is_refused() -> None:
+def test_a_layer_without_a_gradient_rule_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(An op class without `differentiable`: the message names the layer and lists the ops
+    that have gradient sheets, from the op classes.)"""
+    from convsheets.ops import Sigmoid
+
+    monkeypatch.setattr(Sigmoid, "differentiable", False)
     template = {"input_size": [4, 4], "in_channels": 1, "backward": True, "layers": [
         {"op": "conv2d", "out_channels": 1, "kernel_size": 3}, {"op": "sigmoid"}]}
-    with pytest.raises(SpecError, match="has no gradient sheets yet"):
+    with pytest.raises(SpecError, match="has no gradient sheets yet") as error:
         resolve(template=template)
+    assert "sigmoid1 (sigmoid)" in str(error.value) and "conv2d, " in str(error.value)
+    assert " sigmoid, " not in str(error.value) and "softmax, " in str(error.value)
 
 
 def test_the_record_keeps_the_training(tmp_path: Path) -> None:
@@ -464,6 +641,29 @@ def test_the_record_keeps_the_training(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- random, slow
+def _activation_layer(draw: st.DrawFn, op: str) -> dict[str, object]:
+    """Options for an element-wise op or softmax, every option, unset (PyTorch's default)
+    or given."""
+    table: dict[str, object] = {"op": op}
+    if op == "dropout" and draw(st.booleans()):
+        table["p"] = draw(st.sampled_from([0.0, 0.2, 0.9]))
+    elif op == "elu" and draw(st.booleans()):
+        table["alpha"] = draw(st.sampled_from([0.5, 2.0, -0.5]))
+    elif op == "gelu" and draw(st.booleans()):
+        table["approximate"] = draw(st.sampled_from(["none", "tanh"]))
+    elif op == "hardtanh" and draw(st.booleans()):
+        low = draw(st.sampled_from([-2.0, -0.5, 0.0, 1.0]))
+        table.update(min_val=low, max_val=low + draw(st.sampled_from([0.25, 1.0, 3.0])))
+    elif op == "softplus" and draw(st.booleans()):
+        table.update(beta=draw(st.sampled_from([0.5, 2.0, -1.0])),
+                     threshold=draw(st.sampled_from([1.0, 2.0, 20.0])))
+    elif op in ("softmax", "log_softmax"):
+        dim = draw(st.sampled_from([None, 1, -3]))
+        if dim is not None:
+            table["dim"] = dim
+    return table
+
+
 def _resampling(draw: st.DrawFn, op: str, h: int, w: int) -> dict[str, object]:
     """An adaptive pooling (output smaller or larger than the input: overlapping windows) or
     an upsample with every option PyTorch has: mode, a size or a scale_factor (up or down,
@@ -490,7 +690,8 @@ def _resampling(draw: st.DrawFn, op: str, h: int, w: int) -> dict[str, object]:
 @st.composite
 def trainable(draw: st.DrawFn) -> Network:
     """A random network of 2-4 differentiable layers (every option PyTorch has that they
-    take; adaptive pooling and upsample included), with the backward pass."""
+    take; adaptive pooling, upsample, the activations and softmax included), with the
+    backward pass."""
     channels = draw(st.integers(1, 3))
     template: dict[str, object] = {
         "input_size": [draw(st.integers(4, 7)), draw(st.integers(4, 7))],
@@ -498,14 +699,16 @@ def trainable(draw: st.DrawFn) -> Network:
         "values": draw(st.sampled_from(["integers", "normal"])), "layers": []}
     wanted = draw(st.integers(2, 4))
     tables: list[dict[str, object]] = template["layers"]  # type: ignore[assignment]
-    ops = DIFFERENTIABLE + RESAMPLING
+    ops = DIFFERENTIABLE + RESAMPLING + ACTIVATION_OPS
     for op in draw(st.permutations(ops)) + draw(
             st.lists(st.sampled_from(ops), min_size=3, max_size=3)):
         if len(tables) == wanted:
             break
         current = network_from_template(template, "random") if tables else None
         c, h, w = current.output_shape if current else (channels, *template["input_size"])  # type: ignore[misc]
-        candidate = (_resampling(draw, op, h, w) if op in RESAMPLING else _layer(draw, op, c))
+        candidate = (_resampling(draw, op, h, w) if op in RESAMPLING else
+                     _activation_layer(draw, op) if op in ACTIVATION_OPS else
+                     _layer(draw, op, c))
         try:
             network_from_template({**template, "layers": [*tables, candidate]}, "random")
         except ConvsheetsError:
@@ -522,10 +725,12 @@ def trainable(draw: st.DrawFn) -> Network:
           phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
-@given(st.lists(trainable(), min_size=10, max_size=10))
+@given(st.lists(trainable(), min_size=12, max_size=12))
 def test_random_networks_equal_autograd_and_sgd_in_every_engine(batch: list[Network]) -> None:
-    # distinct networks: Hypothesis's first example is the simplest one, ten times over
+    # distinct networks that mix many ops: Hypothesis's first example is the simplest one
+    # (ten copies of the same conv2d and conv_transpose2d)
     assume(len({repr(n.record()) for n in batch}) == len(batch))
+    assume(len({layer.op.op for network in batch for layer in network.layers}) >= 23)
     with tempfile.TemporaryDirectory(prefix="convsheets-backward-") as tmp:
         check_in_engines(batch, Path(tmp))
 
@@ -748,3 +953,29 @@ def test_backward_on_a_graph_from_the_shell(tmp_path: Path) -> None:
             "b2_down_updated_weight_3_1"} <= set(book.defined_names)
     assert {"stem_relu Grad Output", "b1_out Grad Output", "b1_add Grad Input"} <= set(
         book.sheetnames)
+
+
+def test_an_activation_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
+    """--exercise --blank grad_input on a network with sigmoid and softmax: their grad_input
+    blocks are answers (softmax's Grad Sum stays shown), a right handout scores full marks,
+    one with wrong cells loses them."""
+    from exercise_fill import all_right, fill, handout_of, wrong_first
+
+    from convsheets.api import build, grade
+
+    template = {"input_size": [3, 3], "in_channels": 2, "seed": 6, "values": "normal",
+                "backward": True, "layers": [
+                    {"op": "conv2d", "out_channels": 2, "kernel_size": 2},
+                    {"op": "sigmoid"}, {"op": "softmax"}]}
+    handout = tmp_path / "handout.xlsx"
+    build(template=template, output=handout, exercise=True, blank="grad_input")
+    answers = {b.name for b in handout_of(handout).answers}
+    assert {"sigmoid1_grad_input_c0", "sigmoid1_grad_input_c1", "softmax1_grad_input_c0",
+            "conv1_grad_input_c0"} <= answers, answers
+    assert "softmax1_grad_dot" not in answers and "softmax1_grad_gy_c0" not in answers
+    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]

@@ -246,3 +246,112 @@ def test_join_references_equal_autograd() -> None:
     torch.cat(ts, dim=0).backward(torch.tensor(gc))
     for mine, t in zip(Cat().backward_many(xs, {}, gc), ts, strict=True):
         np.testing.assert_array_equal(mine, t.grad.numpy())
+
+
+# ---------------------------------------------------------------------------- activations
+# Every element-wise op and softmax / log_softmax with gradient sheets (issue 25), every
+# option; inputs on the kinks (0, ±3, 6, the hardtanh bounds, softplus's threshold), normal
+# values and values where a naive formula overflows.
+KINKS = (-800.0, -20.0, -6.0, -4.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0,
+         3.0, 4.0, 6.0, 7.0, 10.0, 20.0, 21.0, 800.0)
+ACTIVATIONS = [
+    ("identity", {}, lambda t: t),
+    ("dropout", {"p": 0.3}, lambda t: F.dropout(t, 0.3, training=False)),
+    ("sigmoid", {}, torch.sigmoid),
+    ("tanh", {}, torch.tanh),
+    ("elu", {}, F.elu),
+    ("elu", {"alpha": 0.5}, lambda t: F.elu(t, 0.5)),
+    ("elu", {"alpha": -1.5}, lambda t: F.elu(t, -1.5)),
+    ("gelu", {}, F.gelu),
+    ("gelu", {"approximate": "tanh"}, lambda t: F.gelu(t, approximate="tanh")),
+    ("hardswish", {}, F.hardswish),
+    ("hardtanh", {}, F.hardtanh),
+    ("hardtanh", {"min_val": -3.0, "max_val": 6.0}, lambda t: F.hardtanh(t, -3.0, 6.0)),
+    ("hardtanh", {"min_val": 0.25, "max_val": 0.5}, lambda t: F.hardtanh(t, 0.25, 0.5)),
+    ("relu6", {}, F.relu6),
+    ("silu", {}, F.silu),
+    ("softplus", {}, F.softplus),
+    ("softplus", {"beta": 2.0, "threshold": 6.0}, lambda t: F.softplus(t, 2.0, 6.0)),
+    ("softplus", {"beta": -1.0, "threshold": 1.0}, lambda t: F.softplus(t, -1.0, 1.0)),
+    ("softplus", {"beta": 0.5, "threshold": 1.0}, lambda t: F.softplus(t, 0.5, 1.0)),
+]
+
+
+def _kinks() -> tuple[np.ndarray, np.ndarray]:
+    x = np.array(KINKS).reshape(2, 1, -1)
+    return x, np.random.default_rng(3).standard_normal(x.shape)
+
+
+def test_activation_backward_is_autograd():
+    from convsheets.ops import OPS
+
+    x, grad_y = _kinks()
+    for name, options, fn in ACTIVATIONS:
+        op = OPS[name].create(options, x.shape)
+        _, grads = _autograd(fn, x, grad_y=grad_y)
+        np.testing.assert_allclose(op.backward(x, {}, grad_y)[0], grads[0], **TOL,
+                                   err_msg=f"{name} {options}")
+
+
+def test_the_kinks_follow_pytorch():
+    """What the references (and the sheets' notes) say PyTorch does at each kink, against
+    torch.autograd: hardtanh / relu6 / hardsigmoid pass nothing on their bounds, hardswish
+    takes the outer slopes at ±3, elu's x = 0 takes alpha, softplus's threshold is strict."""
+    def slope(fn, at: float) -> float:
+        return _autograd(fn, np.array([at]))[1][0][0]
+
+    assert [slope(F.relu6, v) for v in (0.0, 6.0)] == [0.0, 0.0]
+    assert [slope(F.hardtanh, v) for v in (-1.0, 1.0)] == [0.0, 0.0]
+    assert [slope(F.hardsigmoid, v) for v in (-3.0, 3.0)] == [0.0, 0.0]
+    assert [slope(F.hardswish, v) for v in (-3.0, 3.0)] == [0.0, 1.0]
+    assert slope(lambda t: F.elu(t, 0.5), 0.0) == 0.5
+    assert slope(lambda t: F.softplus(t, 2.0, 6.0), 3.0) < 1.0  # 2·3 = 6 is not > 6
+
+
+def test_hardsigmoid_backward_is_autograd_of_its_definition():
+    """hardsigmoid's slope is 1/6 strictly inside (-3, 3): equal to autograd of relu6(x + 3)
+    / 6 (the same function, to the last bit) to 1e-12. F.hardsigmoid's own float64 kernel
+    multiplies by ``1.0f / 6.0f``, 1/6 rounded to float32: the same mask, values 3e-8
+    relative off (the sheets and `gradients.py` use 1/6; tests/test_backward.py's oracle the
+    definition)."""
+    from convsheets.ops import Hardsigmoid
+
+    x, grad_y = _kinks()
+    mine = Hardsigmoid().backward(x, {}, grad_y)[0]
+    _, grads = _autograd(lambda t: F.relu6(t + 3) / 6, x, grad_y=grad_y)
+    np.testing.assert_allclose(mine, grads[0], **TOL)
+    np.testing.assert_allclose(F.hardsigmoid(torch.tensor(x)).numpy(),
+                               (F.relu6(torch.tensor(x) + 3) / 6).numpy(), rtol=0, atol=0)
+    _, own = _autograd(F.hardsigmoid, x, grad_y=grad_y)
+    assert np.array_equal(own[0] == 0, mine == 0)
+    np.testing.assert_allclose(own[0], mine, rtol=5e-8, atol=0)
+    assert not np.allclose(own[0], mine, rtol=1e-9, atol=0)  # (why the oracle is not it)
+
+
+def test_softmax_and_log_softmax_backward_are_autograd():
+    """Over a map's channels and a vector's features, with scores large enough that a naive
+    EXP would overflow; and the Grad Sum stages (Σ g·y, Σ g) against their definitions."""
+    from convsheets.ops import LogSoftmax, Softmax
+
+    rng = np.random.default_rng(5)
+    for scale in (1.0, 300.0):
+        for vector, shape, dim in ((False, (3, 2, 4), 1), (False, (1, 2, 3), -3),
+                                   (True, (1, 1, 6), -1), (True, (1, 1, 2), 1)):
+            x = rng.standard_normal(shape) * scale
+            grad_y = rng.standard_normal(shape)
+            for cls, fn in ((Softmax, F.softmax), (LogSoftmax, F.log_softmax)):
+                op = cls.create({"dim": dim}, shape).placed(shape, vector)
+                axis = -1 if vector else 0
+
+                def call(t, fn=fn, axis=axis):
+                    return fn(t[None], dim=axis if axis < 0 else 1)[0]
+
+                y, grads = _autograd(call, x, grad_y=grad_y)
+                np.testing.assert_allclose(op.backward(x, {}, grad_y)[0], grads[0], **TOL)
+                stages = op.backward_stages(x, {}, grad_y)
+                if op.log:
+                    np.testing.assert_allclose(stages["grad_sum"],
+                                               grad_y.sum(axis=axis, keepdims=True), **TOL)
+                else:
+                    np.testing.assert_allclose(stages["grad_dot"], (grad_y * y).sum(
+                        axis=axis, keepdims=True), **TOL)

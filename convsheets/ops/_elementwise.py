@@ -59,10 +59,32 @@ class Elementwise(Op):
     def reference_size(self, axis: int, size: int) -> int:
         return size
 
+    # ------------------------------------------------------------------ the backward pass
+    # A differentiable element-wise op says how one cell of dL/d(input) is computed, as it
+    # says how one output cell is: a portable formula (`grad_cell`), its reader's form
+    # (`grad_rule`), why (`grad_note`), and the NumPy rule (`backward`, by `gradients.py`).
+    grad_reads: ClassVar[str] = "x"  # which cells besides g the rule reads: "x", "y", ""
+
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        """dL/d(input) of one cell (without "="), from the references of the layer's input
+        cell `x`, its grad_output cell `g` and its output cell `y` (the same place)."""
+        raise NotImplementedError
+
+    def grad_rule(self) -> str:
+        """`grad_cell` as a reader sees it over cells named x, y and g."""
+        raise NotImplementedError
+
+    def grad_note(self) -> str:
+        """Why the rule is the derivative (the sheet's note and the Chain Rule step)."""
+        raise NotImplementedError
+
+    def grad_names(self) -> str:
+        """What the rule's letters are: "x the layer's input and g its grad_output"."""
+        names = {"x": "x the layer's input", "y": "y the layer's output", "": ""}[self.grad_reads]
+        return f"{names} and g its grad_output" if names else "g the layer's grad_output"
+
     def backward_steps(self) -> tuple[str, ...]:
-        rule = getattr(self, "grad_rule", None)
-        if rule is None:
+        if not self.differentiable:
             return ()
-        return (f"grad_input = {rule()} with x the layer's input and g its grad_output: the "
-                "gradient passes where the input was positive (the mask) and is cut (or "
-                "scaled) elsewhere.",)
+        return (f"grad_input = {self.grad_rule()}, cell by cell, with {self.grad_names()}: "
+                f"{self.grad_note()}",)

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from .base import Op, Shape
 
@@ -27,6 +28,7 @@ class SoftmaxBase(Op):
 
     vector_ok: ClassVar[bool] = True
     log: ClassVar[bool] = False
+    differentiable: ClassVar[bool] = True
     options: ClassVar[dict[str, tuple[str, object]]] = {"dim": ("int", None)}
 
     @classmethod
@@ -106,3 +108,36 @@ class SoftmaxBase(Op):
         if self.log:
             return np.asarray(x, dtype=np.float64) - parts["max"] - np.log(parts["sum"])
         return parts["exp"] / parts["sum"]
+
+    # ------------------------------------------------------------------ the backward pass
+    # Every output of a pixel (or of the vector) depends on every input of it, so one cell of
+    # grad_input needs a sum over the whole dim: softmax's Σ g·y, log_softmax's Σ g, drawn
+    # as a block of its own (the Grad Sum sheet) before grad_input.
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.softmax_backward(x, grad_y, self._axis(), self.log), {}
+
+    def backward_stages(self, x: np.ndarray, tensors: dict[str, np.ndarray],
+                        grad_y: np.ndarray) -> dict[str, np.ndarray]:
+        """softmax: each g·y and their sum over the dim (grad_gy, grad_dot); log_softmax:
+        the sum of g over the dim (grad_sum). y by the forward reference."""
+        g = np.asarray(grad_y, dtype=np.float64)
+        if self.log:
+            return {"grad_sum": np.sum(g, axis=self._axis(), keepdims=True)}
+        gy = g * self.reference(x, tensors)
+        return {"grad_gy": gy, "grad_dot": np.sum(gy, axis=self._axis(), keepdims=True)}
+
+    def backward_steps(self) -> tuple[str, ...]:
+        over = self.over()
+        if self.log:
+            return (f"sum = Σ g over {over} (the Grad Sum sheet), g the layer's grad_output.",
+                    "grad_input = g - EXP(y) · sum, cell by cell, y the layer's output: "
+                    "log_softmax's slope d y_i / d x_j is 1 - softmax_j for i = j and "
+                    "-softmax_j otherwise (every output of the dim depends on every input), "
+                    "and EXP(y) is the softmax (as PyTorch's _log_softmax_backward_data).")
+        return (f"dot = Σ g·y over {over} (the Grad Sum sheet: each product g·y, then their "
+                "SUM), g the layer's grad_output and y its output.",
+                "grad_input = y · (g - dot), cell by cell: softmax's slope d y_i / d x_j is "
+                "y_i·(1 - y_j) for i = j and -y_i·y_j otherwise (every output of the dim "
+                "depends on every input), so input j gathers y_j·g_j - y_j·Σ g_i·y_i (as "
+                "PyTorch's _softmax_backward_data).")

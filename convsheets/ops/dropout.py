@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ._elementwise import Elementwise
 from .base import Shape
@@ -25,6 +26,7 @@ class Dropout(Elementwise):
                               "dropping happens only while training")
     options: ClassVar[dict[str, tuple[str, object]]] = {"p": ("float", 0.5),
                                                          "inplace": ("bool", False)}
+    differentiable: ClassVar[bool] = True
 
     def check(self, in_shape: Shape) -> None:
         if not 0 <= self.p <= 1:
@@ -48,3 +50,21 @@ class Dropout(Elementwise):
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return np.asarray(x, dtype=np.float64).copy()
+
+    # ------------------------------------------------------------------ the backward pass
+    grad_reads: ClassVar[str] = ""
+
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        return g
+
+    def grad_rule(self) -> str:
+        return "g (evaluation mode: unchanged)"
+
+    def grad_note(self) -> str:
+        return ("in evaluation mode every value passed unchanged (slope 1), so the gradient "
+                "passes unchanged (while training, PyTorch would zero it where the value was "
+                "dropped and scale the rest by 1/(1-p), as the forward pass).")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.identity_backward(x, grad_y), {}

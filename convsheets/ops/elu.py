@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._elementwise import Elementwise, number
 
 
@@ -19,6 +20,7 @@ class ELU(Elementwise):
     default_prefix: ClassVar[str] = "elu"
     summary: ClassVar[str] = "ELU: x if x > 0, else alpha · (EXP(x) - 1)"
     options: ClassVar[dict[str, tuple[str, object]]] = {"alpha": ("float", 1.0)}
+    differentiable: ClassVar[bool] = True
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -41,3 +43,19 @@ class ELU(Elementwise):
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+
+    # ------------------------------------------------------------------ the backward pass
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        return f"IF({x}>0,{g},{self._times('*')}{g}*EXP(MIN({x},0)))"
+
+    def grad_rule(self) -> str:
+        return f"IF(x > 0, g, {self._times('·')}g·EXP(x))"
+
+    def grad_note(self) -> str:
+        return (f"the slope is 1 where x > 0 and {number(self.alpha)}·EXP(x) (alpha·EXP(x), the "
+                "slope of alpha·(EXP(x) - 1)) where x <= 0, x = 0 included, as PyTorch; the "
+                "cells write EXP(MIN(x, 0)) so that EXP never overflows.")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.elu_backward(x, grad_y, self.alpha), {}

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
 from ._elementwise import Elementwise
 from .base import Shape
@@ -35,6 +36,7 @@ class GELU(Elementwise):
     default_prefix: ClassVar[str] = "gelu"
     summary: ClassVar[str] = "GELU: x · Φ(x), by ERF (or TANH with approximate='tanh')"
     options: ClassVar[dict[str, tuple[str, object]]] = {"approximate": ("str", "none")}
+    differentiable: ClassVar[bool] = True
 
     def check(self, in_shape: Shape) -> None:
         if self.approximate not in APPROXIMATIONS:
@@ -70,3 +72,36 @@ class GELU(Elementwise):
             inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x * x * x)
             return 0.5 * x * (1.0 + np.tanh(inner))
         return x * 0.5 * (1.0 + _erf(x * np.sqrt(0.5)))
+
+    # ------------------------------------------------------------------ the backward pass
+    def _t(self, x: str) -> str:
+        """The forward formula's TANH(...) (approximate='tanh'), on cell `x`."""
+        return f"TANH(SQRT(2/PI())*({x}+0.044715*{x}^3))"
+
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        if self.approximate == "tanh":
+            t = self._t(x)
+            return (f"{g}*(0.5*(1+{t})+0.5*{x}*(1-{t}^2)*SQRT(2/PI())"
+                    f"*(1+3*0.044715*{x}^2))")
+        return f"{g}*(0.5*(1+ERF({x}/SQRT(2)))+{x}*EXP(-0.5*{x}*{x})/SQRT(2*PI()))"
+
+    def grad_rule(self) -> str:
+        if self.approximate == "tanh":
+            return ("g · (0.5·(1 + t) + 0.5·x·(1 - t²)·SQRT(2/PI())·(1 + 3·0.044715·x²)), "
+                    "t = TANH(SQRT(2/PI())·(x + 0.044715·x³))")
+        return "g · (0.5·(1 + ERF(x / SQRT(2))) + x·EXP(-x²/2) / SQRT(2·PI()))"
+
+    def grad_note(self) -> str:
+        if self.approximate == "tanh":
+            return ("the slope of 0.5·x·(1 + t) by the product rule: 0.5·(1 + t), plus 0.5·x "
+                    "times the slope of t, which is (1 - t²) (TANH's) times the slope of the "
+                    "inside, SQRT(2/PI())·(1 + 3·0.044715·x²) (PyTorch's gelu_backward with "
+                    "approximate='tanh').")
+        return ("the slope of x·Φ(x) is Φ(x) + x·φ(x): the normal distribution function "
+                "0.5·(1 + ERF(x / SQRT(2))) plus x times its density EXP(-x²/2) / SQRT(2·PI()) "
+                "(PyTorch's gelu_backward); the EXP's argument is never positive, so it never "
+                "overflows.")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.gelu_backward(x, grad_y, self.approximate), {}

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._elementwise import Elementwise
 
 
@@ -18,6 +19,7 @@ class Hardsigmoid(Elementwise):
     default_prefix: ClassVar[str] = "hardsigmoid"
     summary: ClassVar[str] = "Hardsigmoid: MIN(MAX(x + 3, 0), 6) / 6, a straight-line sigmoid"
     options: ClassVar[dict[str, tuple[str, object]]] = {}
+    differentiable: ClassVar[bool] = True
 
     def extra_repr(self) -> str:
         return ""
@@ -34,3 +36,18 @@ class Hardsigmoid(Elementwise):
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return np.minimum(np.maximum(np.asarray(x, dtype=np.float64) + 3.0, 0.0), 6.0) / 6.0
+
+    # ------------------------------------------------------------------ the backward pass
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        return f"IF(AND({x}>-3,{x}<3),{g}/6,0)"
+
+    def grad_rule(self) -> str:
+        return "IF(AND(x > -3, x < 3), g / 6, 0)"
+
+    def grad_note(self) -> str:
+        return ("the slope is 1/6 strictly between -3 and 3 (the straight line) and 0 outside, "
+                "and PyTorch passes 0 at -3 and 3 themselves.")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.hardsigmoid_backward(x, grad_y), {}

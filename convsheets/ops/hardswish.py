@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._elementwise import Elementwise
 
 
@@ -18,6 +19,7 @@ class Hardswish(Elementwise):
     default_prefix: ClassVar[str] = "hardswish"
     summary: ClassVar[str] = "Hardswish: x · MIN(MAX(x + 3, 0), 6) / 6"
     options: ClassVar[dict[str, tuple[str, object]]] = {}
+    differentiable: ClassVar[bool] = True
 
     def extra_repr(self) -> str:
         return ""
@@ -35,3 +37,19 @@ class Hardswish(Elementwise):
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         return x * np.minimum(np.maximum(x + 3.0, 0.0), 6.0) / 6.0
+
+    # ------------------------------------------------------------------ the backward pass
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        return f"IF({x}<=-3,0,IF({x}<3,{g}*({x}/3+0.5),{g}))"
+
+    def grad_rule(self) -> str:
+        return "IF(x <= -3, 0, IF(x < 3, g·(x/3 + 0.5), g))"
+
+    def grad_note(self) -> str:
+        return ("x · MIN(MAX(x + 3, 0), 6) / 6 is 0 below -3, x·(x + 3)/6 between (slope "
+                "x/3 + 0.5) and x above 3 (slope 1); at -3 and 3 themselves PyTorch takes the "
+                "outer slopes, 0 and 1.")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.hardswish_backward(x, grad_y), {}

@@ -52,11 +52,16 @@ class LeakyReLU(Elementwise):
         x = np.asarray(x, dtype=np.float64)
         return np.where(x > 0, x, x * self.negative_slope)
 
-    def grad_cell(self, x: str, g: str) -> str:
+    def grad_cell(self, x: str, g: str, y: str) -> str:
         return f"IF({x}>0,{g},{self.slope}*{g})"
 
     def grad_rule(self) -> str:
         return f"IF(x > 0, g, {self.slope}·g)"
+
+    def grad_note(self) -> str:
+        return ("the slope is 1 where x > 0 and negative_slope elsewhere (x = 0 included, as "
+                "PyTorch), so the gradient passes where the input was positive and is scaled "
+                "by negative_slope where it was not.")
 
     def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

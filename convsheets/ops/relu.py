@@ -41,11 +41,16 @@ class ReLU(Elementwise):
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return ref.relu(x)
 
-    def grad_cell(self, x: str, g: str) -> str:
+    def grad_cell(self, x: str, g: str, y: str) -> str:
         return f"IF({x}>0,{g},0)"
 
     def grad_rule(self) -> str:
         return "IF(x > 0, g, 0)"
+
+    def grad_note(self) -> str:
+        return ("the slope of MAX(0, x) is 1 where x > 0 and 0 elsewhere, so the gradient "
+                "passes only where the input was positive (the mask); at x = 0 PyTorch "
+                "passes 0.")
 
     def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

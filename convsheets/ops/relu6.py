@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._elementwise import Elementwise
 
 
@@ -18,6 +19,7 @@ class ReLU6(Elementwise):
     default_prefix: ClassVar[str] = "relu6_"
     summary: ClassVar[str] = "ReLU6: negative values become 0, values above 6 become 6"
     options: ClassVar[dict[str, tuple[str, object]]] = {}
+    differentiable: ClassVar[bool] = True
 
     def extra_repr(self) -> str:
         return ""
@@ -34,3 +36,18 @@ class ReLU6(Elementwise):
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return np.minimum(np.maximum(np.asarray(x, dtype=np.float64), 0.0), 6.0)
+
+    # ------------------------------------------------------------------ the backward pass
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        return f"IF(AND({x}>0,{x}<6),{g},0)"
+
+    def grad_rule(self) -> str:
+        return "IF(AND(x > 0, x < 6), g, 0)"
+
+    def grad_note(self) -> str:
+        return ("the slope is 1 strictly between 0 and 6 and 0 where the value was cut to 0 or "
+                "capped at 6; PyTorch passes 0 at 0 and 6 themselves.")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.hardtanh_backward(x, grad_y, 0.0, 6.0), {}

@@ -8,8 +8,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ..errors import SpecError
-from ._elementwise import Elementwise, number
+from ._elementwise import Elementwise, number, stable_sigmoid
 from .base import Shape
 
 
@@ -24,6 +25,7 @@ class Softplus(Elementwise):
     summary: ClassVar[str] = "Softplus: LN(1 + EXP(beta·x)) / beta, a smooth ReLU"
     options: ClassVar[dict[str, tuple[str, object]]] = {
         "beta": ("float", 1.0), "threshold": ("float", 20.0)}
+    differentiable: ClassVar[bool] = True
 
     def check(self, in_shape: Shape) -> None:
         if self.beta == 0:
@@ -58,3 +60,22 @@ class Softplus(Elementwise):
         bx = x * self.beta
         with np.errstate(over="ignore"):
             return np.where(bx > self.threshold, x, np.log1p(np.exp(bx)) / self.beta)
+
+    # ------------------------------------------------------------------ the backward pass
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        bx, t = self._bx(x), number(self.threshold)
+        return f"IF({bx}>{t},{g},{g}*{stable_sigmoid(bx)})"
+
+    def grad_rule(self) -> str:
+        bx, t = self._bx("x"), number(self.threshold)
+        return f"IF({bx} > {t}, g, g / (1 + EXP(-{bx})))"
+
+    def grad_note(self) -> str:
+        return ("the slope of LN(1 + EXP(beta·x)) / beta is EXP(beta·x) / (1 + EXP(beta·x)), "
+                "the sigmoid of beta·x (written EXP(MIN(bx, 0)) / (1 + EXP(-ABS(bx))) so that "
+                "EXP never overflows); where beta·x > threshold the layer passed x itself, "
+                "slope 1, and g passes unchanged (PyTorch's softplus_backward).")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.softplus_backward(x, grad_y, self.beta, self.threshold), {}

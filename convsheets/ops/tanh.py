@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import gradients as grad
 from ._elementwise import Elementwise
 
 
@@ -18,6 +19,7 @@ class Tanh(Elementwise):
     default_prefix: ClassVar[str] = "tanh"
     summary: ClassVar[str] = "tanh: every value squashed into (-1, 1) by TANH(x)"
     options: ClassVar[dict[str, tuple[str, object]]] = {}
+    differentiable: ClassVar[bool] = True
 
     def extra_repr(self) -> str:
         return ""
@@ -34,3 +36,21 @@ class Tanh(Elementwise):
 
     def reference(self, x: np.ndarray, tensors: dict[str, np.ndarray]) -> np.ndarray:
         return np.tanh(np.asarray(x, dtype=np.float64))
+
+    # ------------------------------------------------------------------ the backward pass
+    grad_reads: ClassVar[str] = "y"
+
+    def grad_cell(self, x: str, g: str, y: str) -> str:
+        return f"{g}*(1-{y}^2)"
+
+    def grad_rule(self) -> str:
+        return "g · (1 - y²)"
+
+    def grad_note(self) -> str:
+        return ("the slope of TANH(x) is 1 - TANH(x)², read from the layer's output y = "
+                "TANH(x) (as PyTorch's tanh_backward does): 1 at x = 0, nearly 0 where tanh "
+                "is close to -1 or 1, so little gradient passes there.")
+
+    def backward(self, x: np.ndarray, tensors: dict[str, np.ndarray], grad_y: np.ndarray,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return grad.tanh_backward(x, grad_y), {}

@@ -102,6 +102,20 @@ done
     -o "$tmp/backward-classifier.xlsx" >/dev/null
 "$python" -m convsheets render "$tmp/backward-classifier.xlsx" --sheet Loss --to docs/images \
     --dpi 70 --force --trim >/dev/null
+# --backward through sigmoid and softmax (issue 25): softmax's Grad Sum sheet (Σ g·y)
+cat > "$tmp/backward-softmax.toml" <<'EOF'
+input_size = [3, 4]
+in_channels = 2
+seed = 7
+values = "normal"
+backward = true
+lr = 0.1
+layers = [{op = "conv2d", out_channels = 3, kernel_size = 1}, {op = "sigmoid"}, {op = "softmax"}]
+EOF
+"$python" -m convsheets build --template "$tmp/backward-softmax.toml" \
+    -o "$tmp/backward-softmax.xlsx" >/dev/null
+"$python" -m convsheets render "$tmp/backward-softmax.xlsx" --sheet "softmax1 Grad Sum" \
+    --to docs/images --dpi 70 --force --trim >/dev/null
 # issue 27: wavenet's receptive field (the last sample selected: the workbook opens on it) and
 # depthwise_causal's guide (its parameter count against a dense conv1d)
 "$python" -m convsheets render output/wavenet.xlsx --sheet "Receptive field" --to docs/images \
