@@ -112,6 +112,14 @@ class GradContext:
     def meaning(self, kind: str, index: tuple[int, ...] = ()) -> Meaning:
         return Meaning(GRADIENT, self.layer.label, kind, index=index)
 
+    def grad_input_block(self, c: int, shape: tuple[int, int], content: object,
+                         rule: str) -> Block:
+        """The computed block of dL/d(input channel c), named and aliased by
+        `grad_input_names`, titled with its rule (what every single-input drawer returns)."""
+        name, aliases = self.grad_input_names(c)
+        return Block(name, shape, COMPUTED, content, aliases=aliases,  # type: ignore[arg-type]
+                     title=title(name, shape, rule), meaning=self.meaning("grad_input", (c,)))
+
     def grad_input_names(self, c: int, k: int = 0) -> tuple[str, tuple[str, ...]]:
         """grad_input_c{c} (a join's further inputs: grad_input1_c{c}, ...), also the name of
         the source's grad_output_c{c} when the source is read by this layer alone (the same
@@ -642,12 +650,9 @@ def _input_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         filters = range(g * per_out, (g + 1) * per_out)
         content = Conv([upsampled[a] for a in filters],
                        [kernels[a][c - g * per_in] for a in filters], None, 0, (1, 1))
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, (h, w), COMPUTED, content, aliases=aliases,
-                            title=title(name, (h, w), "= Σ over grad_output "
-                                        f"{channel_list(list(filters))} of upsampled ⊛ "
-                                        "flipped kernel"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, (h, w), content, "= Σ over grad_output "
+                                           f"{channel_list(list(filters))} of upsampled ⊛ "
+                                           "flipped kernel"))
     stack(sheet, blocks)
     return blocks
 
@@ -769,11 +774,8 @@ def conv_transpose2d_gradient(ctx: GradContext, grads: list[Block]) -> list[Bloc
         outs = range(g * per_out, (g + 1) * per_out)
         content = Conv([padded[o] for o in outs], [kernels[c][o - g * per_out] for o in outs],
                        None, 0, op.stride)
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, (h, w), COMPUTED, content, aliases=aliases,
-                            title=title(name, (h, w), "= Σ over grad_output "
-                                        f"{channel_list(list(outs))} of padded ⊛ kernel"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, (h, w), content, "= Σ over grad_output "
+                                           f"{channel_list(list(outs))} of padded ⊛ kernel"))
     stack(sheet, blocks)
     return blocks
 
@@ -806,10 +808,8 @@ def elementwise_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
             return op.grad_cell(x.ref(i, j, from_sheet=here), g.ref(i, j, from_sheet=here),
                                 y.ref(i, j, from_sheet=here))
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell, _last_cell),
-                            aliases=aliases, title=title(name, x.shape, f"= {op.grad_rule()}"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, x.shape, PerCell(cell, _last_cell),
+                                           f"= {op.grad_rule()}"))
     stack(sheet, blocks)
     return blocks
 
@@ -856,10 +856,8 @@ def batch_norm_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
             factor = scale.ref(0, k, absolute=True, from_sheet=here)
             return f"{g.ref(i, j, from_sheet=here)}*{factor}"
 
-        name, aliases = ctx.grad_input_names(k)
-        blocks.append(Block(name, g.shape, COMPUTED, PerCell(cell, _last_cell),
-                            aliases=aliases, title=title(name, g.shape, "= g × scale"),
-                            meaning=ctx.meaning("grad_input", (k,))))
+        blocks.append(ctx.grad_input_block(k, g.shape, PerCell(cell, _last_cell),
+                                           "= g × scale"))
     stack(sheet, blocks)
     return blocks
 
@@ -937,10 +935,8 @@ def flatten_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
         def cell(here: str, i: int, j: int, channel: int = channel) -> str:
             return g.ref(0, channel * h * w + i * w + j, from_sheet=here)
 
-        name, aliases = ctx.grad_input_names(channel)
-        blocks.append(Block(name, (h, w), COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, (h, w), "(grad_output, channel by channel)"),
-                            meaning=ctx.meaning("grad_input", (channel,))))
+        blocks.append(ctx.grad_input_block(channel, (h, w), PerCell(cell),
+                                           "(grad_output, channel by channel)"))
     stack(sheet, blocks)
     return blocks
 
@@ -985,10 +981,8 @@ def max_pool_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
                      for k, tj in _covering(op, 1, j, g.shape[1])]
             return "+".join(terms) or "0"
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, x.shape, "= Σ IF(winner = tap, g, 0)"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, x.shape, PerCell(cell),
+                                           "= Σ IF(winner = tap, g, 0)"))
     stack(sheet, blocks)
     return blocks
 
@@ -1015,10 +1009,8 @@ def avg_pool_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
                     terms.append(f"{g.ref(r, k, from_sheet=here)}/{count}")
             return "+".join(terms) or "0"
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, x.shape, "= Σ g / divisor"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, x.shape, PerCell(cell),
+                                           "= Σ g / divisor"))
     stack(sheet, blocks)
     return blocks
 

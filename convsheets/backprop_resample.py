@@ -77,10 +77,8 @@ def adaptive_avg_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
             (a0, a1), (b0, b1) = _covering(i, h, oh), _covering(j, w, ow)
             return f"SUM({s.range(a0, b0, a1 - a0, b1 - b0, from_sheet=here)})"
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, x.shape, "= SUM(shares of the covering windows)"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, x.shape, PerCell(cell),
+                                           "= SUM(shares of the covering windows)"))
     stack(sheet, blocks)
     return blocks
 
@@ -133,10 +131,8 @@ def adaptive_max_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
             return (f"SUMIF({win.range(*size, from_sheet=here)},{i * w + j},"
                     f"{g.range(*size, from_sheet=here)})")
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, x.shape, "= SUMIF(winner = index, g)"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, x.shape, PerCell(cell),
+                                           "= SUMIF(winner = index, g)"))
     stack(sheet, blocks)
     return blocks
 
@@ -210,9 +206,7 @@ def upsample_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
             return (f"SUMPRODUCT({rows.range(0, s, oh, 1, absolute=True, from_sheet=here)},"
                     f"{a.range(0, t, oh, 1, from_sheet=here)})")
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, x.shape, COMPUTED, PerCell(cell), aliases=aliases,
-                            title=title(name, x.shape, "= Σ_d row_weight(d, s) · columns(d, t)"),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, x.shape, PerCell(cell),
+                                           "= Σ_d row_weight(d, s) · columns(d, t)"))
     stack(sheet, blocks)
     return blocks

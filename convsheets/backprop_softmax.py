@@ -104,10 +104,8 @@ def softmax_gradient(ctx: GradContext, grads: list[Block]) -> list[Block]:
                 return f"{gg}-EXP({yy})*{at(here, i, j)}"
             return f"{yy}*({gg}-{at(here, i, j)})"
 
-        name, aliases = ctx.grad_input_names(c)
-        blocks.append(Block(name, g.shape, COMPUTED, PerCell(cell, _last_cell), aliases=aliases,
-                            title=title(name, g.shape, rule),
-                            meaning=ctx.meaning("grad_input", (c,))))
+        blocks.append(ctx.grad_input_block(c, g.shape, PerCell(cell, _last_cell),
+                                           rule))
     if op.vector:
         row_block(sheet, blocks[0], top=sheet.first_row)
     else:

@@ -83,3 +83,16 @@ def wrong_first(n: int) -> Callable[[str, int, int, float], str]:
 
 def as_array(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float)
+
+
+def assert_grades_right_and_wrong(handout: Path, folder: Path) -> None:
+    """A handout filled in right scores full marks; with its first two answer cells wrong it
+    loses exactly those two (`convsheets.grade`, the teacher's command)."""
+    from convsheets.api import grade
+
+    right, wrong = folder / "right.xlsx", folder / "wrong.xlsx"
+    fill(handout, right, all_right)
+    fill(handout, wrong, wrong_first(2))
+    graded = grade(right, wrong)
+    assert graded[0].correct == graded[0].total > 0, graded[0]
+    assert graded[1].correct == graded[1].total - 2, graded[1]

@@ -758,9 +758,9 @@ def test_a_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
     """--exercise --blank grad_weight,grad_input on a network with --backward: the answer
     blocks (and everything downstream: the update, the forward pass after it) are left
     empty; a handout filled in right scores full marks, one with wrong cells loses them."""
-    from exercise_fill import all_right, fill, handout_of, wrong_first
+    from exercise_fill import assert_grades_right_and_wrong, handout_of
 
-    from convsheets.api import build, grade
+    from convsheets.api import build
 
     template = {**FIXED[1], "backward": True}
     handout = tmp_path / "handout.xlsx"
@@ -769,12 +769,7 @@ def test_a_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
     kinds = {b.meaning.kind for b in answers}
     assert {"grad_weight", "grad_input", "updated_weight", "loss_after"} <= kinds
     assert "grad_output" not in {b.name for b in answers}  # upstream: shown
-    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
-    fill(handout, right, all_right)
-    fill(handout, wrong, wrong_first(2))
-    graded = grade(right, wrong)
-    assert graded[0].correct == graded[0].total > 0, graded[0]
-    assert graded[1].correct == graded[1].total - 2, graded[1]
+    assert_grades_right_and_wrong(handout, tmp_path)
 
 
 UNEVEN = [
@@ -917,9 +912,9 @@ def test_a_graph_gradient_is_an_exercise_that_grades(tmp_path: Path) -> None:
     every input's) is an answer, and so is each sum of the readers' gradients downstream;
     the handout's solutions are torch.autograd's; right answers score full marks, two wrong
     cells lose two."""
-    from exercise_fill import all_right, fill, handout_of, wrong_first
+    from exercise_fill import assert_grades_right_and_wrong, handout_of
 
-    from convsheets.api import build, grade
+    from convsheets.api import build
 
     handout = tmp_path / "handout.xlsx"
     build(template={**SPLIT, "backward": True, "lr": 0.01}, output=handout, exercise=True,
@@ -935,12 +930,7 @@ def test_a_graph_gradient_is_an_exercise_that_grades(tmp_path: Path) -> None:
     assert len(checked) >= 20
     for name in checked:
         np.testing.assert_allclose(made.solutions[name], want[name], rtol=1e-9, atol=1e-9)
-    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
-    fill(handout, right, all_right)
-    fill(handout, wrong, wrong_first(2))
-    graded = grade(right, wrong)
-    assert graded[0].correct == graded[0].total > 0, graded[0]
-    assert graded[1].correct == graded[1].total - 2, graded[1]
+    assert_grades_right_and_wrong(handout, tmp_path)
 
 
 def test_backward_on_a_graph_from_the_shell(tmp_path: Path) -> None:
@@ -959,9 +949,9 @@ def test_an_activation_gradient_block_is_an_exercise_that_grades(tmp_path: Path)
     """--exercise --blank grad_input on a network with sigmoid and softmax: their grad_input
     blocks are answers (softmax's Grad Sum stays shown), a right handout scores full marks,
     one with wrong cells loses them."""
-    from exercise_fill import all_right, fill, handout_of, wrong_first
+    from exercise_fill import assert_grades_right_and_wrong, handout_of
 
-    from convsheets.api import build, grade
+    from convsheets.api import build
 
     template = {"input_size": [3, 3], "in_channels": 2, "seed": 6, "values": "normal",
                 "backward": True, "layers": [
@@ -973,9 +963,4 @@ def test_an_activation_gradient_block_is_an_exercise_that_grades(tmp_path: Path)
     assert {"sigmoid1_grad_input_c0", "sigmoid1_grad_input_c1", "softmax1_grad_input_c0",
             "conv1_grad_input_c0"} <= answers, answers
     assert "softmax1_grad_dot" not in answers and "softmax1_grad_gy_c0" not in answers
-    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
-    fill(handout, right, all_right)
-    fill(handout, wrong, wrong_first(2))
-    graded = grade(right, wrong)
-    assert graded[0].correct == graded[0].total > 0, graded[0]
-    assert graded[1].correct == graded[1].total - 2, graded[1]
+    assert_grades_right_and_wrong(handout, tmp_path)

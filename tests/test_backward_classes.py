@@ -139,21 +139,16 @@ def test_cross_entropy_needs_class_scores(tmp_path: Path) -> None:
 def test_a_linear_gradient_block_is_an_exercise_that_grades(tmp_path: Path) -> None:
     """--blank grad_weight on a classifier: linear's out×in grad_weight is an answer block;
     a right handout scores full marks, a wrong one loses the wrong cells."""
-    from exercise_fill import all_right, fill, handout_of, wrong_first
+    from exercise_fill import assert_grades_right_and_wrong, handout_of
 
-    from convsheets.api import build, grade
+    from convsheets.api import build
 
     template = {**CLASSIFIERS[1], "backward": True, "loss": "cross_entropy"}
     handout = tmp_path / "handout.xlsx"
     build(template=template, output=handout, exercise=True, blank="grad_weight")
     answers = {b.name for b in handout_of(handout).answers}
     assert {"fc1_grad_weight", "fc2_grad_weight", "loss_after"} <= answers, answers
-    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
-    fill(handout, right, all_right)
-    fill(handout, wrong, wrong_first(2))
-    graded = grade(right, wrong)
-    assert graded[0].correct == graded[0].total > 0, graded[0]
-    assert graded[1].correct == graded[1].total - 2, graded[1]
+    assert_grades_right_and_wrong(handout, tmp_path)
 
 
 # ---------------------------------------------------------------------------- random, slow

@@ -179,9 +179,9 @@ def test_a_resampling_gradient_is_an_exercise_that_grades(tmp_path: Path) -> Non
     """--exercise --blank grad_input on the first network: the grad_input blocks of adaptive
     max, upsample and adaptive average pooling are answers; a handout filled in right scores
     full marks, one with two wrong cells loses two."""
-    from exercise_fill import all_right, fill, handout_of, wrong_first
+    from exercise_fill import assert_grades_right_and_wrong, handout_of
 
-    from convsheets.api import build, grade
+    from convsheets.api import build
 
     handout = tmp_path / "handout.xlsx"
     build(template={**RESAMPLING[0], "backward": True}, output=handout, exercise=True,
@@ -189,12 +189,7 @@ def test_a_resampling_gradient_is_an_exercise_that_grades(tmp_path: Path) -> Non
     answers = {b.name for b in handout_of(handout).answers}
     assert {"adaptivemax1_grad_input_c0", "upsample1_grad_input_c1",
             "adaptiveavg1_grad_input_c0"} <= answers, sorted(answers)
-    right, wrong = tmp_path / "right.xlsx", tmp_path / "wrong.xlsx"
-    fill(handout, right, all_right)
-    fill(handout, wrong, wrong_first(2))
-    graded = grade(right, wrong)
-    assert graded[0].correct == graded[0].total > 0, graded[0]
-    assert graded[1].correct == graded[1].total - 2, graded[1]
+    assert_grades_right_and_wrong(handout, tmp_path)
 
 
 # ---------------------------------------------------------------------------- random, slow
