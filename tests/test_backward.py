@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from test_build_cli import run_main
 from test_graphs import random_graph, torch_graph
 from test_networks import _layer
+from test_stored_values import _compare_copies
 
 from convsheets.build import make_plan, write_atomically
 from convsheets.cli import cli
@@ -335,6 +336,10 @@ def check_in_engines(networks: list[Network], tmp: Path, need_after: bool = True
                 problems.append("no loss_after in a small workbook")
             if problems:
                 failures.append((engine, path.name, problems[:3]))
+    # the values stored with the formulas (what a viewer that never recalculates shows), the
+    # gradient sheets' included, are what LibreOffice computes
+    _compare_copies({p.stem: p for p in paths},
+                    {p.stem: kept["libreoffice"][p] for p in paths})
     assert not failures, failures
 
 
