@@ -72,6 +72,7 @@ def _networks() -> list:  # type: ignore[type-arg]
             for t in RESAMPLING]
 
 
+@pytest.mark.slow  # (15-30 s; the default run keeps the in-process references and exercise)
 def test_resampling_networks_equal_autograd_and_sgd_in_every_engine(tmp_path: Path) -> None:
     """Every gradient block (grad_output, the shares, the winners' routing, the gathered
     columns, grad_input), the updated weights and loss_after equal PyTorch's in LibreOffice,

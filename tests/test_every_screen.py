@@ -391,6 +391,7 @@ def test_scatter_draws_the_canvas_before_the_crop(books: dict[str, Path]) -> Non
         assert inside == output
 
 
+@pytest.mark.slow  # (one LibreOffice PDF export of five workbooks, 8-14 s)
 def test_backward_sheets_print_readably(tmp_path: Path) -> None:
     """Issue 25: the gradient sheets print like every other: each page at 50 % or more, on
     one page or broken between bands, no page holding only the note (a convolution's 16
