@@ -584,16 +584,22 @@ def _stretched(ctx: GradContext, sources: Sequence[Block], stride: tuple[int, in
                note: str) -> list[Block]:
     """A Stretched sheet: each source block with stride - 1 zeros between its cells (what a
     weight gradient correlates with: conv2d's grad_output, conv_transpose2d's input)."""
-    sheet = ctx.add_sheet("Stretched", note)
     h, w = sources[0].shape
-    rows, cols = insert_map(h, stride[0]), insert_map(w, stride[1])
+    return _gathered(ctx, "Stretched", note, sources, "grad_stretched",
+                     insert_map(h, stride[0]), insert_map(w, stride[1]), "(zeros inserted)")
+
+
+def _gathered(ctx: GradContext, role: str, note: str, sources: Sequence[Block], kind: str,
+              rows: tuple[object, ...], cols: tuple[object, ...], what: str) -> list[Block]:
+    """A sheet of one gather per channel (`{prefix}{kind}_c{c}`, `rows` and `cols` the
+    index maps of zero insertion or padding), stacked."""
+    sheet = ctx.add_sheet(role, note)
+    shape = (len(rows), len(cols))
     blocks = []
     for c, source in enumerate(sources):
-        name = f"{ctx.prefix}grad_stretched_c{c}"
-        shape = (len(rows), len(cols))
-        blocks.append(Block(name, shape, COMPUTED, Gather(source, rows, cols),
-                            title=title(name, shape, "(zeros inserted)"),
-                            meaning=ctx.meaning("grad_stretched", (c,))))
+        name = f"{ctx.prefix}{kind}_c{c}"
+        blocks.append(Block(name, shape, COMPUTED, Gather(source, rows, cols),  # type: ignore[arg-type]
+                            title=title(name, shape, what), meaning=ctx.meaning(kind, (c,))))
     stack(sheet, blocks)
     return blocks
 
@@ -716,18 +722,11 @@ def conv_transpose2d_gradient(ctx: GradContext, grads: list[Block]) -> list[Bloc
     padded = grads
     if op.padding != (0, 0):
         ph, pw = op.padding
-        sheet = ctx.add_sheet("Padded", f"grad_output with {ph} row(s) / {pw} column(s) of "
-                              "zeros around it (grey): the rows and columns the transposed "
-                              "convolution cropped had no gradient.")
-        rows, cols = pad_map(grads[0].shape[0], ph, ph), pad_map(grads[0].shape[1], pw, pw)
-        padded = []
-        for o, g in enumerate(grads):
-            name = f"{ctx.prefix}grad_padded_c{o}"
-            shape = (len(rows), len(cols))
-            padded.append(Block(name, shape, COMPUTED, Gather(g, rows, cols),
-                                title=title(name, shape, "(zero-padded)"),
-                                meaning=ctx.meaning("grad_padded", (o,))))
-        stack(sheet, padded)
+        padded = _gathered(
+            ctx, "Padded", f"grad_output with {ph} row(s) / {pw} column(s) of zeros around it "
+            "(grey): the rows and columns the transposed convolution cropped had no gradient.",
+            grads, "grad_padded", pad_map(grads[0].shape[0], ph, ph),
+            pad_map(grads[0].shape[1], pw, pw), "(zero-padded)")
     # grad_weight[c][o'] = SUMPRODUCT(window of padded grad_output o, stretched input c)
     stretched = ctx.drawn.inputs
     if op.stride != (1, 1):

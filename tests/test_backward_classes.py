@@ -192,7 +192,7 @@ def classifier(draw: st.DrawFn) -> object:
                                  HealthCheck.filter_too_much])
 @given(st.lists(classifier(), min_size=8, max_size=8))
 def test_random_classifiers_equal_autograd_and_sgd_in_every_engine(batch: list) -> None:
-    # distinct networks: Hypothesis's first example is the simplest one, ten times over
+    # distinct networks: Hypothesis's first example is the simplest one, repeated
     assume(len({repr(n.record()) for n in batch}) == len(batch))
     with tempfile.TemporaryDirectory(prefix="convsheets-classes-") as tmp:
         check_in_engines(batch, Path(tmp))

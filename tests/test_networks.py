@@ -221,7 +221,7 @@ def test_random_networks_equal_pytorch_in_every_engine(
         batch: list[Network]) -> None:
     """verify_files(engine="all") recalculates each network once per engine (and its probe);
     the engines' copies of the networks themselves are kept and compared with PyTorch."""
-    # distinct networks: Hypothesis's first example is the simplest one, ten times over
+    # distinct networks: Hypothesis's first example is the simplest one, repeated
     assume(len({repr(n.record()) for n in batch}) == len(batch))
     failures: list[object] = []
     with tempfile.TemporaryDirectory(prefix="convsheets-nets-") as tmp:
@@ -449,7 +449,7 @@ def test_network_overrides_from_the_command_line(tmp_path: Path) -> None:
                                  HealthCheck.filter_too_much, HealthCheck.large_base_example])
 @given(st.lists(networks(), min_size=10, max_size=10))  # 6 x 10: a list of 60 is too large
 def test_many_random_networks_verify_in_ironcalc(batch: list[Network]) -> None:
-    # distinct networks: Hypothesis's first example is the simplest one, ten times over
+    # distinct networks: Hypothesis's first example is the simplest one, repeated
     assume(len({repr(n.record()) for n in batch}) == len(batch))
     with tempfile.TemporaryDirectory(prefix="convsheets-nets-ic-") as tmp:
         paths = []
